@@ -1,0 +1,1 @@
+"""Event-sourced aggregates of the billing domain (pure: no I/O)."""

@@ -1,0 +1,86 @@
+"""How a bill's totals are made from its entries: tax items per category and rate, rounded once.
+
+Rule: the bill sums its entries exactly (up to six decimal places), then rounds each tax item's
+tax amount and the tax-excluded total once, ROUND_HALF_UP to the currency's minor unit.
+tax-included = rounded tax-excluded + the rounded tax items. The difference between that and the
+exact sum of the entries' tax-included amounts is shown as `rounding_difference`.
+An entry without taxes counts in the tax item ("exempt", rate 0) so every entry's base is shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from ledger.money import ZERO, currency, round_money
+
+EXEMPT = "exempt"
+
+
+@dataclass(frozen=True)
+class BillTotals:
+    items: list[dict[str, str]]
+    tax_items: list[dict[str, str]]
+    tax_excluded_amount: Decimal
+    tax_amount: Decimal
+    tax_included_amount: Decimal
+    rounding_difference: Decimal
+
+
+def _rate_key(rate: str) -> Decimal:
+    return Decimal(rate).normalize()
+
+
+def compose(entries: list[dict[str, Any]], currency_code: str) -> BillTotals:
+    cur = currency(currency_code)
+    bases: dict[tuple[str, Decimal], Decimal] = {}
+    taxes: dict[tuple[str, Decimal], Decimal] = {}
+    exact_excluded = ZERO
+    exact_included = ZERO
+    items = []
+    for entry in entries:
+        exact_excluded += entry["tax_excluded"]
+        exact_included += entry["tax_included"]
+        lines = entry["taxes"] or [{"category": EXEMPT, "rate": "0", "amount": "0"}]
+        for line in lines:
+            key = (line["category"], _rate_key(line["rate"]))
+            bases[key] = bases.get(key, ZERO) + entry["tax_excluded"]
+            taxes[key] = taxes.get(key, ZERO) + Decimal(line["amount"])
+        items.append(
+            {
+                "entry_id": entry["id"],
+                "kind": entry["kind"],
+                "charge_id": entry["charge_id"],
+                "product_ref": entry["product_ref"] or "",
+                "description": entry["description"],
+                "tax_excluded": str(entry["tax_excluded"]),
+                "tax_included": str(entry["tax_included"]),
+                "effective_at": entry["effective_at"],
+            }
+        )
+    tax_items = []
+    tax_total = ZERO
+    for key in sorted(bases):
+        category, rate = key
+        rounded = round_money(taxes[key], cur)
+        tax_total += rounded
+        tax_items.append(
+            {
+                "tax_category": category,
+                "tax_rate": str(rate),
+                "taxable_amount": str(round_money(bases[key], cur)),
+                "tax_amount": str(rounded),
+                "exact_tax_amount": str(taxes[key]),
+            }
+        )
+    excluded = round_money(exact_excluded, cur)
+    included = excluded + tax_total
+    return BillTotals(
+        items=items,
+        tax_items=tax_items,
+        tax_excluded_amount=excluded,
+        tax_amount=tax_total,
+        tax_included_amount=included,
+        rounding_difference=included - exact_included,
+    )

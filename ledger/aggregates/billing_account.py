@@ -1,0 +1,702 @@
+"""BillingAccount aggregate (TMF666 BillingAccount, SID CustomerBillingAccount): the account's ledger of entries.
+
+Sign convention: `balance` is what the customer owes (negative: the customer is in credit).
+A bill's rounding to the minor unit is booked on the account when the bill is issued.
+Identity kept by every event: balance == unbilled total + open bills' remaining
+- credit_balance - prepaid_balance.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from ledger.aggregates.base import LedgerAggregate
+from ledger.aggregates.entries import (
+    ADJUSTMENT,
+    CHARGE_TYPES,
+    REVERSAL_DEBIT,
+    TaxLine,
+    digest,
+    sign_of,
+    unbilled_entry,
+)
+from ledger.errors import (
+    AccountStateError,
+    AdjustmentRefused,
+    AllocationRefused,
+    ChargeNotFound,
+    CreditLimitExceeded,
+    CurrencyMismatch,
+    IdempotencyConflict,
+    InsufficientCredit,
+    InvalidAmount,
+    RuleViolation,
+)
+from ledger.money import ZERO, currency, round_money
+
+PREPAID = "prepaid"
+POSTPAID = "postpaid"
+ACTIVE, SUSPENDED, CLOSED = "active", "suspended", "closed"
+D = Decimal
+
+
+class BillingAccount(LedgerAggregate):
+    """A customer's billing account; every charge, bill, payment and refund touches it."""
+
+    class Opened(LedgerAggregate.Created):
+        account_ref: str
+        customer_id: str
+        currency: str
+        rating_type: str
+        cycle_specification: str
+        payment_terms_days: int | None
+        credit_limit: str
+        default_payment_method: dict[str, str] | None
+        time_zone: str
+        name: str
+
+        def apply(self, a: BillingAccount) -> None:
+            a.account_ref = self.account_ref
+            a.customer_id = self.customer_id
+            a.currency = self.currency
+            a.rating_type = self.rating_type
+            a.cycle_specification = self.cycle_specification
+            a.payment_terms_days = self.payment_terms_days
+            a.credit_limit = D(self.credit_limit)
+            a.default_payment_method = self.default_payment_method
+            a.time_zone = self.time_zone
+            a.name = self.name
+            a.status = ACTIVE
+            a.status_since = self.timestamp.isoformat()
+            a.balance = ZERO
+            a.credit_balance = ZERO
+            a.prepaid_balance = ZERO
+            a.unbilled = {}
+            a.open_bills = {}
+            a.charge_net = {}
+            a.caller_ids = {}
+            a.billed_paid_entries = {}
+            a.bill_count = 0
+            a.bills = {}
+            a.last_activity = self.timestamp.isoformat()
+
+    @classmethod
+    def open(
+        cls,
+        now: datetime,
+        *,
+        id: UUID,
+        account_ref: str,
+        customer_id: str,
+        currency_code: str,
+        rating_type: str,
+        cycle_specification: str,
+        payment_terms_days: int | None,
+        credit_limit: Decimal,
+        default_payment_method: dict[str, str] | None,
+        time_zone: str,
+        name: str = "",
+    ) -> BillingAccount:
+        cur = currency(currency_code)
+        if rating_type not in (PREPAID, POSTPAID):
+            raise RuleViolation(f"rating type must be prepaid or postpaid, not {rating_type!r}", rating_type=rating_type)
+        if credit_limit < 0 or round_money(credit_limit, cur) != credit_limit:
+            raise InvalidAmount(f"credit limit {credit_limit} must be >= 0 in whole {cur.code} minor units", credit_limit=credit_limit)
+        if payment_terms_days is not None and payment_terms_days < 0:
+            raise RuleViolation("payment terms must not be negative", payment_terms_days=payment_terms_days)
+        return cls._create(
+            cls.Opened,
+            id=id,
+            timestamp=now,
+            account_ref=account_ref,
+            customer_id=customer_id,
+            currency=cur.code,
+            rating_type=rating_type,
+            cycle_specification=cycle_specification,
+            payment_terms_days=payment_terms_days,
+            credit_limit=str(credit_limit),
+            default_payment_method=default_payment_method,
+            time_zone=time_zone,
+            name=name,
+        )
+
+    # ---------------------------------------------------------------- queries
+
+    @property
+    def is_prepaid(self) -> bool:
+        return self.rating_type == PREPAID
+
+    @property
+    def unbilled_total(self) -> Decimal:
+        return sum((e["tax_included"] for e in self.unbilled.values()), ZERO)
+
+    @property
+    def receivable(self) -> Decimal:
+        return sum((b["remaining"] for b in self.open_bills.values()), ZERO)
+
+    def identity_holds(self) -> bool:
+        return self.balance == self.unbilled_total + self.receivable - self.credit_balance - self.prepaid_balance
+
+    def entries_for_bill(self, charge_cutoff: datetime | None, credit_cutoff: datetime | None) -> list[dict[str, Any]]:
+        """Unbilled entries a bill takes: debits effective before the charge cut-off, credits before the credit cut-off.
+
+        A cut-off of None takes everything (final and customer-requested bills).
+        """
+        chosen = []
+        for entry in self.unbilled.values():
+            cutoff = credit_cutoff if entry["tax_included"] < 0 else charge_cutoff
+            if cutoff is None or datetime.fromisoformat(entry["effective_at"]) < cutoff:
+                chosen.append(entry)
+        return chosen
+
+    def remembered(self, kind: str, caller_id: str, fingerprint: str) -> bool:
+        """True when this caller id was already applied with the same content; conflict when content differs."""
+        known = self.caller_ids.get(f"{kind}:{caller_id}")
+        if known is None:
+            return False
+        if known != fingerprint:
+            raise IdempotencyConflict(
+                f"{kind} {caller_id!r} was already applied to account {self.account_ref} with different content",
+                account=self.account_ref,
+                **{kind: caller_id},
+            )
+        return True
+
+    # ---------------------------------------------------------------- rules
+
+    def _require_active(self, what: str, effective_at: datetime | None = None) -> None:
+        if self.status == CLOSED:
+            raise AccountStateError(f"account {self.account_ref} is closed: cannot {what}", account=self.account_ref)
+        if self.status == SUSPENDED and (effective_at is None or effective_at >= datetime.fromisoformat(self.status_since)):
+            raise AccountStateError(
+                f"account {self.account_ref} is suspended since {self.status_since}: cannot {what}",
+                account=self.account_ref,
+            )
+
+    def _check_money(self, amount: Decimal, what: str, *, whole_units: bool = False) -> None:
+        cur = currency(self.currency)
+        if whole_units and round_money(amount, cur) != amount:
+            raise InvalidAmount(
+                f"{what} {amount} must be in whole {cur.code} minor units ({cur.minor_unit} decimal places)",
+                account=self.account_ref,
+                amount=amount,
+            )
+
+    def _check_prepaid_funds(self, amount: Decimal) -> None:
+        if self.is_prepaid and amount > 0 and self.prepaid_balance - amount < -self.credit_limit:
+            raise CreditLimitExceeded(
+                f"charge of {amount} {self.currency} exceeds prepaid balance {self.prepaid_balance} plus credit limit {self.credit_limit}",
+                account=self.account_ref,
+                amount=amount,
+                available=self.prepaid_balance + self.credit_limit,
+            )
+
+    # ---------------------------------------------------------------- charges
+
+    class ChargeApplied(LedgerAggregate.Event):
+        charge_id: str
+        charge_type: str
+        product_ref: str | None
+        period_start: str | None
+        period_end: str | None
+        tax_excluded: str
+        taxes: list[dict[str, str]]
+        tax_included: str
+        effective_at: str
+        description: str
+        fingerprint: str
+
+        def apply(self, a: BillingAccount) -> None:
+            sign = sign_of(self.charge_type)
+            signed = sign * D(self.tax_included)
+            a.caller_ids[f"charge:{self.charge_id}"] = self.fingerprint
+            a.charge_net[self.charge_id] = signed
+            a.balance += signed
+            a.last_activity = self.timestamp.isoformat()
+            if a.is_prepaid:
+                a.prepaid_balance -= signed
+                return
+            a.unbilled[self.charge_id] = unbilled_entry(
+                entry_id=self.charge_id,
+                kind=self.charge_type,
+                charge_id=self.charge_id,
+                product_ref=self.product_ref,
+                tax_excluded=sign * D(self.tax_excluded),
+                taxes=[{**t, "amount": str(sign * D(t["amount"]))} for t in self.taxes],
+                tax_included=signed,
+                effective_at=self.effective_at,
+                description=self.description,
+            )
+
+    def apply_charge(
+        self,
+        now: datetime,
+        *,
+        charge_id: str,
+        charge_type: str,
+        currency_code: str,
+        tax_excluded: Decimal,
+        taxes: list[TaxLine],
+        tax_included: Decimal,
+        effective_at: datetime,
+        product_ref: str | None = None,
+        period_start: str | None = None,
+        period_end: str | None = None,
+        description: str = "",
+    ) -> bool:
+        """Apply an AppliedCustomerBillingRate; returns False when it was already applied (idempotent)."""
+        fingerprint = digest(charge_type, currency_code, tax_excluded, [t.as_event() for t in taxes], tax_included,
+                             effective_at.isoformat(), product_ref, period_start, period_end)
+        if self.remembered("charge", charge_id, fingerprint):
+            return False
+        self._require_active("apply charges", effective_at)
+        if currency_code != self.currency:
+            raise CurrencyMismatch(
+                f"charge {charge_id} is in {currency_code} but account {self.account_ref} bills in {self.currency}",
+                account=self.account_ref, charge=charge_id, expected=self.currency, got=currency_code,
+            )
+        if charge_type not in CHARGE_TYPES:
+            raise RuleViolation(f"charge type must be one of {', '.join(CHARGE_TYPES)}, not {charge_type!r}", charge=charge_id)
+        if tax_excluded < 0 or tax_included < 0 or any(t.amount < 0 for t in taxes):
+            raise InvalidAmount(
+                f"charge {charge_id}: amounts must not be negative (a credit is charge type {CHARGE_TYPES[2]})",
+                charge=charge_id,
+            )
+        tax_sum = sum((t.amount for t in taxes), ZERO)
+        if tax_excluded + tax_sum != tax_included:
+            raise InvalidAmount(
+                f"charge {charge_id}: tax-included amount {tax_included} != tax-excluded {tax_excluded} + taxes {tax_sum}",
+                charge=charge_id,
+            )
+        self._check_prepaid_funds(sign_of(charge_type) * tax_included)
+        self._record(
+            self.ChargeApplied,
+            now,
+            charge_id=charge_id,
+            charge_type=charge_type,
+            product_ref=product_ref,
+            period_start=period_start,
+            period_end=period_end,
+            tax_excluded=str(tax_excluded),
+            taxes=[t.as_event() for t in taxes],
+            tax_included=str(tax_included),
+            effective_at=effective_at.isoformat(),
+            description=description,
+            fingerprint=fingerprint,
+        )
+        return True
+
+    class ChargeAdjusted(LedgerAggregate.Event):
+        adjustment_id: str
+        charge_id: str
+        tax_excluded: str
+        taxes: list[dict[str, str]]
+        tax_included: str
+        effective_at: str
+        reason: str
+        fingerprint: str
+
+        def apply(self, a: BillingAccount) -> None:
+            signed = D(self.tax_included)
+            a.caller_ids[f"adjustment:{self.adjustment_id}"] = self.fingerprint
+            a.charge_net[self.charge_id] += signed
+            a.balance += signed
+            a.last_activity = self.timestamp.isoformat()
+            if a.is_prepaid:
+                a.prepaid_balance -= signed
+                return
+            a.unbilled[self.adjustment_id] = unbilled_entry(
+                entry_id=self.adjustment_id,
+                kind=ADJUSTMENT,
+                charge_id=self.charge_id,
+                product_ref=None,
+                tax_excluded=D(self.tax_excluded),
+                taxes=list(self.taxes),
+                tax_included=signed,
+                effective_at=self.effective_at,
+                description=self.reason,
+            )
+
+    def adjust_charge(
+        self,
+        now: datetime,
+        *,
+        adjustment_id: str,
+        charge_id: str,
+        tax_excluded: Decimal,
+        taxes: list[TaxLine],
+        tax_included: Decimal,
+        effective_at: datetime,
+        reason: str,
+    ) -> bool:
+        """Correct an earlier charge with a new signed entry that points at it; the charge itself is never edited."""
+        fingerprint = digest(charge_id, tax_excluded, [t.as_event() for t in taxes], tax_included, effective_at.isoformat(), reason)
+        if self.remembered("adjustment", adjustment_id, fingerprint):
+            return False
+        if self.status == CLOSED:
+            raise AccountStateError(f"account {self.account_ref} is closed: cannot adjust charges", account=self.account_ref)
+        if charge_id not in self.charge_net:
+            raise ChargeNotFound(f"account {self.account_ref} has no charge {charge_id!r} to adjust", account=self.account_ref, charge=charge_id)
+        if tax_included == 0:
+            raise InvalidAmount("an adjustment of zero changes nothing", adjustment=adjustment_id)
+        if tax_excluded + sum((t.amount for t in taxes), ZERO) != tax_included:
+            raise InvalidAmount(f"adjustment {adjustment_id}: tax-included amount != tax-excluded + taxes", adjustment=adjustment_id)
+        net = self.charge_net[charge_id]
+        after = net + tax_included
+        if (net >= 0 and after < 0) or (net < 0 and after > 0):
+            raise AdjustmentRefused(
+                f"adjustment {adjustment_id} of {tax_included} would take charge {charge_id} from {net} past zero",
+                account=self.account_ref, charge=charge_id, net=net,
+            )
+        self._check_prepaid_funds(tax_included)
+        self._record(
+            self.ChargeAdjusted,
+            now,
+            adjustment_id=adjustment_id,
+            charge_id=charge_id,
+            tax_excluded=str(tax_excluded),
+            taxes=[t.as_event() for t in taxes],
+            tax_included=str(tax_included),
+            effective_at=effective_at.isoformat(),
+            reason=reason,
+            fingerprint=fingerprint,
+        )
+        return True
+
+    # ---------------------------------------------------------------- bills
+
+    class BillIssued(LedgerAggregate.Event):
+        bill_id: UUID
+        bill_number: str
+        run_type: str
+        cycle_id: UUID | None
+        entry_ids: list[str]
+        amount_due: str
+        credit_applied: str
+        prepaid: list[dict[str, str]]
+        bill_date: str
+        payment_due_date: str
+        rounding_difference: str
+
+        def apply(self, a: BillingAccount) -> None:
+            a.balance += D(self.rounding_difference)
+            for entry_id in self.entry_ids:
+                entry = a.unbilled.pop(entry_id)
+                if entry.get("paid_by"):
+                    a.billed_paid_entries[entry_id] = str(self.bill_id)
+            amount_due = D(self.amount_due)
+            credit = D(self.credit_applied)
+            prepaid = sum((D(p["amount"]) for p in self.prepaid), ZERO)
+            a.credit_balance -= credit
+            remaining = amount_due - credit - prepaid
+            if amount_due < 0:  # a net-credit bill: the excess becomes credit balance
+                a.credit_balance += -amount_due
+                remaining = ZERO
+            a.bill_count += 1
+            a.bills[self.bill_number] = str(self.bill_id)
+            a.last_activity = self.timestamp.isoformat()
+            if remaining > 0:
+                a.open_bills[str(self.bill_id)] = {
+                    "remaining": remaining,
+                    "bill_number": self.bill_number,
+                    "bill_date": self.bill_date,
+                    "payment_due_date": self.payment_due_date,
+                }
+
+    def next_bill_number(self) -> str:
+        return f"{self.account_ref}-{self.bill_count + 1:05d}"
+
+    def bill_issued(
+        self,
+        now: datetime,
+        *,
+        bill_id: UUID,
+        bill_number: str,
+        run_type: str,
+        cycle_id: UUID | None,
+        entries: list[dict[str, Any]],
+        amount_due: Decimal,
+        bill_date: str,
+        payment_due_date: str,
+    ) -> tuple[Decimal, list[dict[str, str]]]:
+        """Move entries onto a bill; applies credit balance automatically. Returns (credit applied, prepaid allocations)."""
+        if self.is_prepaid:
+            raise AccountStateError(f"account {self.account_ref} is prepaid: charges draw down its balance, no bills", account=self.account_ref)
+        if str(bill_id) in self.open_bills:
+            raise RuleViolation(f"bill {bill_id} was already issued", bill=bill_id)
+        missing = [e["id"] for e in entries if e["id"] not in self.unbilled]
+        if missing:
+            raise RuleViolation(f"entries already billed or unknown: {', '.join(missing)}", account=self.account_ref)
+        prepaid = [
+            {"payment_id": pid, "entry_id": e["id"], "amount": str(amt)}
+            for e in entries
+            for pid, amt in sorted(e.get("paid_by", {}).items())
+        ]
+        prepaid_total = sum((D(p["amount"]) for p in prepaid), ZERO)
+        open_amount = amount_due - prepaid_total
+        credit = min(self.credit_balance, open_amount) if open_amount > 0 else ZERO
+        self._record(
+            self.BillIssued,
+            now,
+            bill_id=bill_id,
+            bill_number=bill_number,
+            run_type=run_type,
+            cycle_id=cycle_id,
+            entry_ids=[e["id"] for e in entries],
+            amount_due=str(amount_due),
+            credit_applied=str(credit),
+            prepaid=prepaid,
+            bill_date=bill_date,
+            payment_due_date=payment_due_date,
+            rounding_difference=str(amount_due - sum((e["tax_included"] for e in entries), ZERO)),
+        )
+        return credit, prepaid
+
+    # ---------------------------------------------------------------- payments
+
+    class PaymentReceived(LedgerAggregate.Event):
+        payment_id: UUID
+        amount: str
+        allocations: list[dict[str, str]]
+        to_balance: str
+        effective_at: str
+
+        def apply(self, a: BillingAccount) -> None:
+            amount = D(self.amount)
+            a.balance -= amount
+            for alloc in self.allocations:
+                value = D(alloc["amount"])
+                if alloc["target"] == "bill":
+                    bill = a.open_bills[alloc["id"]]
+                    bill["remaining"] -= value
+                    if bill["remaining"] == 0:
+                        del a.open_bills[alloc["id"]]
+                else:
+                    paid_by = a.unbilled[alloc["id"]].setdefault("paid_by", {})
+                    paid_by[str(self.payment_id)] = paid_by.get(str(self.payment_id), ZERO) + value
+            if a.is_prepaid:
+                a.prepaid_balance += D(self.to_balance)
+            else:
+                a.credit_balance += D(self.to_balance)
+            a.last_activity = self.timestamp.isoformat()
+
+    def entry_remaining(self, entry_id: str) -> Decimal:
+        entry = self.unbilled[entry_id]
+        return entry["tax_included"] - sum(entry.get("paid_by", {}).values(), ZERO)
+
+    def receive_payment(
+        self,
+        now: datetime,
+        *,
+        payment_id: UUID,
+        amount: Decimal,
+        allocations: list[dict[str, Any]],
+        effective_at: datetime,
+    ) -> Decimal:
+        """Record a payment and its allocations; whatever is not allocated goes to the account's balance. Returns that rest."""
+        if amount <= 0:
+            raise InvalidAmount("a payment must be positive", amount=amount)
+        self._check_money(amount, "payment amount", whole_units=True)
+        total = ZERO
+        for alloc in allocations:
+            value = alloc["amount"]
+            if value <= 0:
+                raise AllocationRefused("an allocation must be positive", target=alloc["id"])
+            if alloc["target"] == "bill":
+                bill = self.open_bills.get(str(alloc["id"]))
+                if bill is None:
+                    raise AllocationRefused(f"bill {alloc['id']} is not open on account {self.account_ref}", bill=alloc["id"])
+                if value > bill["remaining"]:
+                    raise AllocationRefused(
+                        f"allocation {value} exceeds bill {bill['bill_number']}'s remaining {bill['remaining']}", bill=alloc["id"]
+                    )
+            elif alloc["target"] == "charge":
+                if self.is_prepaid:
+                    raise AllocationRefused("prepaid accounts have no unbilled charges: a payment tops up the balance")
+                if alloc["id"] not in self.unbilled:
+                    raise AllocationRefused(f"charge {alloc['id']} is not unbilled on account {self.account_ref}", charge=alloc["id"])
+                if value > self.entry_remaining(alloc["id"]):
+                    raise AllocationRefused(f"allocation {value} exceeds what remains of charge {alloc['id']}", charge=alloc["id"])
+            else:
+                raise AllocationRefused(f"allocation target must be 'bill' or 'charge', not {alloc['target']!r}")
+            total += value
+        if total > amount:
+            raise AllocationRefused(f"allocations total {total} exceeds the payment {amount}", amount=amount)
+        rest = amount - total
+        self._record(
+            self.PaymentReceived,
+            now,
+            payment_id=payment_id,
+            amount=str(amount),
+            allocations=[{"target": a["target"], "id": str(a["id"]), "amount": str(a["amount"])} for a in allocations],
+            to_balance=str(rest),
+            effective_at=effective_at.isoformat(),
+        )
+        return rest
+
+    class PaymentReversed(LedgerAggregate.Event):
+        payment_id: UUID
+        amount: str
+        undone: list[dict[str, str]]
+        balance_removed: str
+        debit: str
+        reason: str
+        effective_at: str
+
+        def apply(self, a: BillingAccount) -> None:
+            a.balance += D(self.amount)
+            pid = str(self.payment_id)
+            for undo in self.undone:
+                value = D(undo["amount"])
+                if undo["target"] == "charge":
+                    paid_by = a.unbilled[undo["id"]]["paid_by"]
+                    paid_by[pid] -= value
+                    if paid_by[pid] == 0:
+                        del paid_by[pid]
+                else:
+                    bill = a.open_bills.get(undo["id"])
+                    if bill is None:
+                        a.open_bills[undo["id"]] = {**undo["bill"], "remaining": value}
+                    else:
+                        bill["remaining"] += value
+            removed = D(self.balance_removed)
+            if a.is_prepaid:
+                a.prepaid_balance -= removed
+            else:
+                a.credit_balance -= removed
+            debit = D(self.debit)
+            if debit:
+                entry_id = f"reversal:{pid}"
+                a.unbilled[entry_id] = unbilled_entry(
+                    entry_id=entry_id, kind=REVERSAL_DEBIT, charge_id=entry_id, product_ref=None,
+                    tax_excluded=debit, taxes=[], tax_included=debit, effective_at=self.effective_at,
+                    description=f"credit already used from reversed payment: {self.reason}",
+                )
+            a.last_activity = self.timestamp.isoformat()
+
+    def current_targets(self, allocations: list[dict[str, str]]) -> list[tuple[str, str]]:
+        """Where each allocation's money sits now: a charge paid before billing has since moved onto its bill."""
+        targets = []
+        for alloc in allocations:
+            if alloc["target"] == "charge" and alloc["id"] not in self.unbilled:
+                targets.append(("bill", self.billed_paid_entries[alloc["id"]]))
+            else:
+                targets.append((alloc["target"], alloc["id"]))
+        return targets
+
+    def reverse_payment(
+        self,
+        now: datetime,
+        *,
+        payment_id: UUID,
+        amount: Decimal,
+        allocations: list[dict[str, str]],
+        to_balance: Decimal,
+        bills: dict[str, dict[str, str]],
+        reason: str,
+        effective_at: datetime,
+    ) -> list[dict[str, str]]:
+        """Undo a payment: its allocations reopen bills and charges; credit it left is taken back.
+
+        `bills` gives number and dates of every bill an allocation now sits on (to reopen settled ones).
+        Returns the undone allocations, each pointing at where the money sits now (a bill or an unbilled charge).
+        """
+        undone: list[dict[str, Any]] = []
+        for (target, target_id), alloc in zip(self.current_targets(allocations), allocations):
+            undo: dict[str, Any] = {"target": target, "id": target_id, "amount": alloc["amount"]}
+            if target == "bill":
+                undo["bill"] = bills[target_id]
+            undone.append(undo)
+        available = self.prepaid_balance if self.is_prepaid else self.credit_balance
+        if self.is_prepaid:
+            removed, debit = to_balance, ZERO
+        else:
+            removed = min(max(available, ZERO), to_balance)
+            debit = to_balance - removed
+        self._record(
+            self.PaymentReversed,
+            now,
+            payment_id=payment_id,
+            amount=str(amount),
+            undone=undone,
+            balance_removed=str(removed),
+            debit=str(debit),
+            reason=reason,
+            effective_at=effective_at.isoformat(),
+        )
+        return undone
+
+    # ---------------------------------------------------------------- refunds
+
+    class CreditRefunded(LedgerAggregate.Event):
+        refund_id: str
+        amount: str
+        method: str
+        reference: str
+        effective_at: str
+        fingerprint: str
+
+        def apply(self, a: BillingAccount) -> None:
+            amount = D(self.amount)
+            a.caller_ids[f"refund:{self.refund_id}"] = self.fingerprint
+            a.balance += amount
+            if a.is_prepaid:
+                a.prepaid_balance -= amount
+            else:
+                a.credit_balance -= amount
+            a.last_activity = self.timestamp.isoformat()
+
+    def refund_credit(self, now: datetime, *, refund_id: str, amount: Decimal, method: str, reference: str, effective_at: datetime) -> bool:
+        """Return credit balance (overpayment, prepayment) to the payer."""
+        fingerprint = digest(amount, method, reference, effective_at.isoformat())
+        if self.remembered("refund", refund_id, fingerprint):
+            return False
+        if amount <= 0:
+            raise InvalidAmount("a refund must be positive", amount=amount)
+        self._check_money(amount, "refund amount", whole_units=True)
+        available = self.prepaid_balance if self.is_prepaid else self.credit_balance
+        if amount > available:
+            raise InsufficientCredit(
+                f"refund of {amount} {self.currency} exceeds the credit balance {available}",
+                account=self.account_ref, amount=amount, available=available,
+            )
+        self._record(self.CreditRefunded, now, refund_id=refund_id, amount=str(amount), method=method,
+                     reference=reference, effective_at=effective_at.isoformat(), fingerprint=fingerprint)
+        return True
+
+    # ---------------------------------------------------------------- lifecycle
+
+    class StatusChanged(LedgerAggregate.Event):
+        status: str
+        reason: str
+        final_bill_id: UUID | None
+
+        def apply(self, a: BillingAccount) -> None:
+            a.status = self.status
+            a.status_since = self.timestamp.isoformat()
+            a.last_activity = self.timestamp.isoformat()
+
+    def suspend(self, now: datetime, reason: str) -> None:
+        if self.status != ACTIVE:
+            raise AccountStateError(f"account {self.account_ref} is {self.status}, only an active account can be suspended", account=self.account_ref)
+        self._record(self.StatusChanged, now, status=SUSPENDED, reason=reason, final_bill_id=None)
+
+    def resume(self, now: datetime, reason: str) -> None:
+        if self.status != SUSPENDED:
+            raise AccountStateError(f"account {self.account_ref} is {self.status}, only a suspended account can be resumed", account=self.account_ref)
+        self._record(self.StatusChanged, now, status=ACTIVE, reason=reason, final_bill_id=None)
+
+    def close(self, now: datetime, reason: str, final_bill_id: UUID | None) -> None:
+        if self.status == CLOSED:
+            raise AccountStateError(f"account {self.account_ref} is already closed", account=self.account_ref)
+        if self.unbilled:
+            raise AccountStateError(f"account {self.account_ref} still has unbilled entries: issue the final bill first", account=self.account_ref)
+        if self.is_prepaid and self.prepaid_balance < 0:
+            raise AccountStateError(
+                f"prepaid account {self.account_ref} owes {-self.prepaid_balance} {self.currency}: settle it before closing",
+                account=self.account_ref,
+            )
+        self._record(self.StatusChanged, now, status=CLOSED, reason=reason, final_bill_id=final_bill_id)

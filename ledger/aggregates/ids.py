@@ -1,0 +1,32 @@
+"""Deterministic aggregate ids (uuid5 of business keys): creating the same thing twice is idempotent."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+LEDGER_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ledger:billing")
+
+
+def account_id(account_ref: str) -> UUID:
+    return uuid5(LEDGER_NAMESPACE, f"billing-account:{account_ref}")
+
+
+def cycle_spec_id(name: str) -> UUID:
+    return uuid5(LEDGER_NAMESPACE, f"billing-cycle-specification:{name}")
+
+
+def cycle_id(spec_name: str, period_start: date) -> UUID:
+    return uuid5(LEDGER_NAMESPACE, f"party-billing-cycle:{spec_name}:{period_start.isoformat()}")
+
+
+def on_cycle_bill_id(account: UUID, cycle: UUID) -> UUID:
+    return uuid5(LEDGER_NAMESPACE, f"customer-bill:{account}:cycle:{cycle}")
+
+
+def off_cycle_bill_id(account: UUID, request_id: str) -> UUID:
+    return uuid5(LEDGER_NAMESPACE, f"customer-bill:{account}:off-cycle:{request_id}")
+
+
+def payment_id(external_reference: str) -> UUID:
+    return uuid5(LEDGER_NAMESPACE, f"customer-payment:{external_reference}")

@@ -1,0 +1,14 @@
+"""Commands: pydantic-validated inputs and their handlers (importing this package registers every handler)."""
+
+from ledger.commands.accounts import (DefineCycleSpecification, OpenBillingAccount, PaymentMethodRef, ResumeAccount,
+                                      SuspendAccount)
+from ledger.commands.bills import ChangeBillState, CloseAccount, IssueOffCycleBill
+from ledger.commands.charges import AdjustCharge, AppliedTax, PostCharge, PostCharges
+from ledger.commands.cycles import TriggerBillingCycle
+from ledger.commands.payments import Allocation, RecordPayment, RefundCredit, ReversePayment
+
+__all__ = [
+    "AdjustCharge", "Allocation", "AppliedTax", "ChangeBillState", "CloseAccount", "DefineCycleSpecification",
+    "IssueOffCycleBill", "OpenBillingAccount", "PaymentMethodRef", "PostCharge", "PostCharges", "RecordPayment",
+    "RefundCredit", "ResumeAccount", "ReversePayment", "SuspendAccount", "TriggerBillingCycle",
+]

@@ -1,0 +1,145 @@
+"""Commands on billing accounts and cycle specifications: define, open, suspend, resume, close."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, field_validator
+
+from ledger.aggregates import ids
+from ledger.aggregates.billing_account import BillingAccount
+from ledger.aggregates.billing_cycle_specification import BillingCycleSpecification
+from ledger.billing_calendar import CycleCalendarError, CycleSpecification, check_time_zone
+from ledger.commands.base import handles, Command, Id, NonNegativeAmount, Text
+from ledger.errors import AccountNotFound, CycleSpecificationNotFound, IdempotencyConflict, InvalidInput
+from ledger.money import currency
+
+if TYPE_CHECKING:
+    from ledger.service import Ledger
+
+
+class DefineCycleSpecification(Command):
+    """TMF666 BillingCycleSpecification: when periods start and the offsets of the cycle's dates."""
+
+    name: Id
+    frequency: Literal["monthly", "bimonthly", "quarterly", "semiannual", "annual"] = "monthly"
+    billing_day: int = Field(default=1, ge=1, le=31)
+    anchor_month: int = Field(default=1, ge=1, le=12)
+    charge_date_offset: int = Field(default=0, ge=-27, le=27)
+    credit_date_offset: int = Field(default=0, ge=-27, le=27)
+    bill_date_offset: int = Field(default=0, ge=0, le=60)
+    mailing_date_offset: int = Field(default=2, ge=0, le=60)
+    payment_due_date_offset: int = Field(default=14, ge=0, le=180)
+
+    def specification(self) -> CycleSpecification:
+        try:
+            return CycleSpecification(**self.model_dump())
+        except CycleCalendarError as error:
+            raise InvalidInput(str(error), specification=self.name) from None
+
+
+@handles(DefineCycleSpecification)
+def define_cycle_specification(ledger: Ledger, cmd: DefineCycleSpecification) -> dict[str, Any]:
+    spec = cmd.specification()
+    spec_id = ids.cycle_spec_id(cmd.name)
+    existing = ledger.store.find(BillingCycleSpecification, spec_id)
+    if existing is not None:
+        if existing.specification != spec:
+            raise IdempotencyConflict(
+                f"cycle specification {cmd.name!r} exists with other values; specifications are immutable, define a new name",
+                specification=cmd.name,
+            )
+        return {"specification": cmd.name, "created": False}
+    ledger.store.save(BillingCycleSpecification.define(ledger.now(), id=spec_id, spec=spec))
+    return {"specification": cmd.name, "created": True}
+
+
+class PaymentMethodRef(Command):
+    """TMF670 payment method reference (the method's details live with the payment provider, not in the ledger)."""
+
+    id: Id
+    type: Literal["cash", "check", "bankCard", "thirdParty", "accountBalance", "loyaltyBurn", "digitalWallet", "directDebit"]
+
+
+class OpenBillingAccount(Command):
+    account_id: Id
+    customer_id: Id
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    rating_type: Literal["prepaid", "postpaid"] = "postpaid"
+    cycle_specification: Id
+    payment_terms_days: int | None = Field(default=None, ge=0, le=365)
+    credit_limit: NonNegativeAmount = 0  # type: ignore[assignment]
+    default_payment_method: PaymentMethodRef | None = None
+    time_zone: str = "UTC"
+    name: Text = ""
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        currency(value)
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            return check_time_zone(value)
+        except CycleCalendarError as error:
+            raise ValueError(str(error)) from None
+
+
+def load_account(ledger: Ledger, account_ref: str) -> BillingAccount:
+    return ledger.store.load(BillingAccount, ids.account_id(account_ref), AccountNotFound, f"billing account {account_ref!r}")
+
+
+@handles(OpenBillingAccount)
+def open_account(ledger: Ledger, cmd: OpenBillingAccount) -> dict[str, Any]:
+    account_id = ids.account_id(cmd.account_id)
+    if ledger.store.find(BillingCycleSpecification, ids.cycle_spec_id(cmd.cycle_specification)) is None:
+        raise CycleSpecificationNotFound(
+            f"billing cycle specification {cmd.cycle_specification!r} is not defined", specification=cmd.cycle_specification
+        )
+    method = cmd.default_payment_method.model_dump() if cmd.default_payment_method else None
+    existing = ledger.store.find(BillingAccount, account_id)
+    if existing is not None:
+        same = (existing.customer_id, existing.currency, existing.rating_type, existing.cycle_specification,
+                existing.credit_limit, existing.time_zone) == (cmd.customer_id, cmd.currency, cmd.rating_type,
+                                                              cmd.cycle_specification, cmd.credit_limit, cmd.time_zone)
+        if not same:
+            raise IdempotencyConflict(f"billing account {cmd.account_id!r} already exists with other values", account=cmd.account_id)
+        return {"account_id": cmd.account_id, "created": False}
+    account = BillingAccount.open(
+        ledger.now(), id=account_id, account_ref=cmd.account_id, customer_id=cmd.customer_id, currency_code=cmd.currency,
+        rating_type=cmd.rating_type, cycle_specification=cmd.cycle_specification,
+        payment_terms_days=cmd.payment_terms_days, credit_limit=cmd.credit_limit, default_payment_method=method,
+        time_zone=cmd.time_zone, name=cmd.name,
+    )
+    ledger.store.save(account)
+    return {"account_id": cmd.account_id, "created": True}
+
+
+class SuspendAccount(Command):
+    account_id: Id
+    reason: Text = ""
+
+
+class ResumeAccount(Command):
+    account_id: Id
+    reason: Text = ""
+
+
+@handles(SuspendAccount)
+def suspend_account(ledger: Ledger, cmd: SuspendAccount) -> dict[str, Any]:
+    account = load_account(ledger, cmd.account_id)
+    account.suspend(ledger.now(), cmd.reason)
+    ledger.store.save(account)
+    return {"account_id": cmd.account_id, "status": account.status}
+
+
+@handles(ResumeAccount)
+def resume_account(ledger: Ledger, cmd: ResumeAccount) -> dict[str, Any]:
+    account = load_account(ledger, cmd.account_id)
+    account.resume(ledger.now(), cmd.reason)
+    ledger.store.save(account)
+    return {"account_id": cmd.account_id, "status": account.status}
+

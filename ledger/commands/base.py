@@ -1,0 +1,88 @@
+"""Shared pieces of command models: strict money and time types, and one way to turn bad input into InvalidInput."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Callable, TypeVar
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from ledger.errors import InvalidInput, LedgerError
+from ledger.money import to_decimal
+
+C = TypeVar("C", bound="Command")
+Handler = Callable[[Any, Any], dict[str, Any]]
+_HANDLERS: dict[type, Handler] = {}
+
+
+def handles(command_type: type) -> Callable[[Handler], Handler]:
+    """Register the handler of a command type (called with the Ledger and the command)."""
+
+    def register(handler: Handler) -> Handler:
+        _HANDLERS[command_type] = handler
+        return handler
+
+    return register
+
+
+def handler_for(command: Command) -> Handler:
+    import ledger.commands  # noqa: F401  (importing the package registers every handler)
+
+    try:
+        return _HANDLERS[type(command)]
+    except KeyError:
+        raise TypeError(f"no handler for {type(command).__name__}") from None
+
+
+def _exact(value: Any) -> Decimal:
+    try:
+        return to_decimal(value)
+    except LedgerError as error:
+        raise ValueError(error.message) from None
+
+
+Amount = Annotated[Decimal, BeforeValidator(_exact)]
+"""An exact decimal (string, integer or Decimal; never a float), up to six decimal places."""
+
+NonNegativeAmount = Annotated[Amount, Field(ge=0)]
+PositiveAmount = Annotated[Amount, Field(gt=0)]
+Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s].*[^\s]$|^[^\s]$")]
+Text = Annotated[str, Field(max_length=2000)]
+
+
+def _utc(value: datetime) -> datetime:
+    from datetime import timezone
+
+    return value.astimezone(timezone.utc)
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
+"""A moment with a time zone offset (naive times are refused: they are ambiguous)."""
+
+
+class Command(BaseModel):
+    """Base of every command: unknown fields are refused, values are immutable once validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, validate_default=True)
+
+    @classmethod
+    def parse(cls: type[C], data: dict[str, Any]) -> C:
+        """Validate raw input; bad input raises InvalidInput naming every bad field."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors()
+            )
+            raise InvalidInput(f"invalid {cls.__name__}: {problems}", command=cls.__name__) from None
+
+
+def _log_ids(self: Command) -> dict[str, str]:
+    """The caller ids of a command, for its log line."""
+    return {k: str(v) for k, v in self.__dict__.items() if k in _ID_FIELDS and v is not None}
+
+
+_ID_FIELDS = {"account_id", "charge_id", "adjustment_id", "external_reference", "specification", "period_start",
+              "bill_number", "request_id", "refund_id", "name"}
+Command.log_ids = _log_ids  # type: ignore[attr-defined]

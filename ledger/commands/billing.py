@@ -1,0 +1,62 @@
+"""Issuing a bill from an account's unbilled entries: shared by cycle runs, off-cycle bills and account close."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from ledger.aggregates.bill_composition import compose
+from ledger.aggregates.billing_account import BillingAccount
+from ledger.aggregates.customer_bill import CustomerBill
+
+if TYPE_CHECKING:
+    from ledger.service import Ledger
+
+
+def issue_bill(
+    ledger: Ledger,
+    account: BillingAccount,
+    *,
+    bill_id: UUID,
+    run_type: str,
+    cycle_id: UUID | None,
+    off_cycle_reason: str | None,
+    entries: list[dict[str, Any]],
+    period: tuple[date, date] | None,
+    bill_date: date,
+    mailing_date: date | None,
+    payment_due_date: date,
+    send: bool,
+) -> CustomerBill:
+    """Put `entries` on a new bill; applies charge prepayments and credit balance; validates and sends it if asked."""
+    now = ledger.now()
+    totals = compose(entries, account.currency)
+    bill_number = account.next_bill_number()
+    credit, prepaid = account.bill_issued(
+        now, bill_id=bill_id, bill_number=bill_number, run_type=run_type, cycle_id=cycle_id, entries=entries,
+        amount_due=totals.tax_included_amount, bill_date=bill_date.isoformat(),
+        payment_due_date=payment_due_date.isoformat(),
+    )
+    bill = CustomerBill.issue(
+        now, id=bill_id, account_id=account.id, account_ref=account.account_ref, bill_number=bill_number,
+        run_type=run_type, off_cycle_reason=off_cycle_reason, cycle_id=cycle_id, currency_code=account.currency,
+        billing_period=period, bill_date=bill_date, mailing_date=mailing_date, payment_due_date=payment_due_date,
+        totals=totals,
+    )
+    for part in prepaid:
+        bill.apply_payment(now, payment_id=UUID(part["payment_id"]), amount=Decimal(part["amount"]), source="chargePrepayment")
+    if credit:
+        bill.apply_payment(now, payment_id=None, amount=credit, source="creditBalance")
+    if send:
+        bill.validate(now, "issued by run")
+        bill.send(now, "issued by run")
+    return bill
+
+
+def due_date(account: BillingAccount, bill_date: date, spec_offset: int) -> date:
+    """The account's own payment terms win over the cycle specification's offset."""
+    days = account.payment_terms_days if account.payment_terms_days is not None else spec_offset
+    return bill_date + timedelta(days=days)
+

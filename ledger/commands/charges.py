@@ -1,0 +1,141 @@
+"""Commands that post rated charges (AppliedCustomerBillingRate), one or a batch, and adjust them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from typing import TYPE_CHECKING
+
+from ledger.aggregates.entries import CHARGE, TaxLine
+from ledger.commands.accounts import load_account
+from ledger.commands.base import handles, Amount, Command, Id, Instant, NonNegativeAmount, Text
+from ledger.errors import LedgerError
+
+if TYPE_CHECKING:
+    from ledger.service import Ledger
+
+
+class AppliedTax(Command):
+    tax_category: Id
+    tax_rate: NonNegativeAmount = Field(description="percent, e.g. 20 or 8.875")
+    tax_amount: Amount
+
+
+class PostCharge(Command):
+    """An applied customer billing rate from a rating system (TMF678 names)."""
+
+    charge_id: Id
+    account_id: Id
+    type: Literal["appliedBillingCharge", "appliedPenaltyCharge", "appliedBillingCredit"] = CHARGE
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    tax_excluded_amount: NonNegativeAmount
+    applied_tax: list[AppliedTax] = []
+    tax_included_amount: NonNegativeAmount | None = None
+    date: Instant = Field(description="effective date of the charge")
+    product_ref: Id | None = None
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+    description: Text = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PostCharge:
+        taxes = sum((t.tax_amount for t in self.applied_tax), 0)
+        expected = self.tax_excluded_amount + taxes
+        if self.tax_included_amount is not None and self.tax_included_amount != expected:
+            raise ValueError(
+                f"taxIncludedAmount {self.tax_included_amount} != taxExcludedAmount {self.tax_excluded_amount} + taxes {taxes}"
+            )
+        if self.period_start and self.period_end and self.period_end < self.period_start:
+            raise ValueError("period_end is before period_start")
+        return self
+
+    def taxes(self) -> list[TaxLine]:
+        return [TaxLine(t.tax_category, t.tax_rate, t.tax_amount) for t in self.applied_tax]
+
+    def apply_to(self, account: Any, now: Any) -> bool:
+        return account.apply_charge(
+            now, charge_id=self.charge_id, charge_type=self.type, currency_code=self.currency,
+            tax_excluded=self.tax_excluded_amount, taxes=self.taxes(),
+            tax_included=self.tax_excluded_amount + sum((t.tax_amount for t in self.applied_tax), 0),
+            effective_at=self.date, product_ref=self.product_ref,
+            period_start=self.period_start.isoformat() if self.period_start else None,
+            period_end=self.period_end.isoformat() if self.period_end else None, description=self.description,
+        )
+
+
+@handles(PostCharge)
+def post_charge(ledger: Ledger, cmd: PostCharge) -> dict[str, Any]:
+    account = load_account(ledger, cmd.account_id)
+    applied = cmd.apply_to(account, ledger.now())
+    if applied:
+        ledger.store.save(account)
+    return {"account_id": cmd.account_id, "charge_id": cmd.charge_id, "applied": applied, "balance": str(account.balance)}
+
+
+class PostCharges(Command):
+    """Many charges at once: each account is loaded once and every touched account is saved in one transaction."""
+
+    charges: list[PostCharge] = Field(min_length=1, max_length=100_000)
+
+
+@handles(PostCharges)
+def post_charges(ledger: Ledger, cmd: PostCharges) -> dict[str, Any]:
+    """Apply the good charges, report the bad ones; a bad charge changes nothing."""
+    by_account: dict[str, list[PostCharge]] = defaultdict(list)
+    for charge in cmd.charges:
+        by_account[charge.account_id].append(charge)
+    now = ledger.now()
+    touched, rejected = [], []
+    applied = duplicates = 0
+    for account_ref, charges in by_account.items():
+        try:
+            account = load_account(ledger, account_ref)
+        except LedgerError as error:
+            rejected += [{"charge_id": c.charge_id, "error": error.code, "message": error.message} for c in charges]
+            continue
+        before = account.version
+        for charge in charges:
+            try:
+                if charge.apply_to(account, now):
+                    applied += 1
+                else:
+                    duplicates += 1
+            except LedgerError as error:
+                rejected.append({"charge_id": charge.charge_id, "error": error.code, "message": error.message})
+        if account.version != before:
+            touched.append(account)
+    if touched:
+        ledger.store.save(*touched)
+    return {"applied": applied, "duplicates": duplicates, "rejected": rejected, "accounts": len(touched)}
+
+
+class AdjustCharge(Command):
+    """A correction that points at the charge it corrects (negative lowers what the customer owes)."""
+
+    adjustment_id: Id
+    account_id: Id
+    charge_id: Id
+    tax_excluded_amount: Amount
+    applied_tax: list[AppliedTax] = []
+    date: Instant
+    reason: Text = Field(min_length=1)
+
+
+@handles(AdjustCharge)
+def adjust_charge(ledger: Ledger, cmd: AdjustCharge) -> dict[str, Any]:
+    account = load_account(ledger, cmd.account_id)
+    taxes = [TaxLine(t.tax_category, t.tax_rate, t.tax_amount) for t in cmd.applied_tax]
+    applied = account.adjust_charge(
+        ledger.now(), adjustment_id=cmd.adjustment_id, charge_id=cmd.charge_id, tax_excluded=cmd.tax_excluded_amount,
+        taxes=taxes, tax_included=cmd.tax_excluded_amount + sum((t.amount for t in taxes), 0),
+        effective_at=cmd.date, reason=cmd.reason,
+    )
+    if applied:
+        ledger.store.save(account)
+    return {"account_id": cmd.account_id, "adjustment_id": cmd.adjustment_id, "applied": applied,
+            "balance": str(account.balance)}
+

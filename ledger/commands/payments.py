@@ -1,0 +1,155 @@
+"""Commands on money received and returned: record a payment (with its allocation), reverse it, refund credit."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from ledger.aggregates import ids
+from ledger.aggregates.billing_account import BillingAccount
+from ledger.aggregates.customer_bill import CustomerBill
+from ledger.aggregates.customer_payment import CustomerPayment
+from ledger.aggregates.entries import digest
+from ledger.aggregates.payment_plan import oldest_due_first
+from ledger.commands.accounts import load_account
+from ledger.commands.base import handles, Command, Id, Instant, PositiveAmount, Text
+from ledger.errors import (AccountNotFound, AllocationRefused, BillNotFound, CurrencyMismatch, IdempotencyConflict,
+                           PaymentNotFound)
+
+Method = Literal["cash", "check", "bankCard", "thirdParty", "accountBalance", "loyaltyBurn", "digitalWallet", "directDebit"]
+
+if TYPE_CHECKING:
+    from ledger.service import Ledger
+
+
+class Allocation(Command):
+    """Pay this much of a bill (by its number) or of an unbilled charge (by its charge id)."""
+
+    target: Literal["bill", "charge"]
+    id: Id
+    amount: PositiveAmount
+
+
+class RecordPayment(Command):
+    """A received payment (TMF676). Without allocations it pays open bills oldest due first; the rest is credit."""
+
+    account_id: Id
+    external_reference: Id
+    amount: PositiveAmount
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    method: Method
+    payer_ref: Id
+    date: Instant
+    allocations: list[Allocation] | None = None
+
+
+def _plan(account: BillingAccount, cmd: RecordPayment) -> list[dict[str, Any]]:
+    if cmd.allocations is None:
+        return [] if account.is_prepaid else oldest_due_first(account.open_bills, cmd.amount)
+    plan = []
+    for alloc in cmd.allocations:
+        if alloc.target == "bill":
+            bill_id = account.bills.get(alloc.id)
+            if bill_id is None:
+                raise AllocationRefused(f"account {account.account_ref} has no bill {alloc.id!r}", bill=alloc.id)
+            plan.append({"target": "bill", "id": bill_id, "amount": alloc.amount})
+        else:
+            plan.append({"target": "charge", "id": alloc.id, "amount": alloc.amount})
+    return plan
+
+
+def payment_summary(payment: CustomerPayment, created: bool) -> dict[str, Any]:
+    return {"payment_id": str(payment.id), "external_reference": payment.external_reference,
+            "account_id": payment.account_ref, "amount": str(payment.amount), "status": payment.status,
+            "allocations": payment.allocations, "to_balance": str(payment.to_balance), "created": created}
+
+
+@handles(RecordPayment)
+def record_payment(ledger: Ledger, cmd: RecordPayment) -> dict[str, Any]:
+    payment_id = ids.payment_id(cmd.external_reference)
+    fingerprint = digest(cmd.model_dump(mode="json"))
+    existing = ledger.store.find(CustomerPayment, payment_id)
+    if existing is not None:
+        if existing.fingerprint != fingerprint:
+            raise IdempotencyConflict(
+                f"payment {cmd.external_reference!r} was already recorded with other details", payment=cmd.external_reference
+            )
+        return payment_summary(existing, created=False)
+    account = load_account(ledger, cmd.account_id)
+    if cmd.currency != account.currency:
+        raise CurrencyMismatch(f"payment in {cmd.currency} for account {cmd.account_id} in {account.currency}",
+                               expected=account.currency, got=cmd.currency)
+    now = ledger.now()
+    plan = _plan(account, cmd)
+    had_open_bills = bool(account.open_bills)
+    rest = account.receive_payment(now, payment_id=payment_id, amount=cmd.amount, allocations=plan, effective_at=cmd.date)
+    payment = CustomerPayment.receive(
+        now, id=payment_id, account_id=account.id, account_ref=account.account_ref,
+        external_reference=cmd.external_reference, amount=cmd.amount, currency_code=cmd.currency, method=cmd.method,
+        payer_ref=cmd.payer_ref, payment_date=cmd.date, fingerprint=fingerprint,
+    )
+    payment.allocate(now, plan, rest, kind="overpayment" if had_open_bills or plan else "prepayment")
+    bills = []
+    for alloc in plan:
+        if alloc["target"] == "bill":
+            bill = ledger.store.load(CustomerBill, UUID(alloc["id"]), BillNotFound, "bill")
+            bill.apply_payment(now, payment_id=payment_id, amount=alloc["amount"])
+            bills.append(bill)
+    ledger.store.save(account, payment, *bills)
+    return payment_summary(payment, created=True)
+
+
+class ReversePayment(Command):
+    """A bounced check or a chargeback: the payment's allocations are undone and its bills reopen."""
+
+    external_reference: Id
+    kind: Literal["bouncedCheck", "chargeback", "other"]
+    reason: Text = ""
+
+
+@handles(ReversePayment)
+def reverse_payment(ledger: Ledger, cmd: ReversePayment) -> dict[str, Any]:
+    payment = ledger.store.load(CustomerPayment, ids.payment_id(cmd.external_reference), PaymentNotFound,
+                                f"payment {cmd.external_reference!r}")
+    account = ledger.store.load(BillingAccount, payment.account_id, AccountNotFound, "billing account")
+    now = ledger.now()
+    targets = account.current_targets(payment.allocations)
+    bills = {bill_id: ledger.store.load(CustomerBill, UUID(bill_id), BillNotFound, "bill")
+             for target, bill_id in targets if target == "bill"}
+    info = {k: {"bill_number": b.bill_number, "bill_date": b.bill_date, "payment_due_date": b.payment_due_date}
+            for k, b in bills.items()}
+    payment.reverse(now, reason=cmd.reason, kind=cmd.kind, undone=[])  # raises if already reversed, before any change
+    undone = account.reverse_payment(now, payment_id=payment.id, amount=payment.amount, allocations=payment.allocations,
+                                     to_balance=payment.to_balance, bills=info, reason=cmd.reason,
+                                     effective_at=now)
+    for undo in undone:
+        if undo["target"] == "bill":
+            bills[undo["id"]].undo_payment(now, payment_id=payment.id, amount=Decimal(undo["amount"]), reason=cmd.kind)
+    ledger.store.save(account, payment, *bills.values())
+    return {**payment_summary(payment, created=False), "reopened": [b.summary() for b in bills.values()]}
+
+
+class RefundCredit(Command):
+    """Return credit balance (an overpayment or prepayment) to the payer."""
+
+    account_id: Id
+    refund_id: Id
+    amount: PositiveAmount
+    method: Method
+    reference: Text = ""
+    date: Instant
+
+
+@handles(RefundCredit)
+def refund_credit(ledger: Ledger, cmd: RefundCredit) -> dict[str, Any]:
+    account = load_account(ledger, cmd.account_id)
+    applied = account.refund_credit(ledger.now(), refund_id=cmd.refund_id, amount=cmd.amount, method=cmd.method,
+                                    reference=cmd.reference, effective_at=cmd.date)
+    if applied:
+        ledger.store.save(account)
+    return {"account_id": cmd.account_id, "refund_id": cmd.refund_id, "applied": applied,
+            "credit_balance": str(account.prepaid_balance if account.is_prepaid else account.credit_balance)}
+

@@ -1,0 +1,122 @@
+"""The ledger's exception tree: one root, `LedgerError`, with specific errors that carry context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LedgerError(Exception):
+    """Root of every error the ledger raises on purpose.
+
+    `context` holds the ids and values that explain the error, for logs and `--json` output.
+    """
+
+    code = "ledger_error"
+
+    def __init__(self, message: str, **context: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.context = context
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message, **{k: str(v) for k, v in self.context.items()}}
+
+
+class InvalidInput(LedgerError):
+    """A command's input failed validation; nothing was changed."""
+
+    code = "invalid_input"
+
+
+class MoneyError(LedgerError):
+    code = "money_error"
+
+
+class UnknownCurrency(MoneyError):
+    code = "unknown_currency"
+
+
+class CurrencyMismatch(MoneyError):
+    code = "currency_mismatch"
+
+
+class InvalidAmount(MoneyError):
+    code = "invalid_amount"
+
+
+class NotFound(LedgerError):
+    code = "not_found"
+
+
+class AccountNotFound(NotFound):
+    code = "account_not_found"
+
+
+class BillNotFound(NotFound):
+    code = "bill_not_found"
+
+
+class PaymentNotFound(NotFound):
+    code = "payment_not_found"
+
+
+class CycleSpecificationNotFound(NotFound):
+    code = "cycle_specification_not_found"
+
+
+class CycleNotFound(NotFound):
+    code = "cycle_not_found"
+
+
+class ChargeNotFound(NotFound):
+    code = "charge_not_found"
+
+
+class RuleViolation(LedgerError):
+    """A business rule refused the command; nothing was changed."""
+
+    code = "rule_violation"
+
+
+class AccountStateError(RuleViolation):
+    code = "account_state"
+
+
+class CreditLimitExceeded(RuleViolation):
+    code = "credit_limit_exceeded"
+
+
+class AdjustmentRefused(RuleViolation):
+    code = "adjustment_refused"
+
+
+class InsufficientCredit(RuleViolation):
+    code = "insufficient_credit"
+
+
+class InvalidBillTransition(RuleViolation):
+    code = "invalid_bill_transition"
+
+
+class AllocationRefused(RuleViolation):
+    code = "allocation_refused"
+
+
+class PaymentStateError(RuleViolation):
+    code = "payment_state"
+
+
+class CycleStateError(RuleViolation):
+    code = "cycle_state"
+
+
+class IdempotencyConflict(RuleViolation):
+    """The same caller id was used before with different content."""
+
+    code = "idempotency_conflict"
+
+
+class ConcurrencyConflict(LedgerError):
+    """Concurrent writers kept winning; the command gave up after its retries."""
+
+    code = "concurrency_conflict"

@@ -1,0 +1,33 @@
+"""Ports the service layer depends on; adapters (real and fake) live at the edge and are wired in bootstrap."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable, Protocol
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Progress(Protocol):
+    """Reports long work (a cycle run, a verify) to whoever watches: a progress bar, a log, nothing."""
+
+    def start(self, total: int, label: str) -> None: ...
+
+    def advance(self, done: int) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class NoProgress:
+    def start(self, total: int, label: str) -> None:
+        pass
+
+    def advance(self, done: int) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass

@@ -1,0 +1,46 @@
+"""The service layer: runs a validated command against the store with retries, and logs one line per command."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from ledger.commands.base import Command, handler_for
+from ledger.errors import LedgerError
+from ledger.ports import Clock, NoProgress, Progress
+from ledger.settings import Settings
+from ledger.store import LedgerStore
+
+class Ledger:
+    """What the CLI, the tests and (later) the API talk to."""
+
+    def __init__(self, store: LedgerStore, settings: Settings, clock: Clock, progress: Progress | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.progress: Progress = progress or NoProgress()
+        self.log = structlog.get_logger("ledger")
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def execute(self, command: Command) -> dict[str, Any]:
+        """Run one command: validate rules, save every touched aggregate atomically, retry on version conflicts."""
+        handler = handler_for(command)
+        log = self.log.bind(command=type(command).__name__, **command.log_ids())
+        try:
+            result = self.store.retrying(lambda: handler(self, command), self.settings.retries)
+        except LedgerError as error:
+            log.warning("command refused", error=error.code, reason=error.message)
+            raise
+        log.info("command done", **{k: v for k, v in result.items() if k in _LOGGED})
+        return result
+
+    def close(self) -> None:
+        self.store.close()
+
+
+_LOGGED = {"account_id", "bill_id", "bill_number", "payment_id", "cycle_id", "applied", "status", "state",
+           "accounts_billed", "accounts_skipped", "duplicates", "rejected"}

@@ -1,0 +1,62 @@
+"""Typed settings from LEDGER_* environment variables, built once at the edge and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from psycopg.conninfo import conninfo_to_dict
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
+
+    store: Literal["sqlite", "postgres"] = "sqlite"
+    sqlite_path: Path = Path(".ledger/ledger.sqlite")
+    postgres_url: str | None = None
+    postgres_schema: str | None = None
+    postgres_pool_size: int = Field(default=5, ge=1)
+    postgres_lock_timeout_seconds: int = Field(default=5, ge=1)
+    snapshot_interval: int = Field(default=200, ge=0, description="snapshot an account every N events (0: never)")
+    cache_size: int = Field(default=20_000, ge=0, description="accounts kept in memory between commands (0: none)")
+    batch_size: int = Field(default=500, ge=1, description="accounts per transaction in a billing cycle run")
+    retries: int = Field(default=10, ge=1, description="attempts when a concurrent writer changed an aggregate")
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _postgres_needs_url(self) -> Settings:
+        if self.store == "postgres" and not self.postgres_url:
+            raise ValueError("LEDGER_STORE=postgres needs LEDGER_POSTGRES_URL (e.g. postgresql://user:pw@host:5432/db)")
+        return self
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The eventsourcing library's configuration for the chosen store."""
+        env = {
+            "IS_SNAPSHOTTING_ENABLED": "y" if self.snapshot_interval else "n",
+            "AGGREGATE_CACHE_MAXSIZE": str(self.cache_size) if self.cache_size else "",
+            # The cache is refreshed by saving through it; a stale copy from another writer fails
+            # its save with a version conflict, and the command reloads and retries.
+            "AGGREGATE_CACHE_FASTFORWARD": "n",
+        }
+        if self.store == "sqlite":
+            self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+            env |= {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(self.sqlite_path),
+                    "SQLITE_LOCK_TIMEOUT": str(self.postgres_lock_timeout_seconds)}
+            return env
+        info = conninfo_to_dict(self.postgres_url or "")
+        env |= {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": str(info.get("dbname", "postgres")),
+            "POSTGRES_HOST": str(info.get("host", "localhost")),
+            "POSTGRES_PORT": str(info.get("port", "5432")),
+            "POSTGRES_USER": str(info.get("user", "postgres")),
+            "POSTGRES_PASSWORD": str(info.get("password", "")),
+            "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
+            "POSTGRES_LOCK_TIMEOUT": str(self.postgres_lock_timeout_seconds),
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+        }
+        if self.postgres_schema:
+            env["POSTGRES_SCHEMA"] = self.postgres_schema
+        return env
