@@ -1,0 +1,176 @@
+"""Auditors' replay: an account's history rebuilt from its events alone, with a running balance, as of any moment.
+
+Two bases: "recorded" (what the ledger knew at that moment: event timestamps) and "effective"
+(what was in force then: the business date of each charge, payment, refund; a bill counts from
+its recording). Amounts are signed changes to what the customer owes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from ledger.aggregates import ids
+from ledger.aggregates.billing_account import BillingAccount
+from ledger.aggregates.party_billing_cycle import PartyBillingCycle
+from ledger.errors import AccountNotFound, InvalidInput
+from ledger.money import ZERO, currency, fmt
+
+if TYPE_CHECKING:
+    from ledger.service import Ledger
+
+BASES = ("recorded", "effective")
+A = BillingAccount
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    recorded_at: datetime
+    effective_at: datetime
+    kind: str
+    description: str
+    amount: Decimal
+    balance: Decimal
+    refs: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"recorded_at": self.recorded_at.isoformat(), "effective_at": self.effective_at.isoformat(),
+                "kind": self.kind, "description": self.description, "amount": str(self.amount),
+                "balance": str(self.balance), "refs": self.refs}
+
+
+@dataclass(frozen=True)
+class AccountHistory:
+    account_ref: str
+    currency: str
+    as_of: datetime | None
+    basis: str
+    lines: list[HistoryLine]
+    balance: Decimal
+    state: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"account_id": self.account_ref, "currency": self.currency,
+                "as_of": self.as_of.isoformat() if self.as_of else None, "basis": self.basis,
+                "balance": str(self.balance), "state": self.state, "lines": [line.to_dict() for line in self.lines]}
+
+
+def account_history(ledger: Ledger, account_ref: str, as_of: datetime | None = None, basis: str = "recorded") -> AccountHistory:
+    if basis not in BASES:
+        raise InvalidInput(f"basis must be one of {', '.join(BASES)}, not {basis!r}", basis=basis)
+    if as_of is not None and as_of.tzinfo is None:
+        raise InvalidInput("as_of needs a time zone offset (naive times are ambiguous)", as_of=as_of)
+    events = list(ledger.store.events.get(ids.account_id(account_ref)))
+    if not events:
+        raise AccountNotFound(f"billing account {account_ref!r} not found", account=account_ref)
+    cycles = _CycleNames(ledger)
+    account: Any = None
+    raw: list[tuple[datetime, datetime, str, str, Decimal, dict[str, str]]] = []
+    state: dict[str, Any] = {}
+    for event in events:
+        account = event.mutate(account)
+        line = _describe(event, account, cycles)
+        recorded, effective = event.timestamp, line[0]
+        if basis == "recorded" and as_of is not None and recorded > as_of:
+            break
+        if basis == "recorded" or as_of is None or effective <= as_of:
+            raw.append((recorded, effective, *line[1:]))
+        if basis == "recorded" or as_of is None:
+            state = figures(account)
+    if basis == "effective":
+        raw.sort(key=lambda r: (r[1], r[0]))
+    lines, running = [], ZERO
+    for recorded, effective, kind, text, amount, refs in raw:
+        running += amount
+        lines.append(HistoryLine(recorded, effective, kind, text, amount, running, refs))
+    if basis == "effective" and as_of is not None:
+        state = {"balance": str(running)}
+    return AccountHistory(account.account_ref, account.currency, as_of, basis, lines, running, state)
+
+
+def figures(account: BillingAccount) -> dict[str, Any]:
+    """An account's balances, JSON-ready."""
+    return {
+        "status": account.status, "balance": str(account.balance), "unbilled": str(account.unbilled_total),
+        "receivable": str(account.receivable), "credit_balance": str(account.credit_balance),
+        "prepaid_balance": str(account.prepaid_balance), "bills": len(account.bills),
+    }
+
+
+class _CycleNames:
+    """Who triggered each billing cycle (loaded once per cycle)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger, self.known = ledger, {}
+
+    def __call__(self, cycle_id: UUID) -> dict[str, str]:
+        if cycle_id not in self.known:
+            cycle = self.ledger.store.find(PartyBillingCycle, cycle_id)
+            trigger = cycle.triggers[0] if cycle else {"by": "?", "type": "?", "reason": ""}
+            self.known[cycle_id] = {"cycle_id": str(cycle_id), "cycle": f"{cycle.specification} {cycle.period_start}" if cycle else "?",
+                                    "triggered_by": trigger["by"], "trigger_type": trigger["type"], "trigger_reason": trigger["reason"]}
+        return self.known[cycle_id]
+
+
+def _m(account: Any, amount: Decimal) -> str:
+    return f"{fmt(amount, currency(account.currency))} {account.currency}"
+
+
+def _describe(event: Any, after: Any, cycles: _CycleNames) -> tuple[datetime, str, str, Decimal, dict[str, str]]:
+    """(effective moment, kind, description, signed amount, refs) of one account event."""
+    D, at = Decimal, event.timestamp
+    if isinstance(event, A.Opened):
+        return at, "opened", f"{event.rating_type} account opened for customer {event.customer_id} in {event.currency}", ZERO, {}
+    if isinstance(event, A.ChargeApplied):
+        amount = (-1 if event.charge_type == "appliedBillingCredit" else 1) * D(event.tax_included)
+        text = f"{event.charge_type} {event.charge_id} {_m(after, amount)}" + (f" ({event.description})" if event.description else "")
+        return datetime.fromisoformat(event.effective_at), event.charge_type, text, amount, {"charge_id": event.charge_id}
+    if isinstance(event, A.ChargeAdjusted):
+        amount = D(event.tax_included)
+        text = f"adjustment {event.adjustment_id} of charge {event.charge_id}: {_m(after, amount)} ({event.reason})"
+        return datetime.fromisoformat(event.effective_at), "adjustment", text, amount, {"charge_id": event.charge_id, "adjustment_id": event.adjustment_id}
+    if isinstance(event, A.BillIssued):
+        refs = {"bill_number": event.bill_number, "bill_id": str(event.bill_id)}
+        origin = event.run_type
+        if event.cycle_id:
+            refs |= cycles(event.cycle_id)
+            origin = f"cycle {refs['cycle']} triggered by {refs['trigger_type']} {refs['triggered_by']}"
+        text = (f"bill {event.bill_number} ({origin}): {len(event.entry_ids)} entries, amount due {_m(after, D(event.amount_due))}, "
+                f"due {event.payment_due_date}")
+        if D(event.credit_applied):
+            text += f", credit balance applied {_m(after, D(event.credit_applied))}"
+        rounding = D(event.rounding_difference)
+        text += f", rounding {_m(after, rounding)}" if rounding else ""
+        return at, "bill", text, rounding, refs
+    if isinstance(event, A.PaymentReceived):
+        parts = []
+        for alloc in event.allocations:
+            if alloc["target"] == "bill":
+                number = next(n for n, bill_id in after.bills.items() if bill_id == alloc["id"])
+                left = after.open_bills.get(alloc["id"], {}).get("remaining", ZERO)
+                state = f"underpaid, {_m(after, left)} remains" if left else "paid in full"
+                parts.append(f"bill {number} {_m(after, D(alloc['amount']))} ({state})")
+            else:
+                parts.append(f"charge {alloc['id']} {_m(after, D(alloc['amount']))}")
+        rest = D(event.to_balance)
+        if rest:
+            kind = "prepaid top-up" if after.is_prepaid else ("overpayment" if event.allocations else "prepayment")
+            parts.append(f"{_m(after, rest)} to balance ({kind})")
+        text = f"payment {_m(after, D(event.amount))}: " + "; ".join(parts)
+        return datetime.fromisoformat(event.effective_at), "payment", text, -D(event.amount), {"payment_id": str(event.payment_id)}
+    if isinstance(event, A.PaymentReversed):
+        reopened = [f"bill {u['bill']['bill_number'] if 'bill' in u else u['id']}" for u in event.undone if u["target"] == "bill"]
+        text = f"payment reversed ({event.reason or 'no reason'}): {_m(after, D(event.amount))} back"
+        text += f"; reopened {', '.join(reopened)}" if reopened else ""
+        text += f"; used credit re-billed as debit {_m(after, D(event.debit))}" if D(event.debit) else ""
+        return datetime.fromisoformat(event.effective_at), "reversal", text, D(event.amount), {"payment_id": str(event.payment_id)}
+    if isinstance(event, A.CreditRefunded):
+        text = f"refund {event.refund_id} of credit balance {_m(after, D(event.amount))} by {event.method}"
+        return datetime.fromisoformat(event.effective_at), "refund", text, D(event.amount), {"refund_id": event.refund_id}
+    if isinstance(event, A.StatusChanged):
+        text = f"account {event.status}" + (f": {event.reason}" if event.reason else "")
+        return at, event.status, text, ZERO, {"final_bill_id": str(event.final_bill_id)} if event.final_bill_id else {}
+    return at, type(event).__name__, type(event).__name__, ZERO, {}
