@@ -31,3 +31,15 @@ class NoProgress:
 
     def finish(self) -> None:
         pass
+
+
+class EventPublisher(Protocol):
+    """Sends stored events onward (Kafka in production, a list in tests). Called in notification order."""
+
+    def publish(self, events: list[tuple[int, object]]) -> None: ...
+
+
+class Projection(Protocol):
+    """Builds a read model from stored events; `position` is the notification id, for exactly-once tracking."""
+
+    def handle(self, position: int, event: object) -> None: ...
