@@ -33,7 +33,11 @@ class Ledger:
         try:
             result = self.store.retrying(lambda: handler(self, command), self.settings.retries)
         except LedgerError as error:
+            self.store.forget()
             log.warning("command refused", error=error.code, reason=error.message)
+            raise
+        except BaseException:
+            self.store.forget()
             raise
         log.info("command done", **{k: v for k, v in result.items() if k in _LOGGED})
         return result

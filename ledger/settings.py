@@ -39,6 +39,9 @@ class Settings(BaseSettings):
             # The cache is refreshed by saving through it; a stale copy from another writer fails
             # its save with a version conflict, and the command reloads and retries.
             "AGGREGATE_CACHE_FASTFORWARD": "n",
+            # Commands mutate the cached instance itself (no deep copy per load); any failed command
+            # clears the cache, so a half-applied change is never seen by the next command.
+            "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
         }
         if self.store == "sqlite":
             self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,19 @@ class LedgerStore(Application):
         super().__init__(env=env)
         self.snapshotting_intervals = {BillingAccount: snapshot_interval} if snapshot_interval else {}
 
+    def _take_snapshots(self, processing_event: Any) -> None:
+        """Snapshot from the aggregates just saved, not by reloading them (the library's default re-reads every event)."""
+        if not (self.snapshots and self.snapshotting_intervals):
+            return
+        due = {}
+        for event in processing_event.events:
+            aggregate = processing_event.aggregates.get(event.originator_id)
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            if interval and event.originator_version % interval == 0:
+                due[event.originator_id] = aggregate
+        if due:
+            self.snapshots.put([type(agg).Snapshot.take(agg) for agg in due.values()])
+
     def load(self, cls: type[A], aggregate_id: UUID, missing: type[NotFound], what: str, version: int | None = None) -> A:
         try:
             aggregate = self.repository.get(aggregate_id, version=version)
