@@ -1,0 +1,295 @@
+"""`ledger demo`: a guided October-November 2026 on a fresh store, narrated on a text stream.
+
+The demo drives the ledger only through its commands (the same ones the CLI and API use) and reads back
+through the same views as `ledger account show`, `ledger bill show` and `ledger history`. A controllable
+clock walks through the two months so recorded dates, due dates and overdue flags mean something.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, TextIO
+
+from ledger import cli as views
+from ledger.commands import (AdjustCharge, DefineCycleSpecification, OpenBillingAccount, PostCharge, RecordPayment,
+                             RefundCredit, ReversePayment, TriggerBillingCycle)
+from ledger.commands.accounts import load_account
+from ledger.errors import LedgerError
+from ledger.service import Ledger
+
+UTC = timezone.utc
+START = datetime(2026, 10, 1, 7, 0, tzinfo=UTC)
+SPEC = "monthly"
+
+ACCOUNTS = [
+    {"account_id": "ACME-PARIS", "customer_id": "CUST-ACME", "name": "Acme SARL", "currency": "EUR",
+     "time_zone": "Europe/Paris"},
+    {"account_id": "GLOBEX-NYC", "customer_id": "CUST-GLOBEX", "name": "Globex Inc.", "currency": "USD",
+     "time_zone": "America/New_York"},
+    {"account_id": "INITECH-TOKYO", "customer_id": "CUST-INITECH", "name": "Initech KK", "currency": "JPY",
+     "time_zone": "Asia/Tokyo"},
+    {"account_id": "ANNA-PREPAID", "customer_id": "CUST-ANNA", "name": "Anna Schmidt", "currency": "EUR",
+     "time_zone": "Europe/Berlin", "rating_type": "prepaid", "credit_limit": "5.00"},
+]
+
+
+class DemoClock:
+    """A clock the demo moves forward by hand (never backwards)."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, moment: datetime) -> None:
+        if moment < self.now:
+            raise ValueError(f"the demo clock only moves forward ({moment} < {self.now})")
+        self.now = moment
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _charge(charge_id: str, account: str, code: str, amount: str, date: str, taxes: list[tuple[str, str, str]] = (),
+            kind: str = "appliedBillingCharge", description: str = "", product: str | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "charge_id": charge_id, "account_id": account, "currency": code, "type": kind, "tax_excluded_amount": amount,
+        "applied_tax": [{"tax_category": c, "tax_rate": r, "tax_amount": a} for c, r, a in taxes],
+        "date": date, "description": description,
+    }
+    if product:
+        data["product_ref"] = product
+    return data
+
+
+CHARGES = [
+    # Acme, Paris: rated data usage with 6-decimal amounts and 20% VAT, then a goodwill credit.
+    _charge("usage-paris-001", "ACME-PARIS", "EUR", "18.456789", "2026-10-07T09:15:00+02:00", [("VAT", "20", "3.691358")],
+            description="data 1,845.6789 MB", product="DATA-EU"),
+    _charge("usage-paris-002", "ACME-PARIS", "EUR", "23.104167", "2026-10-19T18:40:00+02:00", [("VAT", "20", "4.620833")],
+            description="data 2,310.4167 MB", product="DATA-EU"),
+    _charge("credit-paris-outage", "ACME-PARIS", "EUR", "5.000000", "2026-10-14T12:00:00+02:00", [("VAT", "20", "1.000000")],
+            kind="appliedBillingCredit", description="goodwill credit: outage on 12 October"),
+    # Globex, New York: usage with 8.875% sales tax, and a late-payment penalty (tax exempt).
+    _charge("usage-nyc-001", "GLOBEX-NYC", "USD", "112.500000", "2026-10-10T14:00:00-04:00",
+            [("US-NY sales tax", "8.875", "9.984375")], description="voice 1,500 min", product="VOICE-US"),
+    _charge("penalty-nyc-latefee", "GLOBEX-NYC", "USD", "25.00", "2026-10-16T12:00:00-04:00",
+            kind="appliedPenaltyCharge", description="late payment fee, September bill"),
+    # Initech, Tokyo: yen has no minor unit, yet rated amounts still carry decimals until the bill rounds them.
+    _charge("usage-tokyo-001", "INITECH-TOKYO", "JPY", "4380.5", "2026-10-03T10:00:00+09:00",
+            [("JCT", "10", "438.05")], description="roaming data", product="ROAM-APAC"),
+    _charge("usage-tokyo-002", "INITECH-TOKYO", "JPY", "1250.333333", "2026-10-22T16:20:00+09:00",
+            [("JCT", "10", "125.033333")], description="voice 375.1 min", product="VOICE-JP"),
+]
+
+
+class _Narrator:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.step = 0
+
+    def section(self, title: str) -> None:
+        self.step += 1
+        self.say(f"\n== {self.step}. {title} ==")
+
+    def say(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+
+    def block(self, text: str, indent: str = "  ") -> None:
+        for line in text.splitlines():
+            self.say((indent + line).rstrip())
+
+
+def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None) -> dict[str, Any]:
+    """Run the demo on a fresh ledger, writing the story to `out`; returns a JSON-ready summary.
+
+    The clock is `clock`, else the ledger's own clock if it is a DemoClock; otherwise a DemoClock is installed.
+    """
+    from ledger.replay import account_history
+    from ledger.verify import verify
+
+    if clock is None:
+        clock = ledger.clock if isinstance(ledger.clock, DemoClock) else DemoClock()
+    ledger.clock = clock
+    say = _Narrator(out)
+    run = ledger.execute
+
+    def money(amount: Any, code: str) -> str:
+        return f"{views.money(amount, code)} {code}"
+
+    say.say("Ledger demo: October and November 2026 for four billing accounts (clock starts "
+            f"{views.stamp(clock())}).")
+
+    # ------------------------------------------------------------------ set-up
+    say.section("Set-up: a cycle specification and four accounts")
+    run(DefineCycleSpecification.parse({"name": SPEC, "frequency": "monthly", "billing_day": 1,
+                                        "mailing_date_offset": 2, "payment_due_date_offset": 14}))
+    say.say(f"cycle specification '{SPEC}': monthly periods from the 1st, bill the day after the period ends, "
+            "payment due 14 days later")
+    for account in ACCOUNTS:
+        run(OpenBillingAccount.parse({**account, "cycle_specification": SPEC}))
+        kind = account.get("rating_type", "postpaid")
+        limit = f", credit limit {money(account['credit_limit'], account['currency'])}" if "credit_limit" in account else ""
+        say.say(f"opened {account['account_id']:<14} {kind:<8} {account['currency']}  {account['time_zone']:<17}"
+                f" {account['name']}{limit}")
+
+    # ------------------------------------------------------------------ October usage
+    say.section("October: the rating system posts charges")
+    clock.set(_at("2026-10-02T08:00:00+00:00"))
+    topup = run(RecordPayment.parse({"account_id": "ANNA-PREPAID", "external_reference": "TOPUP-ANNA-1", "amount": "20.00",
+                                     "currency": "EUR", "method": "bankCard", "payer_ref": "CUST-ANNA",
+                                     "date": "2026-10-02T08:00:00+00:00"}))
+    say.say(f"ANNA-PREPAID tops up {money(topup['amount'], 'EUR')} (prepaid balance {money(topup['to_balance'], 'EUR')})")
+    for charge in sorted(CHARGES, key=lambda c: _at(c["date"])):
+        clock.set(max(clock(), _at(charge["date"]).astimezone(UTC) + timedelta(minutes=5)))  # rated shortly after use
+        result = run(PostCharge.parse(charge))
+        signed = ("-" if charge["type"] == "appliedBillingCredit" else "") + charge["tax_excluded_amount"]
+        tax_text = ", ".join(f"{t['tax_category']} {t['tax_rate']}% {t['tax_amount']}" for t in charge["applied_tax"])
+        say.say(f"{charge['account_id']:<14} {charge['type']:<21} {charge['charge_id']:<20} "
+                f"{signed:>12} {charge['currency']}"
+                + (f" + {tax_text}" if tax_text else "")
+                + f"   -> balance {money(result['balance'], charge['currency'])}")
+
+    again = run(PostCharge.parse(CHARGES[0]))
+    say.say(f"the rating system re-sends {CHARGES[0]['charge_id']}: applied={again['applied']} "
+            "(same charge id and content: a duplicate, nothing changes)")
+
+    clock.set(_at("2026-10-24T09:00:00+00:00"))
+    adjustment = run(AdjustCharge.parse({
+        "adjustment_id": "adj-tokyo-001", "account_id": "INITECH-TOKYO", "charge_id": "usage-tokyo-001",
+        "tax_excluded_amount": "-500", "applied_tax": [{"tax_category": "JCT", "tax_rate": "10", "tax_amount": "-50"}],
+        "date": "2026-10-24T18:00:00+09:00", "reason": "rating correction: roaming zone misapplied"}))
+    say.say(f"INITECH-TOKYO adjustment adj-tokyo-001 of usage-tokyo-001: -500 JPY + JCT -50 "
+            f"-> balance {money(adjustment['balance'], 'JPY')}")
+
+    clock.set(_at("2026-10-25T10:00:00+00:00"))
+    usage = run(PostCharge.parse(_charge("usage-anna-001", "ANNA-PREPAID", "EUR", "10.416667", "2026-10-25T11:00:00+02:00",
+                                         [("VAT", "19", "1.979167")], description="data 1 GB")))
+    say.say(f"ANNA-PREPAID usage-anna-001 10.416667 EUR + VAT 19% 1.979167 -> balance {money(usage['balance'], 'EUR')} "
+            "(prepaid: negative balance = money left)")
+    refused_charge = _charge("usage-anna-002", "ANNA-PREPAID", "EUR", "15.00", "2026-10-26T20:00:00+01:00",
+                             [("VAT", "19", "2.85")], description="data 2 GB")
+    clock.set(_at("2026-10-26T19:05:00+00:00"))
+    refusal: dict[str, Any] = {}
+    try:
+        run(PostCharge.parse(refused_charge))
+    except LedgerError as error:
+        refusal = error.to_dict()
+        say.say(f"ANNA-PREPAID usage-anna-002 17.85 EUR REFUSED [{error.code}]: {error.message}")
+    anna = load_account(ledger, "ANNA-PREPAID")
+    say.say(f"  nothing changed: prepaid balance still {money(anna.prepaid_balance, 'EUR')}, "
+            f"credit limit {money(anna.credit_limit, 'EUR')}")
+
+    # Charges near midnight: each account's own time zone decides which month they belong to.
+    clock.set(_at("2026-10-31T16:00:00+00:00"))
+    run(PostCharge.parse(_charge("usage-tokyo-003", "INITECH-TOKYO", "JPY", "980", "2026-11-01T00:30:00+09:00",
+                                 [("JCT", "10", "98")], description="night usage")))
+    say.say("INITECH-TOKYO usage-tokyo-003 at 2026-11-01 00:30 Tokyo time (still 31 October in UTC): a November charge")
+    clock.set(_at("2026-11-01T04:00:00+00:00"))
+    run(PostCharge.parse(_charge("usage-nyc-002", "GLOBEX-NYC", "USD", "7.333333", "2026-10-31T23:30:00-04:00",
+                                 [("US-NY sales tax", "8.875", "0.650833")], description="late-night voice")))
+    say.say("GLOBEX-NYC usage-nyc-002 at 2026-10-31 23:30 New York time (already 1 November in UTC): an October charge")
+
+    # ------------------------------------------------------------------ the cycle run
+    say.section("1 November: alice runs the October billing cycle")
+    clock.set(_at("2026-11-01T06:00:00+00:00"))
+    cycle = run(TriggerBillingCycle.parse({"specification": SPEC, "period_start": "2026-10-01", "trigger_type": "person",
+                                           "triggered_by": "alice", "reason": "October bill run"}))
+    say.block(views.render_cycle(cycle))
+    bills: dict[str, dict[str, Any]] = {}
+    for account in ACCOUNTS[:3]:
+        view = views.account_view(ledger, account["account_id"])
+        for bill in view["bills"]:
+            bills[bill["bill_number"]] = {"account_id": account["account_id"], "currency": account["currency"], **bill}
+            say.say(f"  {bill['bill_number']:<20} {bill['state']:<6} amount due {money(bill['amount_due'], account['currency']):>14}"
+                    f"  due {bill['payment_due_date']}")
+    tokyo = load_account(ledger, "INITECH-TOKYO")
+    say.say(f"  INITECH-TOKYO keeps {len(tokyo.unbilled)} unbilled entry (usage-tokyo-003, November in Tokyo); "
+            "ANNA-PREPAID is prepaid: no bill")
+    paris_bill = "ACME-PARIS-00001"
+    say.say("")
+    say.say("The Paris bill: entries summed exactly, each tax item rounded once (ROUND_HALF_UP to cents):")
+    say.block(views.render_bill(views.bill_view(ledger, "ACME-PARIS", paris_bill)))
+
+    # ------------------------------------------------------------------ November payments
+    say.section("November: payments, a bounced check, a refund")
+    clock.set(_at("2026-11-05T09:00:00+00:00"))
+    payment = run(RecordPayment.parse({"account_id": "ACME-PARIS", "external_reference": "PAY-ACME-1", "amount": "30.00",
+                                       "currency": "EUR", "method": "bankCard", "payer_ref": "CUST-ACME",
+                                       "date": "2026-11-05T10:00:00+01:00"}))
+    bill = views.bill_view(ledger, "ACME-PARIS", paris_bill)
+    say.say(f"ACME-PARIS pays {money(payment['amount'], 'EUR')} of {money(bill['amount_due'], 'EUR')}: "
+            f"bill {paris_bill} is {bill['state']}, {money(bill['remaining_amount'], 'EUR')} still to pay")
+
+    clock.set(_at("2026-11-06T15:00:00+00:00"))
+    payment = run(RecordPayment.parse({"account_id": "GLOBEX-NYC", "external_reference": "PAY-GLOBEX-1", "amount": "200.00",
+                                       "currency": "USD", "method": "directDebit", "payer_ref": "CUST-GLOBEX",
+                                       "date": "2026-11-06T10:00:00-05:00"}))
+    globex = load_account(ledger, "GLOBEX-NYC")
+    bill = views.bill_view(ledger, "GLOBEX-NYC", "GLOBEX-NYC-00001")
+    say.say(f"GLOBEX-NYC pays {money(payment['amount'], 'USD')} for a bill of {money(bill['amount_due'], 'USD')}: "
+            f"bill is {bill['state']}, overpayment {money(payment['to_balance'], 'USD')} becomes credit balance "
+            f"(balance {money(globex.balance, 'USD')})")
+
+    clock.set(_at("2026-11-07T02:00:00+00:00"))
+    bill = views.bill_view(ledger, "INITECH-TOKYO", "INITECH-TOKYO-00001")
+    run(RecordPayment.parse({"account_id": "INITECH-TOKYO", "external_reference": "CHK-INITECH-1",
+                             "amount": str(bill["amount_due"]), "currency": "JPY", "method": "check",
+                             "payer_ref": "CUST-INITECH", "date": "2026-11-07T11:00:00+09:00"}))
+    bill = views.bill_view(ledger, "INITECH-TOKYO", "INITECH-TOKYO-00001")
+    say.say(f"INITECH-TOKYO pays {money(bill['amount_due'], 'JPY')} by check: bill INITECH-TOKYO-00001 is {bill['state']}")
+
+    clock.set(_at("2026-11-12T01:00:00+00:00"))
+    reversal = run(ReversePayment.parse({"external_reference": "CHK-INITECH-1", "kind": "bouncedCheck",
+                                         "reason": "check returned unpaid: insufficient funds"}))
+    for reopened in reversal["reopened"]:
+        say.say(f"the check bounces: payment CHK-INITECH-1 is {reversal['status']}; bill {reopened['bill_number']} "
+                f"reopens as {reopened['state']}, {money(reopened['remaining_amount'], 'JPY')} to pay again")
+
+    clock.set(_at("2026-11-16T14:00:00+00:00"))
+    refund = run(RefundCredit.parse({"account_id": "GLOBEX-NYC", "refund_id": "REF-GLOBEX-1", "amount": "30.00",
+                                     "method": "bankCard", "reference": "card refund 2026-11-16",
+                                     "date": "2026-11-16T09:00:00-05:00"}))
+    say.say(f"GLOBEX-NYC asks for part of its credit back: refund {money('30.00', 'USD')}, credit balance now "
+            f"{money(refund['credit_balance'], 'USD')}")
+
+    # ------------------------------------------------------------------ read back
+    clock.set(_at("2026-11-20T09:00:00+00:00"))
+    say.section("20 November: where ACME-PARIS stands (its bill was due on the 15th)")
+    say.block(views.render_account(views.account_view(ledger, "ACME-PARIS")))
+
+    say.section("Audit: ACME-PARIS replayed from its events, with a running balance")
+    history = account_history(ledger, "ACME-PARIS").to_dict()
+    say.block(views.render_history(history))
+    say.say("")
+    end_of_october = _at("2026-10-31T23:59:59+01:00")
+    as_of = account_history(ledger, "ACME-PARIS", as_of=end_of_october, basis="effective").to_dict()
+    say.say(f"  what was in force at the end of October (Paris time), effective basis: balance "
+            f"{money(as_of['balance'], 'EUR')} over {len(as_of['lines'])} lines")
+
+    say.section("Verify: every aggregate rebuilt from its events, and the books checked")
+    report = verify(ledger)
+    checked = ", ".join(f"{n} {kind}" for kind, n in report.checked.items())
+    say.say(f"checked {checked}")
+    if report.ok:
+        say.say("OK: no differences")
+    else:
+        say.say(f"{len(report.differences)} difference(s):")
+        say.block("\n".join(report.differences))
+
+    final = {}
+    for number, info in bills.items():
+        current = views.bill_view(ledger, info["account_id"], number)
+        final[number] = {"account_id": info["account_id"], "state": current["state"],
+                         "amount_due": str(current["amount_due"]), "remaining_amount": str(current["remaining_amount"])}
+    return {
+        "cycle": {"specification": SPEC, "period_start": "2026-10-01", "triggers": cycle["triggers"],
+                  "accounts_billed": cycle["accounts_billed"], "accounts_skipped": cycle["accounts_skipped"],
+                  "totals": cycle["totals"]},
+        "refusal": refusal,
+        "bills": final,
+        "history": history,
+        "verify": report.to_dict(),
+    }
