@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, Cache, LRUCache
 from eventsourcing.persistence import IntegrityError
 
 from ledger.aggregates.billing_account import BillingAccount
@@ -55,8 +55,10 @@ class LedgerStore(Application):
 
     def forget(self) -> None:
         """Drop cached aggregates (after a version conflict some are stale)."""
-        if self.repository.cache is not None:
-            self.repository.cache.clear()
+        cache = self.repository.cache
+        if cache is not None:
+            # A fresh cache: the library's LRUCache.clear() only resets its recency list and keeps every entry.
+            self.repository.cache = LRUCache(maxsize=cache.maxsize) if isinstance(cache, LRUCache) else Cache()
 
     def retrying(self, attempt: Callable[[], R], attempts: int) -> R:
         """Run a load-decide-save attempt; on a version conflict reload and try again (optimistic concurrency)."""

@@ -68,7 +68,7 @@ def compose(entries: list[dict[str, Any]], currency_code: str) -> BillTotals:
         tax_items.append(
             {
                 "tax_category": category,
-                "tax_rate": str(rate),
+                "tax_rate": format(rate, "f"),  # plain digits: a normalised 20 would print as 2E+1
                 "taxable_amount": str(round_money(bases[key], cur)),
                 "tax_amount": str(rounded),
                 "exact_tax_amount": str(taxes[key]),

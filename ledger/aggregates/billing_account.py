@@ -2,8 +2,8 @@
 
 Sign convention: `balance` is what the customer owes (negative: the customer is in credit).
 A bill's rounding to the minor unit is booked on the account when the bill is issued.
-Identity kept by every event: balance == unbilled total + open bills' remaining
-- credit_balance - prepaid_balance.
+Identity kept by every event: balance == unbilled total - what payments already paid of unbilled
+entries + open bills' remaining - credit_balance - prepaid_balance.
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ class BillingAccount(LedgerAggregate):
             a.charge_net = {}
             a.caller_ids = {}
             a.billed_paid_entries = {}
+            a.prepaid_excess = {}
             a.bill_count = 0
             a.bills = {}
             a.last_activity = self.timestamp.isoformat()
@@ -137,8 +138,14 @@ class BillingAccount(LedgerAggregate):
     def receivable(self) -> Decimal:
         return sum((b["remaining"] for b in self.open_bills.values()), ZERO)
 
+    @property
+    def unbilled_prepaid(self) -> Decimal:
+        """What payments have already paid of the unbilled entries (charge prepayments)."""
+        return sum((sum(e.get("paid_by", {}).values(), ZERO) for e in self.unbilled.values()), ZERO)
+
     def identity_holds(self) -> bool:
-        return self.balance == self.unbilled_total + self.receivable - self.credit_balance - self.prepaid_balance
+        return self.balance == (self.unbilled_total - self.unbilled_prepaid + self.receivable
+                                - self.credit_balance - self.prepaid_balance)
 
     def entries_for_bill(self, charge_cutoff: datetime | None, credit_cutoff: datetime | None) -> list[dict[str, Any]]:
         """Unbilled entries a bill takes: debits effective before the charge cut-off, credits before the credit cut-off.
@@ -390,6 +397,11 @@ class BillingAccount(LedgerAggregate):
             amount_due = D(self.amount_due)
             credit = D(self.credit_applied)
             prepaid = sum((D(p["amount"]) for p in self.prepaid), ZERO)
+            for part in self.prepaid:  # prepayments beyond what the bill asks for become credit balance
+                excess = D(part.get("excess", "0"))
+                if excess:
+                    a.credit_balance += excess
+                    a.prepaid_excess[f"{part['payment_id']}:{part['entry_id']}"] = excess
             a.credit_balance -= credit
             remaining = amount_due - credit - prepaid
             if amount_due < 0:  # a net-credit bill: the excess becomes credit balance
@@ -422,7 +434,11 @@ class BillingAccount(LedgerAggregate):
         bill_date: str,
         payment_due_date: str,
     ) -> tuple[Decimal, list[dict[str, str]]]:
-        """Move entries onto a bill; applies credit balance automatically. Returns (credit applied, prepaid allocations)."""
+        """Move entries onto a bill; applies credit balance automatically. Returns (credit applied, prepaid allocations).
+
+        Prepayments of the entries are applied to the bill up to its amount due; any excess (credits or
+        adjustments on the same bill made it smaller than what was prepaid) becomes credit balance.
+        """
         if self.is_prepaid:
             raise AccountStateError(f"account {self.account_ref} is prepaid: charges draw down its balance, no bills", account=self.account_ref)
         if str(bill_id) in self.open_bills:
@@ -430,11 +446,12 @@ class BillingAccount(LedgerAggregate):
         missing = [e["id"] for e in entries if e["id"] not in self.unbilled]
         if missing:
             raise RuleViolation(f"entries already billed or unknown: {', '.join(missing)}", account=self.account_ref)
-        prepaid = [
-            {"payment_id": pid, "entry_id": e["id"], "amount": str(amt)}
-            for e in entries
-            for pid, amt in sorted(e.get("paid_by", {}).items())
-        ]
+        prepaid, room = [], max(amount_due, ZERO)
+        for e in entries:
+            for pid, amt in sorted(e.get("paid_by", {}).items()):
+                applied = min(amt, room)
+                room -= applied
+                prepaid.append({"payment_id": pid, "entry_id": e["id"], "amount": str(applied), "excess": str(amt - applied)})
         prepaid_total = sum((D(p["amount"]) for p in prepaid), ZERO)
         open_amount = amount_due - prepaid_total
         credit = min(self.credit_balance, open_amount) if open_amount > 0 else ZERO
@@ -453,7 +470,7 @@ class BillingAccount(LedgerAggregate):
             payment_due_date=payment_due_date,
             rounding_difference=str(amount_due - sum((e["tax_included"] for e in entries), ZERO)),
         )
-        return credit, prepaid
+        return credit, [p for p in prepaid if D(p["amount"]) > 0]
 
     # ---------------------------------------------------------------- payments
 
@@ -505,6 +522,7 @@ class BillingAccount(LedgerAggregate):
             value = alloc["amount"]
             if value <= 0:
                 raise AllocationRefused("an allocation must be positive", target=alloc["id"])
+            self._check_money(value, "allocation", whole_units=True)
             if alloc["target"] == "bill":
                 bill = self.open_bills.get(str(alloc["id"]))
                 if bill is None:
@@ -606,7 +624,14 @@ class BillingAccount(LedgerAggregate):
         """
         undone: list[dict[str, Any]] = []
         for (target, target_id), alloc in zip(self.current_targets(allocations), allocations):
-            undo: dict[str, Any] = {"target": target, "id": target_id, "amount": alloc["amount"]}
+            held = D(alloc["amount"])
+            if alloc["target"] == "charge" and target == "bill":  # what its bill did not take went to credit balance
+                excess = self.prepaid_excess.get(f"{payment_id}:{alloc['id']}", ZERO)
+                held -= excess
+                to_balance += excess
+            if held == 0:
+                continue
+            undo: dict[str, Any] = {"target": target, "id": target_id, "amount": str(held)}
             if target == "bill":
                 undo["bill"] = bills[target_id]
             undone.append(undo)

@@ -11,7 +11,7 @@ from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.billing_cycle_specification import BillingCycleSpecification
 from ledger.billing_calendar import CycleCalendarError, CycleSpecification, check_time_zone
 from ledger.commands.base import handles, Command, Id, NonNegativeAmount, Text
-from ledger.errors import AccountNotFound, CycleSpecificationNotFound, IdempotencyConflict, InvalidInput
+from ledger.errors import AccountNotFound, CycleSpecificationNotFound, IdempotencyConflict, InvalidInput, UnknownCurrency
 from ledger.money import currency
 
 if TYPE_CHECKING:
@@ -76,7 +76,10 @@ class OpenBillingAccount(Command):
     @field_validator("currency")
     @classmethod
     def _known_currency(cls, value: str) -> str:
-        currency(value)
+        try:
+            currency(value)
+        except UnknownCurrency as error:
+            raise ValueError(error.message) from None
         return value
 
     @field_validator("time_zone")

@@ -116,12 +116,12 @@ def reverse_payment(ledger: Ledger, cmd: ReversePayment) -> dict[str, Any]:
                                 f"payment {cmd.external_reference!r}")
     account = ledger.store.load(BillingAccount, payment.account_id, AccountNotFound, "billing account")
     now = ledger.now()
+    payment.reverse(now, reason=cmd.reason, kind=cmd.kind, undone=[])  # raises if already reversed, before any change
     targets = account.current_targets(payment.allocations)
     bills = {bill_id: ledger.store.load(CustomerBill, UUID(bill_id), BillNotFound, "bill")
              for target, bill_id in targets if target == "bill"}
     info = {k: {"bill_number": b.bill_number, "bill_date": b.bill_date, "payment_due_date": b.payment_due_date}
             for k, b in bills.items()}
-    payment.reverse(now, reason=cmd.reason, kind=cmd.kind, undone=[])  # raises if already reversed, before any change
     undone = account.reverse_payment(now, payment_id=payment.id, amount=payment.amount, allocations=payment.allocations,
                                      to_balance=payment.to_balance, bills=info, reason=cmd.reason,
                                      effective_at=now)
