@@ -11,13 +11,13 @@ from pydantic import Field
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.customer_bill import CustomerBill
-from ledger.aggregates.customer_payment import CustomerPayment
+from ledger.aggregates.customer_payment import CANCELED, CustomerPayment
 from ledger.aggregates.entries import digest
 from ledger.aggregates.payment_plan import oldest_due_first
 from ledger.commands.accounts import load_account
 from ledger.commands.base import handles, Command, Id, Instant, PositiveAmount, Text
 from ledger.errors import (AccountNotFound, AllocationRefused, BillNotFound, CurrencyMismatch, IdempotencyConflict,
-                           PaymentNotFound)
+                           PaymentNotFound, PaymentStateError)
 
 Method = Literal["cash", "check", "bankCard", "thirdParty", "accountBalance", "loyaltyBurn", "digitalWallet", "directDebit"]
 
@@ -116,7 +116,8 @@ def reverse_payment(ledger: Ledger, cmd: ReversePayment) -> dict[str, Any]:
                                 f"payment {cmd.external_reference!r}")
     account = ledger.store.load(BillingAccount, payment.account_id, AccountNotFound, "billing account")
     now = ledger.now()
-    payment.reverse(now, reason=cmd.reason, kind=cmd.kind, undone=[])  # raises if already reversed, before any change
+    if payment.status == CANCELED:
+        raise PaymentStateError(f"payment {cmd.external_reference} was already reversed", payment=cmd.external_reference)
     targets = account.current_targets(payment.allocations)
     bills = {bill_id: ledger.store.load(CustomerBill, UUID(bill_id), BillNotFound, "bill")
              for target, bill_id in targets if target == "bill"}
@@ -125,6 +126,7 @@ def reverse_payment(ledger: Ledger, cmd: ReversePayment) -> dict[str, Any]:
     undone = account.reverse_payment(now, payment_id=payment.id, amount=payment.amount, allocations=payment.allocations,
                                      to_balance=payment.to_balance, bills=info, reason=cmd.reason,
                                      effective_at=now)
+    payment.reverse(now, reason=cmd.reason, kind=cmd.kind, undone=undone)
     for undo in undone:
         if undo["target"] == "bill":
             bills[undo["id"]].undo_payment(now, payment_id=payment.id, amount=Decimal(undo["amount"]), reason=cmd.kind)
