@@ -151,12 +151,30 @@ def charge_input(rng: random.Random, period: Period, ref: str, j: int) -> dict[s
     }
 
 
-def charge_batches(p: Params, period: Period) -> list[list[dict[str, Any]]]:
+@dataclass
+class Feed:
+    """The charges of one period, cut into batches, kept as JSON so the input is not on the GC's heap.
+
+    A rating feed holds one batch at a time; 200,000 input dicts kept alive for the whole run would make every
+    full garbage collection during the timing walk them too. Each batch is decoded just before its (timed) post.
+    """
+
+    batches: list[bytes]
+    charges: int
+    accounts_per_batch: float
+
+
+def charge_batches(p: Params, period: Period) -> Feed:
     """Every account's charges, shuffled (a feed interleaves accounts), cut into batches of p.post_batch."""
     rng = random.Random(f"{p.seed}-{period.key}")
     charges = [charge_input(rng, period, account_ref(i), j) for i in range(p.accounts) for j in range(p.charges_per_account)]
     rng.shuffle(charges)
-    return [charges[k : k + p.post_batch] for k in range(0, len(charges), p.post_batch)]
+    batches = [charges[k : k + p.post_batch] for k in range(0, len(charges), p.post_batch)]
+    distinct = statistics.mean(len({c["account_id"] for c in b}) for b in batches)
+    feed = Feed([json.dumps(b).encode() for b in batches], len(charges), distinct)
+    del charges, batches
+    gc.collect()
+    return feed
 
 
 def chunks(seq: list[Any], size: int) -> Iterator[list[Any]]:
@@ -373,30 +391,63 @@ class Profiles:
                 self.reports[f"{name} [{order}]"] = out.getvalue()
 
 
-def post_all(ledger: Ledger, batches: list[list[dict[str, Any]]]) -> dict[str, float]:
-    """Post every batch; returns wall seconds and the part spent in pydantic validation."""
-    validate = 0.0
-    started = time.perf_counter()
-    for batch in batches:
-        t = time.perf_counter()
-        command = PostCharges.parse({"charges": batch})
-        validate += time.perf_counter() - t
-        result = ledger.execute(command)
-        if result["rejected"] or result["applied"] != len(batch):
-            raise RuntimeError(f"batch not fully applied: {result['applied']} of {len(batch)}; "
-                               f"rejected {result['rejected'][:3]}")
-    return {"seconds": time.perf_counter() - started, "validate_seconds": validate}
+class GcTimer:
+    """Wall time spent in the cyclic garbage collector while `timing` (it grows with the live heap: cached accounts)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.collections = [0, 0, 0]
+        self.timing = True
+        self._started: float | None = None
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter() if self.timing else None
+        elif self._started is not None:
+            self.seconds += time.perf_counter() - self._started
+            self.collections[info["generation"]] += 1
+
+    def __enter__(self) -> GcTimer:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        gc.callbacks.remove(self._callback)
 
 
-def bill(ledger: Ledger, period: Period, accounts: int) -> float:
+def post_all(ledger: Ledger, feed: Feed) -> dict[str, Any]:
+    """Post every batch (validation + execute timed, decoding the feed's JSON not); seconds, validation and GC parts."""
+    validate = seconds = 0.0
+    with GcTimer() as gc_timer:
+        for blob in feed.batches:
+            gc_timer.timing = False
+            batch = json.loads(blob)
+            gc_timer.timing = True
+            started = time.perf_counter()
+            command = PostCharges.parse({"charges": batch})
+            validated = time.perf_counter()
+            result = ledger.execute(command)
+            seconds += time.perf_counter() - started
+            validate += validated - started
+            if result["rejected"] or result["applied"] != len(batch):
+                raise RuntimeError(f"batch not fully applied: {result['applied']} of {len(batch)}; "
+                                   f"rejected {result['rejected'][:3]}")
+            del batch, command, result
+    return {"seconds": seconds, "validate_seconds": validate, "validate_share": validate / seconds,
+            "gc_seconds": gc_timer.seconds, "gc_share": gc_timer.seconds / seconds, "gc_collections": gc_timer.collections}
+
+
+def bill(ledger: Ledger, period: Period, accounts: int) -> dict[str, Any]:
     command = TriggerBillingCycle.parse({"specification": SPEC, "period_start": period.period_start,
                                          "trigger_type": "system", "triggered_by": "bench"})
-    started = time.perf_counter()
-    result = ledger.execute(command)
-    seconds = time.perf_counter() - started
+    with GcTimer() as gc_timer:
+        started = time.perf_counter()
+        result = ledger.execute(command)
+        seconds = time.perf_counter() - started
     if result["accounts_billed"] != accounts or result["status"] != "completed":
         raise RuntimeError(f"bill run billed {result['accounts_billed']} of {accounts} ({result['status']})")
-    return seconds
+    return {"accounts": accounts, "seconds": seconds, "per_s": accounts / seconds, "gc_seconds": gc_timer.seconds,
+            "gc_share": gc_timer.seconds / seconds, "gc_collections": gc_timer.collections}
 
 
 def timed_loads(ledger: Ledger, ref: str, times: int, expect_version: int) -> list[float]:
@@ -432,20 +483,19 @@ def run_store(target: Target, p: Params, profiles: Profiles) -> dict[str, Any]:
     r["open_accounts"] = {"seconds": seconds, "per_s": p.accounts / seconds}
 
     # -- 1. charge posting
-    batches = charge_batches(p, OCTOBER)
-    distinct = statistics.mean(len({c["account_id"] for c in b}) for b in batches)
-    say(f"{target.name}: posting {p.charges:,} charges in {len(batches)} batches "
+    feed = charge_batches(p, OCTOBER)
+    distinct = feed.accounts_per_batch
+    say(f"{target.name}: posting {p.charges:,} charges in {len(feed.batches)} batches "
         f"(~{distinct:,.0f} accounts per batch)")
     clock.now = OCTOBER.post_at
     events_before = target.count(target.events_table)
     with profiles.section(f"{target.name}: charge posting (PostCharges)"):
-        posted = post_all(ledger, batches)
+        posted = post_all(ledger, feed)
     ledger.close()
-    del batches
+    del feed
     events_posted = target.count(target.events_table) - events_before
     r["posting"] = {"charges": p.charges, "batches": math_ceil(p.charges, p.post_batch), "accounts_per_batch": distinct,
-                    **posted, "per_s": p.charges / posted["seconds"], "events_written": events_posted,
-                    "validate_share": posted["validate_seconds"] / posted["seconds"]}
+                    **posted, "per_s": p.charges / posted["seconds"], "events_written": events_posted}
     say(f"{target.name}: posting {r['posting']['per_s']:,.0f} charges/s")
     gc.collect()
 
@@ -459,21 +509,19 @@ def run_store(target: Target, p: Params, profiles: Profiles) -> dict[str, Any]:
     ledger = bootstrap(target.settings(**base), clock=bill_clock)
     events_before = target.count(target.events_table)
     with profiles.section(f"{target.name}: bill run (TriggerBillingCycle, cold)"):
-        seconds = bill(ledger, OCTOBER, p.accounts)
+        billed = bill(ledger, OCTOBER, p.accounts)
     bill_events = target.count(target.events_table) - events_before
-    r["bill_cold"] = {"accounts": p.accounts, "seconds": seconds, "per_s": p.accounts / seconds,
-                      "events_written": bill_events, "events_per_account": bill_events / p.accounts}
+    r["bill_cold"] = {**billed, "events_written": bill_events, "events_per_account": bill_events / p.accounts}
     say(f"{target.name}: bill run {r['bill_cold']['per_s']:,.0f} accounts/s")
 
     if p.warm:  # a second period posted and billed through the same, now warm, Ledger
-        nov = charge_batches(p, NOVEMBER)
+        feed = charge_batches(p, NOVEMBER)
         bill_clock.now = NOVEMBER.post_at
-        posted = post_all(ledger, nov)
-        del nov
+        posted = post_all(ledger, feed)
+        del feed
         r["posting_warm"] = {**posted, "per_s": p.charges / posted["seconds"]}
         bill_clock.now = NOVEMBER.bill_at
-        seconds = bill(ledger, NOVEMBER, p.accounts)
-        r["bill_warm"] = {"accounts": p.accounts, "seconds": seconds, "per_s": p.accounts / seconds}
+        r["bill_warm"] = bill(ledger, NOVEMBER, p.accounts)
         say(f"{target.name}: warm posting {r['posting_warm']['per_s']:,.0f}/s, warm bill run "
             f"{r['bill_warm']['per_s']:,.0f} accounts/s")
     ledger.close()
@@ -637,8 +685,10 @@ def print_table(doc: dict[str, Any]) -> None:
         po, bc, c = r["posting"], r["bill_cold"], r["ceiling"]
         print(f"{r['store']}: events stored {r['events_stored']:,} (+{r['snapshots_stored']:,} snapshots); "
               f"posting wrote {po['events_written']:,} events in {po['seconds']:.1f}s "
-              f"(pydantic validation {po['validate_share']:.0%} of it; ~{po['accounts_per_batch']:,.0f} accounts/batch); "
-              f"bill run wrote {bc['events_written']:,} events ({bc['events_per_account']:.1f}/account) in {bc['seconds']:.1f}s; "
+              f"(pydantic validation {po['validate_share']:.0%} of it, cyclic GC {po['gc_share']:.0%}; "
+              f"~{po['accounts_per_batch']:,.0f} accounts/batch); "
+              f"bill run wrote {bc['events_written']:,} events ({bc['events_per_account']:.1f}/account) in {bc['seconds']:.1f}s "
+              f"(cyclic GC {bc['gc_share']:.0%}); "
               f"opening accounts {r['open_accounts']['per_s']:,.0f}/s")
         print(f"{'':<{len(r['store'])}}  raw: insert {c['insert_rows_per_s']:,.0f} rows/s ({c['state_bytes']} B state; "
               f"mean ChargeApplied state {c['mean_charge_state_bytes']:.0f} B), read {c['read_accounts_per_s']:,.0f} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,9 @@ class Ledger:
         self.clock = clock
         self.progress: Progress = progress or NoProgress()
         self.log = structlog.get_logger("ledger")
+        # Commands mutate cached aggregates in place (no deep copy per load), so one instance runs one command at a
+        # time; concurrent writers (other threads' or processes' Ledgers) are handled by optimistic concurrency.
+        self._lock = threading.RLock()
 
     def now(self) -> datetime:
         return self.clock()
@@ -31,13 +35,14 @@ class Ledger:
         handler = handler_for(command)
         log = self.log.bind(command=type(command).__name__, **command.log_ids())
         try:
-            result = self.store.retrying(lambda: handler(self, command), self.settings.retries)
+            with self._lock:
+                try:
+                    result = self.store.retrying(lambda: handler(self, command), self.settings.retries)
+                except BaseException:
+                    self.store.forget()  # before the next command can load a half-changed cached aggregate
+                    raise
         except LedgerError as error:
-            self.store.forget()
             log.warning("command refused", error=error.code, reason=error.message)
-            raise
-        except BaseException:
-            self.store.forget()
             raise
         log.info("command done", **{k: v for k, v in result.items() if k in _LOGGED})
         return result

@@ -132,11 +132,15 @@ def test_redelivered_charges_and_payments_apply_once(ledger: Ledger) -> None:
     assert max_notification_id(ledger) == position
 
 
-def test_concurrent_posting_loses_no_update(ledger: Ledger, make_settings: SettingsFactory) -> None:
-    """Writers in threads, each with its own Ledger on the same database, post to one account: nothing is lost."""
+@pytest.mark.parametrize("shared", [False, True], ids=["ledger-per-thread", "one-shared-ledger"])
+def test_concurrent_posting_loses_no_update(ledger: Ledger, make_settings: SettingsFactory, shared: bool) -> None:
+    """Writers in threads (each with its own Ledger, or sharing one) post to one account: nothing is lost."""
     open_account(ledger, "HOT", "BHD")
     writers, per_writer = 4, 15
-    ledgers = [make_ledger(make_settings(retries=500), FakeClock()) for _ in range(writers)]
+    if shared:
+        ledgers = [make_ledger(make_settings(retries=500), FakeClock())] * writers
+    else:
+        ledgers = [make_ledger(make_settings(retries=500), FakeClock()) for _ in range(writers)]
     barrier, errors = threading.Barrier(writers), []
 
     def write(index: int) -> None:
@@ -152,7 +156,7 @@ def test_concurrent_posting_loses_no_update(ledger: Ledger, make_settings: Setti
         thread.start()
     for thread in threads:
         thread.join()
-    for other in ledgers:
+    for other in set(ledgers):
         other.close()
     assert errors == []
     account = fresh_account(ledger, "HOT")
