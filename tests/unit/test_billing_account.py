@@ -1,9 +1,12 @@
-"""Unit tests for the BillingAccount aggregate's rules, tested directly without any store."""
+"""Unit tests for the BillingAccount aggregate's rules (directly, without a store) and for concurrent writes to one account."""
 
 from __future__ import annotations
 
+import sys
+import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -23,6 +26,15 @@ from ledger.errors import (
     InvalidAmount,
     RuleViolation,
     UnknownCurrency,
+)
+from tests.support.ledger_factory import (
+    FakeClock,
+    define_spec,
+    fresh_account,
+    make_ledger,
+    open_account,
+    post_charge,
+    sqlite_settings,
 )
 
 D = Decimal
@@ -641,19 +653,6 @@ def test_reversal_of_a_prepayment_split_between_bill_and_credit() -> None:
 
 # --- concurrency through two Ledgers on one SQLite file --------------------------------------
 
-import threading  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from tests.support.ledger_factory import (  # noqa: E402
-    FakeClock,
-    define_spec,
-    fresh_account,
-    make_ledger,
-    open_account,
-    post_charge,
-    sqlite_settings,
-)
-
 
 def test_two_ledgers_posting_concurrently_lose_no_update(tmp_path: Path) -> None:
     """Two Ledger instances on one SQLite file, each in its own thread, post to one account: final balance is the sum."""
@@ -684,3 +683,33 @@ def test_two_ledgers_posting_concurrently_lose_no_update(tmp_path: Path) -> None
     assert account.identity_holds()
     for ledger in ledgers:
         ledger.close()
+
+
+def test_threads_sharing_one_ledger_lose_no_update(tmp_path: Path) -> None:
+    """Threads that share one Ledger instance post to one account: every charge counts and the stream replays."""
+    ledger = make_ledger(sqlite_settings(tmp_path / "shared.sqlite", retries=500, snapshot_interval=10), FakeClock())
+    define_spec(ledger)
+    open_account(ledger, "HOT", "EUR")
+    writers, per_writer, errors = 8, 50, []
+
+    def writer(index: int) -> None:
+        try:
+            for i in range(per_writer):
+                post_charge(ledger, "HOT", f"w{index}-{i}", "1.00", "EUR", "2026-10-05T10:00:00Z")
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible to expose races
+    try:
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(writers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    account = fresh_account(ledger, "HOT")
+    assert account.balance == writers * per_writer and account.version == 1 + writers * per_writer
+    ledger.close()

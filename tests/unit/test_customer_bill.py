@@ -104,6 +104,18 @@ def test_net_credit_bill_has_nothing_to_pay() -> None:
     assert bill.state == SETTLED
 
 
+def test_bill_rounds_once_per_tax_item_and_shows_the_difference() -> None:
+    """Three 10.004 + 2.0008 VAT entries bill 36.01, with rounding_difference -0.0044 shown on the bill."""
+    vat = [{"category": "VAT", "rate": "20", "amount": "2.0008"}]
+    totals = compose([entry(f"e{i}", "10.004", vat) for i in range(3)], "EUR")
+    bill = CustomerBill.issue(T0, id=uuid4(), account_id=uuid4(), account_ref="A", bill_number="A-1", run_type=OFF_CYCLE,
+                              off_cycle_reason=None, cycle_id=None, currency_code="EUR", billing_period=None,
+                              bill_date=date(2026, 11, 1), mailing_date=None, payment_due_date=date(2026, 11, 15),
+                              totals=totals)
+    assert (bill.amount_due, bill.tax_excluded_amount, bill.rounding_difference) == (D("36.01"), D("30.01"), D("-0.0044"))
+    assert [t["tax_amount"] for t in bill.tax_items] == ["6.00"]
+
+
 # --- transitions -----------------------------------------------------------------------------
 
 

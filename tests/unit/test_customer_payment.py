@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
 
 from ledger.aggregates.customer_payment import CANCELED, DONE, METHODS, CustomerPayment
 from ledger.errors import PaymentStateError
+from tests.support.ledger_factory import (
+    FakeClock,
+    account_of,
+    define_spec,
+    make_ledger,
+    max_notification_id,
+    open_account,
+    pay,
+    post_charge,
+    reverse,
+    run_cycle,
+    sqlite_settings,
+)
 
 D = Decimal
 T0 = datetime(2026, 11, 5, tzinfo=timezone.utc)
@@ -69,22 +83,6 @@ def test_double_reversal_is_refused() -> None:
 
 
 # --- reversal through a Ledger ---------------------------------------------------------------
-
-from pathlib import Path  # noqa: E402
-
-from tests.support.ledger_factory import (  # noqa: E402
-    FakeClock,
-    account_of,
-    define_spec,
-    make_ledger,
-    max_notification_id,
-    open_account,
-    pay,
-    post_charge,
-    reverse,
-    run_cycle,
-    sqlite_settings,
-)
 
 
 def test_second_reversal_is_refused_even_after_the_prepaid_charge_was_billed(tmp_path: Path) -> None:

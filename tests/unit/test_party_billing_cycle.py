@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterator
 from uuid import uuid4
 
 import pytest
 
 from ledger.aggregates.party_billing_cycle import COMPLETED, RUNNING, PartyBillingCycle, trigger_record
 from ledger.errors import CycleStateError, RuleViolation
+from ledger.service import Ledger
+from tests.support.ledger_factory import (
+    FakeClock,
+    account_of,
+    bill_of,
+    bills_of,
+    cycle_of,
+    define_spec,
+    make_ledger,
+    max_notification_id,
+    open_account,
+    pay,
+    post_charge,
+    run_cycle,
+    sqlite_settings,
+)
 
 T0 = datetime(2026, 11, 1, 2, tzinfo=timezone.utc)
 DATES = {"period_start": "2026-10-01", "period_end": "2026-10-31", "bill_date": "2026-11-01", "charge_date": "2026-10-31",
@@ -97,26 +116,6 @@ def test_completed_cycle_takes_no_more_bills_and_completes_once() -> None:
 
 # --- cycle runs through a Ledger on SQLite ---------------------------------------------------
 
-from datetime import date  # noqa: E402
-from decimal import Decimal  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any, Iterator  # noqa: E402
-
-from ledger.service import Ledger  # noqa: E402
-from tests.support.ledger_factory import (  # noqa: E402
-    FakeClock,
-    account_of,
-    bill_of,
-    bills_of,
-    cycle_of,
-    define_spec,
-    make_ledger,
-    max_notification_id,
-    open_account,
-    post_charge,
-    run_cycle,
-    sqlite_settings,
-)
 
 OCT = date(2026, 10, 1)
 NOV = date(2026, 11, 1)
@@ -237,8 +236,6 @@ def test_cycle_cutoff_follows_each_account_time_zone(ledger: Ledger, clock: Fake
 
 def test_cycle_applies_credit_and_reports_totals(ledger: Ledger, clock: FakeClock) -> None:
     """An account's credit balance is applied to its cycle bill automatically."""
-    from tests.support.ledger_factory import pay
-
     open_account(ledger, "A", "EUR")
     pay(ledger, "A", "P-pre", "4.00", "EUR", "2026-10-02T00:00:00Z")
     post_charge(ledger, "A", "c1", "10.00", "EUR", "2026-10-05T10:00:00Z")
