@@ -43,7 +43,7 @@ class PartyBillingCycle(LedgerAggregate):
             c.triggers = [{**self.trigger, "at": self.timestamp.isoformat()}]
             c.status = RUNNING
             c.billed = {}
-            c.skipped = []
+            c.skipped = {}  # account id -> True: a dict, for O(1) look-ups that snapshots can still encode
             c.totals = {}
             c.completion = None
 
@@ -73,7 +73,7 @@ class PartyBillingCycle(LedgerAggregate):
             for bill in self.bills:
                 c.billed[bill["account_id"]] = bill["bill_id"]
                 c.totals[bill["currency"]] = str(D(c.totals.get(bill["currency"], "0")) + D(bill["amount_due"]))
-            c.skipped.extend(self.skipped)
+            c.skipped.update(dict.fromkeys(self.skipped, True))
 
     def is_done_for(self, account_id: UUID) -> bool:
         key = str(account_id)
