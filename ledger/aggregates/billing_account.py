@@ -4,6 +4,10 @@ Sign convention: `balance` is what the customer owes (negative: the customer is 
 A bill's rounding to the minor unit is booked on the account when the bill is issued.
 Identity kept by every event: balance == unbilled total - what payments already paid of unbilled
 entries + open bills' remaining - credit_balance - prepaid_balance.
+
+State is compact so a long account's snapshot loads fast: unbilled entries packed one string each
+(`entries`, read through the `unbilled` view), charge nets as decimal strings (`nets`, read through
+`charge_net`), the unbilled total kept as a running sum, payments of unbilled entries apart (`entry_paid`).
 """
 
 from __future__ import annotations
@@ -13,15 +17,22 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.domain import Snapshot as LibrarySnapshot
+from eventsourcing.utils import get_topic
+
 from ledger.aggregates.base import LedgerAggregate
 from ledger.aggregates.entries import (
     ADJUSTMENT,
     CHARGE_TYPES,
     REVERSAL_DEBIT,
+    DecimalView,
     TaxLine,
+    UnbilledView,
     digest,
+    pack_entry,
+    packed_amount,
     sign_of,
-    unbilled_entry,
+    unpack_entry,
 )
 from ledger.errors import (
     AccountStateError,
@@ -37,6 +48,8 @@ from ledger.errors import (
 )
 from ledger.money import ZERO, currency, round_money
 
+_DECIMALS = ("credit_limit", "balance", "credit_balance", "prepaid_balance", "unbilled_sum")
+_MOMENTS = ("_created_on", "_modified_on")
 PREPAID = "prepaid"
 POSTPAID = "postpaid"
 ACTIVE, SUSPENDED, CLOSED = "active", "suspended", "closed"
@@ -45,6 +58,56 @@ D = Decimal
 
 class BillingAccount(LedgerAggregate):
     """A customer's billing account; every charge, bill, payment and refund touches it."""
+
+    class_version = 2  # 2: compact state (packed entries, string nets); version-1 snapshots are upcast on load
+
+    class Snapshot(LibrarySnapshot):
+        """The account's state with its few Decimals and datetimes as strings: nothing for a decoder to walk."""
+
+        @classmethod
+        def take(cls, aggregate: Any) -> Any:
+            state = {k: v for k, v in vars(aggregate).items() if k not in ("_id", "_version", "_pending_events")}
+            for key in _DECIMALS:
+                state[key] = str(state[key])
+            for key in _MOMENTS:
+                state[key] = state[key].isoformat()
+            state["open_bills"] = {k: {**b, "remaining": str(b["remaining"])} for k, b in state["open_bills"].items()}
+            state["entry_paid"] = {k: {p: str(v) for p, v in paid.items()} for k, paid in state["entry_paid"].items()}
+            state["prepaid_excess"] = {k: str(v) for k, v in state["prepaid_excess"].items()}
+            state["class_version"] = BillingAccount.class_version
+            return cls(originator_id=aggregate.id, originator_version=aggregate.version,  # type: ignore[call-arg]
+                       timestamp=cls.create_timestamp(), topic=get_topic(type(aggregate)), state=state)
+
+        def mutate(self, _: Any) -> Any:
+            state = dict(self.state)
+            state.pop("class_version", None)
+            for key in _DECIMALS:
+                state[key] = D(state[key])
+            for key in _MOMENTS:
+                state[key] = datetime.fromisoformat(state[key])
+            state["open_bills"] = {k: {**b, "remaining": D(b["remaining"])} for k, b in state["open_bills"].items()}
+            state["entry_paid"] = {k: {p: D(v) for p, v in paid.items()} for k, paid in state["entry_paid"].items()}
+            state["prepaid_excess"] = {k: D(v) for k, v in state["prepaid_excess"].items()}
+            state.update(_id=self.originator_id, _version=self.originator_version, _pending_events=[])
+            account = object.__new__(BillingAccount)
+            object.__setattr__(account, "__dict__", state)
+            return account
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A version-1 snapshot's state (unbilled entries as dicts, Decimal nets) in the compact layout."""
+        entries, paid, total = {}, {}, ZERO
+        for entry_id, e in state.pop("unbilled").items():
+            entries[entry_id] = pack_entry(
+                e["kind"], None if e["charge_id"] == entry_id else e["charge_id"], e["product_ref"], str(e["tax_excluded"]),
+                [[t["category"], t["rate"], t["amount"]] for t in e["taxes"]], str(e["tax_included"]), e["effective_at"],
+                e["description"],
+            )
+            if e.get("paid_by"):
+                paid[entry_id] = dict(e["paid_by"])
+            total += e["tax_included"]
+        state.update(entries=entries, entry_paid=paid, unbilled_sum=total,
+                     nets={k: str(v) for k, v in state.pop("charge_net").items()})
 
     class Opened(LedgerAggregate.Created):
         account_ref: str
@@ -74,9 +137,11 @@ class BillingAccount(LedgerAggregate):
             a.balance = ZERO
             a.credit_balance = ZERO
             a.prepaid_balance = ZERO
-            a.unbilled = {}
+            a.entries = {}
+            a.entry_paid = {}
+            a.unbilled_sum = ZERO
             a.open_bills = {}
-            a.charge_net = {}
+            a.nets = {}
             a.caller_ids = {}
             a.billed_paid_entries = {}
             a.prepaid_excess = {}
@@ -131,8 +196,18 @@ class BillingAccount(LedgerAggregate):
         return self.rating_type == PREPAID
 
     @property
+    def unbilled(self) -> UnbilledView:
+        """Unbilled entries by entry id, each read as a dict with Decimal amounts (read-only)."""
+        return UnbilledView(self.entries, self.entry_paid)
+
+    @property
+    def charge_net(self) -> DecimalView:
+        """Every charge's signed net amount after its adjustments, by charge id (read-only)."""
+        return DecimalView(self.nets)
+
+    @property
     def unbilled_total(self) -> Decimal:
-        return sum((e["tax_included"] for e in self.unbilled.values()), ZERO)
+        return self.unbilled_sum
 
     @property
     def receivable(self) -> Decimal:
@@ -141,7 +216,7 @@ class BillingAccount(LedgerAggregate):
     @property
     def unbilled_prepaid(self) -> Decimal:
         """What payments have already paid of the unbilled entries (charge prepayments)."""
-        return sum((sum(e.get("paid_by", {}).values(), ZERO) for e in self.unbilled.values()), ZERO)
+        return sum((sum(paid.values(), ZERO) for paid in self.entry_paid.values()), ZERO)
 
     def identity_holds(self) -> bool:
         return self.balance == (self.unbilled_total - self.unbilled_prepaid + self.receivable
@@ -153,7 +228,9 @@ class BillingAccount(LedgerAggregate):
         A cut-off of None takes everything (final and customer-requested bills).
         """
         chosen = []
-        for entry in self.unbilled.values():
+        paid = self.entry_paid
+        for entry_id, packed in self.entries.items():
+            entry = unpack_entry(entry_id, packed, paid.get(entry_id))
             cutoff = credit_cutoff if entry["tax_included"] < 0 else charge_cutoff
             if cutoff is None or datetime.fromisoformat(entry["effective_at"]) < cutoff:
                 chosen.append(entry)
@@ -171,6 +248,14 @@ class BillingAccount(LedgerAggregate):
                 **{kind: caller_id},
             )
         return True
+
+    def put_entry(self, entry_id: str, packed: str, amount: Decimal) -> None:
+        """Add (or replace) an unbilled entry, keeping the running unbilled total."""
+        old = self.entries.get(entry_id)
+        if old is not None:
+            self.unbilled_sum -= packed_amount(old)
+        self.entries[entry_id] = packed
+        self.unbilled_sum += amount
 
     # ---------------------------------------------------------------- rules
 
@@ -217,26 +302,22 @@ class BillingAccount(LedgerAggregate):
         fingerprint: str
 
         def apply(self, a: BillingAccount) -> None:
-            sign = sign_of(self.charge_type)
-            signed = sign * D(self.tax_included)
-            a.caller_ids[f"charge:{self.charge_id}"] = self.fingerprint
-            a.charge_net[self.charge_id] = signed
+            credit = sign_of(self.charge_type) < 0
+            signed = -D(self.tax_included) if credit else D(self.tax_included)
+            included = str(signed) if credit else self.tax_included
+            a.caller_ids["charge:" + self.charge_id] = self.fingerprint
+            a.nets[self.charge_id] = included
             a.balance += signed
             a.last_activity = self.timestamp.isoformat()
-            if a.is_prepaid:
+            if a.rating_type == PREPAID:
                 a.prepaid_balance -= signed
                 return
-            a.unbilled[self.charge_id] = unbilled_entry(
-                entry_id=self.charge_id,
-                kind=self.charge_type,
-                charge_id=self.charge_id,
-                product_ref=self.product_ref,
-                tax_excluded=sign * D(self.tax_excluded),
-                taxes=[{**t, "amount": str(sign * D(t["amount"]))} for t in self.taxes],
-                tax_included=signed,
-                effective_at=self.effective_at,
-                description=self.description,
-            )
+            a.put_entry(self.charge_id, pack_entry(
+                self.charge_type, None, self.product_ref,
+                str(-D(self.tax_excluded)) if credit else self.tax_excluded,
+                [[t["category"], t["rate"], str(-D(t["amount"])) if credit else t["amount"]] for t in self.taxes],
+                included, self.effective_at, self.description,
+            ), signed)
 
     def apply_charge(
         self,
@@ -309,23 +390,17 @@ class BillingAccount(LedgerAggregate):
         def apply(self, a: BillingAccount) -> None:
             signed = D(self.tax_included)
             a.caller_ids[f"adjustment:{self.adjustment_id}"] = self.fingerprint
-            a.charge_net[self.charge_id] += signed
+            a.nets[self.charge_id] = str(D(a.nets[self.charge_id]) + signed)
             a.balance += signed
             a.last_activity = self.timestamp.isoformat()
             if a.is_prepaid:
                 a.prepaid_balance -= signed
                 return
-            a.unbilled[self.adjustment_id] = unbilled_entry(
-                entry_id=self.adjustment_id,
-                kind=ADJUSTMENT,
-                charge_id=self.charge_id,
-                product_ref=None,
-                tax_excluded=D(self.tax_excluded),
-                taxes=list(self.taxes),
-                tax_included=signed,
-                effective_at=self.effective_at,
-                description=self.reason,
-            )
+            a.put_entry(self.adjustment_id, pack_entry(
+                ADJUSTMENT, self.charge_id, None, self.tax_excluded,
+                [[t["category"], t["rate"], t["amount"]] for t in self.taxes], self.tax_included, self.effective_at,
+                self.reason,
+            ), signed)
 
     def adjust_charge(
         self,
@@ -345,13 +420,13 @@ class BillingAccount(LedgerAggregate):
             return False
         if self.status == CLOSED:
             raise AccountStateError(f"account {self.account_ref} is closed: cannot adjust charges", account=self.account_ref)
-        if charge_id not in self.charge_net:
+        if charge_id not in self.nets:
             raise ChargeNotFound(f"account {self.account_ref} has no charge {charge_id!r} to adjust", account=self.account_ref, charge=charge_id)
         if tax_included == 0:
             raise InvalidAmount("an adjustment of zero changes nothing", adjustment=adjustment_id)
         if tax_excluded + sum((t.amount for t in taxes), ZERO) != tax_included:
             raise InvalidAmount(f"adjustment {adjustment_id}: tax-included amount != tax-excluded + taxes", adjustment=adjustment_id)
-        net = self.charge_net[charge_id]
+        net = D(self.nets[charge_id])
         after = net + tax_included
         if (net >= 0 and after < 0) or (net < 0 and after > 0):
             raise AdjustmentRefused(
@@ -391,8 +466,8 @@ class BillingAccount(LedgerAggregate):
         def apply(self, a: BillingAccount) -> None:
             a.balance += D(self.rounding_difference)
             for entry_id in self.entry_ids:
-                entry = a.unbilled.pop(entry_id)
-                if entry.get("paid_by"):
+                a.unbilled_sum -= packed_amount(a.entries.pop(entry_id))
+                if a.entry_paid.pop(entry_id, None):
                     a.billed_paid_entries[entry_id] = str(self.bill_id)
             amount_due = D(self.amount_due)
             credit = D(self.credit_applied)
@@ -443,7 +518,7 @@ class BillingAccount(LedgerAggregate):
             raise AccountStateError(f"account {self.account_ref} is prepaid: charges draw down its balance, no bills", account=self.account_ref)
         if str(bill_id) in self.open_bills:
             raise RuleViolation(f"bill {bill_id} was already issued", bill=bill_id)
-        missing = [e["id"] for e in entries if e["id"] not in self.unbilled]
+        missing = [e["id"] for e in entries if e["id"] not in self.entries]
         if missing:
             raise RuleViolation(f"entries already billed or unknown: {', '.join(missing)}", account=self.account_ref)
         prepaid, room = [], max(amount_due, ZERO)
@@ -492,7 +567,7 @@ class BillingAccount(LedgerAggregate):
                     if bill["remaining"] == 0:
                         del a.open_bills[alloc["id"]]
                 else:
-                    paid_by = a.unbilled[alloc["id"]].setdefault("paid_by", {})
+                    paid_by = a.entry_paid.setdefault(alloc["id"], {})
                     paid_by[str(self.payment_id)] = paid_by.get(str(self.payment_id), ZERO) + value
             if a.is_prepaid:
                 a.prepaid_balance += D(self.to_balance)
@@ -501,8 +576,7 @@ class BillingAccount(LedgerAggregate):
             a.last_activity = self.timestamp.isoformat()
 
     def entry_remaining(self, entry_id: str) -> Decimal:
-        entry = self.unbilled[entry_id]
-        return entry["tax_included"] - sum(entry.get("paid_by", {}).values(), ZERO)
+        return packed_amount(self.entries[entry_id]) - sum(self.entry_paid.get(entry_id, {}).values(), ZERO)
 
     def receive_payment(
         self,
@@ -534,7 +608,7 @@ class BillingAccount(LedgerAggregate):
             elif alloc["target"] == "charge":
                 if self.is_prepaid:
                     raise AllocationRefused("prepaid accounts have no unbilled charges: a payment tops up the balance")
-                if alloc["id"] not in self.unbilled:
+                if alloc["id"] not in self.entries:
                     raise AllocationRefused(f"charge {alloc['id']} is not unbilled on account {self.account_ref}", charge=alloc["id"])
                 if value > self.entry_remaining(alloc["id"]):
                     raise AllocationRefused(f"allocation {value} exceeds what remains of charge {alloc['id']}", charge=alloc["id"])
@@ -570,10 +644,12 @@ class BillingAccount(LedgerAggregate):
             for undo in self.undone:
                 value = D(undo["amount"])
                 if undo["target"] == "charge":
-                    paid_by = a.unbilled[undo["id"]]["paid_by"]
+                    paid_by = a.entry_paid[undo["id"]]
                     paid_by[pid] -= value
                     if paid_by[pid] == 0:
                         del paid_by[pid]
+                    if not paid_by:
+                        del a.entry_paid[undo["id"]]
                 else:
                     bill = a.open_bills.get(undo["id"])
                     if bill is None:
@@ -588,18 +664,17 @@ class BillingAccount(LedgerAggregate):
             debit = D(self.debit)
             if debit:
                 entry_id = f"reversal:{pid}"
-                a.unbilled[entry_id] = unbilled_entry(
-                    entry_id=entry_id, kind=REVERSAL_DEBIT, charge_id=entry_id, product_ref=None,
-                    tax_excluded=debit, taxes=[], tax_included=debit, effective_at=self.effective_at,
-                    description=f"credit already used from reversed payment: {self.reason}",
-                )
+                a.put_entry(entry_id, pack_entry(
+                    REVERSAL_DEBIT, None, None, str(debit), [], str(debit), self.effective_at,
+                    f"credit already used from reversed payment: {self.reason}",
+                ), debit)
             a.last_activity = self.timestamp.isoformat()
 
     def current_targets(self, allocations: list[dict[str, str]]) -> list[tuple[str, str]]:
         """Where each allocation's money sits now: a charge paid before billing has since moved onto its bill."""
         targets = []
         for alloc in allocations:
-            if alloc["target"] == "charge" and alloc["id"] not in self.unbilled:
+            if alloc["target"] == "charge" and alloc["id"] not in self.entries:
                 targets.append(("bill", self.billed_paid_entries[alloc["id"]]))
             else:
                 targets.append((alloc["target"], alloc["id"]))
@@ -717,7 +792,7 @@ class BillingAccount(LedgerAggregate):
     def close(self, now: datetime, reason: str, final_bill_id: UUID | None) -> None:
         if self.status == CLOSED:
             raise AccountStateError(f"account {self.account_ref} is already closed", account=self.account_ref)
-        if self.unbilled:
+        if self.entries:
             raise AccountStateError(f"account {self.account_ref} still has unbilled entries: issue the final bill first", account=self.account_ref)
         if self.is_prepaid and self.prepaid_balance < 0:
             raise AccountStateError(
