@@ -1,0 +1,226 @@
+"""Outbound ledger events: each domain event class mapped field by field onto its ledger.events.* Avro record."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Context, Decimal, InvalidOperation
+from typing import Any, Callable
+from uuid import UUID, uuid5
+
+from ledger.aggregates.ids import LEDGER_NAMESPACE
+from ledger.contracts.errors import UnencodableRecord
+
+NAMESPACE = "ledger.events"
+SCALE = 6
+_QUANTUM = Decimal(1).scaleb(-SCALE)
+_PRECISION = Context(prec=30)  # the schemas' decimal precision
+_EVENT_NAMESPACE = uuid5(LEDGER_NAMESPACE, "ledger-event")
+Convert = Callable[[Any], Any]
+
+
+# ---------------------------------------------------------------- value converters (domain value -> Avro datum)
+
+
+def money(value: Any) -> Decimal:
+    """An exact amount (str/int/Decimal, never float) quantized to the schemas' 6 places."""
+    if isinstance(value, (float, bool)):
+        raise UnencodableRecord(f"amount {value!r} is a {type(value).__name__}: amounts are exact decimals", value=value)
+    try:
+        return Decimal(value).quantize(_QUANTUM, context=_PRECISION)
+    except (InvalidOperation, TypeError, ValueError):
+        raise UnencodableRecord(f"amount {value!r} is not an exact decimal of at most 30 digits", value=value) from None
+
+
+def instant(value: str | datetime) -> datetime:
+    """An ISO moment with offset (or aware datetime) as an aware UTC datetime (timestamp-micros)."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        raise UnencodableRecord(f"moment {value!r} has no time zone offset", value=value)
+    return moment.astimezone(timezone.utc)
+
+
+def day(value: str | date) -> date:
+    """An ISO date (or date) as a date (logicalType date)."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def uuid_text(value: UUID | str) -> str:
+    """A UUID as its canonical string (logicalType uuid)."""
+    return str(value if isinstance(value, UUID) else UUID(value))
+
+
+def same(value: Any) -> Any:
+    return value
+
+
+def optional(convert: Convert) -> Convert:
+    return lambda value: None if value is None else convert(value)
+
+
+def array(convert: Convert) -> Convert:
+    return lambda values: [convert(v) for v in values]
+
+
+def mapping(convert: Convert) -> Convert:
+    return lambda values: {str(k): convert(v) for k, v in values.items()}
+
+
+def record(*, defaults: dict[str, Any] | None = None, **fields: Convert) -> Convert:
+    """A dict with known keys as a named record; an unknown key is refused rather than silently dropped."""
+    defaults = defaults or {}
+
+    def convert(value: dict[str, Any]) -> dict[str, Any]:
+        unknown = value.keys() - fields.keys()
+        if unknown:
+            raise UnencodableRecord(f"keys {sorted(unknown)} have no field in the contract", keys=sorted(unknown))
+        return {name: conv(value[name] if name in value else defaults.get(name)) for name, conv in fields.items()}
+
+    return convert
+
+
+# ---------------------------------------------------------------- the mapping, one entry per domain event class
+
+_TAX_LINE = record(category=same, rate=money, amount=money)
+_CYCLE_SPEC = record(name=same, frequency=same, billing_day=same, anchor_month=same, charge_date_offset=same,
+                     credit_date_offset=same, bill_date_offset=same, mailing_date_offset=same, payment_due_date_offset=same)
+_TRIGGER = record(type=same, by=same, reason=same)
+_ALLOCATION = record(target=same, id=same, amount=money)
+POSITION = record(balance=money, unbilled=money, unbilled_count=same, receivable=money, credit_balance=money,
+                  prepaid_balance=money, status=same)
+
+EVENTS: dict[str, dict[str, Convert]] = {
+    "BillingAccount.Opened": dict(
+        account_ref=same, customer_id=same, currency=same, rating_type=same, cycle_specification=same,
+        payment_terms_days=same, credit_limit=money, default_payment_method=optional(record(id=same, type=same)),
+        time_zone=same, name=same),
+    "BillingAccount.ChargeApplied": dict(
+        charge_id=same, charge_type=same, product_ref=same, period_start=optional(day), period_end=optional(day),
+        tax_excluded=money, taxes=array(_TAX_LINE), tax_included=money, effective_at=instant, description=same,
+        fingerprint=same),
+    "BillingAccount.ChargeAdjusted": dict(
+        adjustment_id=same, charge_id=same, tax_excluded=money, taxes=array(_TAX_LINE), tax_included=money,
+        effective_at=instant, reason=same, fingerprint=same),
+    "BillingAccount.BillIssued": dict(
+        bill_id=uuid_text, bill_number=same, run_type=same, cycle_id=optional(uuid_text), entry_ids=array(same),
+        amount_due=money, credit_applied=money,
+        prepaid=array(record(payment_id=uuid_text, entry_id=same, amount=money, excess=money, defaults={"excess": "0"})),
+        bill_date=day, payment_due_date=day, rounding_difference=money),
+    "BillingAccount.PaymentReceived": dict(
+        payment_id=uuid_text, amount=money, allocations=array(_ALLOCATION), to_balance=money, effective_at=instant),
+    "BillingAccount.PaymentReversed": dict(
+        payment_id=uuid_text, amount=money,
+        undone=array(record(target=same, id=same, amount=money,
+                            bill=optional(record(bill_number=same, bill_date=day, payment_due_date=day)))),
+        balance_removed=money, debit=money, reason=same, effective_at=instant),
+    "BillingAccount.CreditRefunded": dict(
+        refund_id=same, amount=money, method=same, reference=same, effective_at=instant, fingerprint=same),
+    "BillingAccount.StatusChanged": dict(status=same, reason=same, final_bill_id=optional(uuid_text)),
+    "CustomerBill.Issued": dict(
+        account_id=uuid_text, account_ref=same, bill_number=same, run_type=same, off_cycle_reason=same,
+        cycle_id=optional(uuid_text), currency=same, billing_period_start=optional(day),
+        billing_period_end=optional(day), bill_date=day, mailing_date=optional(day), payment_due_date=day,
+        items=array(record(entry_id=same, kind=same, charge_id=same, product_ref=same, description=same,
+                           tax_excluded=money, tax_included=money, effective_at=instant)),
+        tax_items=array(record(tax_category=same, tax_rate=money, taxable_amount=money, tax_amount=money,
+                               exact_tax_amount=money)),
+        tax_excluded_amount=money, tax_included_amount=money, rounding_difference=money, amount_due=money),
+    "CustomerBill.StateChanged": dict(from_state=same, to_state=same, reason=same),
+    "CustomerBill.PaymentApplied": dict(payment_id=optional(uuid_text), source=same, amount=money, new_state=same),
+    "CustomerBill.PaymentUndone": dict(payment_id=uuid_text, amount=money, reason=same, new_state=same),
+    "CustomerPayment.Received": dict(
+        account_id=uuid_text, account_ref=same, external_reference=same, amount=money, currency=same, method=same,
+        payer_ref=same, payment_date=instant, fingerprint=same),
+    "CustomerPayment.Allocated": dict(target=same, target_id=same, amount=money),
+    "CustomerPayment.CreditedToBalance": dict(amount=money, kind=same),
+    "CustomerPayment.Reversed": dict(reason=same, kind=same, undone=array(_ALLOCATION)),
+    "PartyBillingCycle.Triggered": dict(
+        specification=same, specification_values=_CYCLE_SPEC, period_start=day, period_end=day, bill_date=day,
+        charge_date=day, credit_date=day, mailing_date=day, payment_due_date=day, trigger=_TRIGGER),
+    "PartyBillingCycle.Resumed": dict(trigger=_TRIGGER),
+    "PartyBillingCycle.AccountsBilled": dict(
+        bills=array(record(account_id=uuid_text, bill_id=uuid_text, currency=same, amount_due=money)),
+        skipped=array(uuid_text)),
+    "PartyBillingCycle.Completed": dict(accounts_billed=same, accounts_skipped=same, totals=mapping(money)),
+    "BillingCycleSpecification.Defined": dict(values=_CYCLE_SPEC),
+}
+# Where the event itself names its billing account (the relay passes it for the other bill and payment events).
+_ACCOUNT_FIELD = {"CustomerBill.Issued": "account_id", "CustomerPayment.Received": "account_id"}
+
+
+# ---------------------------------------------------------------- API
+
+
+def event_type(domain_event: Any) -> str:
+    """'Aggregate.Event' of a domain event, e.g. 'BillingAccount.ChargeApplied'."""
+    return type(domain_event).__qualname__
+
+
+def schema_name(event_type_name: str) -> str:
+    """Full Avro name of an event type's record, e.g. 'ledger.events.BillingAccountChargeApplied'."""
+    return f"{NAMESPACE}.{event_type_name.replace('.', '')}"
+
+
+def event_id(aggregate_id: UUID, version: int) -> UUID:
+    """The stable id of an aggregate's event at `version` (uuid5): the same event always gets the same id."""
+    return uuid5(_EVENT_NAMESPACE, f"{aggregate_id}:{version}")
+
+
+def event_fields(event_type_name: str) -> list[str]:
+    """The domain fields an event type's record carries after the envelope, in schema order."""
+    return list(_mapping(event_type_name))
+
+
+def to_record(domain_event: Any, billing_account_id: UUID | None, position: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """(schema full name, record for SchemaRegistry.encode) of a domain event.
+
+    `billing_account_id`: the account the event belongs to; when None it is taken from the event where it can be
+    (a BillingAccount event's own id, a bill's or payment's creation event). `position`: the account's figures
+    right after the event (see `account_position`), for BillingAccount events; None otherwise.
+    """
+    kind = event_type(domain_event)
+    fields = _mapping(kind)
+    aggregate_id = domain_event.originator_id
+    version = domain_event.originator_version
+    if billing_account_id is None:
+        if kind.startswith("BillingAccount."):
+            billing_account_id = aggregate_id
+        elif kind in _ACCOUNT_FIELD:
+            billing_account_id = getattr(domain_event, _ACCOUNT_FIELD[kind])
+    rec: dict[str, Any] = {
+        "event_id": str(event_id(aggregate_id, version)),
+        "event_type": kind,
+        "aggregate_type": kind.split(".", 1)[0],
+        "aggregate_id": str(aggregate_id),
+        "aggregate_version": version,
+        "billing_account_id": None if billing_account_id is None else uuid_text(billing_account_id),
+        "recorded_at": instant(domain_event.timestamp),
+        "position": None if position is None else POSITION(position),
+    }
+    try:
+        for name, convert in fields.items():
+            rec[name] = convert(getattr(domain_event, name))
+    except UnencodableRecord as error:
+        raise UnencodableRecord(f"{kind}.{name}: {error.message}", event_type=kind, field=name, **error.context) from None
+    except (TypeError, ValueError, AttributeError, KeyError) as error:
+        raise UnencodableRecord(f"{kind}.{name}: {type(error).__name__}: {error}", event_type=kind, field=name) from None
+    return schema_name(kind), rec
+
+
+def account_position(account: Any) -> dict[str, Any]:
+    """A live BillingAccount's figures for the `position` field (call it right after applying the event)."""
+    return {
+        "balance": account.balance,
+        "unbilled": account.unbilled_total,
+        "unbilled_count": len(account.unbilled),
+        "receivable": account.receivable,
+        "credit_balance": account.credit_balance,
+        "prepaid_balance": account.prepaid_balance,
+        "status": account.status,
+    }
+
+
+def _mapping(kind: str) -> dict[str, Convert]:
+    try:
+        return EVENTS[kind]
+    except KeyError:
+        raise UnencodableRecord(f"no contract for domain event type {kind!r}", event_type=kind) from None
