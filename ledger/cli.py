@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from ledger.bootstrap import bootstrap
+from ledger.cli_streams import add_stream_commands
 from ledger.commands import (AdjustCharge, ChangeBillState, CloseAccount, DefineCycleSpecification, IssueOffCycleBill,
                              OpenBillingAccount, PostCharge, PostCharges, RecordPayment, RefundCredit, ResumeAccount,
                              ReversePayment, SuspendAccount, TriggerBillingCycle)
@@ -791,6 +792,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--basis", help="recorded (default: what the ledger knew then) or effective (what was in force then)")
 
     leaf(top, "verify", do_verify, "rebuild every aggregate from its events and check the books (exit 1 on differences)")
+
+    add_stream_commands(top, leaf, group)
 
     s = leaf(top, "demo", do_demo, "run a guided demo on a fresh SQLite store")
     s.add_argument("--store-path", help="SQLite file for the demo (must not exist yet; default: a fresh temp file)")

@@ -120,3 +120,21 @@ class ConcurrencyConflict(LedgerError):
     """Concurrent writers kept winning; the command gave up after its retries."""
 
     code = "concurrency_conflict"
+
+
+class StreamError(LedgerError):
+    """Moving events to or from the broker failed; nothing was recorded as done."""
+
+    code = "stream_error"
+
+
+class PublishFailed(StreamError):
+    """The broker did not acknowledge every message; the relay keeps its old position and tries again."""
+
+    code = "publish_failed"
+
+
+class ReadModelError(LedgerError):
+    """The read-model database refused or lost work; the batch was rolled back."""
+
+    code = "read_model_error"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Protocol
 
@@ -33,13 +34,50 @@ class NoProgress:
         pass
 
 
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One encoded event on its way to the event topic: key (billing account), value (Avro), headers."""
+
+    key: bytes
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+
+
 class EventPublisher(Protocol):
-    """Sends stored events onward (Kafka in production, a list in tests). Called in notification order."""
+    """Sends encoded events onward (Kafka in production, a list in tests), in the order given.
 
-    def publish(self, events: list[tuple[int, object]]) -> None: ...
+    `publish` returns only once every message is acknowledged, and raises PublishFailed otherwise.
+    """
+
+    def publish(self, messages: list[OutboundMessage]) -> None: ...
+
+    def close(self) -> None: ...
 
 
-class Projection(Protocol):
-    """Builds a read model from stored events; `position` is the notification id, for exactly-once tracking."""
+class PositionStore(Protocol):
+    """Where a follower of the notification log keeps how far it got (the event store's database)."""
 
-    def handle(self, position: int, event: object) -> None: ...
+    def get(self, name: str) -> int: ...
+
+    def set(self, name: str, position: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message the ledger could not accept: its original bytes and where they came from, and why."""
+
+    value: bytes | None
+    key: bytes | None
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    error: str
+    reason: str
+
+
+class DeadLetterSink(Protocol):
+    """Keeps refused messages (a dead-letter topic in production); `send` returns once they are stored."""
+
+    def send(self, letters: list[DeadLetter]) -> None: ...
+
+    def close(self) -> None: ...

@@ -25,11 +25,29 @@ class Settings(BaseSettings):
     retries: int = Field(default=10, ge=1, description="attempts when a concurrent writer changed an aggregate")
     log_level: str = "INFO"
 
+    # Kafka (issue 3): with no bootstrap servers the embedded default feeds the read models from the local store.
+    kafka_bootstrap: str | None = Field(default=None, description="host:port[,host:port]; unset: no Kafka")
+    events_topic: str = "ledger.events"
+    rating_topic: str = "rating.charges"
+    dead_letter_topic: str = "rating.charges.dead-letters"
+    topic_partitions: int = Field(default=6, ge=1)
+    ingest_group: str = "ledger-charge-ingestion"
+    relay_batch_size: int = Field(default=5_000, ge=1)
+    # Read models: a PostgreSQL schema (default: the event store's server), or an SQLite file on the embedded default.
+    read_model_url: str | None = None
+    read_model_schema: str = "ledger_read"
+    read_model_sqlite_path: Path = Path(".ledger/read_models.sqlite")
+
     @model_validator(mode="after")
     def _postgres_needs_url(self) -> Settings:
         if self.store == "postgres" and not self.postgres_url:
             raise ValueError("LEDGER_STORE=postgres needs LEDGER_POSTGRES_URL (e.g. postgresql://user:pw@host:5432/db)")
         return self
+
+    def read_model_target(self) -> tuple[str, str | Path]:
+        """("postgres", url) or ("sqlite", path): where the read models live."""
+        url = self.read_model_url or (self.postgres_url if self.store == "postgres" else None)
+        return ("postgres", url) if url else ("sqlite", self.read_model_sqlite_path)
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The eventsourcing library's configuration for the chosen store."""

@@ -1,0 +1,1 @@
+"""Kafka consumers: charge ingestion from the rating topic, and the read-model projection of the event topic."""

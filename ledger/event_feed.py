@@ -1,0 +1,98 @@
+"""Turns the event store's notification log into contract records: each event with its account and, for
+account events, the account's figures right after it (what the relay publishes and the projections read)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from ledger.aggregates.billing_account import BillingAccount
+from ledger.contracts.ledger_events import event_type, to_record
+from ledger.errors import NotFound
+
+if TYPE_CHECKING:
+    from ledger.store import LedgerStore
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One stored event as a contract record, with its place in the notification log."""
+
+    position: int
+    schema: str
+    event_type: str
+    billing_account_id: UUID | None
+    record: dict[str, Any]
+
+
+def account_position(account: BillingAccount) -> dict[str, Any]:
+    """The account's figures that the balance read model shows."""
+    return {
+        "balance": account.balance,
+        "unbilled": account.unbilled_total - account.unbilled_prepaid,
+        "unbilled_count": len(account.unbilled),
+        "receivable": account.receivable,
+        "credit_balance": account.credit_balance,
+        "prepaid_balance": account.prepaid_balance,
+        "status": account.status,
+    }
+
+
+class _Lru(OrderedDict):
+    def __init__(self, maxsize: int) -> None:
+        super().__init__()
+        self.maxsize = maxsize
+
+    def remember(self, key: Any, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        if len(self) > self.maxsize:
+            self.popitem(last=False)
+
+
+class EventFeed:
+    """Reads pages of the notification log and enriches each event; keeps bounded caches, so memory stays flat."""
+
+    def __init__(self, store: LedgerStore, cache_size: int = 20_000) -> None:
+        self.store = store
+        self._owner: _Lru = _Lru(cache_size * 4)  # bill/payment id -> account id
+        self._accounts: _Lru = _Lru(cache_size)  # account id -> account aggregate at the last event seen
+
+    def page(self, after: int, limit: int) -> list[FeedItem]:
+        """Up to `limit` events after notification id `after`, in order."""
+        notifications = self.store.notifications(start=after + 1, limit=limit)
+        to_event = self.store.mapper.to_domain_event
+        return [self.item(n.id, to_event(n)) for n in notifications]
+
+    def item(self, position: int, event: Any) -> FeedItem:
+        account_id, position_after = self._account_of(event)
+        schema, record = to_record(event, account_id, position_after)
+        return FeedItem(position, schema, event_type(event), account_id, record)
+
+    def _account_of(self, event: Any) -> tuple[UUID | None, dict[str, Any] | None]:
+        owner_type = type(event).__qualname__.split(".")[0]
+        aggregate_id = event.originator_id
+        if owner_type == "BillingAccount":
+            return aggregate_id, account_position(self._account_after(event))
+        if owner_type in ("CustomerBill", "CustomerPayment"):
+            account_id = getattr(event, "account_id", None) or self._owner.get(aggregate_id) or self._first_account_id(aggregate_id)
+            self._owner.remember(aggregate_id, account_id)
+            return account_id, None
+        return None, None
+
+    def _account_after(self, event: Any) -> BillingAccount:
+        """The account as it was right after `event`: the cached one moved forward, else loaded at that version."""
+        account = self._accounts.pop(event.originator_id, None)
+        if account is not None and account.version == event.originator_version - 1:
+            account = event.mutate(account)
+        elif account is None or account.version != event.originator_version:
+            account = self.store.load(BillingAccount, event.originator_id, NotFound, "billing account",
+                                      version=event.originator_version)
+        self._accounts.remember(event.originator_id, account)
+        return account
+
+    def _first_account_id(self, aggregate_id: UUID) -> UUID | None:
+        first = list(self.store.event_store.get(aggregate_id, lte=1))
+        return getattr(first[0], "account_id", None) if first else None

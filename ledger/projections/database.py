@@ -1,0 +1,169 @@
+"""The read-model database (PostgreSQL schema, or an SQLite file on the embedded default): load, write, offsets."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from ledger.projections.read_models import ReadModelBatch, Row
+from ledger.projections.tables import BILL_ALLOCATIONS, MONEY, OFFSETS, TABLES, Table, ddl
+
+
+class ReadModelDatabase:
+    """One connection to the read models; every write happens inside `transaction()`."""
+
+    def __init__(self, conn: Any, dialect: str, location: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+        self.location = location  # "schema ledger_read" or a file path, for messages
+        self._p = "%s" if dialect == "postgres" else "?"
+
+    # ------------------------------------------------------------ opening
+
+    @classmethod
+    def postgres(cls, url: str, schema: str) -> ReadModelDatabase:
+        conn = psycopg.connect(url, autocommit=True)
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        return cls(conn, "postgres", f"schema {schema}")
+
+    @classmethod
+    def sqlite(cls, path: Path) -> ReadModelDatabase:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        return cls(conn, "sqlite", str(path))
+
+    def create(self) -> ReadModelDatabase:
+        with self.transaction():
+            for statement in ddl(self.dialect):
+                self.conn.execute(statement)
+        return self
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self.dialect == "postgres":
+            with self.conn.transaction():
+                yield
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # ------------------------------------------------------------ rows
+
+    def load(self, table: Table, ids: set[str]) -> dict[str, Row]:
+        """Rows of a one-column-key table by key."""
+        if not ids:
+            return {}
+        key = table.key[0]
+        cols = list(table.columns)
+        if self.dialect == "postgres":
+            cur = self.conn.execute(f"SELECT {', '.join(cols)} FROM {table.name} WHERE {key} = ANY(%s)", (list(ids),))
+            return {row[0]: dict(zip(cols, row)) for row in cur}
+        found: dict[str, Row] = {}
+        wanted = list(ids)
+        for start in range(0, len(wanted), 900):  # SQLite's bound-parameter limit
+            chunk = wanted[start:start + 900]
+            cur = self.conn.execute(
+                f"SELECT {', '.join(cols)} FROM {table.name} WHERE {key} IN ({', '.join('?' * len(chunk))})", chunk)
+            for row in cur:
+                found[row[0]] = self._from_sqlite(table, dict(zip(cols, row)))
+        return found
+
+    def all_rows(self, table: Table) -> list[Row]:
+        cols = list(table.columns)
+        cur = self.conn.execute(f"SELECT {', '.join(cols)} FROM {table.name} ORDER BY {', '.join(table.key)}")
+        rows = [dict(zip(cols, row)) for row in cur]
+        return rows if self.dialect == "postgres" else [self._from_sqlite(table, r) for r in rows]
+
+    def count(self, table: Table) -> int:
+        return int(self.conn.execute(f"SELECT COUNT(*) FROM {table.name}").fetchone()[0])
+
+    def upsert(self, table: Table, rows: list[Row]) -> None:
+        if not rows:
+            return
+        cols = list(table.columns)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in table.key)
+        statement = (f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join([self._p] * len(cols))}) "
+                     f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}")
+        self._executemany(statement, [self._values(table, row, cols) for row in rows])
+
+    def insert_new(self, table: Table, rows: list[Row]) -> None:
+        if not rows:
+            return
+        cols = list(table.columns)
+        statement = (f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join([self._p] * len(cols))}) "
+                     f"ON CONFLICT ({', '.join(table.key)}) DO NOTHING")
+        self._executemany(statement, [self._values(table, row, cols) for row in rows])
+
+    def write(self, batch: ReadModelBatch) -> None:
+        from ledger.projections.tables import ACCOUNT_BALANCES, BILLS, PAYMENTS
+
+        for table in (ACCOUNT_BALANCES, BILLS, PAYMENTS):
+            self.upsert(table, batch.changed_rows(table.name))
+        self.insert_new(BILL_ALLOCATIONS, batch.allocations)
+
+    # ------------------------------------------------------------ offsets
+
+    def offsets(self, consumer: str, topic: str, lock: bool = False) -> dict[int, int]:
+        """Stored next offsets by partition (locked until the transaction ends when `lock`)."""
+        query = f"SELECT partition, next_offset FROM {OFFSETS.name} WHERE consumer = {self._p} AND topic = {self._p}"
+        if lock and self.dialect == "postgres":
+            query += " FOR UPDATE"
+        return {int(p): int(o) for p, o in self.conn.execute(query, (consumer, topic))}
+
+    def save_offsets(self, consumer: str, topic: str, next_offsets: dict[int, int]) -> None:
+        self.upsert(OFFSETS, [{"consumer": consumer, "topic": topic, "partition": p, "next_offset": o}
+                              for p, o in sorted(next_offsets.items())])
+
+    def drop_all(self) -> None:
+        """Empty the read models (a fresh build)."""
+        with self.transaction():
+            for table in TABLES:
+                self.conn.execute(f"DELETE FROM {table.name}")
+
+    # ------------------------------------------------------------ conversions
+
+    def _executemany(self, statement: str, params: list[tuple[Any, ...]]) -> None:
+        if self.dialect == "postgres":
+            with self.conn.cursor() as cur:
+                cur.executemany(statement, params)
+        else:
+            self.conn.executemany(statement, params)
+
+    def _values(self, table: Table, row: Row, cols: list[str]) -> tuple[Any, ...]:
+        values = tuple(row.get(c) for c in cols)
+        if self.dialect == "postgres":
+            return values
+        return tuple(_sqlite_value(v) for v in values)
+
+    @staticmethod
+    def _from_sqlite(table: Table, row: Row) -> Row:
+        for column in table.money_columns:
+            if row.get(column) is not None:
+                row[column] = Decimal(row[column])
+        return row
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value

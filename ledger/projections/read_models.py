@@ -1,0 +1,177 @@
+"""The pure projector: applies event records to read-model rows held in memory (no I/O).
+
+Each row keeps the version of the last event applied to it, so a redelivered event (at-least-once delivery)
+is skipped; bill and payment rows apply deltas, so a missing event is an error rather than a wrong figure.
+Account rows take the figures the event carries (`position`), so they are exact by construction.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Callable
+
+from ledger.errors import ReadModelError
+
+Row = dict[str, Any]
+ZERO = Decimal(0)
+
+
+def _id(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class ReadModelBatch:
+    """Rows touched by one batch of events: loaded rows in, changed rows and new allocation rows out."""
+
+    def __init__(self, accounts: dict[str, Row], bills: dict[str, Row], payments: dict[str, Row]) -> None:
+        self.accounts = accounts
+        self.bills = bills
+        self.payments = payments
+        self.changed: dict[str, set[str]] = {"account_balances": set(), "bills": set(), "payments": set()}
+        self.allocations: list[Row] = []
+        self.applied = self.skipped = 0
+
+    def apply(self, record: dict[str, Any]) -> bool:
+        """Apply one event record; False when it was already applied (or is not projected here)."""
+        handler = _HANDLERS.get(record["event_type"])
+        if handler is None:
+            return False
+        table, rows = handler[0], getattr(self, handler[0].replace("account_balances", "accounts"))
+        key = str(record["aggregate_id"])
+        row = rows.get(key)
+        version = int(record["aggregate_version"])
+        if row is not None and version <= row["version"]:
+            self.skipped += 1
+            return False
+        if row is None and version != 1 and table != "account_balances":
+            raise ReadModelError(f"{record['event_type']} v{version} for {key} arrived before its creation event",
+                                 aggregate_id=key, version=version)
+        if row is not None and table != "account_balances" and version != row["version"] + 1:
+            raise ReadModelError(f"{record['event_type']} for {key}: expected version {row['version'] + 1}, got {version}",
+                                 aggregate_id=key, version=version)
+        new_row = handler[1](self, row, record) or row
+        new_row["version"] = version
+        new_row["last_activity"] = record["recorded_at"]
+        rows[key] = new_row
+        self.changed[table].add(key)
+        self.applied += 1
+        return True
+
+    def changed_rows(self, table: str) -> list[Row]:
+        rows = getattr(self, table.replace("account_balances", "accounts"))
+        return [rows[key] for key in sorted(self.changed[table])]
+
+
+# ---------------------------------------------------------------- accounts
+
+def _account_opened(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    row = row or {}
+    row.update(billing_account_id=str(r["aggregate_id"]), account_ref=r["account_ref"], customer_id=r["customer_id"],
+               currency=r["currency"], rating_type=r["rating_type"])
+    return _account_position(batch, row, r)
+
+
+def _account_position(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    if row is None:  # an account event before its Opened: keep the figures; Opened fills the rest
+        row = {"billing_account_id": str(r["aggregate_id"]), "account_ref": None, "customer_id": None,
+               "currency": None, "rating_type": None}
+    position = r.get("position")
+    if position is None:
+        raise ReadModelError(f"{r['event_type']} for account {r['aggregate_id']} carries no position",
+                             aggregate_id=str(r["aggregate_id"]))
+    row.update({k: position[k] for k in ("balance", "unbilled", "unbilled_count", "receivable", "credit_balance",
+                                         "prepaid_balance", "status")})
+    return row
+
+
+# ---------------------------------------------------------------- bills
+
+def _bill_issued(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    amount_due = Decimal(r["amount_due"])
+    return {
+        "bill_id": str(r["aggregate_id"]), "billing_account_id": _id(r["billing_account_id"]),
+        "account_ref": r["account_ref"], "bill_number": r["bill_number"], "run_type": r["run_type"],
+        "cycle_id": _id(r.get("cycle_id")), "currency": r["currency"], "state": "new",
+        "billing_period_start": r.get("billing_period_start"), "billing_period_end": r.get("billing_period_end"),
+        "bill_date": r["bill_date"], "payment_due_date": r["payment_due_date"],
+        "tax_excluded_amount": r["tax_excluded_amount"], "tax_included_amount": r["tax_included_amount"],
+        "amount_due": amount_due, "allocated_amount": ZERO, "remaining_amount": max(amount_due, ZERO),
+    }
+
+
+def _bill_state_changed(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    assert row is not None
+    row["state"] = r["to_state"]
+    return row
+
+
+def _bill_paid(sign: int) -> Callable[[ReadModelBatch, Row | None, dict[str, Any]], Row]:
+    def apply(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+        assert row is not None
+        amount = Decimal(r["amount"]) * sign
+        row["remaining_amount"] = Decimal(row["remaining_amount"]) - amount
+        row["allocated_amount"] = Decimal(row["allocated_amount"]) + amount
+        row["state"] = r["new_state"]
+        batch.allocations.append({
+            "bill_id": row["bill_id"], "version": int(r["aggregate_version"]), "payment_id": _id(r.get("payment_id")),
+            "source": r.get("source", "reversal"), "amount": amount, "recorded_at": r["recorded_at"],
+        })
+        return row
+
+    return apply
+
+
+# ---------------------------------------------------------------- payments
+
+def _payment_received(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    return {
+        "payment_id": str(r["aggregate_id"]), "billing_account_id": _id(r["billing_account_id"]),
+        "account_ref": r["account_ref"], "external_reference": r["external_reference"], "amount": r["amount"],
+        "currency": r["currency"], "method": r["method"], "payer_ref": r["payer_ref"],
+        "payment_date": r["payment_date"], "allocated_amount": ZERO, "credited_to_balance": ZERO,
+        "status": "done", "reversal_reason": None, "reversed_at": None,
+    }
+
+
+def _payment_allocated(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    assert row is not None
+    row["allocated_amount"] = Decimal(row["allocated_amount"]) + Decimal(r["amount"])
+    return row
+
+
+def _payment_credited(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    assert row is not None
+    row["credited_to_balance"] = Decimal(r["amount"])
+    return row
+
+
+def _payment_reversed(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    assert row is not None
+    row.update(status="canceled", reversal_reason=r["reason"], reversed_at=r["recorded_at"])
+    return row
+
+
+_ACCOUNT_EVENTS = ("ChargeApplied", "ChargeAdjusted", "BillIssued", "PaymentReceived", "PaymentReversed",
+                   "CreditRefunded", "StatusChanged")
+_HANDLERS: dict[str, tuple[str, Callable[..., Row]]] = {
+    "BillingAccount.Opened": ("account_balances", _account_opened),
+    **{f"BillingAccount.{name}": ("account_balances", _account_position) for name in _ACCOUNT_EVENTS},
+    "CustomerBill.Issued": ("bills", _bill_issued),
+    "CustomerBill.StateChanged": ("bills", _bill_state_changed),
+    "CustomerBill.PaymentApplied": ("bills", _bill_paid(1)),
+    "CustomerBill.PaymentUndone": ("bills", _bill_paid(-1)),
+    "CustomerPayment.Received": ("payments", _payment_received),
+    "CustomerPayment.Allocated": ("payments", _payment_allocated),
+    "CustomerPayment.CreditedToBalance": ("payments", _payment_credited),
+    "CustomerPayment.Reversed": ("payments", _payment_reversed),
+}
+
+
+def projected_ids(records: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Which rows a batch of records touches, by table, so they can be loaded in one query each."""
+    ids: dict[str, set[str]] = {"account_balances": set(), "bills": set(), "payments": set()}
+    for record in records:
+        handler = _HANDLERS.get(record["event_type"])
+        if handler:
+            ids[handler[0]].add(str(record["aggregate_id"]))
+    return ids

@@ -1,0 +1,109 @@
+"""The read-model tables and views: the interface reporting services query (documented in the README)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MONEY, TEXT, INT, DATE, TIME = "money", "text", "int", "date", "time"
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    key: tuple[str, ...]
+    columns: dict[str, str]  # name -> MONEY | TEXT | INT | DATE | TIME
+    doc: str
+
+    @property
+    def money_columns(self) -> frozenset[str]:
+        return frozenset(c for c, t in self.columns.items() if t == MONEY)
+
+
+ACCOUNT_BALANCES = Table(
+    "account_balances", ("billing_account_id",),
+    {
+        "billing_account_id": TEXT, "account_ref": TEXT, "customer_id": TEXT, "currency": TEXT, "rating_type": TEXT,
+        "status": TEXT, "balance": MONEY, "unbilled": MONEY, "unbilled_count": INT, "receivable": MONEY,
+        "credit_balance": MONEY, "prepaid_balance": MONEY, "last_activity": TIME, "version": INT,
+    },
+    "One row per billing account: balance (what the customer owes; negative when in credit) = unbilled + "
+    "receivable (open bills' remaining) - credit_balance - prepaid_balance.",
+)
+
+BILLS = Table(
+    "bills", ("bill_id",),
+    {
+        "bill_id": TEXT, "billing_account_id": TEXT, "account_ref": TEXT, "bill_number": TEXT, "run_type": TEXT,
+        "cycle_id": TEXT, "currency": TEXT, "state": TEXT, "billing_period_start": DATE, "billing_period_end": DATE,
+        "bill_date": DATE, "payment_due_date": DATE, "tax_excluded_amount": MONEY, "tax_included_amount": MONEY,
+        "amount_due": MONEY, "allocated_amount": MONEY, "remaining_amount": MONEY, "last_activity": TIME,
+        "version": INT,
+    },
+    "One row per CustomerBill (TMF678): state, amounts, due date, what payments have covered.",
+)
+
+BILL_ALLOCATIONS = Table(
+    "bill_allocations", ("bill_id", "version"),
+    {"bill_id": TEXT, "version": INT, "payment_id": TEXT, "source": TEXT, "amount": MONEY, "recorded_at": TIME},
+    "Each payment (or credit balance, or charge prepayment) applied to a bill; a reversal is a negative row.",
+)
+
+PAYMENTS = Table(
+    "payments", ("payment_id",),
+    {
+        "payment_id": TEXT, "billing_account_id": TEXT, "account_ref": TEXT, "external_reference": TEXT,
+        "amount": MONEY, "currency": TEXT, "method": TEXT, "payer_ref": TEXT, "payment_date": TIME,
+        "allocated_amount": MONEY, "credited_to_balance": MONEY, "status": TEXT, "reversal_reason": TEXT,
+        "reversed_at": TIME, "last_activity": TIME, "version": INT,
+    },
+    "One row per CustomerPayment (TMF676): amount, how much went to bills and charges, what became credit, "
+    "and its reversal.",
+)
+
+OFFSETS = Table(
+    "projection_offsets", ("consumer", "topic", "partition"),
+    {"consumer": TEXT, "topic": TEXT, "partition": INT, "next_offset": INT},
+    "Where the projection consumer is in each partition; written in the same transaction as the rows.",
+)
+
+TABLES = (ACCOUNT_BALANCES, BILLS, BILL_ALLOCATIONS, PAYMENTS, OFFSETS)
+
+_SQL_TYPES = {
+    "postgres": {MONEY: "numeric", TEXT: "text", INT: "bigint", DATE: "date", TIME: "timestamptz"},
+    "sqlite": {MONEY: "TEXT", TEXT: "TEXT", INT: "INTEGER", DATE: "TEXT", TIME: "TEXT"},
+}
+
+# Overdue depends on today, so it is a view over the tables rather than a stored figure.
+ACCOUNT_OVERVIEW_VIEW = """
+CREATE VIEW account_overview AS
+SELECT a.*,
+       COALESCE((SELECT SUM(b.remaining_amount) FROM bills b
+                 WHERE b.billing_account_id = a.billing_account_id AND b.remaining_amount > 0
+                   AND b.payment_due_date < {today}), 0) AS overdue_amount,
+       (SELECT COUNT(*) FROM bills b
+        WHERE b.billing_account_id = a.billing_account_id AND b.remaining_amount > 0) AS open_bills
+FROM account_balances a
+"""
+
+OVERDUE_BILLS_VIEW = """
+CREATE VIEW overdue_bills AS
+SELECT * FROM bills WHERE remaining_amount > 0 AND payment_due_date < {today}
+"""
+
+_TODAY = {"postgres": "CURRENT_DATE"}
+
+
+def ddl(dialect: str) -> list[str]:
+    """CREATE statements for every table and view, in order."""
+    types = _SQL_TYPES[dialect]
+    statements = []
+    for table in TABLES:
+        cols = ", ".join(f"{name} {types[kind]}" + (" NOT NULL" if name in table.key else "")
+                         for name, kind in table.columns.items())
+        statements.append(f"CREATE TABLE IF NOT EXISTS {table.name} ({cols}, PRIMARY KEY ({', '.join(table.key)}))")
+    statements.append("CREATE INDEX IF NOT EXISTS bills_by_account ON bills (billing_account_id)")
+    statements.append("CREATE INDEX IF NOT EXISTS payments_by_account ON payments (billing_account_id)")
+    if dialect == "postgres":  # SQLite keeps money as exact text, so its readers compute overdue in Python
+        statements += [view.format(today=_TODAY[dialect]).replace("CREATE VIEW", "CREATE OR REPLACE VIEW")
+                       for view in (ACCOUNT_OVERVIEW_VIEW, OVERDUE_BILLS_VIEW)]
+    return statements

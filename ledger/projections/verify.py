@@ -1,0 +1,85 @@
+"""Compares the read models with a replay of the event store and lists every difference."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Callable
+from uuid import UUID
+
+from ledger.aggregates.billing_account import BillingAccount
+from ledger.aggregates.customer_bill import CustomerBill
+from ledger.aggregates.customer_payment import CustomerPayment
+from ledger.errors import NotFound
+from ledger.event_feed import account_position
+from ledger.ports import NoProgress, Progress
+from ledger.projections.database import ReadModelDatabase
+from ledger.projections.tables import ACCOUNT_BALANCES, BILLS, PAYMENTS, Table
+from ledger.verify import VerifyReport, all_ids
+
+if TYPE_CHECKING:
+    from ledger.service import Ledger
+
+_CHUNK = 2_000
+
+
+def _bill_figures(bill: CustomerBill) -> dict[str, Any]:
+    return {"state": bill.state, "amount_due": bill.amount_due, "remaining_amount": bill.remaining_amount,
+            "allocated_amount": bill.allocated_amount, "version": bill.version}
+
+
+def _payment_figures(payment: CustomerPayment) -> dict[str, Any]:
+    allocated = sum((Decimal(a["amount"]) for a in payment.allocations), Decimal(0))
+    return {"amount": payment.amount, "allocated_amount": allocated, "credited_to_balance": payment.to_balance,
+            "status": payment.status, "version": payment.version}
+
+
+def _account_figures(account: BillingAccount) -> dict[str, Any]:
+    return {**account_position(account), "version": account.version}
+
+
+_KINDS: list[tuple[str, Table, type, Callable[[Any], dict[str, Any]]]] = [
+    ("accounts", ACCOUNT_BALANCES, BillingAccount, _account_figures),
+    ("bills", BILLS, CustomerBill, _bill_figures),
+    ("payments", PAYMENTS, CustomerPayment, _payment_figures),
+]
+
+
+def _same(expected: Any, actual: Any) -> bool:
+    if isinstance(expected, Decimal) or isinstance(actual, Decimal):
+        try:
+            return Decimal(expected) == Decimal(actual)
+        except (TypeError, ArithmeticError):
+            return False
+    return expected == actual
+
+
+def verify_read_models(ledger: Ledger, db: ReadModelDatabase, progress: Progress | None = None) -> VerifyReport:
+    """Every account, bill and payment in the event store against its read-model row (and no extra rows)."""
+    progress = progress or NoProgress()
+    ids = all_ids(ledger)
+    differences: list[str] = []
+    checked: dict[str, int] = {}
+    progress.start(sum(len(ids[kind]) for kind, *_ in _KINDS), "verifying read models")
+    for kind, table, cls, figures in _KINDS:
+        wanted: list[UUID] = ids[kind]
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start:start + _CHUNK]
+            rows = db.load(table, {str(i) for i in chunk})
+            for aggregate_id in chunk:
+                aggregate = ledger.store.load(cls, aggregate_id, NotFound, kind)
+                row = rows.get(str(aggregate_id))
+                if row is None:
+                    differences.append(f"{table.name} {aggregate_id}: missing from the read model")
+                    continue
+                for column, expected in figures(aggregate).items():
+                    if not _same(expected, row[column]):
+                        differences.append(f"{table.name} {aggregate_id}: {column} is {row[column]}, "
+                                           f"the event store says {expected}")
+            progress.advance(len(chunk))
+        if db.count(table) != len(wanted):
+            known = {str(i) for i in wanted}
+            extra = [r[table.key[0]] for r in db.all_rows(table) if r[table.key[0]] not in known]
+            differences += [f"{table.name} {key}: in the read model but not in the event store" for key in extra]
+        checked[kind] = len(wanted)
+    progress.finish()
+    return VerifyReport(checked=checked, differences=differences)
