@@ -41,7 +41,7 @@ class VerifyReport:
         return {"ok": self.ok, "checked": self.checked, "differences": self.differences}
 
 
-def _all_ids(ledger: Ledger) -> dict[str, list[UUID]]:
+def all_ids(ledger: Ledger) -> dict[str, list[UUID]]:
     found: dict[str, list[UUID]] = {kind: [] for kind in CREATED.values()}
     start = 1
     while True:
@@ -66,7 +66,7 @@ def _state(aggregate: Any) -> dict[str, Any]:
 
 def verify(ledger: Ledger) -> VerifyReport:
     """Every aggregate: current state (snapshot + later events, or cache) == replay of all its events; plus the books."""
-    ids = _all_ids(ledger)
+    ids = all_ids(ledger)
     total = sum(len(v) for v in ids.values())
     differences: list[str] = []
     loaded: dict[UUID, Any] = {}
