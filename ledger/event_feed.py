@@ -94,5 +94,5 @@ class EventFeed:
         return account
 
     def _first_account_id(self, aggregate_id: UUID) -> UUID | None:
-        first = list(self.store.event_store.get(aggregate_id, lte=1))
+        first = list(self.store.events.get(aggregate_id, lte=1))
         return getattr(first[0], "account_id", None) if first else None
