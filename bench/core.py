@@ -63,7 +63,7 @@ from typing import Any
 import structlog
 
 from ledger.aggregates import ids
-from ledger.bootstrap import bootstrap
+from ledger.bootstrap import bootstrap, tune_gc
 from ledger.commands import DefineCycleSpecification, OpenBillingAccount, PostCharges, TriggerBillingCycle
 from ledger.commands.accounts import load_account
 from ledger.service import Ledger
@@ -771,6 +771,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Params]:
 
 def main(argv: list[str] | None = None) -> int:
     args, p = parse_args(argv)
+    tune_gc()  # what the CLI entry does: the figures are those of a ledger process
     if args.render:
         print_table(json.loads(args.render.read_text()))
         return 0

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from ledger.bootstrap import bootstrap
+from ledger.bootstrap import bootstrap, tune_gc
 from ledger.cli_streams import add_stream_commands
 from ledger.commands import (AdjustCharge, ChangeBillState, CloseAccount, DefineCycleSpecification, IssueOffCycleBill,
                              OpenBillingAccount, PostCharge, PostCharges, RecordPayment, RefundCredit, ResumeAccount,
@@ -811,6 +811,7 @@ def _report(error: LedgerError, as_json: bool, out: TextIO, err: TextIO) -> None
 
 def main(argv: list[str] | None = None) -> int:
     """Run one ledger command; returns the exit code (0 ok, 1 needs a look, 2 refused or bad usage)."""
+    tune_gc()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

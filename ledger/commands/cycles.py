@@ -101,10 +101,10 @@ def _bill_batch(ledger: Ledger, cycle_id: UUID, dates: CycleDates, batch: list[U
     cycle = ledger.store.load(PartyBillingCycle, cycle_id, CycleNotFound, "billing cycle")
     touched: list[Any] = []
     bills, skipped = [], []
-    for account_id in batch:
-        if cycle.is_done_for(account_id):
-            continue
-        account = ledger.store.load(BillingAccount, account_id, AccountNotFound, "billing account")
+    todo = [account_id for account_id in batch if not cycle.is_done_for(account_id)]
+    accounts = ledger.store.preload(BillingAccount, todo, AccountNotFound, "billing account")  # one round trip
+    for account_id in todo:
+        account = accounts[account_id]
         entries = [] if account.is_prepaid or account.status == CLOSED else account.entries_for_bill(
             end_of_day_exclusive(dates.charge_date, account.time_zone),
             end_of_day_exclusive(dates.credit_date, account.time_zone),
