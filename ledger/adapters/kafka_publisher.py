@@ -20,7 +20,6 @@ def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
         "max_in_flight_requests_per_connection": 5,
         "linger_ms": 5,
         "batch_size": 512 * 1024,
-        "buffer_memory": 64 * 1024 * 1024,
         "max_block_ms": 10_000,
         "request_timeout_ms": 10_000,
         "delivery_timeout_ms": 30_000,
