@@ -172,8 +172,13 @@ def _admin(bootstrap: str, timeout_ms: int = 10_000) -> KafkaAdminClient:
 def wait_until_ready(bootstrap: str, timeout: float = 60, process: subprocess.Popen | None = None) -> None:
     """Wait until the broker at ``bootstrap`` lists topics (while ``process`` runs), else raise KafkaServerError."""
     deadline = time.monotonic() + timeout
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    if not host or not port.isdigit():
+        raise KafkaServerError(f"Kafka bootstrap {bootstrap!r} is not host:port[,host:port...]")
     while True:
         try:
+            # A plain connect first: kafka-python logs each failed bootstrap at ERROR.
+            socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
             admin = _admin(bootstrap, timeout_ms=5_000)
             try:
                 admin.list_topics()
