@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from ledger.aggregates.billing_account import BillingAccount
-from ledger.contracts.ledger_events import event_type, to_record
+from ledger.contracts.ledger_events import account_position, event_type, to_record
 from ledger.errors import NotFound
 
 if TYPE_CHECKING:
@@ -25,19 +25,6 @@ class FeedItem:
     event_type: str
     billing_account_id: UUID | None
     record: dict[str, Any]
-
-
-def account_position(account: BillingAccount) -> dict[str, Any]:
-    """The account's figures that the balance read model shows."""
-    return {
-        "balance": account.balance,
-        "unbilled": account.unbilled_total - account.unbilled_prepaid,
-        "unbilled_count": len(account.unbilled),
-        "receivable": account.receivable,
-        "credit_balance": account.credit_balance,
-        "prepaid_balance": account.prepaid_balance,
-        "status": account.status,
-    }
 
 
 class _Lru(OrderedDict):

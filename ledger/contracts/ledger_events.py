@@ -210,7 +210,7 @@ def account_position(account: Any) -> dict[str, Any]:
     """A live BillingAccount's figures for the `position` field (call it right after applying the event)."""
     return {
         "balance": account.balance,
-        "unbilled": account.unbilled_total,
+        "unbilled": account.unbilled_total - account.unbilled_prepaid,  # net of charge prepayments
         "unbilled_count": len(account.unbilled),
         "receivable": account.receivable,
         "credit_balance": account.credit_balance,

@@ -10,7 +10,7 @@ from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.customer_bill import CustomerBill
 from ledger.aggregates.customer_payment import CustomerPayment
 from ledger.errors import NotFound
-from ledger.event_feed import account_position
+from ledger.contracts.ledger_events import account_position
 from ledger.ports import NoProgress, Progress
 from ledger.projections.database import ReadModelDatabase
 from ledger.projections.tables import ACCOUNT_BALANCES, BILLS, PAYMENTS, Table

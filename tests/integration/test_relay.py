@@ -111,7 +111,7 @@ def test_positions_match_a_replay_of_the_account(ledger, registry):
     """The figures each account event carries are the account's state right after that event."""
     from ledger.aggregates.billing_account import BillingAccount
     from ledger.errors import NotFound
-    from ledger.event_feed import account_position
+    from ledger.contracts.ledger_events import account_position
 
     publisher = InMemoryPublisher()
     _relay(ledger, registry, publisher, batch=5).catch_up()
