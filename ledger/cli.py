@@ -625,9 +625,13 @@ def do_demo(app: App, a: argparse.Namespace) -> Outcome:
     clock = DemoClock()
     ledger = bootstrap(settings, clock=clock, progress=ProgressBar())
     out = io.StringIO() if app.args.json else sys.stdout
+    from ledger.projections.database import ReadModelDatabase
+
+    read_models = ReadModelDatabase.sqlite(path.with_name(path.stem + ".read_models.sqlite")).create()
     try:
-        summary = run_demo(ledger, out, clock=clock)
+        summary = run_demo(ledger, out, clock=clock, read_models=read_models)
     finally:
+        read_models.close()
         ledger.close()
     summary = {"store_path": str(path), **summary}
     if app.args.json:

@@ -149,7 +149,7 @@ def do_verify_read_models(app: App, a: argparse.Namespace) -> Outcome:
 
 
 def do_show_balances(app: App, a: argparse.Namespace) -> Outcome:
-    from ledger.cli import Outcome, table
+    from ledger.cli import Outcome
     from ledger.projections.reader import account_overview
     from ledger.streams import read_model_db
 
@@ -161,11 +161,17 @@ def do_show_balances(app: App, a: argparse.Namespace) -> Outcome:
     if a.account and not rows:
         raise InvalidInput(f"account {a.account} is not in the read models (run `ledger project` first?)",
                            account=a.account)
+    return Outcome(rows, render_balances(rows))
+
+
+def render_balances(rows: list[dict[str, Any]]) -> str:
+    """The balance read model as a table, amounts in each account's currency."""
+    from ledger.cli import money, table
+
     headers = ["account", "currency", "status", "balance", "unbilled", "receivable", "overdue", "credit", "prepaid"]
-    text = table(headers, ([r["account_ref"], r["currency"], r["status"], r["balance"], r["unbilled"],
-                            r["receivable"], r["overdue_amount"], r["credit_balance"], r["prepaid_balance"]]
+    amounts = ("balance", "unbilled", "receivable", "overdue_amount", "credit_balance", "prepaid_balance")
+    return table(headers, ([r["account_ref"], r["currency"], r["status"], *(money(r[k], r["currency"]) for k in amounts)]
                            for r in rows), right=range(3, 9))
-    return Outcome(rows, text)
 
 
 def add_stream_commands(top: Any, leaf: Callable[..., argparse.ArgumentParser],

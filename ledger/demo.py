@@ -102,7 +102,7 @@ class _Narrator:
             self.say((indent + line).rstrip())
 
 
-def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None) -> dict[str, Any]:
+def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_models: Any = None) -> dict[str, Any]:
     """Run the demo on a fresh ledger, writing the story to `out`; returns a JSON-ready summary.
 
     The clock is `clock`, else the ledger's own clock if it is a DemoClock; otherwise a DemoClock is installed.
@@ -279,6 +279,8 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None) -> dic
         say.say(f"{len(report.differences)} difference(s):")
         say.block("\n".join(report.differences))
 
+    read_model_summary = _show_read_models(ledger, say, read_models) if read_models is not None else None
+
     final = {}
     for number, info in bills.items():
         current = views.bill_view(ledger, info["account_id"], number)
@@ -292,4 +294,27 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None) -> dic
         "bills": final,
         "history": history,
         "verify": report.to_dict(),
+        **({"read_models": read_model_summary} if read_model_summary else {}),
     }
+
+
+def _show_read_models(ledger: Ledger, say: Any, db: Any) -> dict[str, Any]:
+    """Feed the read models from the local event store (no Kafka here) and show what reporting services see."""
+    from datetime import date
+
+    from ledger.cli_streams import render_balances
+    from ledger.event_feed import EventFeed
+    from ledger.projections.local_feed import LocalProjection
+    from ledger.projections.reader import account_overview
+    from ledger.projections.verify import verify_read_models
+
+    say.section("Read models: the balance table reporting services query (fed from the local event store)")
+    count = LocalProjection(EventFeed(ledger.store), db).catch_up()
+    rows = account_overview(db, today=date(2026, 11, 20))
+    say.say(f"projected {count} events into {db.location}")
+    say.block(render_balances(rows))
+    report = verify_read_models(ledger, db)
+    say.say("read models verified against a replay of the event store: " +
+            ("OK, no differences" if report.ok else f"{len(report.differences)} difference(s)"))
+    return {"projected": count, "verify": report.to_dict(),
+            "balances": {r["account_ref"]: str(r["balance"]) for r in rows}}
