@@ -7,7 +7,8 @@ from typing import Any, Callable, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, Cache, LRUCache, ProcessingEvent
-from eventsourcing.persistence import IntegrityError, Recording, Transcoder
+from eventsourcing.persistence import IntegrityError, Recording, StoredEvent, Transcoder
+from eventsourcing.utils import resolve_topic
 
 from ledger.adapters.json_transcoder import FastJSONTranscoder
 from ledger.aggregates.base import LedgerAggregate
@@ -73,9 +74,42 @@ class LedgerStore(Application):
         if due:
             self.snapshots.put([type(agg).Snapshot.take(agg) for agg in due.values()])
 
+    def _get(self, aggregate_id: UUID, version: int | None = None) -> Any:
+        """The repository's get (cache, then latest snapshot + later events), by batch reads when the recorder has them."""
+        repository = self.repository
+        if version is not None or not self._bulk or repository.fastforward or repository.deepcopy_from_cache:
+            return repository.get(aggregate_id, version=version, projector_func=project)
+        if repository.cache is not None:
+            try:
+                return repository.cache.get(aggregate_id)
+            except KeyError:
+                pass
+        aggregate = self._bulk_reconstruct([aggregate_id])[aggregate_id]
+        if aggregate is None:
+            raise AggregateNotFoundError(aggregate_id)
+        return aggregate
+
+    @property
+    def _bulk(self) -> bool:
+        """The recorder reads many aggregates per query (our PostgreSQL recorder) and events decode the plain way."""
+        mapper = self.mapper
+        return hasattr(self.recorder, "select_events_after") and mapper.cipher is None and mapper.compressor is None
+
+    def _event(self, aggregate_id: UUID, version: int, topic: str, state: bytes) -> Any:
+        """Mapper.to_domain_event for a row of a batch read (no cipher or compressor; class versions upcast)."""
+        cls = resolve_topic(topic)
+        event_state = self.mapper.transcoder.decode(state)
+        if "class_version" in event_state or getattr(cls, "class_version", 1) > 1:
+            return self.mapper.to_domain_event(StoredEvent(aggregate_id, version, topic, state))
+        event_state["originator_id"] = aggregate_id
+        event_state["originator_version"] = version
+        event = object.__new__(cls)
+        object.__setattr__(event, "__dict__", event_state)
+        return event
+
     def load(self, cls: type[A], aggregate_id: UUID, missing: type[NotFound], what: str, version: int | None = None) -> A:
         try:
-            aggregate = self.repository.get(aggregate_id, version=version, projector_func=project)
+            aggregate = self._get(aggregate_id, version=version)
         except AggregateNotFoundError:
             raise missing(f"{what} not found", id=aggregate_id) from None
         if not isinstance(aggregate, cls):
@@ -84,7 +118,7 @@ class LedgerStore(Application):
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         try:
-            aggregate = self.repository.get(aggregate_id, projector_func=project)
+            aggregate = self._get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, cls) else None
@@ -103,7 +137,7 @@ class LedgerStore(Application):
                 found[aggregate_id] = None
             if found[aggregate_id] is None:
                 todo.append(aggregate_id)
-        if todo and hasattr(self.recorder, "select_events_after"):
+        if todo and self._bulk and not (self.repository.fastforward or self.repository.deepcopy_from_cache):
             found.update(self._bulk_reconstruct(todo))
         else:
             for aggregate_id in todo:
@@ -118,17 +152,16 @@ class LedgerStore(Application):
         return found
 
     def _bulk_reconstruct(self, aggregate_ids: list[UUID]) -> dict[UUID, Any]:
-        mapper, recorder = self.mapper, self.recorder
+        recorder, event = self.recorder, self._event
         built: dict[UUID, Any] = dict.fromkeys(aggregate_ids)
         after = dict.fromkeys(aggregate_ids, 0)
         if self.snapshots is not None:
             table = self.snapshots.recorder.events_table_name  # type: ignore[attr-defined]
             for stored in recorder.select_latest_snapshots(table, aggregate_ids):  # type: ignore[attr-defined]
-                built[stored.originator_id] = mapper.to_domain_event(stored).mutate(None)
+                built[stored.originator_id] = self.mapper.to_domain_event(stored).mutate(None)
                 after[stored.originator_id] = stored.originator_version
-        for stored in recorder.select_events_after(after):  # type: ignore[attr-defined]
-            aggregate_id = stored.originator_id
-            built[aggregate_id] = mapper.to_domain_event(stored).mutate(built[aggregate_id])
+        for aggregate_id, version, topic, state in recorder.select_events_after(after):  # type: ignore[attr-defined]
+            built[aggregate_id] = event(aggregate_id, version, topic, state).mutate(built[aggregate_id])
         cache = self.repository.cache
         if cache is not None:
             for aggregate_id, aggregate in built.items():

@@ -27,15 +27,15 @@ class FastPostgresApplicationRecorder(PostgresApplicationRecorder):
         id_type = SQL(self.datastore.originator_id_type)  # "uuid" or "text", checked by the datastore
         self.unnest_insert_statement = SQL(
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
-            "SELECT i, v, t, s FROM unnest(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[]) "
+            "SELECT i, v, t, s FROM unnest(%b::{id_type}[], %b::bigint[], %b::text[], %b::bytea[]) "
             "WITH ORDINALITY AS u(i, v, t, s, n) ORDER BY n "
             "RETURNING notification_id"
         ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name), id_type=id_type)
         self.select_after_statement = SQL(
-            "SELECT e.originator_id, e.originator_version, e.topic, e.state FROM {schema}.{table} e "
-            "JOIN unnest(%s::{id_type}[], %s::bigint[]) AS a(i, after) "
+            "SELECT a.n, e.originator_version, e.topic, e.state FROM {schema}.{table} e "
+            "JOIN unnest(%b::{id_type}[], %b::bigint[]) WITH ORDINALITY AS a(i, after, n) "
             "ON e.originator_id = a.i AND e.originator_version > a.after "
-            "ORDER BY e.originator_id, e.originator_version"
+            "ORDER BY a.n, e.originator_version"
         ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name), id_type=id_type)
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
@@ -50,14 +50,15 @@ class FastPostgresApplicationRecorder(PostgresApplicationRecorder):
         )
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def select_events_after(self, after: dict[UUID, int]) -> list[StoredEvent]:
-        """Events of many aggregates in one query: for each id, those with a version above the given one."""
+    def select_events_after(self, after: dict[UUID, int]) -> list[tuple[UUID, int, str, bytes]]:
+        """Events of many aggregates in one query, in order: for each id, those with a version above the given one.
+        Rows are (id, version, topic, state) tuples, the id being the very object given (no UUID built per row)."""
         if not after:
             return []
+        ids = list(after)
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as curs:
-            curs.execute(self.select_after_statement, (list(after), list(after.values())), prepare=True)
-            return [StoredEvent(originator_id=i, originator_version=v, topic=t, state=bytes(s))
-                    for i, v, t, s in curs.fetchall()]
+            curs.execute(self.select_after_statement, (ids, list(after.values())), prepare=True)
+            return [(ids[n - 1], v, t, s) for n, v, t, s in curs.fetchall()]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_latest_snapshots(self, snapshots_table: str, ids: Sequence[UUID]) -> list[StoredEvent]:
@@ -66,7 +67,7 @@ class FastPostgresApplicationRecorder(PostgresApplicationRecorder):
             return []
         statement = SQL(
             "SELECT DISTINCT ON (originator_id) originator_id, originator_version, topic, state FROM {schema}.{table} "
-            "WHERE originator_id = ANY(%s::{id_type}[]) ORDER BY originator_id, originator_version DESC"
+            "WHERE originator_id = ANY(%b::{id_type}[]) ORDER BY originator_id, originator_version DESC"
         ).format(schema=Identifier(self.datastore.schema), table=Identifier(snapshots_table),
                  id_type=SQL(self.datastore.originator_id_type))
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as curs:

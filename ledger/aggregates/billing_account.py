@@ -336,8 +336,9 @@ class BillingAccount(LedgerAggregate):
         description: str = "",
     ) -> bool:
         """Apply an AppliedCustomerBillingRate; returns False when it was already applied (idempotent)."""
-        fingerprint = digest(charge_type, currency_code, tax_excluded, [t.as_event() for t in taxes], tax_included,
-                             effective_at.isoformat(), product_ref, period_start, period_end)
+        tax_lines, effective = [t.as_event() for t in taxes], effective_at.isoformat()
+        fingerprint = digest(charge_type, currency_code, tax_excluded, tax_lines, tax_included,
+                             effective, product_ref, period_start, period_end)
         if self.remembered("charge", charge_id, fingerprint):
             return False
         self._require_active("apply charges", effective_at)
@@ -369,9 +370,9 @@ class BillingAccount(LedgerAggregate):
             period_start=period_start,
             period_end=period_end,
             tax_excluded=str(tax_excluded),
-            taxes=[t.as_event() for t in taxes],
+            taxes=tax_lines,
             tax_included=str(tax_included),
-            effective_at=effective_at.isoformat(),
+            effective_at=effective,
             description=description,
             fingerprint=fingerprint,
         )
