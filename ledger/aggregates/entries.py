@@ -75,21 +75,45 @@ def unbilled_entry(
     }
 
 
+SEP = "|"
+
+
 def pack_entry(kind: str, charge_id: str | None, product_ref: str | None, tax_excluded: str,
                taxes: list[list[str]], tax_included: str, effective_at: str, description: str) -> str:
-    """An unbilled entry as one JSON-array string; amounts are signed decimal strings, charge_id None = the entry's id."""
-    return orjson.dumps([kind, charge_id, product_ref, tax_excluded, taxes, tax_included, effective_at,
-                         description]).decode()
+    """An unbilled entry as one string; amounts are signed decimal strings, charge_id None = the entry's id.
+
+    Usually "kind|charge_id|product_ref|excluded|included|effective_at|description|cat|rate|amount|..." (no quotes
+    for JSON to escape); a JSON array when a value holds the separator or an empty string would be ambiguous.
+    """
+    parts = [kind, charge_id or "", product_ref or "", tax_excluded, tax_included, effective_at, description]
+    for line in taxes:
+        parts += line
+    packed = SEP.join(parts)
+    if packed.count(SEP) != len(parts) - 1 or charge_id == "" or product_ref == "":
+        return orjson.dumps([kind, charge_id, product_ref, tax_excluded, taxes, tax_included, effective_at,
+                             description]).decode()
+    return packed
+
+
+def _fields(packed: str) -> tuple[str, str | None, str | None, str, list[list[str]], str, str, str]:
+    if packed[0] == "[":
+        kind, charge_id, product_ref, excl, taxes, incl, effective_at, description = orjson.loads(packed)
+        return kind, charge_id, product_ref, excl, taxes, incl, effective_at, description
+    kind, charge_id, product_ref, excl, incl, effective_at, description, *tax = packed.split(SEP)
+    return (kind, charge_id or None, product_ref or None, excl, [tax[i : i + 3] for i in range(0, len(tax), 3)], incl,
+            effective_at, description)
 
 
 def packed_amount(packed: str) -> Decimal:
     """The signed tax-included amount of a packed entry."""
-    return Decimal(orjson.loads(packed)[5])
+    if packed[0] == "[":
+        return Decimal(orjson.loads(packed)[5])
+    return Decimal(packed.split(SEP, 5)[4])
 
 
 def unpack_entry(entry_id: str, packed: str, paid_by: dict[str, Decimal] | None) -> dict[str, Any]:
     """A packed entry as the dict bills and rules read (a fresh dict: changing it changes nothing)."""
-    kind, charge_id, product_ref, excl, taxes, incl, effective_at, description = orjson.loads(packed)
+    kind, charge_id, product_ref, excl, taxes, incl, effective_at, description = _fields(packed)
     return unbilled_entry(
         entry_id=entry_id, kind=kind, charge_id=entry_id if charge_id is None else charge_id, product_ref=product_ref,
         tax_excluded=Decimal(excl), taxes=[{"category": c, "rate": r, "amount": a} for c, r, a in taxes],

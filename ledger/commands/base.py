@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Annotated, Any, Callable, TypeVar
 
@@ -52,9 +52,7 @@ Text = Annotated[str, Field(max_length=2000)]
 
 
 def _utc(value: datetime) -> datetime:
-    from datetime import timezone
-
-    return value.astimezone(timezone.utc)
+    return value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
 
 
 Instant = Annotated[AwareDatetime, AfterValidator(_utc)]

@@ -102,3 +102,16 @@ def test_fast_transcoder_reads_what_the_library_writes() -> None:
     data = plain.encode(value)
     assert fast.encode(value) == data
     assert fast.decode(data) == plain.decode(data) == value
+
+
+def test_packed_entry_keeps_separators_and_empty_values() -> None:
+    """Values holding the separator, empty strings and None survive packing (the JSON form is used for them)."""
+    from ledger.aggregates.entries import pack_entry, unpack_entry
+
+    odd = pack_entry("appliedBillingCharge", "", "", "1", [["V|A", "20", "0.2"]], "1.2", "2026-10-05", "a|b")
+    plain = pack_entry("appliedBillingCharge", None, None, "1", [], "1", "2026-10-05", "")
+    assert odd.startswith("[") and not plain.startswith("[")
+    entry = unpack_entry("e1", odd, None)
+    assert (entry["charge_id"], entry["product_ref"], entry["description"]) == ("", "", "a|b")
+    assert entry["taxes"] == [{"category": "V|A", "rate": "20", "amount": "0.2"}]
+    assert (unpack_entry("e2", plain, None)["charge_id"], unpack_entry("e2", plain, None)["product_ref"]) == ("e2", None)

@@ -1,0 +1,133 @@
+"""The store's batch paths: preloading many accounts at once, and the PostgreSQL recorder's unnest insert."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+
+from ledger.adapters.postgres_recorder import FastPostgresApplicationRecorder
+from ledger.aggregates import ids
+from ledger.aggregates.billing_account import BillingAccount
+from ledger.errors import AccountNotFound
+from ledger.settings import Settings
+from tests.support.ledger_factory import (FakeClock, define_spec, fresh_account, make_ledger, max_notification_id,
+                                          open_account, post_charge, postgres_settings, sqlite_settings)
+
+UTC = timezone.utc
+SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def make_settings(request: pytest.FixtureRequest, tmp_path: Path) -> SettingsFactory:
+    if request.param == "sqlite":
+        return lambda **overrides: sqlite_settings(tmp_path / "ledger.sqlite", **overrides)
+    url, schema = request.getfixturevalue("postgres_schema")
+    return lambda **overrides: postgres_settings(url, schema, **overrides)
+
+
+def _three_accounts(make_settings: SettingsFactory) -> list[str]:
+    ledger = make_ledger(make_settings(snapshot_interval=3), FakeClock(datetime(2026, 10, 1, tzinfo=UTC)))
+    define_spec(ledger)
+    refs = ["A-1", "A-2", "A-3"]
+    for n, ref in enumerate(refs):
+        open_account(ledger, ref, "EUR")
+        for i in range(n * 2 + 1):  # A-2 and A-3 pass a snapshot (every 3 events)
+            post_charge(ledger, ref, f"c{i}", f"{i + 1}.50", "EUR", "2026-10-05T10:00:00Z")
+    ledger.close()
+    return refs
+
+
+@pytest.mark.parametrize("cache_size", [0, 100])
+def test_preload_gives_the_accounts_single_loads_give(make_settings: SettingsFactory, cache_size: int) -> None:
+    """preload() of several accounts (some from snapshots) equals rebuilding each from the database."""
+    refs = _three_accounts(make_settings)
+    ledger = make_ledger(make_settings(snapshot_interval=3, cache_size=cache_size))
+    try:
+        account_ids = [ids.account_id(ref) for ref in refs]
+        loaded = ledger.store.preload(BillingAccount, account_ids, AccountNotFound, "account")
+        assert list(loaded) == account_ids
+        for ref, account_id in zip(refs, account_ids):
+            assert loaded[account_id].__dict__ == fresh_account(ledger, ref).__dict__
+    finally:
+        ledger.close()
+
+
+def test_preload_serves_cached_accounts_from_the_cache(make_settings: SettingsFactory) -> None:
+    """An account already in the cache is returned as that very instance."""
+    refs = _three_accounts(make_settings)
+    ledger = make_ledger(make_settings(snapshot_interval=3))
+    try:
+        first = ledger.store.load(BillingAccount, ids.account_id(refs[0]), AccountNotFound, "account")
+        loaded = ledger.store.preload(BillingAccount, [ids.account_id(r) for r in refs], AccountNotFound, "account")
+        assert loaded[first.id] is first
+    finally:
+        ledger.close()
+
+
+def test_preload_refuses_an_unknown_id(make_settings: SettingsFactory) -> None:
+    """An id with no events raises the given NotFound error."""
+    _three_accounts(make_settings)
+    ledger = make_ledger(make_settings())
+    try:
+        with pytest.raises(AccountNotFound):
+            ledger.store.preload(BillingAccount, [ids.account_id("A-1"), ids.account_id("NOPE")], AccountNotFound, "x")
+    finally:
+        ledger.close()
+
+
+@pytest.mark.postgres
+def test_postgres_store_uses_the_unnest_recorder(postgres_schema: tuple[str, str]) -> None:
+    """On PostgreSQL the store's application recorder is ours, with the library's db functions off."""
+    ledger = make_ledger(postgres_settings(*postgres_schema))
+    try:
+        assert isinstance(ledger.store.recorder, FastPostgresApplicationRecorder)
+        assert not ledger.store.recorder.datastore.enable_db_functions
+    finally:
+        ledger.close()
+
+
+@pytest.mark.postgres
+def test_unnest_insert_returns_gap_free_ids_in_event_order(postgres_schema: tuple[str, str]) -> None:
+    """One save of many events gets consecutive notification ids in the order of its events."""
+    ledger = make_ledger(postgres_settings(*postgres_schema))
+    try:
+        define_spec(ledger)
+        open_account(ledger, "N-1", "EUR")
+        before = max_notification_id(ledger)
+        account = ledger.store.load(BillingAccount, ids.account_id("N-1"), AccountNotFound, "account")
+        for i in range(50):
+            account.apply_charge(datetime(2026, 10, 2, tzinfo=UTC), charge_id=f"c{i}", charge_type="appliedBillingCharge",
+                                 currency_code="EUR", tax_excluded=Decimal(i), taxes=[],
+                                 tax_included=Decimal(i), effective_at=datetime(2026, 10, 2, tzinfo=UTC))
+        recordings = ledger.store.save(account)
+        assert [r.notification.id for r in recordings] == list(range(before + 1, before + 51))
+        assert [r.domain_event.originator_version for r in recordings] == list(range(2, 52))
+        stored = ledger.store.notifications(start=before + 1, limit=100)
+        assert [(n.id, n.originator_version) for n in stored] == [(before + 1 + i, 2 + i) for i in range(50)]
+    finally:
+        ledger.close()
+
+
+@pytest.mark.postgres
+def test_unnest_insert_of_a_taken_version_is_an_integrity_error(postgres_schema: tuple[str, str]) -> None:
+    """Saving an aggregate whose version another writer already took raises the library's IntegrityError."""
+    settings = postgres_settings(*postgres_schema)
+    first, second = make_ledger(settings), make_ledger(settings)
+    try:
+        define_spec(first)
+        open_account(first, "V-1", "EUR")
+        a = first.store.load(BillingAccount, ids.account_id("V-1"), AccountNotFound, "account")
+        b = second.store.load(BillingAccount, ids.account_id("V-1"), AccountNotFound, "account")
+        a.suspend(datetime(2026, 10, 2, tzinfo=UTC), "one")
+        b.suspend(datetime(2026, 10, 2, tzinfo=UTC), "two")
+        first.store.save(a)
+        with pytest.raises(IntegrityError):
+            second.store.save(b)
+    finally:
+        first.close()
+        second.close()
