@@ -251,11 +251,16 @@ class BillingAccount(LedgerAggregate):
 
     def put_entry(self, entry_id: str, packed: str, amount: Decimal) -> None:
         """Add (or replace) an unbilled entry, keeping the running unbilled total."""
-        old = self.entries.get(entry_id)
-        if old is not None:
-            self.unbilled_sum -= packed_amount(old)
+        replaced = entry_id in self.entries
         self.entries[entry_id] = packed
-        self.unbilled_sum += amount
+        if replaced:
+            self.resum_unbilled()
+        else:
+            self.unbilled_sum += amount
+
+    def resum_unbilled(self) -> None:
+        """The unbilled total summed afresh from the entries left (as a sum of them would read, e.g. 0 not 0.0000)."""
+        self.unbilled_sum = sum((packed_amount(p) for p in self.entries.values()), ZERO)
 
     # ---------------------------------------------------------------- rules
 
@@ -467,9 +472,10 @@ class BillingAccount(LedgerAggregate):
         def apply(self, a: BillingAccount) -> None:
             a.balance += D(self.rounding_difference)
             for entry_id in self.entry_ids:
-                a.unbilled_sum -= packed_amount(a.entries.pop(entry_id))
+                del a.entries[entry_id]
                 if a.entry_paid.pop(entry_id, None):
                     a.billed_paid_entries[entry_id] = str(self.bill_id)
+            a.resum_unbilled()
             amount_due = D(self.amount_due)
             credit = D(self.credit_applied)
             prepaid = sum((D(p["amount"]) for p in self.prepaid), ZERO)
