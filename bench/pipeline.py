@@ -43,6 +43,7 @@ from ledger.contracts.codec import SchemaRegistry  # noqa: E402
 from ledger.contracts.rating import CHARGE_SCHEMA, charge_record  # noqa: E402
 from ledger.settings import Settings  # noqa: E402
 from ledger.streams import ensure_ledger_topics  # noqa: E402
+from tests.support.pipeline import process_env  # noqa: E402
 
 
 def say(message: str) -> None:
@@ -202,15 +203,6 @@ def max_notification(settings: Settings) -> int:
 # --------------------------------------------------------------------------- processes
 
 
-def _env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    for name, value in settings.model_dump().items():
-        if value is not None:
-            env[f"LEDGER_{name.upper()}"] = str(value)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
 def rss_mb(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -270,7 +262,7 @@ def watch(processes: dict[str, subprocess.Popen[bytes]], probes: dict[str, tuple
 
 def start(name: str, settings: Settings, logdir: Path) -> subprocess.Popen[bytes]:
     log = open(logdir / f"{name}.log", "ab")
-    return subprocess.Popen([sys.executable, "-m", "ledger", name, "--log-level", "WARNING"], env=_env(settings),
+    return subprocess.Popen([sys.executable, "-m", "ledger", name, "--log-level", "WARNING"], env=process_env(settings),
                             stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=str(ROOT))
 
 

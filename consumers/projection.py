@@ -7,7 +7,7 @@ database, not in Kafka), seeks to the stored offsets, and applies each polled ba
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from typing import Callable
 
 import structlog
 from kafka import KafkaConsumer, TopicPartition

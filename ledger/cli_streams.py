@@ -15,26 +15,33 @@ if TYPE_CHECKING:
     from ledger.cli import App, Outcome
 
 
-def _stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT, so a process finishes its batch and exits cleanly."""
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
+class _RunControl:
+    """Stops a process on SIGTERM/SIGINT (after its current batch), or with --idle-exit N after N seconds
+    without work (tests, benchmarks, one-shot catch-ups); counts the work done."""
 
+    def __init__(self, idle_seconds: float | None) -> None:
+        self.stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop.set())
+        self.idle_seconds = idle_seconds
+        self.done = 0
+        self._last_work = time.monotonic()
 
-def _idle_stopper(stop: threading.Event, idle_seconds: float | None) -> Callable[[int], None]:
-    """With --idle-exit N: stop after N seconds without work (tests, benchmarks, one-shot catch-ups)."""
-    last = [time.monotonic()]
-
-    def seen(count: int) -> None:
+    def step(self, count: int) -> None:
         now = time.monotonic()
+        self.done += count
         if count:
-            last[0] = now
-        elif idle_seconds is not None and now - last[0] >= idle_seconds:
-            stop.set()
+            self._last_work = now
+        elif self.idle_seconds is not None and now - self._last_work >= self.idle_seconds:
+            self.stop.set()
 
-    return seen
+
+def _local_projection(app: App, db: Any) -> int:
+    """The embedded default: feed the read models straight from the local event store."""
+    from ledger.event_feed import EventFeed
+    from ledger.projections.local_feed import LocalProjection
+
+    return LocalProjection(EventFeed(app.ledger.store, app.settings.cache_size), db).catch_up()
 
 
 def do_relay(app: App, a: argparse.Namespace) -> Outcome:
@@ -42,36 +49,27 @@ def do_relay(app: App, a: argparse.Namespace) -> Outcome:
     from ledger.streams import relay
 
     relay_ = relay(app.ledger)
-    stop = _stop_on_signals()
-    sent = [0]
-    idle = _idle_stopper(stop, a.idle_exit)
-
-    def on_step(count: int) -> None:
-        sent[0] += count
-        idle(count)
-
-    relay_.run(stop, on_step=on_step)
-    data = {"published": sent[0], "position": relay_.position}
-    return Outcome(data, f"relay stopped at notification {relay_.position} ({sent[0]} events published)")
+    control = _RunControl(a.idle_exit)
+    relay_.run(control.stop, on_step=control.step)
+    data = {"published": control.done, "position": relay_.position}
+    return Outcome(data, f"relay stopped at notification {relay_.position} ({control.done} events published)")
 
 
 def do_ingest(app: App, a: argparse.Namespace) -> Outcome:
-    from consumers.charge_ingestion import IngestResult, run_ingestion
+    from consumers.charge_ingestion import run_ingestion
     from ledger.cli import Outcome
     from ledger.streams import ingestion
 
     work, consumer = ingestion(app.ledger)
-    stop = _stop_on_signals()
-    idle = _idle_stopper(stop, a.idle_exit)
+    control = _RunControl(a.idle_exit)
     try:
-        total = run_ingestion(work, consumer, stop, on_batch=lambda r: idle(r.received),
-                              on_idle=lambda: idle(0))
+        total = run_ingestion(work, consumer, control.stop, on_batch=lambda r: control.step(r.received),
+                              on_idle=lambda: control.step(0))
     finally:
         consumer.close()  # type: ignore[attr-defined]
         work.dead_letters.close()
-    data = total.__dict__ if isinstance(total, IngestResult) else {}
-    return Outcome(data, (f"ingested {total.received} messages: {total.applied} charges applied, "
-                          f"{total.duplicates} duplicates, {total.dead_lettered} dead-lettered"))
+    return Outcome(total.__dict__, (f"ingested {total.received} messages: {total.applied} charges applied, "
+                                    f"{total.duplicates} duplicates, {total.dead_lettered} dead-lettered"))
 
 
 def do_project(app: App, a: argparse.Namespace) -> Outcome:
@@ -79,29 +77,18 @@ def do_project(app: App, a: argparse.Namespace) -> Outcome:
     from ledger.streams import projection, read_model_db
 
     settings = app.settings
-    if not settings.kafka_bootstrap:  # embedded default: straight from the local event store
-        from ledger.event_feed import EventFeed
-        from ledger.projections.local_feed import LocalProjection
-
+    if not settings.kafka_bootstrap:
         db = read_model_db(settings)
         try:
-            count = LocalProjection(EventFeed(app.ledger.store, settings.cache_size), db).catch_up()
+            count = _local_projection(app, db)
         finally:
             db.close()
         return Outcome({"projected": count, "source": "local event store", "read_models": db.location},
                        f"projected {count} events from the local event store into {db.location}")
-    consumer = projection(settings)
-    stop = _stop_on_signals()
-    done = [0]
-    idle = _idle_stopper(stop, a.idle_exit)
-
-    def on_step(count: int) -> None:
-        done[0] += count
-        idle(count)
-
-    consumer.run(stop, on_step=on_step)
-    return Outcome({"projected": done[0], "source": settings.events_topic},
-                   f"projected {done[0]} events from {settings.events_topic}")
+    control = _RunControl(a.idle_exit)
+    projection(settings).run(control.stop, on_step=control.step)
+    return Outcome({"projected": control.done, "source": settings.events_topic},
+                   f"projected {control.done} events from {settings.events_topic}")
 
 
 def do_rebuild(app: App, a: argparse.Namespace) -> Outcome:
@@ -111,22 +98,16 @@ def do_rebuild(app: App, a: argparse.Namespace) -> Outcome:
 
     settings = app.settings
 
-    def open_db(s: Any, suffix: str) -> Any:
-        return read_model_db(s, suffix)
-
     def build(fresh: Any) -> int:
         if not settings.kafka_bootstrap:
-            from ledger.event_feed import EventFeed
-            from ledger.projections.local_feed import LocalProjection
-
-            return LocalProjection(EventFeed(app.ledger.store, settings.cache_size), fresh).catch_up()
-        consumer = projection(settings, db=fresh, name="read-models")
+            return _local_projection(app, fresh)
+        consumer = projection(settings, db=fresh)
         try:
             return consumer.catch_up(progress=ProgressBar())
         finally:
             consumer.close()
 
-    count = rebuild(settings, open_db, build)
+    count = rebuild(settings, read_model_db, build)
     source = settings.events_topic if settings.kafka_bootstrap else "the local event store"
     return Outcome({"rebuilt_from": source, "events": count}, f"rebuilt the read models from {source}: {count} events")
 
@@ -141,7 +122,7 @@ def do_verify_read_models(app: App, a: argparse.Namespace) -> Outcome:
         report = verify_read_models(app.ledger, db, ProgressBar())
     finally:
         db.close()
-    lines = [f"verified read models against the event store: " +
+    lines = ["verified read models against the event store: " +
              ", ".join(f"{n} {kind}" for kind, n in report.checked.items())]
     lines += ["OK: every row matches a replay of the event store"] if report.ok else (
         [f"{len(report.differences)} difference(s):"] + [f"  {d}" for d in report.differences[:200]])

@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -40,18 +41,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.kafka)
 
 
+def _service(stack: contextlib.ExitStack, provider: Any, errors: tuple[type[Exception], ...], what: str) -> Any:
+    """Enter a server's context; without one, skip locally but fail under CI (a missing service is a failure)."""
+    try:
+        return stack.enter_context(provider)
+    except errors as exc:
+        reason = f"no {what} for the tests: {exc}"
+        if _in_ci():
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """libpq URL of a real PostgreSQL server; started on first use, stopped at session end."""
     with contextlib.ExitStack() as stack:
-        try:
-            url = stack.enter_context(postgres_server())
-        except (PostgresServerError, OSError) as exc:
-            reason = f"no PostgreSQL server for the tests: {exc}"
-            if _in_ci():
-                pytest.fail(reason, pytrace=False)
-            pytest.skip(reason)
-        yield url
+        yield _service(stack, postgres_server(), (PostgresServerError, OSError), "PostgreSQL server")
 
 
 @pytest.fixture
@@ -66,14 +71,7 @@ def postgres_schema(postgres_url: str) -> Iterator[tuple[str, str]]:
 def _kafka() -> Iterator[tuple[str, KafkaServer | None]]:
     """``(bootstrap, server)``: server is None when ``$LEDGER_TEST_KAFKA_BOOTSTRAP`` names the broker."""
     with contextlib.ExitStack() as stack:
-        try:
-            found = stack.enter_context(kafka_broker())
-        except (KafkaServerError, OSError) as exc:
-            reason = f"no Kafka broker for the tests: {exc}"
-            if _in_ci():
-                pytest.fail(reason, pytrace=False)
-            pytest.skip(reason)
-        yield found
+        yield _service(stack, kafka_broker(), (KafkaServerError, OSError), "Kafka broker")
 
 
 @pytest.fixture(scope="session")
@@ -82,14 +80,18 @@ def kafka_bootstrap(_kafka: tuple[str, KafkaServer | None]) -> str:
     return _kafka[0]
 
 
-@pytest.fixture
-def kafka_server(_kafka: tuple[str, KafkaServer | None]) -> Iterator[KafkaServer]:
-    """The broker this suite started (to stop/start it); skips when an external broker is configured.
+@pytest.fixture(scope="session")
+def _own_kafka(_kafka: tuple[str, KafkaServer | None]) -> Iterator[KafkaServer]:
+    """A broker this suite started itself: the session's, or (when that one is external) a private one."""
+    if _kafka[1] is not None:
+        yield _kafka[1]
+        return
+    with contextlib.ExitStack() as stack:
+        yield _service(stack, KafkaServer(), (KafkaServerError, OSError), "stoppable Kafka broker")
 
-    Left running after the test, even if the test stopped it.
-    """
-    server = _kafka[1]
-    if server is None:
-        pytest.skip("the Kafka broker is external ($LEDGER_TEST_KAFKA_BOOTSTRAP); cannot stop/start it")
-    yield server
-    server.start()  # a no-op unless the test left it stopped
+
+@pytest.fixture
+def kafka_server(_own_kafka: KafkaServer) -> Iterator[KafkaServer]:
+    """A broker the test may stop and start (same ports and data); left running after the test."""
+    yield _own_kafka
+    _own_kafka.start()  # a no-op unless the test left it stopped

@@ -14,7 +14,8 @@ import psycopg
 from psycopg import sql
 
 from ledger.projections.read_models import ReadModelBatch, Row
-from ledger.projections.tables import BILL_ALLOCATIONS, MONEY, OFFSETS, TABLES, Table, ddl
+from ledger.projections.tables import (ACCOUNT_BALANCES, BILL_ALLOCATIONS, BILLS, OFFSETS, PAYMENTS, TABLES, Table,
+                                       ddl)
 
 
 class ReadModelDatabase:
@@ -113,8 +114,6 @@ class ReadModelDatabase:
         self._executemany(statement, [self._values(table, row, cols) for row in rows])
 
     def write(self, batch: ReadModelBatch) -> None:
-        from ledger.projections.tables import ACCOUNT_BALANCES, BILLS, PAYMENTS
-
         for table in (ACCOUNT_BALANCES, BILLS, PAYMENTS):
             self.upsert(table, batch.changed_rows(table.name))
         self.insert_new(BILL_ALLOCATIONS, batch.allocations)

@@ -27,7 +27,8 @@ class ReadModelBatch:
         self.accounts = accounts
         self.bills = bills
         self.payments = payments
-        self.changed: dict[str, set[str]] = {"account_balances": set(), "bills": set(), "payments": set()}
+        self.rows = {"account_balances": accounts, "bills": bills, "payments": payments}  # by table name
+        self.changed: dict[str, set[str]] = {table: set() for table in self.rows}
         self.allocations: list[Row] = []
         self.applied = self.skipped = 0
 
@@ -36,7 +37,7 @@ class ReadModelBatch:
         handler = _HANDLERS.get(record["event_type"])
         if handler is None:
             return False
-        table, rows = handler[0], getattr(self, handler[0].replace("account_balances", "accounts"))
+        table, rows = handler[0], self.rows[handler[0]]
         key = str(record["aggregate_id"])
         row = rows.get(key)
         version = int(record["aggregate_version"])
@@ -58,8 +59,7 @@ class ReadModelBatch:
         return True
 
     def changed_rows(self, table: str) -> list[Row]:
-        rows = getattr(self, table.replace("account_balances", "accounts"))
-        return [rows[key] for key in sorted(self.changed[table])]
+        return [self.rows[table][key] for key in sorted(self.changed[table])]
 
 
 # ---------------------------------------------------------------- accounts

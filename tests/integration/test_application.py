@@ -6,7 +6,6 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,12 +30,10 @@ from tests.support.ledger_factory import (
     payment_cmd,
     payment_of,
     post_charge,
-    postgres_settings,
     refund,
     replay_store,
     reverse,
     run_cycle,
-    sqlite_settings,
     tax,
 )
 
@@ -44,15 +41,6 @@ D = Decimal
 UTC = timezone.utc
 OCT, NOV = date(2026, 10, 1), date(2026, 11, 1)
 SettingsFactory = Callable[..., Settings]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def make_settings(request: pytest.FixtureRequest, tmp_path: Path) -> SettingsFactory:
-    """Builds Settings for the parametrized store; each call with the same store points at the same database."""
-    if request.param == "sqlite":
-        return lambda **overrides: sqlite_settings(tmp_path / "ledger.sqlite", **overrides)
-    url, schema = request.getfixturevalue("postgres_schema")
-    return lambda **overrides: postgres_settings(url, schema, **overrides)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +11,7 @@ from consumers.charge_ingestion import ChargeIngestion
 from consumers.dead_letters import MemoryDeadLetters
 from ledger.contracts.codec import SchemaRegistry
 from ledger.contracts.rating import CHARGE_SCHEMA, charge_record
-from tests.support.ledger_factory import (FakeClock, account_of, define_spec, make_ledger, open_account,
-                                          postgres_settings, sqlite_settings)
+from tests.support.ledger_factory import (FakeClock, account_of, define_spec, make_ledger, open_account)
 
 
 @dataclass
@@ -25,18 +23,9 @@ class Msg:
     partition: int = 0
 
 
-@pytest.fixture(scope="module")
-def registry() -> SchemaRegistry:
-    return SchemaRegistry.load()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def ledger(request: pytest.FixtureRequest, tmp_path: Path):
-    if request.param == "sqlite":
-        settings = sqlite_settings(tmp_path / "ledger.sqlite")
-    else:
-        settings = postgres_settings(*request.getfixturevalue("postgres_schema"))
-    ledger = make_ledger(settings, FakeClock())
+@pytest.fixture
+def ledger(make_settings):
+    ledger = make_ledger(make_settings(), FakeClock())
     define_spec(ledger)
     open_account(ledger, "ACC-1", "EUR")
     open_account(ledger, "ACC-2", "USD")

@@ -7,42 +7,28 @@ import random
 import threading
 import time
 from decimal import Decimal
-from typing import Iterator
 
 import pytest
 
-from ledger.contracts.codec import SchemaRegistry
 from ledger.projections.reader import account_overview
 from ledger.projections.verify import verify_read_models
 from ledger.settings import Settings
-from ledger.streams import ensure_ledger_topics, projection, read_model_db, relay
-from tests.support.ledger_factory import FakeClock, account_of, define_spec, make_ledger, open_account, post_charge
-from tests.support.pipeline import Processes, RatingSystem, drop_read_schemas, read_topic, stream_settings, wait_for
+from ledger.streams import projection, read_model_db, relay
+from tests.support.ledger_factory import account_of, make_ledger, post_charge
+from tests.support.pipeline import Processes, RatingSystem, ledger_with_accounts, read_topic, wait_for
 
 ACCOUNTS = [f"K-{n}" for n in range(20)]
 
 
 @pytest.fixture
-def settings(postgres_schema, kafka_bootstrap) -> Iterator[Settings]:
-    settings = stream_settings(*postgres_schema, kafka_bootstrap, relay_batch_size=200)
-    ensure_ledger_topics(settings)
-    yield settings
-    drop_read_schemas(settings)
+def settings(make_stream_settings, kafka_bootstrap) -> Settings:
+    return make_stream_settings(kafka_bootstrap, relay_batch_size=200)
 
 
 @pytest.fixture
 def ledger(settings):
-    ledger = make_ledger(settings, FakeClock())
-    define_spec(ledger)
-    for ref in ACCOUNTS:
-        open_account(ledger, ref, "EUR")
-    yield ledger
-    ledger.close()
-
-
-@pytest.fixture(scope="module")
-def registry() -> SchemaRegistry:
-    return SchemaRegistry.load()
+    with ledger_with_accounts(settings, {ref: "EUR" for ref in ACCOUNTS}) as ledger:
+        yield ledger
 
 
 def _read_model_balances(settings: Settings) -> dict[str, Decimal]:
@@ -88,8 +74,14 @@ def test_kill_9_of_every_process_loses_and_doubles_nothing(settings, ledger, reg
         checker.close()
 
 
-def test_commands_succeed_with_the_broker_down_and_the_relay_catches_up(settings, ledger, registry, kafka_server):
+def test_commands_succeed_with_the_broker_down_and_the_relay_catches_up(make_stream_settings, registry, kafka_server):
     """Stopping the broker mid-stream blocks nothing; once it is back every event is published, in order."""
+    settings = make_stream_settings(kafka_server.bootstrap, relay_batch_size=200)
+    with ledger_with_accounts(settings, {ref: "EUR" for ref in ACCOUNTS[:3]}) as ledger:
+        _broker_outage(settings, ledger, registry, kafka_server)
+
+
+def _broker_outage(settings, ledger, registry, kafka_server) -> None:
     stop = threading.Event()
     relay_ = relay(ledger, registry)
     runner = threading.Thread(target=relay_.run, args=(stop,), kwargs={"idle_seconds": 0.1, "max_backoff": 1.0})

@@ -4,45 +4,30 @@ from __future__ import annotations
 
 import threading
 from decimal import Decimal
-from typing import Iterator
 
 import pytest
 
 from consumers.charge_ingestion import run_ingestion
-from ledger.contracts.codec import SchemaRegistry
 from ledger.projections.reader import account_overview
 from ledger.projections.verify import verify_read_models
 from ledger.settings import Settings
-from ledger.streams import ensure_ledger_topics, ingestion, projection, read_model_db, relay
+from ledger.streams import ingestion, projection, read_model_db, relay
 from tests.support import apache_avro
-from tests.support.ledger_factory import FakeClock, account_of, define_spec, make_ledger, open_account
-from tests.support.pipeline import RatingSystem, drop_read_schemas, read_topic, stream_settings
+from tests.support.ledger_factory import account_of
+from tests.support.pipeline import RatingSystem, ledger_with_accounts, read_topic
 
 ACCOUNTS = [f"ACC-{n}" for n in range(5)]
 
 
 @pytest.fixture
-def settings(postgres_schema, kafka_bootstrap) -> Iterator[Settings]:
-    settings = stream_settings(*postgres_schema, kafka_bootstrap)
-    ensure_ledger_topics(settings)
-    yield settings
-    drop_read_schemas(settings)
+def settings(make_stream_settings, kafka_bootstrap) -> Settings:
+    return make_stream_settings(kafka_bootstrap)
 
 
 @pytest.fixture
 def ledger(settings):
-    ledger = make_ledger(settings, FakeClock())
-    define_spec(ledger)
-    for ref in ACCOUNTS:
-        open_account(ledger, ref, "EUR")
-    open_account(ledger, "USD-1", "USD")
-    yield ledger
-    ledger.close()
-
-
-@pytest.fixture(scope="module")
-def registry() -> SchemaRegistry:
-    return SchemaRegistry.load()
+    with ledger_with_accounts(settings, {**{ref: "EUR" for ref in ACCOUNTS}, "USD-1": "USD"}) as ledger:
+        yield ledger
 
 
 def _ingest_all(ledger, registry, expected_messages: int) -> None:

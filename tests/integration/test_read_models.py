@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 from typing import Iterator
 
-import psycopg
 import pytest
 
 from ledger.demo import DemoClock
@@ -21,20 +19,13 @@ from ledger.projections.verify import verify_read_models
 from ledger.service import Ledger
 from ledger.settings import Settings
 from ledger.streams import read_model_db
-from tests.support.ledger_factory import make_ledger, postgres_settings, sqlite_settings
+from tests.support.ledger_factory import make_ledger
 from tests.support.streams import play_story
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    if request.param == "sqlite":
-        yield sqlite_settings(tmp_path / "ledger.sqlite", read_model_sqlite_path=tmp_path / "read.sqlite")
-        return
-    url, schema = request.getfixturevalue("postgres_schema")
-    yield postgres_settings(url, schema, read_model_schema=f"{schema}_read")
-    with psycopg.connect(url, autocommit=True) as conn:
-        for suffix in ("_read", "_read__rebuild"):
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}{suffix}" CASCADE')
+@pytest.fixture
+def settings(make_settings) -> Settings:
+    return make_settings()
 
 
 @pytest.fixture

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -16,16 +15,13 @@ from ledger.relay import OutboxRelay
 from ledger.service import Ledger
 from ledger.settings import Settings
 from ledger.streams import positions
-from tests.support.ledger_factory import make_ledger, max_notification_id, postgres_settings, sqlite_settings
+from tests.support.ledger_factory import make_ledger, max_notification_id
 from tests.support.streams import play_story
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    if request.param == "sqlite":
-        return sqlite_settings(tmp_path / "ledger.sqlite")
-    url, schema = request.getfixturevalue("postgres_schema")
-    return postgres_settings(url, schema)
+@pytest.fixture
+def settings(make_settings) -> Settings:
+    return make_settings()
 
 
 @pytest.fixture
@@ -36,11 +32,6 @@ def ledger(settings: Settings) -> Iterator[Ledger]:
     play_story(ledger)
     yield ledger
     ledger.close()
-
-
-@pytest.fixture(scope="module")
-def registry() -> SchemaRegistry:
-    return SchemaRegistry.load()
 
 
 def _relay(ledger: Ledger, registry: SchemaRegistry, publisher: InMemoryPublisher, batch: int = 7) -> OutboxRelay:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from eventsourcing.persistence import IntegrityError
@@ -16,18 +15,10 @@ from ledger.aggregates.billing_account import BillingAccount
 from ledger.errors import AccountNotFound
 from ledger.settings import Settings
 from tests.support.ledger_factory import (FakeClock, define_spec, fresh_account, make_ledger, max_notification_id,
-                                          open_account, post_charge, postgres_settings, sqlite_settings)
+                                          open_account, post_charge, postgres_settings)
 
 UTC = timezone.utc
 SettingsFactory = Callable[..., Settings]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def make_settings(request: pytest.FixtureRequest, tmp_path: Path) -> SettingsFactory:
-    if request.param == "sqlite":
-        return lambda **overrides: sqlite_settings(tmp_path / "ledger.sqlite", **overrides)
-    url, schema = request.getfixturevalue("postgres_schema")
-    return lambda **overrides: postgres_settings(url, schema, **overrides)
 
 
 def _three_accounts(make_settings: SettingsFactory) -> list[str]:

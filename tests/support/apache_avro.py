@@ -13,12 +13,15 @@ import avro.schema
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 
-def _without_logical_types(schema: Any) -> Any:
-    # Apache avro (1.12) keeps logical-typed primitives expanded in its canonical form; the spec strips them.
+def without_logical_types(schema: Any) -> Any:
+    """The schema with logical-type annotations removed (Parsing Canonical Form strips them anyway).
+
+    Apache avro (1.12) keeps logical-typed primitives expanded in its canonical form; the spec strips them.
+    """
     if isinstance(schema, list):
-        return [_without_logical_types(s) for s in schema]
+        return [without_logical_types(s) for s in schema]
     if isinstance(schema, dict):
-        return {k: _without_logical_types(v) for k, v in schema.items() if k not in ("logicalType", "precision", "scale")}
+        return {k: without_logical_types(v) for k, v in schema.items() if k not in ("logicalType", "precision", "scale")}
     return schema
 
 
@@ -26,7 +29,7 @@ def schemas_by_fingerprint() -> dict[bytes, avro.schema.Schema]:
     found = {}
     for path in SCHEMAS.glob("*/v*.avsc"):
         source = json.loads(path.read_text())
-        fingerprint = avro.schema.parse(json.dumps(_without_logical_types(source))).fingerprint("CRC-64-AVRO")
+        fingerprint = avro.schema.parse(json.dumps(without_logical_types(source))).fingerprint("CRC-64-AVRO")
         found[fingerprint] = avro.schema.parse(json.dumps(source))
     return found
 

@@ -34,6 +34,8 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError
 
+from tests.support.processes import free_ports, run_tool
+
 BOOTSTRAP_ENV = "LEDGER_TEST_KAFKA_BOOTSTRAP"
 KAFKA_VERSION = "4.3.1"  # 4.4.0's POMs are on Central but its kafka-tools-api jar is not (yet)
 SCALA_VERSION = "2.13"
@@ -68,19 +70,7 @@ class KafkaServerError(RuntimeError):
 
 
 def _run(cmd: Sequence[str], timeout: float = 120, **kwargs: Any) -> str:
-    """Run ``cmd``; return its output, or raise with the output's tail on failure."""
-    try:
-        proc = subprocess.run(
-            list(cmd), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, timeout=timeout, **kwargs,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise KafkaServerError(f"{' '.join(cmd)} failed: {exc}") from exc
-    if proc.returncode != 0:
-        raise KafkaServerError(
-            f"{' '.join(cmd)} exited with {proc.returncode}:\n{proc.stdout[-4000:]}"
-        )
-    return proc.stdout
+    return run_tool(cmd, KafkaServerError, timeout, **kwargs)
 
 
 def find_java() -> str:
@@ -151,17 +141,6 @@ def kafka_libs(version: str = KAFKA_VERSION) -> Path:
 def new_cluster_id() -> str:
     """A KRaft cluster id: URL-safe base64 of 16 random bytes, unpadded (22 characters)."""
     return base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
-
-
-def _free_ports(count: int) -> list[int]:
-    """``count`` distinct ports free on 127.0.0.1 just now."""
-    with contextlib.ExitStack() as stack:
-        ports = []
-        for _ in range(count):
-            sock = stack.enter_context(socket.socket())
-            sock.bind(("127.0.0.1", 0))
-            ports.append(sock.getsockname()[1])
-        return ports
 
 
 def _admin(bootstrap: str, timeout_ms: int = 10_000) -> KafkaAdminClient:
@@ -280,7 +259,7 @@ class KafkaServer:
     def _first_start(self) -> None:
         assert self._tmp is not None
         for attempt in range(3):  # a free port may be taken before the broker binds it
-            port, controller_port = _free_ports(2)
+            port, controller_port = free_ports(2)
             self._write_config(port, controller_port)
             shutil.rmtree(self._tmp / "data", ignore_errors=True)
             _run([self._java, *_JVM_OPTS, f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",

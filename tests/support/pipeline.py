@@ -3,6 +3,7 @@ and the charge messages a rating system would send."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -19,7 +20,9 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from ledger.adapters.kafka_publisher import producer_config
 from ledger.contracts.codec import SchemaRegistry
 from ledger.contracts.rating import CHARGE_SCHEMA, charge_record
+from ledger.service import Ledger
 from ledger.settings import Settings
+from tests.support.ledger_factory import FakeClock, define_spec, make_ledger, open_account
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -143,3 +146,16 @@ def wait_for(check: Callable[[], bool], timeout: float, every: float = 0.5) -> b
     return check()
 
 
+
+
+@contextlib.contextmanager
+def ledger_with_accounts(settings: Settings, accounts: dict[str, str]) -> Iterator[Ledger]:
+    """A ledger on `settings` with the monthly specification and these accounts (ref -> currency) opened."""
+    ledger = make_ledger(settings, FakeClock())
+    try:
+        define_spec(ledger)
+        for ref, currency in accounts.items():
+            open_account(ledger, ref, currency)
+        yield ledger
+    finally:
+        ledger.close()

@@ -14,7 +14,6 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,6 +24,8 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+
+from tests.support.processes import free_ports, run_tool
 
 URL_ENV = "LEDGER_TEST_POSTGRES_URL"
 DB_USER = "postgres"
@@ -44,19 +45,7 @@ class PostgresServerError(RuntimeError):
 
 
 def _run(cmd: Sequence[str], timeout: float = 120, **kwargs: Any) -> str:
-    """Run ``cmd``; return its output, or raise with the output on failure."""
-    try:
-        proc = subprocess.run(
-            list(cmd), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, timeout=timeout, **kwargs,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise PostgresServerError(f"{' '.join(cmd)} failed: {exc}") from exc
-    if proc.returncode != 0:
-        raise PostgresServerError(
-            f"{' '.join(cmd)} exited with {proc.returncode}:\n{proc.stdout[-4000:]}"
-        )
-    return proc.stdout
+    return run_tool(cmd, PostgresServerError, timeout, **kwargs)
 
 
 def _version_key(bindir: str) -> tuple[int, ...]:
@@ -100,12 +89,6 @@ def _server_user() -> pwd.struct_passwd | None:
                   "--shell", "/usr/sbin/nologin", "ledger-pg"])
             return pwd.getpwnam("ledger-pg")
     return pwd.getpwnam("nobody")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until_ready(url: str, timeout: float = 30, process: subprocess.Popen | None = None) -> None:
@@ -169,7 +152,7 @@ class PostgresServer:
         with open(data / "postgresql.conf", "a") as conf:
             conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
         for attempt in range(3):  # the free port may be taken before postgres binds it
-            port = _free_port()
+            port = free_ports(1)[0]
             with open(log, "ab") as log_file:  # a child of ours (not pg_ctl's), so we reap it
                 self._proc = subprocess.Popen(
                     [self._tool("postgres"), "-D", str(data), "-p", str(port)],

@@ -27,6 +27,7 @@ from ledger.contracts import (
     canonical_fingerprint,
 )
 from ledger.errors import LedgerError
+from tests.support.apache_avro import without_logical_types
 
 PRIMITIVES = {"null": None, "boolean": True, "int": 7, "long": 7_000_000_000, "float": 1.5, "double": 2.5,
               "bytes": b"\x00\x01", "string": "text"}
@@ -95,15 +96,6 @@ def records(schema: Any, namespace: str = "", found: dict[str, dict[str, Any]] |
                 if isinstance(schema.get(key), (dict, list)):
                     records(schema[key], namespace, found)
     return found
-
-
-def without_logical_types(schema: Any) -> Any:
-    """The schema with logical-type annotations removed (Parsing Canonical Form strips them anyway)."""
-    if isinstance(schema, list):
-        return [without_logical_types(s) for s in schema]
-    if isinstance(schema, dict):
-        return {k: without_logical_types(v) for k, v in schema.items() if k not in ("logicalType", "precision", "scale")}
-    return schema
 
 
 def plain(value: Any) -> Any:

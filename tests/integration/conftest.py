@@ -1,0 +1,56 @@
+"""Integration fixtures: settings for either store, the Avro schema registry, and per-test streaming settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from ledger.contracts.codec import SchemaRegistry
+from ledger.settings import Settings
+from ledger.streams import ensure_ledger_topics
+from tests.support.ledger_factory import postgres_settings, sqlite_settings
+from tests.support.pipeline import drop_read_schemas, stream_settings
+
+SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def make_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SettingsFactory]:
+    """Builds Settings for the parametrized store; each call points at the same database (and read models)."""
+    if request.param == "sqlite":
+        yield lambda **overrides: sqlite_settings(tmp_path / "ledger.sqlite",
+                                                  **{"read_model_sqlite_path": tmp_path / "read.sqlite", **overrides})
+        return
+    url, schema = request.getfixturevalue("postgres_schema")
+    made: list[Settings] = []
+
+    def make(**overrides: object) -> Settings:
+        made.append(postgres_settings(url, schema, **{"read_model_schema": f"{schema}_read", **overrides}))
+        return made[-1]
+
+    yield make
+    if made:
+        drop_read_schemas(made[-1])
+
+
+@pytest.fixture(scope="session")
+def registry() -> SchemaRegistry:
+    return SchemaRegistry.load()
+
+
+@pytest.fixture
+def make_stream_settings(postgres_schema: tuple[str, str]) -> Iterator[Callable[..., Settings]]:
+    """Settings on a given broker with this test's own topics, group and read-model schema (dropped after)."""
+    made: list[Settings] = []
+
+    def make(bootstrap: str, **overrides: object) -> Settings:
+        settings = stream_settings(*postgres_schema, bootstrap, **overrides)
+        ensure_ledger_topics(settings)
+        made.append(settings)
+        return settings
+
+    yield make
+    for settings in made:
+        drop_read_schemas(settings)
