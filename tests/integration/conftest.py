@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 
 from ledger.contracts.codec import SchemaRegistry
+from ledger.demo import DemoClock
+from ledger.service import Ledger
 from ledger.settings import Settings
 from ledger.streams import ensure_ledger_topics
-from tests.support.ledger_factory import postgres_settings, sqlite_settings
+from tests.support.ledger_factory import make_ledger, postgres_settings, sqlite_settings
 from tests.support.pipeline import drop_read_schemas, stream_settings
+from tests.support.streams import play_story
 
 SettingsFactory = Callable[..., Settings]
 
@@ -54,3 +57,17 @@ def make_stream_settings(postgres_schema: tuple[str, str]) -> Iterator[Callable[
     yield make
     for settings in made:
         drop_read_schemas(settings)
+
+
+@pytest.fixture
+def story_settings(make_settings: SettingsFactory) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def story_ledger(story_settings: Settings) -> Iterator[Ledger]:
+    """A ledger (either store) on which the README demo's story has been played."""
+    ledger = make_ledger(story_settings, DemoClock())  # type: ignore[arg-type]
+    play_story(ledger)
+    yield ledger
+    ledger.close()

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Iterator
 
 import pytest
 
-from ledger.demo import DemoClock
 from ledger.errors import ReadModelError
 from ledger.event_feed import EventFeed
 from ledger.projections.local_feed import LOCAL_CONSUMER, LOCAL_TOPIC, LocalProjection
@@ -17,52 +15,36 @@ from ledger.projections.reader import account_overview
 from ledger.projections.tables import ACCOUNT_BALANCES, BILLS
 from ledger.projections.verify import verify_read_models
 from ledger.service import Ledger
-from ledger.settings import Settings
 from ledger.streams import read_model_db
-from tests.support.ledger_factory import make_ledger
-from tests.support.streams import play_story
 
 
-@pytest.fixture
-def settings(make_settings) -> Settings:
-    return make_settings()
+def _feed(story_ledger: Ledger, db) -> int:
+    return LocalProjection(EventFeed(story_ledger.store), db, batch_size=9).catch_up()
 
 
-@pytest.fixture
-def ledger(settings: Settings) -> Iterator[Ledger]:
-    ledger = make_ledger(settings, DemoClock())  # type: ignore[arg-type]
-    play_story(ledger)
-    yield ledger
-    ledger.close()
-
-
-def _feed(ledger: Ledger, db) -> int:
-    return LocalProjection(EventFeed(ledger.store), db, batch_size=9).catch_up()
-
-
-def test_read_models_match_a_replay_of_the_event_store(ledger, settings):
+def test_read_models_match_a_replay_of_the_event_store(story_ledger, story_settings):
     """After projecting every event, verify finds no difference."""
-    db = read_model_db(settings)
-    _feed(ledger, db)
-    report = verify_read_models(ledger, db)
+    db = read_model_db(story_settings)
+    _feed(story_ledger, db)
+    report = verify_read_models(story_ledger, db)
     assert report.ok, report.differences
     assert report.checked == {"accounts": 4, "bills": 3, "payments": 4}
 
 
-def test_feeding_again_changes_nothing(ledger, settings):
+def test_feeding_again_changes_nothing(story_ledger, story_settings):
     """A second catch-up finds nothing new and leaves the rows as they were."""
-    db = read_model_db(settings)
-    _feed(ledger, db)
+    db = read_model_db(story_settings)
+    _feed(story_ledger, db)
     before = db.all_rows(ACCOUNT_BALANCES)
-    assert _feed(ledger, db) == 0 and db.all_rows(ACCOUNT_BALANCES) == before
+    assert _feed(story_ledger, db) == 0 and db.all_rows(ACCOUNT_BALANCES) == before
 
 
-def test_overdue_amount_counts_open_bills_past_their_due_date(ledger, settings):
+def test_overdue_amount_counts_open_bills_past_their_due_date(story_ledger, story_settings):
     """An account whose bill is past due shows it as overdue; a settled one shows none."""
     from datetime import date
 
-    db = read_model_db(settings)
-    _feed(ledger, db)
+    db = read_model_db(story_settings)
+    _feed(story_ledger, db)
     rows = {r["account_ref"]: r for r in account_overview(db, today=date(2027, 1, 1))}
     assert rows["ACME-PARIS"]["overdue_amount"] == rows["ACME-PARIS"]["receivable"] > 0
     assert rows["GLOBEX-NYC"]["overdue_amount"] == 0
@@ -70,22 +52,22 @@ def test_overdue_amount_counts_open_bills_past_their_due_date(ledger, settings):
     assert early["ACME-PARIS"]["overdue_amount"] == 0
 
 
-def test_verify_reports_a_tampered_row(ledger, settings):
+def test_verify_reports_a_tampered_row(story_ledger, story_settings):
     """A read-model row that disagrees with the event store is reported."""
-    db = read_model_db(settings)
-    _feed(ledger, db)
+    db = read_model_db(story_settings)
+    _feed(story_ledger, db)
     row = db.all_rows(BILLS)[0]
     row["remaining_amount"] = Decimal(row["remaining_amount"]) + 1
     with db.transaction():
         db.upsert(BILLS, [row])
-    report = verify_read_models(ledger, db)
+    report = verify_read_models(story_ledger, db)
     assert not report.ok and any("remaining_amount" in d for d in report.differences)
 
 
-def test_a_batch_that_fails_leaves_rows_and_offsets_untouched(ledger, settings):
+def test_a_batch_that_fails_leaves_rows_and_offsets_untouched(story_ledger, story_settings):
     """A failing batch rolls back its rows together with its offsets."""
-    db = read_model_db(settings)
-    records = [i.record for i in EventFeed(ledger.store).page(0, 1000)]
+    db = read_model_db(story_settings)
+    records = [i.record for i in EventFeed(story_ledger.store).page(0, 1000)]
     last = max(n for n, r in enumerate(records[:20]) if r["event_type"].startswith("BillingAccount."))
     broken = records[:last] + [{**records[last], "position": None}]  # an account event without its figures
     with pytest.raises(ReadModelError, match="carries no position"):
@@ -93,24 +75,24 @@ def test_a_batch_that_fails_leaves_rows_and_offsets_untouched(ledger, settings):
     assert db.count(ACCOUNT_BALANCES) == 0 and db.offsets(LOCAL_CONSUMER, LOCAL_TOPIC) == {}
 
 
-def test_a_batch_is_refused_when_stored_offsets_moved(ledger, settings):
+def test_a_batch_is_refused_when_stored_offsets_moved(story_ledger, story_settings):
     """Two writers cannot both apply a batch from the same offset."""
-    db = read_model_db(settings)
-    records = [i.record for i in EventFeed(ledger.store).page(0, 5)]
+    db = read_model_db(story_settings)
+    records = [i.record for i in EventFeed(story_ledger.store).page(0, 5)]
     project(db, records, consumer="c", topic="t", expected={0: None}, next_offsets={0: 5})
     with pytest.raises(OffsetsMoved):
         project(db, records, consumer="c", topic="t", expected={0: None}, next_offsets={0: 5})
 
 
-def test_rebuild_swaps_in_fresh_tables_with_the_same_figures(ledger, settings):
+def test_rebuild_swaps_in_fresh_tables_with_the_same_figures(story_ledger, story_settings):
     """A rebuild replays everything into new tables and swaps them in; the figures are the same."""
-    db = read_model_db(settings)
-    _feed(ledger, db)
+    db = read_model_db(story_settings)
+    _feed(story_ledger, db)
     before = db.all_rows(ACCOUNT_BALANCES)
     with db.transaction():
         db.conn.execute("DELETE FROM bills")  # damage the live tables
     db.close()
-    count = rebuild(settings, read_model_db, lambda fresh: _feed(ledger, fresh))
-    after = read_model_db(settings)
+    count = rebuild(story_settings, read_model_db, lambda fresh: _feed(story_ledger, fresh))
+    after = read_model_db(story_settings)
     assert count > 0 and after.all_rows(ACCOUNT_BALANCES) == before
-    assert verify_read_models(ledger, after).ok
+    assert verify_read_models(story_ledger, after).ok
