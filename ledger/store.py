@@ -127,6 +127,14 @@ class LedgerStore(Application):
         """Load many aggregates at once (a bill-run batch): the cached ones from the cache, the others with one query
         for their latest snapshots and one for the events after them (PostgreSQL), or one by one (SQLite).
         Loaded aggregates go into the cache like single loads do. Raises `missing` for an id with no events."""
+        found = self.load_many(cls, aggregate_ids)
+        for aggregate_id in aggregate_ids:
+            if found[aggregate_id] is None:
+                raise missing(f"{what} not found", id=aggregate_id)
+        return found  # type: ignore[return-value]
+
+    def load_many(self, cls: type[A], aggregate_ids: Sequence[UUID]) -> dict[UUID, A | None]:
+        """Like `preload`, but an id with no events (or holding another aggregate type) maps to None."""
         cache = self.repository.cache
         found: dict[UUID, Any] = {}
         todo = []
@@ -145,11 +153,8 @@ class LedgerStore(Application):
                     found[aggregate_id] = self.repository.get(aggregate_id, projector_func=project)
                 except AggregateNotFoundError:
                     found[aggregate_id] = None
-        for aggregate_id in aggregate_ids:
-            aggregate = found[aggregate_id]
-            if not isinstance(aggregate, cls):
-                raise missing(f"{what} not found", id=aggregate_id)
-        return found
+        return {aggregate_id: found[aggregate_id] if isinstance(found[aggregate_id], cls) else None
+                for aggregate_id in aggregate_ids}
 
     def _bulk_reconstruct(self, aggregate_ids: list[UUID]) -> dict[UUID, Any]:
         recorder, event = self.recorder, self._event
@@ -165,7 +170,8 @@ class LedgerStore(Application):
         cache = self.repository.cache
         if cache is not None:
             for aggregate_id, aggregate in built.items():
-                cache.put(aggregate_id, aggregate)
+                if aggregate is not None:  # an id not (yet) stored must be looked up again next time
+                    cache.put(aggregate_id, aggregate)
         return built
 
     def forget(self) -> None:

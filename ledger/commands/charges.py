@@ -10,10 +10,12 @@ from pydantic import Field, model_validator
 
 from typing import TYPE_CHECKING
 
+from ledger.aggregates import ids
+from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.entries import CHARGE, TaxLine
 from ledger.commands.accounts import load_account
 from ledger.commands.base import handles, Amount, Command, Id, Instant, NonNegativeAmount, Text
-from ledger.errors import LedgerError
+from ledger.errors import AccountNotFound, LedgerError
 
 if TYPE_CHECKING:
     from ledger.service import Ledger
@@ -89,12 +91,14 @@ def post_charges(ledger: Ledger, cmd: PostCharges) -> dict[str, Any]:
     for charge in cmd.charges:
         by_account[charge.account_id].append(charge)
     now = ledger.now()
+    account_ids = {ref: ids.account_id(ref) for ref in by_account}
+    accounts = ledger.store.load_many(BillingAccount, list(account_ids.values()))  # one round trip for the batch
     touched, rejected = [], []
     applied = duplicates = 0
     for account_ref, charges in by_account.items():
-        try:
-            account = load_account(ledger, account_ref)
-        except LedgerError as error:
+        account = accounts[account_ids[account_ref]]
+        if account is None:
+            error = AccountNotFound(f"billing account {account_ref!r} not found", id=account_ids[account_ref])
             rejected += [{"charge_id": c.charge_id, "error": error.code, "message": error.message} for c in charges]
             continue
         before = account.version

@@ -71,6 +71,33 @@ def test_preload_refuses_an_unknown_id(make_settings: SettingsFactory) -> None:
         ledger.close()
 
 
+def test_load_many_maps_an_unknown_id_to_none(make_settings: SettingsFactory) -> None:
+    """load_many() returns None for an id with no events and the accounts for the others."""
+    _three_accounts(make_settings)
+    ledger = make_ledger(make_settings())
+    try:
+        known, unknown = ids.account_id("A-1"), ids.account_id("NOPE")
+        loaded = ledger.store.load_many(BillingAccount, [known, unknown])
+        assert loaded[unknown] is None and loaded[known].account_ref == "A-1"
+    finally:
+        ledger.close()
+
+
+def test_an_account_missing_from_a_batch_load_is_found_once_another_process_opens_it(make_settings: SettingsFactory) -> None:
+    """A miss is not cached: an account opened later by another ledger process is found by the next load."""
+    _three_accounts(make_settings)
+    reader = make_ledger(make_settings())
+    writer = make_ledger(make_settings())
+    try:
+        late = ids.account_id("LATE")
+        assert reader.store.load_many(BillingAccount, [late])[late] is None
+        open_account(writer, "LATE", "EUR")
+        assert reader.store.load_many(BillingAccount, [late])[late].account_ref == "LATE"
+    finally:
+        reader.close()
+        writer.close()
+
+
 @pytest.mark.postgres
 def test_postgres_store_uses_the_unnest_recorder(postgres_schema: tuple[str, str]) -> None:
     """On PostgreSQL the store's application recorder is ours, with the library's db functions off."""
