@@ -1,0 +1,281 @@
+"""Compiles an Avro record schema into one Python function that writes what fastavro's schemaless_writer writes.
+
+fastavro walks the schema for every datum, resolves each union by validating the datum against its branches
+(a whole nested record, for the account position) and converts logical types through a dispatch per field;
+that was most of the relay's encoding time. The compiled writer knows the schema in advance: straight-line
+code per field, unions of null and one type resolved by `is None`, decimals, timestamps and dates converted
+inline. It writes the same bytes fastavro does (tested over every schema); it takes only the plain cases (a
+decimal already at the schema's scale, an aware datetime, exact Python types) and raises `NotPlain` on
+anything else, so the caller hands that datum to fastavro, which encodes it or reports the error as before.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Context, Decimal
+from functools import cache
+from typing import Any, Callable
+from uuid import UUID
+
+Writer = Callable[[dict[str, Any]], bytes]
+LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
+INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
+_EXACT = Context(prec=200, Emax=999_999, Emin=-999_999)  # scaleb without rounding
+_CACHED = 4_096  # recent decimals (per precision and scale) and moments kept
+_SMALL = 16_384  # zigzag varints of 0.._SMALL-1 are precomputed (string lengths, counts, small numbers)
+
+
+class NotPlain(Exception):
+    """The datum is not one the compiled writer takes as is: let fastavro encode it (or explain why it cannot)."""
+
+
+class NotCompilable(Exception):
+    """The schema uses a construct the compiled writer does not cover (named references, enums, other unions...)."""
+
+
+def _zigzag(n: int) -> bytes:
+    z = (n << 1) if n >= 0 else ((-n << 1) - 1)
+    out = bytearray()
+    while z > 0x7F:
+        out.append((z & 0x7F) | 0x80)
+        z >>= 7
+    out.append(z)
+    return bytes(out)
+
+
+_VARINT = [_zigzag(n) for n in range(_SMALL)]
+
+
+def long_bytes(n: Any, low: int = LONG_MIN, high: int = LONG_MAX) -> bytes:
+    """An int (not a bool) in range as Avro's zigzag varint."""
+    if type(n) is not int:
+        raise NotPlain(f"{type(n).__name__} for an Avro long")
+    if 0 <= n < _SMALL:
+        return _VARINT[n]
+    if not low <= n <= high:
+        raise NotPlain(f"{n} out of range")
+    return _zigzag(n)
+
+
+def int_bytes(n: Any) -> bytes:
+    return long_bytes(n, INT_MIN, INT_MAX)
+
+
+def text_bytes(value: Any) -> bytes:
+    """A str as length-prefixed UTF-8."""
+    if type(value) is not str:
+        raise NotPlain(f"{type(value).__name__} for an Avro string")
+    data = value.encode()
+    size = len(data)
+    return (_VARINT[size] if size < _SMALL else _zigzag(size)) + data
+
+
+def uuid_bytes(value: Any) -> bytes:
+    """A UUID (or its text) as a string, the way fastavro's uuid logical type writes it."""
+    return text_bytes(str(value) if type(value) is UUID else value)
+
+
+def raw_bytes(value: Any) -> bytes:
+    if type(value) is not bytes:
+        raise NotPlain(f"{type(value).__name__} for Avro bytes")
+    size = len(value)
+    return (_VARINT[size] if size < _SMALL else _zigzag(size)) + value
+
+
+@cache
+def decimal_writer(precision: int, scale: int) -> Callable[[Any], bytes]:
+    """Avro bytes/decimal: the unscaled value, two's complement big-endian, sized as fastavro sizes it (from the
+    magnitude: -128 at scale 0 takes two bytes). Only for a Decimal whose exponent is exactly -scale; equal values
+    encode alike, so recent ones are kept (one bounded cache per precision and scale: balances of 0, an amount
+    written twice in one event)."""
+    quantum = Decimal(1).scaleb(-scale)
+    limit = 10**precision
+    recent: dict[Decimal, bytes] = {}
+
+    def write(value: Any) -> bytes:
+        if type(value) is not Decimal or not value.same_quantum(quantum):
+            raise NotPlain("not a decimal at the schema's scale")
+        done = recent.get(value)
+        if done is not None:
+            return done
+        n = int(value.scaleb(scale, _EXACT))
+        magnitude = -n if n < 0 else n
+        if magnitude >= limit:
+            raise NotPlain("more digits than the schema's precision")
+        data = n.to_bytes((magnitude.bit_length() + 8) >> 3, "big", signed=True)
+        if len(recent) >= _CACHED:
+            recent.clear()
+        done = recent[value] = _VARINT[len(data)] + data
+        return done
+
+    return write
+
+
+_moments: dict[datetime, bytes] = {}
+
+
+def micros_bytes(value: Any) -> bytes:
+    """timestamp-micros: an aware datetime as microseconds since the epoch (or an int as is); equal instants encode
+    alike, so recent ones are kept (one command's events share their timestamp)."""
+    if type(value) is datetime and value.tzinfo is not None:
+        done = _moments.get(value)
+        if done is None:
+            delta = value - _EPOCH
+            done = long_bytes((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds)
+            if len(_moments) >= _CACHED:
+                _moments.clear()
+            _moments[value] = done
+        return done
+    if type(value) is int:
+        return long_bytes(value)
+    raise NotPlain("not an aware datetime")
+
+
+def date_bytes(value: Any) -> bytes:
+    """date: days since the epoch (or an int as is)."""
+    if type(value) is date:
+        return int_bytes(value.toordinal() - _EPOCH_DAY)
+    if type(value) is int:
+        return int_bytes(value)
+    raise NotPlain("not a date")
+
+
+def missing(name: str) -> Any:
+    raise NotPlain(f"no value for {name}")
+
+
+_PRIMITIVE = {"string": "text_bytes", "long": "long_bytes", "int": "int_bytes", "bytes": "raw_bytes"}
+_LOGICAL = {("string", "uuid"): "uuid_bytes", ("long", "timestamp-micros"): "micros_bytes", ("int", "date"): "date_bytes"}
+
+
+class _Compiler:
+    """Emits the source of one writer function; `out` is the bytearray being written."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.names: dict[str, Any] = {}
+        self.counter = 0
+        self.named: dict[str, dict[str, Any]] = {}  # records defined so far, by full name
+        self.namespace = ""
+        self.open: set[str] = set()  # records being written (a recursive type is not covered)
+
+    def var(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def constant(self, value: Any) -> str:
+        name = self.var("k")
+        self.names[name] = value
+        return name
+
+    def emit(self, depth: int, line: str) -> None:
+        self.lines.append("    " * depth + line)
+
+    def value(self, schema: Any, expr: str, depth: int) -> None:
+        """Code writing the datum held in variable `expr` per `schema`."""
+        if isinstance(schema, str):
+            if schema == "null":
+                self.emit(depth, f"if {expr} is not None: raise NotPlain('null expected')")
+                return
+            if schema in _PRIMITIVE:
+                self.emit(depth, f"out += {_PRIMITIVE[schema]}({expr})")
+                return
+            full = schema if "." in schema or not self.namespace else f"{self.namespace}.{schema}"
+            if full not in self.named:
+                raise NotCompilable(f"type {schema!r}")
+            self.record(self.named[full], expr, depth)
+            return
+        if isinstance(schema, list):
+            self.union(schema, expr, depth)
+            return
+        kind, logical = schema.get("type"), schema.get("logicalType")
+        if not isinstance(kind, str):
+            if logical is not None or not isinstance(kind, (dict, list)):
+                raise NotCompilable(f"type {kind!r}")
+            self.value(kind, expr, depth)
+        elif kind == "record":
+            self.record(schema, expr, depth)
+        elif kind == "array":
+            self.emit(depth, f"if type({expr}) is not list: raise NotPlain('list expected')")
+            self.emit(depth, f"if {expr}: out += long_bytes(len({expr}))")
+            item = self.var("i")
+            self.emit(depth, f"for {item} in {expr}:")
+            self.value(schema["items"], item, depth + 1)
+            self.emit(depth, "out += b'\\x00'")
+        elif kind == "map":
+            self.emit(depth, f"if type({expr}) is not dict: raise NotPlain('dict expected')")
+            self.emit(depth, f"if {expr}: out += long_bytes(len({expr}))")
+            key, item = self.var("m"), self.var("i")
+            self.emit(depth, f"for {key}, {item} in {expr}.items():")
+            self.emit(depth + 1, f"out += text_bytes({key})")
+            self.value(schema["values"], item, depth + 1)
+            self.emit(depth, "out += b'\\x00'")
+        elif kind == "bytes" and logical == "decimal":
+            if "scale" not in schema or "precision" not in schema:
+                raise NotCompilable("decimal without precision and scale")
+            write = self.constant(decimal_writer(int(schema["precision"]), int(schema["scale"])))
+            self.emit(depth, f"out += {write}({expr})")
+        elif (kind, logical) in _LOGICAL:
+            self.emit(depth, f"out += {_LOGICAL[kind, logical]}({expr})")
+        elif logical is None and kind in _PRIMITIVE:
+            self.value(kind, expr, depth)
+        else:
+            raise NotCompilable(f"type {kind!r} (logical type {logical!r})")
+
+    def union(self, schema: list[Any], expr: str, depth: int) -> None:
+        if len(schema) != 2 or "null" not in schema:
+            raise NotCompilable("only unions of null and one other type")
+        null_index = schema.index("null")
+        self.emit(depth, f"if {expr} is None:")
+        self.emit(depth + 1, f"out += {_VARINT[null_index]!r}")
+        self.emit(depth, "else:")
+        self.emit(depth + 1, f"out += {_VARINT[1 - null_index]!r}")
+        self.value(schema[1 - null_index], expr, depth + 1)
+
+    def record(self, schema: dict[str, Any], expr: str, depth: int) -> None:
+        name = schema["name"]
+        namespace = name.rpartition(".")[0] if "." in name else schema.get("namespace", self.namespace)
+        full = name if "." in name or not namespace else f"{namespace}.{name}"
+        if full in self.open:
+            raise NotCompilable(f"recursive type {full}")
+        self.named[full] = schema
+        self.open.add(full)
+        outer, self.namespace = self.namespace, namespace
+        self.fields(schema, expr, depth)
+        self.namespace = outer
+        self.open.discard(full)
+
+    def fields(self, schema: dict[str, Any], expr: str, depth: int) -> None:
+        self.emit(depth, f"if type({expr}) is not dict: raise NotPlain('dict expected')")
+        for field in schema["fields"]:
+            name, kind = field["name"], field["type"]
+            value = self.var("v")
+            if "default" in field:
+                self.emit(depth, f"{value} = {expr}.get({name!r}, {self.constant(field['default'])})")
+            elif isinstance(kind, list) and "null" in kind:
+                self.emit(depth, f"{value} = {expr}.get({name!r})")
+            else:
+                self.emit(depth, f"{value} = {expr}[{name!r}] if {name!r} in {expr} else missing({name!r})")
+            self.value(kind, value, depth)
+
+
+def compile_writer(schema: dict[str, Any], header: bytes = b"") -> Writer:
+    """A function record -> header + the record's Avro binary body. Raises NotCompilable for schemas it does not
+    cover; the function raises NotPlain (or a TypeError...) for data it does not take as is."""
+    if not isinstance(schema, dict) or schema.get("type") != "record":
+        raise NotCompilable("not a record schema")
+    compiler = _Compiler()
+    compiler.emit(1, "out = bytearray(header)")
+    compiler.record(schema, "record", 1)
+    compiler.emit(1, "return bytes(out)")
+    source = "def write(record):\n" + "\n".join(compiler.lines) + "\n"
+    namespace: dict[str, Any] = {
+        "NotPlain": NotPlain, "header": header, "missing": missing, "text_bytes": text_bytes, "long_bytes": long_bytes,
+        "int_bytes": int_bytes, "raw_bytes": raw_bytes, "uuid_bytes": uuid_bytes, "micros_bytes": micros_bytes,
+        "date_bytes": date_bytes, **compiler.names,
+    }
+    exec(compile(source, f"<avro writer {schema.get('name')}>", "exec"), namespace)  # noqa: S102 - our own schema's code
+    return namespace["write"]
