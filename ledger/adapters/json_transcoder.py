@@ -26,6 +26,16 @@ class FastJSONTranscoder(JSONTranscoder):
             self._revive(obj, wanted)
         return obj
 
+    def decode_top_level_typed(self, data: bytes, keys: tuple[str, ...]) -> Any:
+        """Decode a document whose only typed values can be those of the given top-level keys (an account's snapshot:
+        its state is plain JSON, only the timestamp is typed), without scanning all its bytes for markers."""
+        obj = orjson.loads(data)
+        for key in keys:
+            value = obj.get(key)
+            if isinstance(value, dict) and len(value) == 2 and "_type_" in value and "_data_" in value:
+                obj[key] = self._typed(value)
+        return obj
+
     def _revive(self, node: Any, wanted: int) -> int:
         """Replace typed-value dicts inside `node` in place; returns how many are still to be found."""
         items = node.items() if isinstance(node, dict) else enumerate(node)

@@ -1,4 +1,4 @@
-"""PostgreSQL application recorder: one binary unnest INSERT per save, and batch reads of many aggregates."""
+"""PostgreSQL application recorder: one binary unnest INSERT per save, batch reads of many aggregates, uncompressed snapshots."""
 
 from __future__ import annotations
 
@@ -74,3 +74,21 @@ class FastPostgresApplicationRecorder(PostgresApplicationRecorder):
             curs.execute(statement, (list(ids),), prepare=True)
             return [StoredEvent(originator_id=i, originator_version=v, topic=t, state=bytes(s))
                     for i, v, t, s in curs.fetchall()]
+
+    def store_uncompressed(self, table: str) -> bool:
+        """Have the server keep `table`'s big state values out of line but uncompressed (STORAGE EXTERNAL): a
+        megabyte account snapshot then reads back in about half the time it takes with pglz (and faster than with
+        lz4), for about twice the disk. Alters the table only when its state column is not so yet (rows already
+        stored keep their form); True when the column is now EXTERNAL."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "SELECT a.attstorage = 'e' AS external FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s "
+                "AND a.attname = 'state'", (self.datastore.schema, table), prepare=False)
+            row = curs.fetchone()
+            if row is None:
+                return False
+            if not row["external"]:
+                curs.execute(SQL("ALTER TABLE {schema}.{table} ALTER COLUMN state SET STORAGE EXTERNAL").format(
+                    schema=Identifier(self.datastore.schema), table=Identifier(table)), prepare=False)
+            return True

@@ -6,8 +6,10 @@ Identity kept by every event: balance == unbilled total - what payments already 
 entries + open bills' remaining - credit_balance - prepaid_balance.
 
 State is compact so a long account's snapshot loads fast: unbilled entries packed one string each
-(`entries`, read through the `unbilled` view), charge nets as decimal strings (`nets`, read through
-`charge_net`), the unbilled total kept as a running sum, payments of unbilled entries apart (`entry_paid`).
+(`entries`, read through the `unbilled` view), the unbilled total kept as a running sum, payments of unbilled
+entries apart (`entry_paid`). A charge's fingerprint and net amount live in its own unbilled entry while it is
+unbilled and unadjusted; `charges` holds "fingerprint|net" only for the others (billed, adjusted, prepaid):
+`charge_record` reads either, `charge_net` is the view of every charge's net.
 """
 
 from __future__ import annotations
@@ -25,14 +27,18 @@ from ledger.aggregates.entries import (
     ADJUSTMENT,
     CHARGE_TYPES,
     REVERSAL_DEBIT,
-    DecimalView,
+    SEP,
+    ChargeNetView,
     TaxLine,
     UnbilledView,
+    charge_of_entry,
     digest,
     pack_entry,
+    pack_entry_v2,
     packed_amount,
     sign_of,
     unpack_entry,
+    upcast_packed_v2,
 )
 from ledger.errors import (
     AccountStateError,
@@ -56,10 +62,22 @@ ACTIVE, SUSPENDED, CLOSED = "active", "suspended", "closed"
 D = Decimal
 
 
+def keep_net(records: dict[str, str], entries: dict[str, str], charge_id: str, fingerprint: str, net: str) -> None:
+    """Set a charge's fingerprint and net: no record while its own unbilled entry says the same, else
+    "fingerprint|net" in `records` (so the state is the same whatever order led to it)."""
+    packed = entries.get(charge_id)
+    if packed is not None and charge_of_entry(packed) == (fingerprint, net):
+        records.pop(charge_id, None)
+    else:
+        records[charge_id] = fingerprint + SEP + net
+
+
 class BillingAccount(LedgerAggregate):
     """A customer's billing account; every charge, bill, payment and refund touches it."""
 
-    class_version = 2  # 2: compact state (packed entries, string nets); version-1 snapshots are upcast on load
+    # 2: compact state (packed entries, string nets); 3: a charge's fingerprint in its packed entry, "fingerprint|net"
+    # records only for charges billed, adjusted or prepaid. Older snapshots are upcast on load.
+    class_version = 3
 
     class Snapshot(LibrarySnapshot):
         """The account's state with its few Decimals and datetimes as strings: nothing for a decoder to walk."""
@@ -80,7 +98,8 @@ class BillingAccount(LedgerAggregate):
 
         def mutate(self, _: Any) -> Any:
             state = dict(self.state)
-            state.pop("class_version", None)
+            if state.pop("class_version", None) == 2:
+                BillingAccount.upcast_v2_v3(state)
             for key in _DECIMALS:
                 state[key] = D(state[key])
             for key in _MOMENTS:
@@ -98,7 +117,7 @@ class BillingAccount(LedgerAggregate):
         """A version-1 snapshot's state (unbilled entries as dicts, Decimal nets) in the compact layout."""
         entries, paid, total = {}, {}, ZERO
         for entry_id, e in state.pop("unbilled").items():
-            entries[entry_id] = pack_entry(
+            entries[entry_id] = pack_entry_v2(
                 e["kind"], None if e["charge_id"] == entry_id else e["charge_id"], e["product_ref"], str(e["tax_excluded"]),
                 [[t["category"], t["rate"], t["amount"]] for t in e["taxes"]], str(e["tax_included"]), e["effective_at"],
                 e["description"],
@@ -108,6 +127,19 @@ class BillingAccount(LedgerAggregate):
             total += e["tax_included"]
         state.update(entries=entries, entry_paid=paid, unbilled_sum=total,
                      nets={k: str(v) for k, v in state.pop("charge_net").items()})
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """A version-2 state (every charge in `nets` and in `caller_ids`) in the version-3 layout: each charge's
+        fingerprint packed into its own unbilled entry, a "fingerprint|net" record kept exactly where replaying
+        the events keeps one (`keep_net`)."""
+        caller_ids, entries = state["caller_ids"], state["entries"]
+        fingerprints = {key[7:]: caller_ids.pop(key) for key in [k for k in caller_ids if k.startswith("charge:")]}
+        for entry_id, packed in entries.items():
+            entries[entry_id] = upcast_packed_v2(entry_id, packed, fingerprints)
+        state["charges"] = {}
+        for charge_id, net in state.pop("nets").items():
+            keep_net(state["charges"], entries, charge_id, fingerprints[charge_id], net)
 
     class Opened(LedgerAggregate.Created):
         account_ref: str
@@ -141,7 +173,7 @@ class BillingAccount(LedgerAggregate):
             a.entry_paid = {}
             a.unbilled_sum = ZERO
             a.open_bills = {}
-            a.nets = {}
+            a.charges = {}
             a.caller_ids = {}
             a.billed_paid_entries = {}
             a.prepaid_excess = {}
@@ -201,9 +233,18 @@ class BillingAccount(LedgerAggregate):
         return UnbilledView(self.entries, self.entry_paid)
 
     @property
-    def charge_net(self) -> DecimalView:
+    def charge_net(self) -> ChargeNetView:
         """Every charge's signed net amount after its adjustments, by charge id (read-only)."""
-        return DecimalView(self.nets)
+        return ChargeNetView(self.charges, self.entries)
+
+    def charge_record(self, charge_id: str) -> tuple[str, str] | None:
+        """(fingerprint, signed net as a decimal string) of a charge; None when the account has no such charge."""
+        record = self.charges.get(charge_id)
+        if record is not None:
+            fingerprint, _, net = record.partition(SEP)
+            return fingerprint, net
+        packed = self.entries.get(charge_id)
+        return None if packed is None else charge_of_entry(packed)
 
     @property
     def unbilled_total(self) -> Decimal:
@@ -238,7 +279,11 @@ class BillingAccount(LedgerAggregate):
 
     def remembered(self, kind: str, caller_id: str, fingerprint: str) -> bool:
         """True when this caller id was already applied with the same content; conflict when content differs."""
-        known = self.caller_ids.get(f"{kind}:{caller_id}")
+        if kind == "charge":
+            record = self.charge_record(caller_id)
+            known = None if record is None else record[0]
+        else:
+            known = self.caller_ids.get(f"{kind}:{caller_id}")
         if known is None:
             return False
         if known != fingerprint:
@@ -250,10 +295,14 @@ class BillingAccount(LedgerAggregate):
         return True
 
     def put_entry(self, entry_id: str, packed: str, amount: Decimal) -> None:
-        """Add (or replace) an unbilled entry, keeping the running unbilled total."""
-        replaced = entry_id in self.entries
+        """Add (or replace) an unbilled entry, keeping the running unbilled total (and the record of a charge
+        whose own entry is replaced)."""
+        old = self.entries.get(entry_id)
         self.entries[entry_id] = packed
-        if replaced:
+        if old is not None:
+            own = charge_of_entry(old)
+            if own is not None and entry_id not in self.charges:
+                keep_net(self.charges, self.entries, entry_id, *own)
             self.resum_unbilled()
         else:
             self.unbilled_sum += amount
@@ -310,18 +359,17 @@ class BillingAccount(LedgerAggregate):
             credit = sign_of(self.charge_type) < 0
             signed = -D(self.tax_included) if credit else D(self.tax_included)
             included = str(signed) if credit else self.tax_included
-            a.caller_ids["charge:" + self.charge_id] = self.fingerprint
-            a.nets[self.charge_id] = included
             a.balance += signed
             a.last_activity = self.timestamp.isoformat()
-            if a.rating_type == PREPAID:
+            if a.rating_type == PREPAID:  # no entry to carry the charge's fingerprint and net
+                a.charges[self.charge_id] = self.fingerprint + SEP + included
                 a.prepaid_balance -= signed
                 return
             a.put_entry(self.charge_id, pack_entry(
                 self.charge_type, None, self.product_ref,
                 str(-D(self.tax_excluded)) if credit else self.tax_excluded,
                 [[t["category"], t["rate"], str(-D(t["amount"])) if credit else t["amount"]] for t in self.taxes],
-                included, self.effective_at, self.description,
+                included, self.effective_at, self.description, self.fingerprint,
             ), signed)
 
     def apply_charge(
@@ -396,17 +444,18 @@ class BillingAccount(LedgerAggregate):
         def apply(self, a: BillingAccount) -> None:
             signed = D(self.tax_included)
             a.caller_ids[f"adjustment:{self.adjustment_id}"] = self.fingerprint
-            a.nets[self.charge_id] = str(D(a.nets[self.charge_id]) + signed)
+            fingerprint, net = a.charge_record(self.charge_id)  # type: ignore[misc]
             a.balance += signed
             a.last_activity = self.timestamp.isoformat()
             if a.is_prepaid:
                 a.prepaid_balance -= signed
-                return
-            a.put_entry(self.adjustment_id, pack_entry(
-                ADJUSTMENT, self.charge_id, None, self.tax_excluded,
-                [[t["category"], t["rate"], t["amount"]] for t in self.taxes], self.tax_included, self.effective_at,
-                self.reason,
-            ), signed)
+            else:
+                a.put_entry(self.adjustment_id, pack_entry(
+                    ADJUSTMENT, self.charge_id, None, self.tax_excluded,
+                    [[t["category"], t["rate"], t["amount"]] for t in self.taxes], self.tax_included, self.effective_at,
+                    self.reason,
+                ), signed)
+            keep_net(a.charges, a.entries, self.charge_id, fingerprint, str(D(net) + signed))
 
     def adjust_charge(
         self,
@@ -426,13 +475,14 @@ class BillingAccount(LedgerAggregate):
             return False
         if self.status == CLOSED:
             raise AccountStateError(f"account {self.account_ref} is closed: cannot adjust charges", account=self.account_ref)
-        if charge_id not in self.nets:
+        record = self.charge_record(charge_id)
+        if record is None:
             raise ChargeNotFound(f"account {self.account_ref} has no charge {charge_id!r} to adjust", account=self.account_ref, charge=charge_id)
         if tax_included == 0:
             raise InvalidAmount("an adjustment of zero changes nothing", adjustment=adjustment_id)
         if tax_excluded + sum((t.amount for t in taxes), ZERO) != tax_included:
             raise InvalidAmount(f"adjustment {adjustment_id}: tax-included amount != tax-excluded + taxes", adjustment=adjustment_id)
-        net = D(self.nets[charge_id])
+        net = D(record[1])
         after = net + tax_included
         if (net >= 0 and after < 0) or (net < 0 and after > 0):
             raise AdjustmentRefused(
@@ -471,8 +521,11 @@ class BillingAccount(LedgerAggregate):
 
         def apply(self, a: BillingAccount) -> None:
             a.balance += D(self.rounding_difference)
+            entries, records = a.entries, a.charges
             for entry_id in self.entry_ids:
-                del a.entries[entry_id]
+                own = charge_of_entry(entries.pop(entry_id))
+                if own is not None and entry_id not in records:  # a billed charge keeps its fingerprint and net
+                    records[entry_id] = own[0] + SEP + own[1]
                 if a.entry_paid.pop(entry_id, None):
                     a.billed_paid_entries[entry_id] = str(self.bill_id)
             a.resum_unbilled()

@@ -2,8 +2,9 @@
 
 Amounts travel in events as decimal strings (exact, schema-friendly). An unbilled entry lives in
 account state packed into one string (`pack_entry`; a 10,000-entry snapshot decodes fast) and is
-unpacked into a dict with Decimal amounts when read (`unpack_entry`). A tax line is
-{"category", "rate", "amount"}; rate is a percentage string.
+unpacked into a dict with Decimal amounts when read (`unpack_entry`). A charge's own entry also packs the
+charge's idempotency fingerprint, so an unbilled, unadjusted charge needs nothing else in the state
+(`charge_of_entry`). A tax line is {"category", "rate", "amount"}; rate is a percentage string.
 """
 
 from __future__ import annotations
@@ -76,15 +77,63 @@ def unbilled_entry(
 
 
 SEP = "|"
+KIND_CODES = {CHARGE: "c", PENALTY: "p", CREDIT: "r", ADJUSTMENT: "a", REVERSAL_DEBIT: "d"}  # packed: one letter
+KINDS = {code: kind for kind, code in KIND_CODES.items()}
 
 
 def pack_entry(kind: str, charge_id: str | None, product_ref: str | None, tax_excluded: str,
-               taxes: list[list[str]], tax_included: str, effective_at: str, description: str) -> str:
-    """An unbilled entry as one string; amounts are signed decimal strings, charge_id None = the entry's id.
+               taxes: list[list[str]], tax_included: str, effective_at: str, description: str,
+               fingerprint: str | None = None) -> str:
+    """An unbilled entry as one string; amounts are signed decimal strings, charge_id None = the entry's id,
+    fingerprint: the charge's idempotency fingerprint on a charge's own entry (None on other entries).
 
-    Usually "kind|charge_id|product_ref|excluded|included|effective_at|description|cat|rate|amount|..." (no quotes
-    for JSON to escape); a JSON array when a value holds the separator or an empty string would be ambiguous.
+    Usually "kind|charge_id|product_ref|excluded|included|effective_at|description|fingerprint|cat|rate|amount|..."
+    (no quotes for JSON to escape; the kind as its one-letter code); a JSON array when a value holds the separator or
+    an empty string would be ambiguous.
     """
+    kind = KIND_CODES.get(kind, kind)
+    parts = [kind, charge_id or "", product_ref or "", tax_excluded, tax_included, effective_at, description,
+             fingerprint or ""]
+    for line in taxes:
+        parts += line
+    packed = SEP.join(parts)
+    if packed.count(SEP) != len(parts) - 1 or charge_id == "" or product_ref == "" or fingerprint == "":
+        return orjson.dumps([kind, charge_id, product_ref, tax_excluded, taxes, tax_included, effective_at,
+                             description, fingerprint]).decode()
+    return packed
+
+
+def _fields(packed: str) -> tuple[str, str | None, str | None, str, list[list[str]], str, str, str]:
+    if packed[0] == "[":
+        kind, charge_id, product_ref, excl, taxes, incl, effective_at, description, _ = orjson.loads(packed)
+        return KINDS.get(kind, kind), charge_id, product_ref, excl, taxes, incl, effective_at, description
+    kind, charge_id, product_ref, excl, incl, effective_at, description, _, *tax = packed.split(SEP)
+    return (KINDS.get(kind, kind), charge_id or None, product_ref or None, excl, [tax[i : i + 3] for i in range(0, len(tax), 3)], incl,
+            effective_at, description)
+
+
+def packed_amount(packed: str) -> Decimal:
+    """The signed tax-included amount of a packed entry."""
+    if packed[0] == "[":
+        return Decimal(orjson.loads(packed)[5])
+    return Decimal(packed.split(SEP, 5)[4])
+
+
+def charge_of_entry(packed: str) -> tuple[str, str] | None:
+    """(fingerprint, signed tax-included amount) of a charge's own packed entry; None for any other entry."""
+    if packed[0] == "[":
+        values = orjson.loads(packed)
+        fingerprint, included = values[8], values[5]
+    else:
+        parts = packed.split(SEP, 8)
+        fingerprint, included = parts[7], parts[4]
+    return (fingerprint, included) if fingerprint else None
+
+
+def pack_entry_v2(kind: str, charge_id: str | None, product_ref: str | None, tax_excluded: str,
+                  taxes: list[list[str]], tax_included: str, effective_at: str, description: str) -> str:
+    """An entry packed in the version-2 layout (full kind names, no fingerprint slot), as the version-1 upcast
+    produces it."""
     parts = [kind, charge_id or "", product_ref or "", tax_excluded, tax_included, effective_at, description]
     for line in taxes:
         parts += line
@@ -95,20 +144,17 @@ def pack_entry(kind: str, charge_id: str | None, product_ref: str | None, tax_ex
     return packed
 
 
-def _fields(packed: str) -> tuple[str, str | None, str | None, str, list[list[str]], str, str, str]:
+def upcast_packed_v2(entry_id: str, packed: str, fingerprints: dict[str, str]) -> str:
+    """A version-2 packed entry (full kind name, no fingerprint slot) in the current layout; a charge's own entry (a charge type,
+    no charge id of its own) gets the charge's fingerprint from `fingerprints` (charge id -> fingerprint)."""
     if packed[0] == "[":
         kind, charge_id, product_ref, excl, taxes, incl, effective_at, description = orjson.loads(packed)
-        return kind, charge_id, product_ref, excl, taxes, incl, effective_at, description
-    kind, charge_id, product_ref, excl, incl, effective_at, description, *tax = packed.split(SEP)
-    return (kind, charge_id or None, product_ref or None, excl, [tax[i : i + 3] for i in range(0, len(tax), 3)], incl,
-            effective_at, description)
-
-
-def packed_amount(packed: str) -> Decimal:
-    """The signed tax-included amount of a packed entry."""
-    if packed[0] == "[":
-        return Decimal(orjson.loads(packed)[5])
-    return Decimal(packed.split(SEP, 5)[4])
+    else:
+        kind, charge_id, product_ref, excl, incl, effective_at, description, *tax = packed.split(SEP)
+        charge_id, product_ref = charge_id or None, product_ref or None
+        taxes = [tax[i : i + 3] for i in range(0, len(tax), 3)]
+    fingerprint = fingerprints.get(entry_id) if kind in CHARGE_TYPES and charge_id is None else None
+    return pack_entry(kind, charge_id, product_ref, excl, taxes, incl, effective_at, description, fingerprint)
 
 
 def unpack_entry(entry_id: str, packed: str, paid_by: dict[str, Decimal] | None) -> dict[str, Any]:
@@ -142,25 +188,39 @@ class UnbilledView(Mapping[str, dict[str, Any]]):
         return len(self._packed)
 
 
-class DecimalView(Mapping[str, Decimal]):
-    """Read-only dict-like view of a {key: decimal string} dict, giving Decimals."""
+class ChargeNetView(Mapping[str, Decimal]):
+    """Read-only dict-like view of every charge's signed net amount (charge id -> Decimal): the account's
+    `charges` records ("fingerprint|net"), else the amount of the charge's own unbilled entry."""
 
-    __slots__ = ("_values",)
+    __slots__ = ("_records", "_entries")
 
-    def __init__(self, values: dict[str, str]) -> None:
-        self._values = values
+    def __init__(self, records: dict[str, str], entries: dict[str, str]) -> None:
+        self._records, self._entries = records, entries
 
-    def __getitem__(self, key: str) -> Decimal:
-        return Decimal(self._values[key])
+    def _own(self) -> Iterator[str]:
+        return (k for k, packed in self._entries.items() if k not in self._records and charge_of_entry(packed))
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._values
+    def __getitem__(self, charge_id: str) -> Decimal:
+        record = self._records.get(charge_id)
+        if record is not None:
+            return Decimal(record.partition(SEP)[2])
+        own = charge_of_entry(self._entries[charge_id])
+        if own is None:
+            raise KeyError(charge_id)
+        return Decimal(own[1])
+
+    def __contains__(self, charge_id: object) -> bool:
+        if charge_id in self._records:
+            return True
+        packed = self._entries.get(charge_id)  # type: ignore[call-overload]
+        return packed is not None and charge_of_entry(packed) is not None
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
+        yield from self._records
+        yield from self._own()
 
     def __len__(self) -> int:
-        return len(self._values)
+        return len(self._records) + sum(1 for _ in self._own())
 
 
 def iso(moment: datetime) -> str:

@@ -1,4 +1,5 @@
-"""The BillingAccount's compact state: snapshot round trips (new and version-1 layouts) and the fast JSON transcoder."""
+"""The BillingAccount's compact state: snapshot round trips (current, version-1 and version-2 layouts), charge
+records derived from unbilled entries, and the fast JSON transcoder."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
+import pytest
 from eventsourcing.application import Application
 from eventsourcing.domain import Snapshot as LibrarySnapshot
 from eventsourcing.persistence import JSONTranscoder, Mapper
@@ -14,6 +16,8 @@ from eventsourcing.persistence import JSONTranscoder, Mapper
 from ledger.adapters.json_transcoder import FastJSONTranscoder
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.entries import CREDIT, TaxLine
+from ledger.errors import IdempotencyConflict
+from tests.support.snapshot_layouts import version_2_snapshot_state, version_2_state
 
 D = Decimal
 UTC = timezone.utc
@@ -77,7 +81,7 @@ def test_version_1_snapshot_is_upcast_to_the_compact_layout() -> None:
     """A snapshot taken by the library's Snapshot class in the old layout (dict entries, Decimal nets) restores
     to the same state as the compact account."""
     account = busy_account()
-    legacy = {k: v for k, v in vars(account).items() if k not in ("_id", "_version", "_pending_events")}
+    legacy = version_2_state(account)
     entries, paid, nets = legacy.pop("entries"), legacy.pop("entry_paid"), legacy.pop("nets")
     legacy.pop("unbilled_sum")
     legacy["unbilled"] = {k: account.unbilled[k] for k in entries}
@@ -89,6 +93,57 @@ def test_version_1_snapshot_is_upcast_to_the_compact_layout() -> None:
     mapper: Mapper[UUID] = Mapper(transcoder=fast)
     restored = mapper.to_domain_event(mapper.to_stored_event(snapshot)).mutate(None)
     assert restored.__dict__ == account.__dict__
+
+
+def test_version_2_snapshot_is_upcast_to_the_current_layout() -> None:
+    """A snapshot of our Snapshot class in the version-2 layout restores to the same state as the account (records
+    kept only for the billed, adjusted and odd charges, fingerprints moved into the unbilled charges' entries)."""
+    account = busy_account()
+    account.apply_charge(T0, charge_id="odd|id", charge_type=CREDIT, currency_code="EUR", tax_excluded=D(1),
+                         taxes=[], tax_included=D(1), effective_at=OCT5, description="a|b")  # a JSON-packed entry
+    account.collect_events()
+    state = version_2_snapshot_state(account)
+    snapshot = BillingAccount.Snapshot(originator_id=account.id, originator_version=account.version,  # type: ignore[call-arg]
+                                       timestamp=T0, topic="ledger.aggregates.billing_account:BillingAccount",
+                                       state=state)
+    _, fast = transcoders()
+    mapper: Mapper[UUID] = Mapper(transcoder=fast)
+    restored = mapper.to_domain_event(mapper.to_stored_event(snapshot)).mutate(None)
+    assert restored.__dict__ == account.__dict__
+    assert sorted(account.charges) == ["c0", "c1"]  # adjusted; billed
+    assert dict(restored.charge_net) == dict(account.charge_net) and len(account.charge_net) == 6
+
+
+def test_unbilled_charges_keep_no_record_beside_their_entry() -> None:
+    """An unbilled, unadjusted charge's fingerprint and net come from its entry; billing or adjusting it records
+    them; a re-sent charge is still a duplicate (or a conflict) in every case."""
+    account = busy_account()
+    assert set(account.charges) == {"c0", "c1"} and not any(k.startswith("charge:") for k in account.caller_ids)
+    vat = [TaxLine("VAT", D(20), D("2.000002"))]
+    for charge_id in ("c0", "c1", "c2"):  # adjusted, billed, unbilled
+        resent = dict(charge_id=charge_id, charge_type="appliedBillingCharge", currency_code="EUR",
+                      tax_excluded=D("10.00001"), taxes=vat, tax_included=D("12.000012"), effective_at=OCT5,
+                      product_ref="P")
+        assert account.apply_charge(T0, **resent) is False
+        with pytest.raises(IdempotencyConflict):
+            account.apply_charge(T0, **{**resent, "product_ref": "Q"})
+    assert account.charge_net["c0"] == D("11.000012") and account.charge_net["c2"] == D("12.000012")
+    account.adjust_charge(T0, adjustment_id="a2", charge_id="c0", tax_excluded=D(1), taxes=[], tax_included=D(1),
+                          effective_at=OCT5, reason="undo")
+    assert set(account.charges) == {"c0", "c1"}  # c0's entry was billed: its record stays
+    account.adjust_charge(T0, adjustment_id="a3", charge_id="c2", tax_excluded=D(-1), taxes=[], tax_included=D(-1),
+                          effective_at=OCT5, reason="fix")
+    assert account.charges["c2"].endswith("|11.000012")
+    account.adjust_charge(T0, adjustment_id="a4", charge_id="c2", tax_excluded=D(1), taxes=[], tax_included=D(1),
+                          effective_at=OCT5, reason="undo")
+    assert "c2" not in account.charges  # back to what its entry says
+
+
+def test_snapshot_decoded_without_the_scan_equals_the_library_decoding() -> None:
+    """An account snapshot decoded reviving only its top-level timestamp equals the library transcoder's decoding."""
+    plain, fast = transcoders()
+    stored = Mapper(transcoder=plain).to_stored_event(BillingAccount.Snapshot.take(busy_account()))
+    assert fast.decode_top_level_typed(stored.state, ("timestamp",)) == plain.decode(stored.state)
 
 
 def test_fast_transcoder_reads_what_the_library_writes() -> None:
@@ -106,12 +161,13 @@ def test_fast_transcoder_reads_what_the_library_writes() -> None:
 
 def test_packed_entry_keeps_separators_and_empty_values() -> None:
     """Values holding the separator, empty strings and None survive packing (the JSON form is used for them)."""
-    from ledger.aggregates.entries import pack_entry, unpack_entry
+    from ledger.aggregates.entries import charge_of_entry, pack_entry, unpack_entry
 
-    odd = pack_entry("appliedBillingCharge", "", "", "1", [["V|A", "20", "0.2"]], "1.2", "2026-10-05", "a|b")
+    odd = pack_entry("appliedBillingCharge", "", "", "1", [["V|A", "20", "0.2"]], "1.2", "2026-10-05", "a|b", "f1")
     plain = pack_entry("appliedBillingCharge", None, None, "1", [], "1", "2026-10-05", "")
     assert odd.startswith("[") and not plain.startswith("[")
     entry = unpack_entry("e1", odd, None)
     assert (entry["charge_id"], entry["product_ref"], entry["description"]) == ("", "", "a|b")
     assert entry["taxes"] == [{"category": "V|A", "rate": "20", "amount": "0.2"}]
     assert (unpack_entry("e2", plain, None)["charge_id"], unpack_entry("e2", plain, None)["product_ref"]) == ("e2", None)
+    assert charge_of_entry(odd) == ("f1", "1.2") and charge_of_entry(plain) is None
