@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from ledger.adapters.account_history import load_at_versions
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.contracts.ledger_events import account_position, event_type, to_record
 from ledger.errors import NotFound
@@ -51,7 +52,9 @@ class EventFeed:
         """Up to `limit` events after notification id `after`, in order."""
         notifications = self.store.notifications(start=after + 1, limit=limit)
         to_event = self.store.mapper.to_domain_event
-        return [self.item(n.id, to_event(n)) for n in notifications]
+        events = [(n.id, to_event(n)) for n in notifications]
+        self._load_missing([event for _, event in events])
+        return [self.item(position, event) for position, event in events]
 
     def item(self, position: int, event: Any) -> FeedItem:
         account_id, position_after = self._account_of(event)
@@ -69,11 +72,31 @@ class EventFeed:
             return account_id, None
         return None, None
 
+    def _load_missing(self, events: list[Any]) -> None:
+        """Load together the accounts the page needs and the cache cannot give (after a start, an eviction or a
+        retried page): each as it was right after its first event in the page. A creation needs no load."""
+        wanted: dict[UUID, int] = {}
+        seen = set()
+        for event in events:
+            account_id = event.originator_id
+            if account_id in seen or not type(event).__qualname__.startswith("BillingAccount."):
+                continue
+            seen.add(account_id)
+            version = event.originator_version
+            cached = self._accounts.get(account_id)
+            if version > 1 and (cached is None or cached.version not in (version - 1, version)):
+                wanted[account_id] = version
+        loaded = load_at_versions(self.store, BillingAccount, wanted, "billing account")
+        for account_id, account in loaded.items():
+            self._accounts.remember(account_id, account)
+
     def _account_after(self, event: Any) -> BillingAccount:
         """The account as it was right after `event`: the cached one moved forward, else loaded at that version."""
         account = self._accounts.pop(event.originator_id, None)
         if account is not None and account.version == event.originator_version - 1:
             account = event.mutate(account)
+        elif event.originator_version == 1:  # the account's creation: nothing to load
+            account = event.mutate(None)
         elif account is None or account.version != event.originator_version:
             account = self.store.load(BillingAccount, event.originator_id, NotFound, "billing account",
                                       version=event.originator_version)

@@ -8,6 +8,7 @@ re-sends at most one page: delivery is at least once, and each message carries a
 from __future__ import annotations
 
 import threading
+from functools import cache
 from typing import Callable
 
 import structlog
@@ -22,17 +23,27 @@ RELAY_NAME = "event-topic-relay"
 
 def to_message(registry: SchemaRegistry, item: FeedItem) -> OutboundMessage:
     """Key by billing account (one account's whole history on one partition); cycle events by their own id."""
-    key = item.billing_account_id or item.record["aggregate_id"]
+    record = item.record
     return OutboundMessage(
-        key=str(key).encode(),
-        value=registry.encode(item.schema, item.record),
+        key=(record["billing_account_id"] or record["aggregate_id"]).encode(),  # the ids' canonical text
+        value=registry.encode(item.schema, record),
         headers=(
-            ("event_id", str(item.record["event_id"]).encode()),
-            ("event_type", item.event_type.encode()),
-            ("schema_fingerprint", registry.fingerprint(item.schema).hex().encode()),
+            ("event_id", record["event_id"].encode()),
+            _type_header(item.event_type),
+            _fingerprint_header(registry, item.schema),
             ("notification_id", str(item.position).encode()),
         ),
     )
+
+
+@cache
+def _type_header(event_type: str) -> tuple[str, bytes]:
+    return ("event_type", event_type.encode())
+
+
+@cache
+def _fingerprint_header(registry: SchemaRegistry, schema: str) -> tuple[str, bytes]:
+    return ("schema_fingerprint", registry.fingerprint(schema).hex().encode())
 
 
 class OutboxRelay:

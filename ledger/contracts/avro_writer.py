@@ -143,10 +143,6 @@ def date_bytes(value: Any) -> bytes:
     raise NotPlain("not a date")
 
 
-def missing(name: str) -> Any:
-    raise NotPlain(f"no value for {name}")
-
-
 _PRIMITIVE = {"string": "text_bytes", "long": "long_bytes", "int": "int_bytes", "bytes": "raw_bytes"}
 _LOGICAL = {("string", "uuid"): "uuid_bytes", ("long", "timestamp-micros"): "micros_bytes", ("int", "date"): "date_bytes"}
 
@@ -179,6 +175,14 @@ class _Compiler:
         if isinstance(schema, str):
             if schema == "null":
                 self.emit(depth, f"if {expr} is not None: raise NotPlain('null expected')")
+                return
+            if schema == "string":  # inline: most fields are strings
+                data, size = self.var("s"), self.var("n")
+                self.emit(depth, f"if type({expr}) is not str: raise NotPlain('str expected')")
+                self.emit(depth, f"{data} = {expr}.encode()")
+                self.emit(depth, f"{size} = len({data})")
+                self.emit(depth, f"out += VARINT[{size}] if {size} < SMALL else long_bytes({size})")
+                self.emit(depth, f"out += {data}")
                 return
             if schema in _PRIMITIVE:
                 self.emit(depth, f"out += {_PRIMITIVE[schema]}({expr})")
@@ -257,8 +261,8 @@ class _Compiler:
                 self.emit(depth, f"{value} = {expr}.get({name!r}, {self.constant(field['default'])})")
             elif isinstance(kind, list) and "null" in kind:
                 self.emit(depth, f"{value} = {expr}.get({name!r})")
-            else:
-                self.emit(depth, f"{value} = {expr}[{name!r}] if {name!r} in {expr} else missing({name!r})")
+            else:  # a KeyError: fastavro decides (it refuses a missing value without a default)
+                self.emit(depth, f"{value} = {expr}[{name!r}]")
             self.value(kind, value, depth)
 
 
@@ -273,7 +277,7 @@ def compile_writer(schema: dict[str, Any], header: bytes = b"") -> Writer:
     compiler.emit(1, "return bytes(out)")
     source = "def write(record):\n" + "\n".join(compiler.lines) + "\n"
     namespace: dict[str, Any] = {
-        "NotPlain": NotPlain, "header": header, "missing": missing, "text_bytes": text_bytes, "long_bytes": long_bytes,
+        "NotPlain": NotPlain, "header": header, "VARINT": _VARINT, "SMALL": _SMALL, "text_bytes": text_bytes, "long_bytes": long_bytes,
         "int_bytes": int_bytes, "raw_bytes": raw_bytes, "uuid_bytes": uuid_bytes, "micros_bytes": micros_bytes,
         "date_bytes": date_bytes, **compiler.names,
     }

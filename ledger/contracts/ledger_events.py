@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from decimal import Context, Decimal, InvalidOperation
+from hashlib import sha1
 from typing import Any, Callable
 from uuid import UUID, uuid5
 
@@ -15,6 +16,8 @@ SCALE = 6
 _QUANTUM = Decimal(1).scaleb(-SCALE)
 _PRECISION = Context(prec=30)  # the schemas' decimal precision
 _EVENT_NAMESPACE = uuid5(LEDGER_NAMESPACE, "ledger-event")
+_EVENT_ID_HASH = sha1(_EVENT_NAMESPACE.bytes)  # uuid5 hashes the namespace's bytes, then the name
+_MAX_ADJUSTED = _PRECISION.prec - SCALE - 1  # a quantized amount with a larger adjusted exponent has too many digits
 Convert = Callable[[Any], Any]
 
 
@@ -23,6 +26,13 @@ Convert = Callable[[Any], Any]
 
 def money(value: Any) -> Decimal:
     """An exact amount (str/int/Decimal, never float) quantized to the schemas' 6 places."""
+    if type(value) is Decimal:
+        if value.same_quantum(_QUANTUM) and value.adjusted() <= _MAX_ADJUSTED:
+            return value  # already at 6 places and within precision: quantize would return it unchanged
+        try:
+            return value.quantize(_QUANTUM, context=_PRECISION)
+        except InvalidOperation:
+            raise UnencodableRecord(f"amount {value!r} is not an exact decimal of at most 30 digits", value=value) from None
     if isinstance(value, (float, bool)):
         raise UnencodableRecord(f"amount {value!r} is a {type(value).__name__}: amounts are exact decimals", value=value)
     try:
@@ -34,6 +44,8 @@ def money(value: Any) -> Decimal:
 def instant(value: str | datetime) -> datetime:
     """An ISO moment with offset (or aware datetime) as an aware UTC datetime (timestamp-micros)."""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is timezone.utc:
+        return moment
     if moment.tzinfo is None:
         raise UnencodableRecord(f"moment {value!r} has no time zone offset", value=value)
     return moment.astimezone(timezone.utc)
@@ -68,12 +80,13 @@ def mapping(convert: Convert) -> Convert:
 def record(*, defaults: dict[str, Any] | None = None, **fields: Convert) -> Convert:
     """A dict with known keys as a named record; an unknown key is refused rather than silently dropped."""
     defaults = defaults or {}
+    names, items = frozenset(fields), tuple(fields.items())
 
     def convert(value: dict[str, Any]) -> dict[str, Any]:
-        unknown = value.keys() - fields.keys()
-        if unknown:
-            raise UnencodableRecord(f"keys {sorted(unknown)} have no field in the contract", keys=sorted(unknown))
-        return {name: conv(value[name] if name in value else defaults.get(name)) for name, conv in fields.items()}
+        if not value.keys() <= names:
+            unknown = sorted(value.keys() - names)
+            raise UnencodableRecord(f"keys {unknown} have no field in the contract", keys=unknown)
+        return {name: conv(value[name] if name in value else defaults.get(name)) for name, conv in items}
 
     return convert
 
@@ -165,6 +178,18 @@ def event_id(aggregate_id: UUID, version: int) -> UUID:
     return uuid5(_EVENT_NAMESPACE, f"{aggregate_id}:{version}")
 
 
+def event_id_text(aggregate_id_text: str, version: int) -> str:
+    """`str(event_id(...))` from the aggregate id's text, without building UUID objects (uuid5 by hand: SHA-1 of
+    namespace and name, the first 16 bytes with version 5 and the RFC 4122 variant set)."""
+    digest = _EVENT_ID_HASH.copy()
+    digest.update(f"{aggregate_id_text}:{version}".encode())
+    raw = bytearray(digest.digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    x = raw.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
+
 def event_fields(event_type_name: str) -> list[str]:
     """The domain fields an event type's record carries after the envelope, in schema order."""
     return list(_mapping(event_type_name))
@@ -178,32 +203,35 @@ def to_record(domain_event: Any, billing_account_id: UUID | None, position: dict
     right after the event (see `account_position`), for BillingAccount events; None otherwise.
     """
     kind = event_type(domain_event)
-    fields = _mapping(kind)
+    schema, aggregate_type, fields = _SPECS.get(kind) or _spec(kind)
     aggregate_id = domain_event.originator_id
     version = domain_event.originator_version
     if billing_account_id is None:
-        if kind.startswith("BillingAccount."):
+        if aggregate_type == "BillingAccount":
             billing_account_id = aggregate_id
         elif kind in _ACCOUNT_FIELD:
             billing_account_id = getattr(domain_event, _ACCOUNT_FIELD[kind])
+    aggregate_text = str(aggregate_id)
     rec: dict[str, Any] = {
-        "event_id": str(event_id(aggregate_id, version)),
+        "event_id": event_id_text(aggregate_text, version),
         "event_type": kind,
-        "aggregate_type": kind.split(".", 1)[0],
-        "aggregate_id": str(aggregate_id),
+        "aggregate_type": aggregate_type,
+        "aggregate_id": aggregate_text,
         "aggregate_version": version,
-        "billing_account_id": None if billing_account_id is None else uuid_text(billing_account_id),
+        "billing_account_id": None if billing_account_id is None else
+        aggregate_text if billing_account_id is aggregate_id else uuid_text(billing_account_id),
         "recorded_at": instant(domain_event.timestamp),
         "position": None if position is None else POSITION(position),
     }
     try:
-        for name, convert in fields.items():
-            rec[name] = convert(getattr(domain_event, name))
+        for name, convert in fields:
+            value = getattr(domain_event, name)
+            rec[name] = value if convert is same else convert(value)
     except UnencodableRecord as error:
         raise UnencodableRecord(f"{kind}.{name}: {error.message}", event_type=kind, field=name, **error.context) from None
     except (TypeError, ValueError, AttributeError, KeyError) as error:
         raise UnencodableRecord(f"{kind}.{name}: {type(error).__name__}: {error}", event_type=kind, field=name) from None
-    return schema_name(kind), rec
+    return schema, rec
 
 
 def account_position(account: Any) -> dict[str, Any]:
@@ -217,6 +245,15 @@ def account_position(account: Any) -> dict[str, Any]:
         "prepaid_balance": account.prepaid_balance,
         "status": account.status,
     }
+
+
+_SPECS: dict[str, tuple[str, str, tuple[tuple[str, Convert], ...]]] = {}
+
+
+def _spec(kind: str) -> tuple[str, str, tuple[tuple[str, Convert], ...]]:
+    """(schema name, aggregate type, (field, converter) pairs) of an event type, worked out once."""
+    spec = _SPECS[kind] = (schema_name(kind), kind.split(".", 1)[0], tuple(_mapping(kind).items()))
+    return spec
 
 
 def _mapping(kind: str) -> dict[str, Convert]:

@@ -95,3 +95,62 @@ def test_positions_match_a_replay_of_the_account(story_ledger, registry):
             account = story_ledger.store.load(BillingAccount, record["aggregate_id"], NotFound, "account",
                                         version=record["aggregate_version"])
             assert record["position"] == {k: v for k, v in account_position(account).items()}
+
+
+# ---------------------------------------------------------------- accounts the feed has not followed (start, retry)
+
+
+@pytest.fixture
+def snapshotted_story(make_settings) -> Any:
+    """The story on a store that snapshots accounts every 2 events, so loads start from snapshots."""
+    from ledger.demo import DemoClock
+    from tests.support.ledger_factory import make_ledger
+    from tests.support.streams import play_story
+
+    ledger = make_ledger(make_settings(snapshot_interval=2), DemoClock())
+    play_story(ledger)
+    yield ledger
+    ledger.close()
+
+
+def test_accounts_load_at_any_version_as_single_loads_give_them(snapshotted_story):
+    """The batch load gives, for every account and version, the account a single load at that version gives."""
+    from ledger.adapters.account_history import load_at_versions
+    from ledger.aggregates.billing_account import BillingAccount
+    from ledger.errors import NotFound
+
+    store = snapshotted_story.store
+    versions: dict[Any, int] = defaultdict(int)
+    for notification in store.notifications(start=1, limit=100_000):
+        if ".billing_account:" in notification.topic or "BillingAccount" in notification.topic:
+            versions[notification.originator_id] = max(versions[notification.originator_id], notification.originator_version)
+    assert versions
+    for upto in range(1, max(versions.values()) + 1):
+        wanted = {i: min(v, upto) for i, v in versions.items()}
+        loaded = load_at_versions(store, BillingAccount, wanted, "billing account")
+        for account_id, version in wanted.items():
+            single = store.load(BillingAccount, account_id, NotFound, "billing account", version=version)
+            assert loaded[account_id].version == version
+            assert vars(loaded[account_id]) == vars(single)
+
+
+def test_a_missing_version_is_not_found(snapshotted_story):
+    from ledger.adapters.account_history import load_at_versions
+    from ledger.aggregates.billing_account import BillingAccount
+    from ledger.errors import NotFound
+
+    store = snapshotted_story.store
+    first = next(n for n in store.notifications(start=1, limit=100) if "BillingAccount" in n.topic)
+    with pytest.raises(NotFound):
+        load_at_versions(store, BillingAccount, {first.originator_id: 10_000}, "billing account")
+
+
+def test_a_feed_started_anywhere_gives_the_records_a_feed_from_the_start_gives(snapshotted_story, monkeypatch):
+    """A new feed (a restarted relay) loads the accounts its first page needs together, and computes the same
+    positions as a feed that followed every account from its creation."""
+    store = snapshotted_story.store
+    everything = [item.record for item in EventFeed(store).page(0, 100_000)]
+    if store.recorder.__class__.__module__.startswith(("eventsourcing.postgres", "ledger.adapters.postgres")):
+        monkeypatch.setattr(store, "load", lambda *a, **k: pytest.fail("one load per account: not batched"))
+    for start in range(0, len(everything), 3):
+        assert [item.record for item in EventFeed(store).page(start, 100_000)] == everything[start:]

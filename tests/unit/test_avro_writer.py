@@ -208,5 +208,5 @@ def test_a_missing_field_with_a_default_is_written_as_fastavro_writes_it() -> No
         {"name": "a", "type": ["null", "string"]}, {"name": "b", "type": "long", "default": 5},
         {"name": "c", "type": {"type": "array", "items": "string"}, "default": []}]}
     assert compile_writer(schema)({}) == fastavro_body(schema, {})
-    with pytest.raises(NotPlain):
+    with pytest.raises(KeyError):
         compile_writer({"type": "record", "name": "R", "fields": [{"name": "a", "type": "long"}]})({})

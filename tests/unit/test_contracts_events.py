@@ -330,3 +330,60 @@ def test_event_namespace_is_not_the_aggregate_namespace() -> None:
     """Event ids never collide with aggregate ids built from the same ledger namespace."""
     aggregate = ids.account_id("ACME")
     assert event_id(aggregate, 1) != uuid5(ids.LEDGER_NAMESPACE, f"{aggregate}:1")
+
+
+# ---------------------------------------------------------------- the relay's fast paths give what the plain ones gave
+
+
+@pytest.mark.parametrize("kind", sorted(EVENTS))
+def test_every_real_event_encodes_as_fastavro_encodes_it(kind: str) -> None:
+    """The registry's compiled writer writes, for every real event (with its position), fastavro's very bytes."""
+    import io
+
+    import fastavro
+
+    from ledger.contracts import MAGIC
+
+    events, owner = scenario()
+    figures = positions()
+    for event in (e for e in events if event_type(e) == kind):
+        position = figures.get(event.originator_version) if kind.startswith("BillingAccount.") else None
+        name, record = to_record(event, owner.get(event.originator_id), position)
+        buffer = io.BytesIO()
+        fastavro.schemaless_writer(buffer, fastavro.parse_schema(registry().schema(name), named_schemas={}), record)
+        assert registry().encode(name, record) == MAGIC + registry().fingerprint(name) + buffer.getvalue()
+
+
+def test_event_id_text_is_the_uuid5_text() -> None:
+    """The relay's event id, built without UUID objects, is the text of `event_id`."""
+    from random import Random
+
+    from ledger.contracts.ledger_events import event_id_text
+
+    rng = Random(5)
+    for _ in range(2_000):
+        aggregate, version = UUID(int=rng.getrandbits(128)), rng.choice((1, 2, 99, rng.getrandbits(40)))
+        assert event_id_text(str(aggregate), version) == str(event_id(aggregate, version))
+
+
+@pytest.mark.parametrize("value", ["0", "-0", "12.3456", "-0.000001", "1E+3", "0.0000005", "0.0000015", "-2.5E-7",
+                                   Decimal("7.000000"), Decimal("-7.000000"), Decimal("1.10"), Decimal("0E-10"),
+                                   Decimal("123456789012345678901234.123456"), 42])
+def test_money_quantizes_as_before(value: Any) -> None:
+    """Amounts already at six places are passed through; any other is quantized (half even) as it always was."""
+    from decimal import Context
+
+    from ledger.contracts.ledger_events import money
+
+    expected = Decimal(value).quantize(Decimal("0.000001"), context=Context(prec=30))
+    got = money(value)
+    assert got == expected and str(got) == str(expected) and got.as_tuple() == expected.as_tuple()
+
+
+def test_money_refuses_more_than_thirty_digits() -> None:
+    from ledger.contracts.ledger_events import money
+
+    with pytest.raises(UnencodableRecord):
+        money(Decimal("1234567890123456789012345.000000"))
+    with pytest.raises(UnencodableRecord):
+        money(Decimal("1234567890123456789012345.5"))
