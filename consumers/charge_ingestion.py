@@ -87,7 +87,8 @@ class ChargeIngestion:
             charges.append(charge)
             sources[charge.charge_id].append(message)
         if charges:
-            outcome = self.execute(PostCharges(charges=charges))
+            # each charge is already a validated PostCharge: constructing skips re-running their validators
+            outcome = self.execute(PostCharges.model_construct(charges=charges))
             result.applied, result.duplicates = outcome["applied"], outcome["duplicates"]
             for rejected in outcome["rejected"]:
                 letters.append(_letter(sources[rejected["charge_id"]].pop(), rejected["error"], rejected["message"]))

@@ -42,10 +42,24 @@ def sign_of(charge_type: str) -> int:
     return -1 if charge_type == CREDIT else 1
 
 
+_DIGEST_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def digest(*parts: Any) -> str:
-    """A short stable fingerprint of a command's content, to tell a replay from a conflicting reuse of an id."""
-    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    """A short stable fingerprint of a command's content, to tell a replay from a conflicting reuse of an id.
+
+    Stored fingerprints are compared with new ones, so the text hashed never changes: the compact, key-sorted,
+    ASCII-escaped `json.dumps(parts, default=str)`. orjson writes the very same bytes for ASCII text, ints, None,
+    lists and str-keyed dicts (Decimals and datetimes go through `str` in both), and is used when its output is
+    printable ASCII; anything else (non-ASCII text or DEL, which json.dumps escapes, non-str keys) takes json.dumps.
+    """
+    try:
+        text = orjson.dumps(parts, default=str, option=_DIGEST_OPTIONS)
+    except orjson.JSONEncodeError:
+        text = b"\x80"  # not ASCII: take the json.dumps path
+    if not text.isascii() or b"\x7f" in text:  # json.dumps escapes DEL too
+        text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":")).encode()
+    return hashlib.sha256(text).hexdigest()[:16]
 
 
 def unbilled_entry(

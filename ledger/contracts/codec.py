@@ -8,12 +8,13 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import fastavro
 from fastavro.schema import fingerprint as _fingerprint_hex
 from fastavro.schema import to_parsing_canonical_form
 
+from ledger.contracts.avro_reader import NotCompilable as ReaderNotCompilable, compile_reader
 from ledger.contracts.avro_writer import NotCompilable, Writer, compile_writer
 from ledger.contracts.errors import InvalidSchemaFile, UndecodableMessage, UnencodableRecord, UnknownSchema
 
@@ -61,6 +62,14 @@ class SchemaRegistry:
                     )
                 latest = self._latest[name]
                 self._readers[v.fingerprint] = (name, v.parsed, None if v is latest else latest.parsed)
+        self._plain_readers: dict[bytes, Callable[[io.BytesIO], Any]] = {}  # fingerprint -> compiled reader
+        for name, vs in self._versions.items():
+            for v in vs:
+                latest = self._latest[name]
+                try:
+                    self._plain_readers[v.fingerprint] = compile_reader(v.source, None if v is latest else latest.source)
+                except ReaderNotCompilable:
+                    pass
         self._writers = {name: (MAGIC + v.fingerprint, v.parsed) for name, v in self._latest.items()}
         self._compiled: dict[str, Writer] = {}  # latest versions the compiled writer covers
         for name, v in self._latest.items():
@@ -153,8 +162,9 @@ class SchemaRegistry:
             ) from None
         stream = io.BytesIO(data)
         stream.seek(HEADER_SIZE)
+        plain_reader = self._plain_readers.get(fp)
         try:
-            record = fastavro.schemaless_reader(stream, writer, reader)
+            record = plain_reader(stream) if plain_reader is not None else fastavro.schemaless_reader(stream, writer, reader)
         except Exception as error:  # truncated or corrupt body: EOFError, ValueError, UnicodeDecodeError, ...
             raise UndecodableMessage(f"{name} body does not decode: {type(error).__name__}: {error}", schema=name) from error
         if stream.tell() != len(data):
