@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
@@ -191,6 +192,7 @@ def start_of_day(day: date, time_zone: str) -> datetime:
     return after
 
 
+@lru_cache(maxsize=4096)  # a bill run asks it for every account, of a few days and time zones
 def end_of_day_exclusive(day: date, time_zone: str) -> datetime:
     """start_of_day of the following day: an instant is on or before local `day` iff it is earlier."""
     return start_of_day(day + _ONE_DAY, time_zone)

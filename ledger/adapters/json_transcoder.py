@@ -1,28 +1,77 @@
-"""The event store's JSON transcoder: the eventsourcing library's stored format, decoded with orjson."""
+"""The event store's JSON transcoder: the eventsourcing library's stored format, encoded and decoded with orjson."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredError
 
 _MARK = b'"_type_":'
+_TIMESTAMP_FIRST = b'{"timestamp":{"_type_":'
+_SCALARS = (str, int, bool, type(None))
+_TYPED = (UUID, datetime, Decimal)
+
+
+def _plain(node: list[Any] | dict[str, Any]) -> bool:
+    """True when a list or dict holds only strings, integers, booleans, None and such lists and dicts."""
+    for value in node.values() if type(node) is dict else node:
+        kind = type(value)
+        if kind in _SCALARS:
+            continue
+        if (kind is not list and kind is not dict) or not _plain(value):
+            return False
+    return True
 
 
 class FastJSONTranscoder(JSONTranscoder):
-    """Writes exactly what the library's JSONTranscoder writes; reads it with orjson and revives only the typed values.
+    """Writes exactly the bytes the library's JSONTranscoder writes, and reads them, with orjson.
 
-    Typed values (UUID, Decimal, datetime) are stored as {"_type_": name, "_data_": value}. The library runs a
-    Python hook on every decoded dict; here the encoded bytes are counted for that marker first (a marker inside
-    a string value is escaped, so it never counts) and the decoded tree is walked only until that many are found:
-    an event's timestamp comes first, and a snapshot of a big account has no other typed value to look for.
+    Typed values (UUID, Decimal, datetime) are stored as {"_type_": name, "_data_": value}. Encoding: a document
+    whose typed values are all at its top level (an event's timestamp and ids; its nested lists and dicts hold plain
+    JSON values, which a check walks) is written by orjson after wrapping those; anything else (a typed value deeper
+    down, a float, a tuple...) by the library's encoder. Decoding: the library runs a Python hook on every decoded
+    dict; here the encoded bytes are counted for the marker first (a marker inside a string value is escaped, so it
+    never counts) and the decoded tree is walked only until that many are found: an event's timestamp comes first,
+    and a snapshot of a big account has no other typed value to look for.
     """
+
+    def encode(self, obj: Any) -> bytes:
+        if type(obj) is dict:
+            top = self._top_level_typed(obj)
+            if top is not None:
+                try:
+                    return orjson.dumps(top)
+                except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits, a non-string key: the library's way
+                    pass
+        return super().encode(obj)
+
+    def _top_level_typed(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        """`obj` with its top-level UUID, datetime and Decimal values in their stored form; None unless every other
+        value, at any depth, is plain JSON."""
+        out = {}
+        for key, value in obj.items():
+            kind = type(value)
+            if kind in _TYPED:
+                transcoding = self.types.get(kind)
+                data = transcoding.encode(value) if transcoding is not None else None
+                if type(data) is not str:
+                    return None
+                value = {"_type_": transcoding.name, "_data_": data}  # type: ignore[union-attr]
+            elif kind not in _SCALARS and ((kind is not list and kind is not dict) or not _plain(value)):
+                return None
+            out[key] = value
+        return out
 
     def decode(self, data: bytes) -> Any:
         obj = orjson.loads(data)
         wanted = data.count(_MARK)
-        if wanted:
+        if wanted == 1 and data.startswith(_TIMESTAMP_FIRST):  # most events: the timestamp is the only typed value
+            obj["timestamp"] = self._typed(obj["timestamp"])
+        elif wanted:
             self._revive(obj, wanted)
         return obj
 

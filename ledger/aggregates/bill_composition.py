@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from ledger.money import ZERO, currency, round_money
 
 EXEMPT = "exempt"
+_EXEMPT_LINES = ({"category": EXEMPT, "rate": "0", "amount": "0"},)
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class BillTotals:
     rounding_difference: Decimal
 
 
+@lru_cache(maxsize=1024)  # a few distinct rates, on every entry of every bill
 def _rate_key(rate: str) -> Decimal:
     return Decimal(rate).normalize()
 
@@ -40,12 +43,12 @@ def compose(entries: list[dict[str, Any]], currency_code: str) -> BillTotals:
     exact_included = ZERO
     items = []
     for entry in entries:
-        exact_excluded += entry["tax_excluded"]
+        excluded = entry["tax_excluded"]
+        exact_excluded += excluded
         exact_included += entry["tax_included"]
-        lines = entry["taxes"] or [{"category": EXEMPT, "rate": "0", "amount": "0"}]
-        for line in lines:
+        for line in entry["taxes"] or _EXEMPT_LINES:
             key = (line["category"], _rate_key(line["rate"]))
-            bases[key] = bases.get(key, ZERO) + entry["tax_excluded"]
+            bases[key] = bases.get(key, ZERO) + excluded
             taxes[key] = taxes.get(key, ZERO) + Decimal(line["amount"])
         items.append(
             {
@@ -54,7 +57,7 @@ def compose(entries: list[dict[str, Any]], currency_code: str) -> BillTotals:
                 "charge_id": entry["charge_id"],
                 "product_ref": entry["product_ref"] or "",
                 "description": entry["description"],
-                "tax_excluded": str(entry["tax_excluded"]),
+                "tax_excluded": str(excluded),
                 "tax_included": str(entry["tax_included"]),
                 "effective_at": entry["effective_at"],
             }

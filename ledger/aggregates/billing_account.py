@@ -76,8 +76,9 @@ class BillingAccount(LedgerAggregate):
     """A customer's billing account; every charge, bill, payment and refund touches it."""
 
     # 2: compact state (packed entries, string nets); 3: a charge's fingerprint in its packed entry, "fingerprint|net"
-    # records only for charges billed, adjusted or prepaid. Older snapshots are upcast on load.
-    class_version = 3
+    # records only for charges billed, adjusted or prepaid; 4: no last_activity (it is modified_on). Older snapshots
+    # are upcast on load.
+    class_version = 4
 
     class Snapshot(LibrarySnapshot):
         """The account's state with its few Decimals and datetimes as strings: nothing for a decoder to walk."""
@@ -98,8 +99,11 @@ class BillingAccount(LedgerAggregate):
 
         def mutate(self, _: Any) -> Any:
             state = dict(self.state)
-            if state.pop("class_version", None) == 2:
+            version = state.pop("class_version", None)
+            if version == 2:
                 BillingAccount.upcast_v2_v3(state)
+            if version in (2, 3):
+                BillingAccount.upcast_v3_v4(state)
             for key in _DECIMALS:
                 state[key] = D(state[key])
             for key in _MOMENTS:
@@ -141,6 +145,11 @@ class BillingAccount(LedgerAggregate):
         for charge_id, net in state.pop("nets").items():
             keep_net(state["charges"], entries, charge_id, fingerprints[charge_id], net)
 
+    @staticmethod
+    def upcast_v3_v4(state: dict[str, Any]) -> None:
+        """Version 3 kept `last_activity`, always the last event's timestamp: now read from modified_on."""
+        state.pop("last_activity", None)
+
     class Opened(LedgerAggregate.Created):
         account_ref: str
         customer_id: str
@@ -179,7 +188,6 @@ class BillingAccount(LedgerAggregate):
             a.prepaid_excess = {}
             a.bill_count = 0
             a.bills = {}
-            a.last_activity = self.timestamp.isoformat()
 
     @classmethod
     def open(
@@ -222,6 +230,11 @@ class BillingAccount(LedgerAggregate):
         )
 
     # ---------------------------------------------------------------- queries
+
+    @property
+    def last_activity(self) -> str:
+        """When the last event happened (ISO 8601)."""
+        return self.modified_on.isoformat()
 
     @property
     def is_prepaid(self) -> bool:
@@ -356,21 +369,20 @@ class BillingAccount(LedgerAggregate):
         fingerprint: str
 
         def apply(self, a: BillingAccount) -> None:
-            credit = sign_of(self.charge_type) < 0
-            signed = -D(self.tax_included) if credit else D(self.tax_included)
-            included = str(signed) if credit else self.tax_included
+            if sign_of(self.charge_type) < 0:  # a credit: its amounts are stored signed
+                signed = -D(self.tax_included)
+                included, excluded = str(signed), str(-D(self.tax_excluded))
+                lines = [[t["category"], t["rate"], str(-D(t["amount"]))] for t in self.taxes]
+            else:
+                signed, included, excluded = D(self.tax_included), self.tax_included, self.tax_excluded
+                lines = [[t["category"], t["rate"], t["amount"]] for t in self.taxes]
             a.balance += signed
-            a.last_activity = self.timestamp.isoformat()
             if a.rating_type == PREPAID:  # no entry to carry the charge's fingerprint and net
                 a.charges[self.charge_id] = self.fingerprint + SEP + included
                 a.prepaid_balance -= signed
                 return
-            a.put_entry(self.charge_id, pack_entry(
-                self.charge_type, None, self.product_ref,
-                str(-D(self.tax_excluded)) if credit else self.tax_excluded,
-                [[t["category"], t["rate"], str(-D(t["amount"])) if credit else t["amount"]] for t in self.taxes],
-                included, self.effective_at, self.description, self.fingerprint,
-            ), signed)
+            a.put_entry(self.charge_id, pack_entry(self.charge_type, None, self.product_ref, excluded, lines, included,
+                                                   self.effective_at, self.description, self.fingerprint), signed)
 
     def apply_charge(
         self,
@@ -446,7 +458,6 @@ class BillingAccount(LedgerAggregate):
             a.caller_ids[f"adjustment:{self.adjustment_id}"] = self.fingerprint
             fingerprint, net = a.charge_record(self.charge_id)  # type: ignore[misc]
             a.balance += signed
-            a.last_activity = self.timestamp.isoformat()
             if a.is_prepaid:
                 a.prepaid_balance -= signed
             else:
@@ -521,12 +532,12 @@ class BillingAccount(LedgerAggregate):
 
         def apply(self, a: BillingAccount) -> None:
             a.balance += D(self.rounding_difference)
-            entries, records = a.entries, a.charges
+            entries, records, paid = a.entries, a.charges, a.entry_paid
             for entry_id in self.entry_ids:
                 own = charge_of_entry(entries.pop(entry_id))
                 if own is not None and entry_id not in records:  # a billed charge keeps its fingerprint and net
                     records[entry_id] = own[0] + SEP + own[1]
-                if a.entry_paid.pop(entry_id, None):
+                if paid and paid.pop(entry_id, None):
                     a.billed_paid_entries[entry_id] = str(self.bill_id)
             a.resum_unbilled()
             amount_due = D(self.amount_due)
@@ -544,7 +555,6 @@ class BillingAccount(LedgerAggregate):
                 remaining = ZERO
             a.bill_count += 1
             a.bills[self.bill_number] = str(self.bill_id)
-            a.last_activity = self.timestamp.isoformat()
             if remaining > 0:
                 a.open_bills[str(self.bill_id)] = {
                     "remaining": remaining,
@@ -583,7 +593,8 @@ class BillingAccount(LedgerAggregate):
             raise RuleViolation(f"entries already billed or unknown: {', '.join(missing)}", account=self.account_ref)
         prepaid, room = [], max(amount_due, ZERO)
         for e in entries:
-            for pid, amt in sorted(e.get("paid_by", {}).items()):
+            paid_by = e.get("paid_by")
+            for pid, amt in sorted(paid_by.items()) if paid_by else ():
                 applied = min(amt, room)
                 room -= applied
                 prepaid.append({"payment_id": pid, "entry_id": e["id"], "amount": str(applied), "excess": str(amt - applied)})
@@ -633,7 +644,6 @@ class BillingAccount(LedgerAggregate):
                 a.prepaid_balance += D(self.to_balance)
             else:
                 a.credit_balance += D(self.to_balance)
-            a.last_activity = self.timestamp.isoformat()
 
     def entry_remaining(self, entry_id: str) -> Decimal:
         return packed_amount(self.entries[entry_id]) - sum(self.entry_paid.get(entry_id, {}).values(), ZERO)
@@ -728,7 +738,6 @@ class BillingAccount(LedgerAggregate):
                     REVERSAL_DEBIT, None, None, str(debit), [], str(debit), self.effective_at,
                     f"credit already used from reversed payment: {self.reason}",
                 ), debit)
-            a.last_activity = self.timestamp.isoformat()
 
     def current_targets(self, allocations: list[dict[str, str]]) -> list[tuple[str, str]]:
         """Where each allocation's money sits now: a charge paid before billing has since moved onto its bill."""
@@ -807,7 +816,6 @@ class BillingAccount(LedgerAggregate):
                 a.prepaid_balance -= amount
             else:
                 a.credit_balance -= amount
-            a.last_activity = self.timestamp.isoformat()
 
     def refund_credit(self, now: datetime, *, refund_id: str, amount: Decimal, method: str, reference: str, effective_at: datetime) -> bool:
         """Return credit balance (overpayment, prepayment) to the payer."""
@@ -837,7 +845,6 @@ class BillingAccount(LedgerAggregate):
         def apply(self, a: BillingAccount) -> None:
             a.status = self.status
             a.status_since = self.timestamp.isoformat()
-            a.last_activity = self.timestamp.isoformat()
 
     def suspend(self, now: datetime, reason: str) -> None:
         if self.status != ACTIVE:

@@ -117,15 +117,6 @@ def pack_entry(kind: str, charge_id: str | None, product_ref: str | None, tax_ex
     return packed
 
 
-def _fields(packed: str) -> tuple[str, str | None, str | None, str, list[list[str]], str, str, str]:
-    if packed[0] == "[":
-        kind, charge_id, product_ref, excl, taxes, incl, effective_at, description, _ = orjson.loads(packed)
-        return KINDS.get(kind, kind), charge_id, product_ref, excl, taxes, incl, effective_at, description
-    kind, charge_id, product_ref, excl, incl, effective_at, description, _, *tax = packed.split(SEP)
-    return (KINDS.get(kind, kind), charge_id or None, product_ref or None, excl, [tax[i : i + 3] for i in range(0, len(tax), 3)], incl,
-            effective_at, description)
-
-
 def packed_amount(packed: str) -> Decimal:
     """The signed tax-included amount of a packed entry."""
     if packed[0] == "[":
@@ -172,13 +163,19 @@ def upcast_packed_v2(entry_id: str, packed: str, fingerprints: dict[str, str]) -
 
 
 def unpack_entry(entry_id: str, packed: str, paid_by: dict[str, Decimal] | None) -> dict[str, Any]:
-    """A packed entry as the dict bills and rules read (a fresh dict: changing it changes nothing)."""
-    kind, charge_id, product_ref, excl, taxes, incl, effective_at, description = _fields(packed)
-    return unbilled_entry(
-        entry_id=entry_id, kind=kind, charge_id=entry_id if charge_id is None else charge_id, product_ref=product_ref,
-        tax_excluded=Decimal(excl), taxes=[{"category": c, "rate": r, "amount": a} for c, r, a in taxes],
-        tax_included=Decimal(incl), effective_at=effective_at, description=description, paid_by=dict(paid_by or {}),
-    )
+    """A packed entry as the dict bills and rules read (a fresh dict: changing it changes nothing); see unbilled_entry."""
+    if packed[0] == "[":
+        kind, charge_id, product_ref, excl, lines, incl, effective_at, description, _ = orjson.loads(packed)
+        taxes = [{"category": c, "rate": r, "amount": a} for c, r, a in lines]
+    else:
+        kind, charge_id, product_ref, excl, incl, effective_at, description, _, *tax = packed.split(SEP)
+        charge_id, product_ref = charge_id or None, product_ref or None
+        taxes = [{"category": tax[i], "rate": tax[i + 1], "amount": tax[i + 2]} for i in range(0, len(tax), 3)]
+    return {
+        "id": entry_id, "kind": KINDS.get(kind, kind), "charge_id": entry_id if charge_id is None else charge_id,
+        "product_ref": product_ref, "tax_excluded": Decimal(excl), "taxes": taxes, "tax_included": Decimal(incl),
+        "effective_at": effective_at, "description": description, "paid_by": dict(paid_by) if paid_by else {},
+    }
 
 
 class UnbilledView(Mapping[str, dict[str, Any]]):

@@ -1,4 +1,4 @@
-"""Account snapshots on PostgreSQL: stored uncompressed, and older snapshot layouts loaded through the batch read."""
+"""State storage on PostgreSQL (snapshots uncompressed, events lz4), and older snapshot layouts loaded through the batch read."""
 
 from __future__ import annotations
 
@@ -17,22 +17,25 @@ UTC = timezone.utc
 
 
 def _storage(url: str, schema: str, table: str) -> str:
+    """The state column's storage and compression, e.g. "e" (external, default compression) or "xl" (lz4)."""
     with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT a.attstorage FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-                           "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        row = conn.execute("SELECT a.attstorage::text || a.attcompression::text FROM pg_attribute a "
+                           "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
                            "WHERE n.nspname = %s AND c.relname = %s AND a.attname = 'state'", (schema, table)).fetchone()
     return row[0] if row else ""
 
 
-def test_snapshots_are_stored_uncompressed(postgres_schema: tuple[str, str]) -> None:
-    """The store sets the snapshots' state column to STORAGE EXTERNAL once (events keep the default)."""
+def test_snapshots_are_stored_uncompressed_and_events_compressed_with_lz4(postgres_schema: tuple[str, str]) -> None:
+    """The store sets the snapshots' state column to STORAGE EXTERNAL, and the events' to lz4 (this server has it)."""
     url, schema = postgres_schema
     ledger = make_ledger(postgres_settings(url, schema, snapshot_interval=5))
     try:
         table = ledger.store.snapshots.recorder.events_table_name  # type: ignore[union-attr, attr-defined]
         assert _storage(url, schema, table) == "e"
-        assert _storage(url, schema, ledger.store.recorder.events_table_name) == "x"  # type: ignore[attr-defined]
+        assert _storage(url, schema, ledger.store.recorder.events_table_name) == "xl"  # type: ignore[attr-defined]
         assert ledger.store.recorder.store_uncompressed(table) is True  # type: ignore[attr-defined]  # already so
+        assert ledger.store.recorder.compress_with_lz4(table) is True  # type: ignore[attr-defined]
+        assert _storage(url, schema, table) == "el"
     finally:
         ledger.close()
 

@@ -10,7 +10,7 @@ from ledger.aggregates.entries import pack_entry_v2
 
 def version_2_state(account: BillingAccount) -> dict[str, Any]:
     """The account's state in the version-2 layout, in memory (Decimals, datetimes): entries packed with full kind
-    names and no fingerprint slot, every charge's net in `nets` and its fingerprint in `caller_ids`."""
+    names and no fingerprint slot, every charge's net in `nets` and its fingerprint in `caller_ids`, last_activity."""
     state = {k: v for k, v in vars(account).items() if k not in ("_id", "_version", "_pending_events")}
     entries = {}
     for entry_id in state["entries"]:
@@ -22,7 +22,7 @@ def version_2_state(account: BillingAccount) -> dict[str, Any]:
     fingerprints = {f"charge:{c}": account.charge_record(c)[0] for c in account.charge_net}  # type: ignore[index]
     state.pop("charges")
     return {**state, "entries": entries, "nets": {c: str(n) for c, n in account.charge_net.items()},
-            "caller_ids": {**state["caller_ids"], **fingerprints}}
+            "caller_ids": {**state["caller_ids"], **fingerprints}, "last_activity": account.last_activity}
 
 
 def version_2_snapshot_state(account: BillingAccount) -> dict[str, Any]:
@@ -37,4 +37,11 @@ def version_2_snapshot_state(account: BillingAccount) -> dict[str, Any]:
     state["entry_paid"] = {k: {p: str(v) for p, v in paid.items()} for k, paid in state["entry_paid"].items()}
     state["prepaid_excess"] = {k: str(v) for k, v in state["prepaid_excess"].items()}
     state["class_version"] = 2
+    return state
+
+
+def version_3_snapshot_state(account: BillingAccount) -> dict[str, Any]:
+    """The state a version-3 `BillingAccount.Snapshot` stored: today's, with `last_activity`."""
+    state = dict(BillingAccount.Snapshot.take(account).state)
+    state.update(class_version=3, last_activity=account.last_activity)
     return state

@@ -1,4 +1,4 @@
-"""The BillingAccount's compact state: snapshot round trips (current, version-1 and version-2 layouts), charge
+"""The BillingAccount's compact state: snapshot round trips (current and versions 1 to 3 layouts), charge
 records derived from unbilled entries, and the fast JSON transcoder."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ledger.adapters.json_transcoder import FastJSONTranscoder
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.entries import CREDIT, TaxLine
 from ledger.errors import IdempotencyConflict
-from tests.support.snapshot_layouts import version_2_snapshot_state, version_2_state
+from tests.support.snapshot_layouts import version_2_snapshot_state, version_2_state, version_3_snapshot_state
 
 D = Decimal
 UTC = timezone.utc
@@ -33,7 +33,7 @@ def transcoders() -> tuple[JSONTranscoder, FastJSONTranscoder]:
     return plain, fast
 
 
-def busy_account() -> BillingAccount:
+def busy_account(*, keep_events: bool = False) -> BillingAccount:
     """An account with every kind of state: charges, a credit, an adjustment, a bill, prepayments, an overpayment."""
     account = BillingAccount.open(T0, id=uuid4(), account_ref="ACC-1", customer_id="C-1", currency_code="EUR",
                                   rating_type="postpaid", cycle_specification="monthly", payment_terms_days=None,
@@ -55,7 +55,8 @@ def busy_account() -> BillingAccount:
                         entries=entries, amount_due=D("23.00"), bill_date="2026-11-01", payment_due_date="2026-11-15")
     account.receive_payment(T0, payment_id=uuid4(), amount=D(3), effective_at=OCT5,
                             allocations=[{"target": "charge", "id": "c2", "amount": D(3)}])
-    account.collect_events()
+    if not keep_events:
+        account.collect_events()
     return account
 
 
@@ -114,6 +115,19 @@ def test_version_2_snapshot_is_upcast_to_the_current_layout() -> None:
     assert dict(restored.charge_net) == dict(account.charge_net) and len(account.charge_net) == 6
 
 
+def test_version_3_snapshot_is_upcast_to_the_current_layout() -> None:
+    """A version-3 snapshot (with last_activity) restores to the same state; last_activity is read from modified_on."""
+    account = busy_account()
+    snapshot = BillingAccount.Snapshot(originator_id=account.id, originator_version=account.version,  # type: ignore[call-arg]
+                                       timestamp=T0, topic="ledger.aggregates.billing_account:BillingAccount",
+                                       state=version_3_snapshot_state(account))
+    _, fast = transcoders()
+    mapper: Mapper[UUID] = Mapper(transcoder=fast)
+    restored = mapper.to_domain_event(mapper.to_stored_event(snapshot)).mutate(None)
+    assert restored.__dict__ == account.__dict__ and "last_activity" not in restored.__dict__
+    assert restored.last_activity == T0.isoformat()
+
+
 def test_unbilled_charges_keep_no_record_beside_their_entry() -> None:
     """An unbilled, unadjusted charge's fingerprint and net come from its entry; billing or adjusting it records
     them; a re-sent charge is still a duplicate (or a conflict) in every case."""
@@ -144,6 +158,31 @@ def test_snapshot_decoded_without_the_scan_equals_the_library_decoding() -> None
     plain, fast = transcoders()
     stored = Mapper(transcoder=plain).to_stored_event(BillingAccount.Snapshot.take(busy_account()))
     assert fast.decode_top_level_typed(stored.state, ("timestamp",)) == plain.decode(stored.state)
+
+
+@pytest.mark.parametrize("value", [
+    {"timestamp": T0, "id": uuid4(), "amount": D("1.000001"), "items": [{"a": "x", "n": 1, "b": True, "z": None}], "e": {}},
+    {"nested_uuid": [{"id": uuid4()}], "t": T0},  # a typed value below the top level: the library's encoder
+    {"nested_time": {"at": OCT5}}, {"f": 1.5}, {"tuple": ("a", 1)}, {"big": 2**70}, {"keys": {1: "a"}},
+    {"text": 'quotes " \\ and \n controls \x01 \u2028 \U0001F600 é', "l": [[["deep"]]]},
+    [T0, {"a": 1}], "just a string",
+])
+def test_fast_transcoder_writes_the_library_bytes(value: Any) -> None:
+    """Whatever the value, the fast encoder writes exactly the bytes the library's transcoder writes."""
+    plain, fast = transcoders()
+    assert fast.encode(value) == plain.encode(value)
+
+
+def test_fast_transcoder_writes_the_library_bytes_for_every_account_event() -> None:
+    """The events of a busy account (charges, credit, adjustment, payments, bill) and its snapshot encode identically."""
+    plain, fast = transcoders()
+    account = busy_account(keep_events=True)
+    account.receive_payment(T0, payment_id=uuid4(), amount=D(50), effective_at=OCT5, allocations=[])
+    account.refund_credit(T0, refund_id="r1", amount=D(1), method="cash", reference="x", effective_at=OCT5)
+    events = [{k: v for k, v in vars(e).items() if k not in ("originator_id", "originator_version")}
+              for e in account.collect_events()]
+    for state in events + [vars(BillingAccount.Snapshot.take(account))]:
+        assert fast.encode(state) == plain.encode(state) and fast._top_level_typed(state) is not None  # the fast way
 
 
 def test_fast_transcoder_reads_what_the_library_writes() -> None:
