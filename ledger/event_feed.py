@@ -4,11 +4,11 @@ account events, the account's figures right after it (what the relay publishes a
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 from ledger.adapters.account_history import load_at_versions
+from ledger.adapters.notification_log import NotificationLog
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.contracts.ledger_events import account_position, event_type, to_record
 from ledger.errors import NotFound
@@ -17,8 +17,7 @@ if TYPE_CHECKING:
     from ledger.store import LedgerStore
 
 
-@dataclass(frozen=True)
-class FeedItem:
+class FeedItem(NamedTuple):
     """One stored event as a contract record, with its place in the notification log."""
 
     position: int
@@ -45,14 +44,13 @@ class EventFeed:
 
     def __init__(self, store: LedgerStore, cache_size: int = 20_000) -> None:
         self.store = store
+        self.log = NotificationLog(store)
         self._owner: _Lru = _Lru(cache_size * 4)  # bill/payment id -> account id
         self._accounts: _Lru = _Lru(cache_size)  # account id -> account aggregate at the last event seen
 
     def page(self, after: int, limit: int) -> list[FeedItem]:
         """Up to `limit` events after notification id `after`, in order."""
-        notifications = self.store.notifications(start=after + 1, limit=limit)
-        to_event = self.store.mapper.to_domain_event
-        events = [(n.id, to_event(n)) for n in notifications]
+        events = self.log.page(after, limit)
         self._load_missing([event for _, event in events])
         return [self.item(position, event) for position, event in events]
 
@@ -62,7 +60,7 @@ class EventFeed:
         return FeedItem(position, schema, event_type(event), account_id, record)
 
     def _account_of(self, event: Any) -> tuple[UUID | None, dict[str, Any] | None]:
-        owner_type = type(event).__qualname__.split(".")[0]
+        owner_type = _owner_type(type(event))
         aggregate_id = event.originator_id
         if owner_type == "BillingAccount":
             return aggregate_id, account_position(self._account_after(event))
@@ -79,7 +77,7 @@ class EventFeed:
         seen = set()
         for event in events:
             account_id = event.originator_id
-            if account_id in seen or not type(event).__qualname__.startswith("BillingAccount."):
+            if account_id in seen or _owner_type(type(event)) != "BillingAccount":
                 continue
             seen.add(account_id)
             version = event.originator_version
@@ -106,3 +104,14 @@ class EventFeed:
     def _first_account_id(self, aggregate_id: UUID) -> UUID | None:
         first = list(self.store.events.get(aggregate_id, lte=1))
         return getattr(first[0], "account_id", None) if first else None
+
+
+_OWNER_TYPES: dict[type, str] = {}
+
+
+def _owner_type(cls: type) -> str:
+    """'BillingAccount' of BillingAccount.ChargeApplied (the aggregate class an event class is declared in)."""
+    name = _OWNER_TYPES.get(cls)
+    if name is None:
+        name = _OWNER_TYPES[cls] = cls.__qualname__.split(".")[0]
+    return name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Protocol
+from typing import Callable, NamedTuple, Protocol
 
 Clock = Callable[[], datetime]
 
@@ -34,8 +34,7 @@ class NoProgress:
         pass
 
 
-@dataclass(frozen=True)
-class OutboundMessage:
+class OutboundMessage(NamedTuple):
     """One encoded event on its way to the event topic: key (billing account), value (Avro), headers."""
 
     key: bytes

@@ -154,3 +154,15 @@ def test_a_feed_started_anywhere_gives_the_records_a_feed_from_the_start_gives(s
         monkeypatch.setattr(store, "load", lambda *a, **k: pytest.fail("one load per account: not batched"))
     for start in range(0, len(everything), 3):
         assert [item.record for item in EventFeed(store).page(start, 100_000)] == everything[start:]
+
+
+def test_the_notification_log_reads_what_the_library_reads(story_ledger):
+    """Pages of (notification id, event) equal the library's notifications through its mapper, on either store."""
+    from ledger.adapters.notification_log import NotificationLog
+
+    store, log = story_ledger.store, NotificationLog(story_ledger.store)
+    last = max_notification_id(story_ledger)
+    for after, limit in ((0, 1), (0, 100_000), (3, 7), (last - 2, 10), (last, 10)):
+        ours = log.page(after, limit)
+        library = [(n.id, store.mapper.to_domain_event(n)) for n in store.notifications(start=after + 1, limit=limit)]
+        assert [(i, type(e), vars(e)) for i, e in ours] == [(i, type(e), vars(e)) for i, e in library]
