@@ -67,7 +67,7 @@ class ProjectionConsumer:
         records = []
         for tp, batch in polled.items():
             for message in batch:
-                _, record = self.registry.decode(message.value)
+                _, record = self.registry.decode(message.value, uuid_as_text=True)  # the read models store ids as text
                 records.append(record)
         expected = {tp.partition: self.positions.get(tp.partition) for tp in polled}
         next_offsets = {tp.partition: batch[-1].offset + 1 for tp, batch in polled.items()}

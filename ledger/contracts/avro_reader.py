@@ -74,7 +74,7 @@ def _bounded_cache(make: Callable[[Any], Any], size: int = 4096) -> Convert:
     return convert
 
 
-def _logical(schema: dict[str, Any]) -> Convert:
+def _logical(schema: dict[str, Any], uuid_as_text: bool) -> Convert | None:
     logical, base = schema["logicalType"], schema["type"]
     if logical == "decimal" and base == "bytes":
         return _decimal(int(schema["precision"]), int(schema.get("scale", 0)))
@@ -85,15 +85,16 @@ def _logical(schema: dict[str, Any]) -> Convert:
     if logical == "date" and base == "int":
         return _date
     if logical == "uuid" and base == "string":
-        return _bounded_cache(UUID)
+        return None if uuid_as_text else _bounded_cache(UUID)
     raise NotCompilable(f"logical type {logical} on {base}")
 
 
 class _Compiler:
     """Builds converters from a schema; named types are remembered by full name for later references."""
 
-    def __init__(self) -> None:
+    def __init__(self, uuid_as_text: bool) -> None:
         self.named: dict[str, Any] = {}
+        self.uuid_as_text = uuid_as_text
 
     @staticmethod
     def full_name(name: str, namespace: str) -> str:
@@ -112,7 +113,7 @@ class _Compiler:
             return self.union(schema, namespace)
         kind = schema["type"]
         if "logicalType" in schema:
-            return _logical(schema)
+            return _logical(schema, self.uuid_as_text)
         if kind == "record":
             return self.record(schema, namespace)
         if kind == "array":
@@ -158,10 +159,12 @@ def _record_converter(fields: list[tuple[str, Convert]]) -> Convert:
     return convert
 
 
-def compile_reader(writer_source: dict[str, Any], reader_source: dict[str, Any] | None) -> Callable[[io.BytesIO], Any]:
-    """A function reading one body from a stream, equal to fastavro.schemaless_reader with the full schemas."""
+def compile_reader(writer_source: dict[str, Any], reader_source: dict[str, Any] | None,
+                   uuid_as_text: bool = False) -> Callable[[io.BytesIO], Any]:
+    """A function reading one body from a stream, equal to fastavro.schemaless_reader with the full schemas
+    (but with uuid fields left as their text when `uuid_as_text`)."""
     reader = reader_source if reader_source is not None else writer_source
-    convert = _Compiler().of(reader, reader.get("namespace", ""))
+    convert = _Compiler(uuid_as_text).of(reader, reader.get("namespace", ""))
     plain_writer = fastavro.parse_schema(strip(writer_source), named_schemas={})
     plain_reader = None if reader_source is None else fastavro.parse_schema(strip(reader_source), named_schemas={})
     read = fastavro.schemaless_reader

@@ -62,12 +62,15 @@ class SchemaRegistry:
                     )
                 latest = self._latest[name]
                 self._readers[v.fingerprint] = (name, v.parsed, None if v is latest else latest.parsed)
-        self._plain_readers: dict[bytes, Callable[[io.BytesIO], Any]] = {}  # fingerprint -> compiled reader
+        # fingerprint -> compiled reader (and one leaving uuids as text), for every version the compiler covers
+        self._plain_readers: dict[bytes, Callable[[io.BytesIO], Any]] = {}
+        self._text_uuid_readers: dict[bytes, Callable[[io.BytesIO], Any]] = {}
         for name, vs in self._versions.items():
             for v in vs:
-                latest = self._latest[name]
+                latest = None if v is self._latest[name] else self._latest[name].source
                 try:
-                    self._plain_readers[v.fingerprint] = compile_reader(v.source, None if v is latest else latest.source)
+                    self._plain_readers[v.fingerprint] = compile_reader(v.source, latest)
+                    self._text_uuid_readers[v.fingerprint] = compile_reader(v.source, latest, uuid_as_text=True)
                 except ReaderNotCompilable:
                     pass
         self._writers = {name: (MAGIC + v.fingerprint, v.parsed) for name, v in self._latest.items()}
@@ -144,8 +147,11 @@ class SchemaRegistry:
             raise UnencodableRecord(f"record does not fit schema {name}: {type(error).__name__}: {error}", schema=name) from error
         return buffer.getvalue()
 
-    def decode(self, data: bytes) -> tuple[str, dict[str, Any]]:
-        """(full name, record) of a single-object message, read as the latest version of its schema."""
+    def decode(self, data: bytes, uuid_as_text: bool = False) -> tuple[str, dict[str, Any]]:
+        """(full name, record) of a single-object message, read as the latest version of its schema.
+
+        uuid_as_text: uuid fields may come as their text instead of UUID objects (for consumers that store text;
+        str() of either gives the same text)."""
         if len(data) < HEADER_SIZE or data[:2] != MAGIC:
             raise UndecodableMessage(
                 "not an Avro single-object message: " + ("too short" if len(data) < HEADER_SIZE else f"bad magic {bytes(data[:2]).hex()}"),
@@ -162,7 +168,7 @@ class SchemaRegistry:
             ) from None
         stream = io.BytesIO(data)
         stream.seek(HEADER_SIZE)
-        plain_reader = self._plain_readers.get(fp)
+        plain_reader = (self._text_uuid_readers if uuid_as_text else self._plain_readers).get(fp)
         try:
             record = plain_reader(stream) if plain_reader is not None else fastavro.schemaless_reader(stream, writer, reader)
         except Exception as error:  # truncated or corrupt body: EOFError, ValueError, UnicodeDecodeError, ...

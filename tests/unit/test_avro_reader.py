@@ -7,6 +7,7 @@ import random
 from decimal import Decimal
 from functools import cache
 from typing import Any
+from uuid import UUID
 
 import fastavro
 import pytest
@@ -73,3 +74,20 @@ def test_repeated_amounts_share_one_decimal() -> None:
 def test_every_released_version_compiles(name: str, version: int) -> None:
     """No message of ours takes fastavro's slower path with hooks."""
     compile_reader(registry().schema(name, version), registry().schema(name))
+
+
+@pytest.mark.parametrize("name", [n for n in registry().names() if n.startswith("ledger.events.")])
+def test_uuids_as_text_are_the_text_of_the_uuids(name: str) -> None:
+    """decode(uuid_as_text=True) differs only in giving each UUID as its str()."""
+    rng = random.Random(f"text {name}")
+
+    def texts(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: texts(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [texts(v) for v in value]
+        return str(value) if isinstance(value, UUID) else value
+
+    for _ in range(30):
+        message = registry().encode(name, random_datum(registry().schema(name), rng))
+        assert registry().decode(message, uuid_as_text=True) == (name, texts(registry().decode(message)[1]))
