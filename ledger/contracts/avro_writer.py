@@ -24,7 +24,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
 _EXACT = Context(prec=200, Emax=999_999, Emin=-999_999)  # scaleb without rounding
-_CACHED = 4_096  # recent decimals (per precision and scale) and moments kept
+_CACHED = 4_096  # varints of recent moments kept
 _SMALL = 16_384  # zigzag varints of 0.._SMALL-1 are precomputed (string lengths, counts, small numbers)
 
 
@@ -88,46 +88,37 @@ def raw_bytes(value: Any) -> bytes:
 @cache
 def decimal_writer(precision: int, scale: int) -> Callable[[Any], bytes]:
     """Avro bytes/decimal: the unscaled value, two's complement big-endian, sized as fastavro sizes it (from the
-    magnitude: -128 at scale 0 takes two bytes). Only for a Decimal whose exponent is exactly -scale; equal values
-    encode alike, so recent ones are kept (one bounded cache per precision and scale: balances of 0, an amount
-    written twice in one event)."""
+    magnitude: -128 at scale 0 takes two bytes). Only for a Decimal whose exponent is exactly -scale."""
     quantum = Decimal(1).scaleb(-scale)
     limit = 10**precision
-    recent: dict[Decimal, bytes] = {}
 
     def write(value: Any) -> bytes:
         if type(value) is not Decimal or not value.same_quantum(quantum):
             raise NotPlain("not a decimal at the schema's scale")
-        done = recent.get(value)
-        if done is not None:
-            return done
         n = int(value.scaleb(scale, _EXACT))
         magnitude = -n if n < 0 else n
         if magnitude >= limit:
             raise NotPlain("more digits than the schema's precision")
         data = n.to_bytes((magnitude.bit_length() + 8) >> 3, "big", signed=True)
-        if len(recent) >= _CACHED:
-            recent.clear()
-        done = recent[value] = _VARINT[len(data)] + data
-        return done
+        return _VARINT[len(data)] + data
 
     return write
 
 
-_moments: dict[datetime, bytes] = {}
+_moments: dict[int, bytes] = {}
 
 
 def micros_bytes(value: Any) -> bytes:
-    """timestamp-micros: an aware datetime as microseconds since the epoch (or an int as is); equal instants encode
-    alike, so recent ones are kept (one command's events share their timestamp)."""
+    """timestamp-micros: an aware datetime as microseconds since the epoch (or an int as is). The varints of recent
+    instants are kept by their number (one command's events share their timestamp; hashing a datetime costs more)."""
     if type(value) is datetime and value.tzinfo is not None:
-        done = _moments.get(value)
+        delta = value - _EPOCH
+        micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        done = _moments.get(micros)
         if done is None:
-            delta = value - _EPOCH
-            done = long_bytes((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds)
             if len(_moments) >= _CACHED:
                 _moments.clear()
-            _moments[value] = done
+            done = _moments[micros] = long_bytes(micros)
         return done
     if type(value) is int:
         return long_bytes(value)
