@@ -46,7 +46,7 @@ class EventFeed:
         self.store = store
         self.log = NotificationLog(store)
         self._owner: _Lru = _Lru(cache_size * 4)  # bill/payment id -> account id
-        self._accounts: _Lru = _Lru(cache_size)  # account id -> account aggregate at the last event seen
+        self._accounts: _Lru = _Lru(cache_size)  # account id's int -> the account at the last event seen
 
     def page(self, after: int, limit: int) -> list[FeedItem]:
         """Up to `limit` events after notification id `after`, in order."""
@@ -75,30 +75,32 @@ class EventFeed:
         retried page): each as it was right after its first event in the page. A creation needs no load."""
         wanted: dict[UUID, int] = {}
         seen = set()
+        accounts = self._accounts
         for event in events:
-            account_id = event.originator_id
-            if account_id in seen or _owner_type(type(event)) != "BillingAccount":
+            key = event.originator_id.int
+            if key in seen or _owner_type(type(event)) != "BillingAccount":
                 continue
-            seen.add(account_id)
+            seen.add(key)
             version = event.originator_version
-            cached = self._accounts.get(account_id)
+            cached = accounts.get(key)
             if version > 1 and (cached is None or cached.version not in (version - 1, version)):
-                wanted[account_id] = version
+                wanted[event.originator_id] = version
         loaded = load_at_versions(self.store, BillingAccount, wanted, "billing account")
         for account_id, account in loaded.items():
-            self._accounts.remember(account_id, account)
+            accounts.remember(account_id.int, account)
 
     def _account_after(self, event: Any) -> BillingAccount:
-        """The account as it was right after `event`: the cached one moved forward, else loaded at that version."""
-        account = self._accounts.pop(event.originator_id, None)
-        if account is not None and account.version == event.originator_version - 1:
+        """The account as it was right after `event`: the cached one moved forward, else loaded at that version.
+        Cached by the id's integer: a UUID's own hash and equality run in Python."""
+        key, version = event.originator_id.int, event.originator_version
+        account = self._accounts.pop(key, None)
+        if account is not None and account.version == version - 1:
             account = event.mutate(account)
-        elif event.originator_version == 1:  # the account's creation: nothing to load
+        elif version == 1:  # the account's creation: nothing to load
             account = event.mutate(None)
-        elif account is None or account.version != event.originator_version:
-            account = self.store.load(BillingAccount, event.originator_id, NotFound, "billing account",
-                                      version=event.originator_version)
-        self._accounts.remember(event.originator_id, account)
+        elif account is None or account.version != version:
+            account = self.store.load(BillingAccount, event.originator_id, NotFound, "billing account", version=version)
+        self._accounts.remember(key, account)
         return account
 
     def _first_account_id(self, aggregate_id: UUID) -> UUID | None:

@@ -24,7 +24,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
 _EXACT = Context(prec=200, Emax=999_999, Emin=-999_999)  # scaleb without rounding
-_CACHED = 4_096  # varints of recent moments kept
+_CACHED = 4_096  # recent moments' and decimals' bytes kept
 _SMALL = 16_384  # zigzag varints of 0.._SMALL-1 are precomputed (string lengths, counts, small numbers)
 
 
@@ -88,19 +88,28 @@ def raw_bytes(value: Any) -> bytes:
 @cache
 def decimal_writer(precision: int, scale: int) -> Callable[[Any], bytes]:
     """Avro bytes/decimal: the unscaled value, two's complement big-endian, sized as fastavro sizes it (from the
-    magnitude: -128 at scale 0 takes two bytes). Only for a Decimal whose exponent is exactly -scale."""
+    magnitude: -128 at scale 0 takes two bytes). Only for a Decimal whose exponent is exactly -scale. The bytes of
+    recent unscaled values are kept by their integer (zero balances, an amount written twice in one event; hashing
+    the Decimal itself would cost more than encoding it)."""
     quantum = Decimal(1).scaleb(-scale)
     limit = 10**precision
+    recent: dict[int, bytes] = {0: b"\x02\x00"}
 
     def write(value: Any) -> bytes:
         if type(value) is not Decimal or not value.same_quantum(quantum):
             raise NotPlain("not a decimal at the schema's scale")
-        n = int(value.scaleb(scale, _EXACT))
-        magnitude = -n if n < 0 else n
-        if magnitude >= limit:
-            raise NotPlain("more digits than the schema's precision")
-        data = n.to_bytes((magnitude.bit_length() + 8) >> 3, "big", signed=True)
-        return _VARINT[len(data)] + data
+        n = int(value.scaleb(scale, _EXACT)) if value else 0
+        done = recent.get(n)
+        if done is None:
+            magnitude = -n if n < 0 else n
+            if magnitude >= limit:
+                raise NotPlain("more digits than the schema's precision")
+            data = n.to_bytes((magnitude.bit_length() + 8) >> 3, "big", signed=True)
+            if len(recent) >= _CACHED:
+                recent.clear()
+                recent[0] = b"\x02\x00"
+            done = recent[n] = _VARINT[len(data)] + data
+        return done
 
     return write
 

@@ -27,12 +27,30 @@ Convert = Callable[[Any], Any]
 def money(value: Any) -> Decimal:
     """An exact amount (str/int/Decimal, never float) quantized to the schemas' 6 places."""
     if type(value) is Decimal:
+        if not value and value.is_finite():  # zero, the commonest figure: signed as given, at 6 places
+            return _MINUS_ZERO if value.is_signed() else _ZERO
         if value.same_quantum(_QUANTUM) and value.adjusted() <= _MAX_ADJUSTED:
             return value  # already at 6 places and within precision: quantize would return it unchanged
         try:
             return value.quantize(_QUANTUM, context=_PRECISION)
         except InvalidOperation:
             raise UnencodableRecord(f"amount {value!r} is not an exact decimal of at most 30 digits", value=value) from None
+    if type(value) is str:  # events keep amounts as text: recent ones are kept (a charge's net and total often agree)
+        done = _RECENT_AMOUNTS.get(value)
+        if done is None:
+            done = _quantized(value)
+            if len(_RECENT_AMOUNTS) >= 4_096:
+                _RECENT_AMOUNTS.clear()
+            _RECENT_AMOUNTS[value] = done
+        return done
+    return _quantized(value)
+
+
+_RECENT_AMOUNTS: dict[str, Decimal] = {}
+_ZERO, _MINUS_ZERO = Decimal("0.000000"), Decimal("-0.000000")
+
+
+def _quantized(value: Any) -> Decimal:
     if isinstance(value, (float, bool)):
         raise UnencodableRecord(f"amount {value!r} is a {type(value).__name__}: amounts are exact decimals", value=value)
     try:
@@ -66,7 +84,11 @@ def same(value: Any) -> Any:
 
 
 def optional(convert: Convert) -> Convert:
-    return lambda value: None if value is None else convert(value)
+    def convert_optional(value: Any) -> Any:
+        return None if value is None else convert(value)
+
+    convert_optional.inner = convert  # type: ignore[attr-defined]  # to_record calls it straight
+    return convert_optional
 
 
 def array(convert: Convert) -> Convert:
@@ -100,6 +122,18 @@ _TRIGGER = record(type=same, by=same, reason=same)
 _ALLOCATION = record(target=same, id=same, amount=money)
 POSITION = record(balance=money, unbilled=money, unbilled_count=same, receivable=money, credit_balance=money,
                   prepaid_balance=money, status=same)
+_POSITION_KEYS = frozenset(("balance", "unbilled", "unbilled_count", "receivable", "credit_balance", "prepaid_balance",
+                            "status"))
+
+
+def _position(figures: dict[str, Any]) -> dict[str, Any]:
+    """POSITION(figures), spelled out for the usual case of exactly its keys (one per account event)."""
+    if figures.keys() != _POSITION_KEYS:
+        return POSITION(figures)
+    return {"balance": money(figures["balance"]), "unbilled": money(figures["unbilled"]),
+            "unbilled_count": figures["unbilled_count"], "receivable": money(figures["receivable"]),
+            "credit_balance": money(figures["credit_balance"]), "prepaid_balance": money(figures["prepaid_balance"]),
+            "status": figures["status"]}
 
 EVENTS: dict[str, dict[str, Convert]] = {
     "BillingAccount.Opened": dict(
@@ -221,12 +255,12 @@ def to_record(domain_event: Any, billing_account_id: UUID | None, position: dict
         "billing_account_id": None if billing_account_id is None else
         aggregate_text if billing_account_id is aggregate_id else uuid_text(billing_account_id),
         "recorded_at": instant(domain_event.timestamp),
-        "position": None if position is None else POSITION(position),
+        "position": None if position is None else _position(position),
     }
     try:
-        for name, convert in fields:
+        for name, convert, nullable in fields:
             value = getattr(domain_event, name)
-            rec[name] = value if convert is same else convert(value)
+            rec[name] = value if convert is same or (nullable and value is None) else convert(value)
     except UnencodableRecord as error:
         raise UnencodableRecord(f"{kind}.{name}: {error.message}", event_type=kind, field=name, **error.context) from None
     except (TypeError, ValueError, AttributeError, KeyError) as error:
@@ -247,12 +281,15 @@ def account_position(account: Any) -> dict[str, Any]:
     }
 
 
-_SPECS: dict[str, tuple[str, str, tuple[tuple[str, Convert], ...]]] = {}
+_SPECS: dict[str, tuple[str, str, tuple[tuple[str, Convert, bool], ...]]] = {}
 
 
-def _spec(kind: str) -> tuple[str, str, tuple[tuple[str, Convert], ...]]:
-    """(schema name, aggregate type, (field, converter) pairs) of an event type, worked out once."""
-    spec = _SPECS[kind] = (schema_name(kind), kind.split(".", 1)[0], tuple(_mapping(kind).items()))
+def _spec(kind: str) -> tuple[str, str, tuple[tuple[str, Convert, bool], ...]]:
+    """(schema name, aggregate type, (field, converter, None passes as is)) of an event type, worked out once; an
+    optional converter is unwrapped (to_record passes None itself)."""
+    fields = tuple((name, getattr(convert, "inner", convert), hasattr(convert, "inner"))
+                   for name, convert in _mapping(kind).items())
+    spec = _SPECS[kind] = (schema_name(kind), kind.split(".", 1)[0], fields)
     return spec
 
 
