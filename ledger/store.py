@@ -8,10 +8,11 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, Cache, LRUCache, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Recording, StoredEvent, Transcoder
-from eventsourcing.utils import get_topic, resolve_topic
+from eventsourcing.utils import Environment, get_topic, resolve_topic
 
 from ledger.adapters.json_transcoder import FastJSONTranscoder
-from ledger.aggregates.base import LedgerAggregate
+from ledger.adapters.postgres_pool import hand_out_last_used_first
+from ledger.aggregates.base import LedgerAggregate, construct
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.errors import ConcurrencyConflict, NotFound
 
@@ -31,8 +32,11 @@ def project(aggregate: Any, events: Iterable[Any]) -> Any:
 
 def mutate(event: Any, aggregate: Any) -> Any:
     """event.mutate(aggregate) for events read back from the store: the next version is applied as the library
-    does (apply, then version and modified_on) without its id check (the rows were selected by that id); a first
-    event, a snapshot or a version out of sequence goes through the library's own mutate (which raises for the latter)."""
+    does (apply, then version and modified_on) without its id check (the rows were selected by that id), a ledger
+    aggregate's creation event by `construct`; a snapshot or a version out of sequence goes through the library's
+    own mutate (which raises for the latter)."""
+    if aggregate is None and isinstance(event, LedgerAggregate.Created):
+        return construct(event)
     if aggregate is None or event.originator_version != aggregate._version + 1:
         return event.mutate(aggregate)
     event.apply(aggregate)
@@ -54,6 +58,14 @@ class LedgerStore(Application):
             recorder.compress_with_lz4(recorder.events_table_name)  # our PostgreSQL recorder: bills' events insert faster
             if self.snapshots is not None:  # big snapshots read back faster
                 recorder.store_uncompressed(self.snapshots.recorder.events_table_name)  # type: ignore[attr-defined]
+
+    def construct_factory(self, env: Environment) -> Any:
+        """The library's factory; on PostgreSQL its connection pool hands out the connection used last first."""
+        factory = super().construct_factory(env)
+        datastore = getattr(factory, "datastore", None)
+        if datastore is not None:
+            hand_out_last_used_first(getattr(datastore, "pool", None))
+        return factory
 
     def construct_transcoder(self) -> Transcoder:
         transcoder = FastJSONTranscoder()
@@ -193,22 +205,28 @@ class LedgerStore(Application):
                 for aggregate_id in aggregate_ids}
 
     def _bulk_reconstruct(self, aggregate_ids: list[UUID]) -> dict[UUID, Any]:
-        recorder, event = self.recorder, self._event
-        built: dict[UUID, Any] = dict.fromkeys(aggregate_ids)
-        after = dict.fromkeys(aggregate_ids, 0)
+        """Each aggregate from its latest snapshot and the events after it, by two queries; None for an id with no
+        events. Kept by position while building (a UUID hashes in Python), cached like single loads."""
+        recorder, event, ids = self.recorder, self._event, aggregate_ids
+        built: list[Any] = [None] * len(ids)
+        after = [0] * len(ids)
         if self.snapshots is not None:
             table = self.snapshots.recorder.events_table_name  # type: ignore[attr-defined]
-            for stored in recorder.select_latest_snapshots(table, aggregate_ids):  # type: ignore[attr-defined]
-                built[stored.originator_id] = self._snapshot(stored).mutate(None)
-                after[stored.originator_id] = stored.originator_version
-        for aggregate_id, version, topic, state in recorder.select_events_after(after):  # type: ignore[attr-defined]
-            built[aggregate_id] = mutate(event(aggregate_id, version, topic, state), built[aggregate_id])
+            position = {aggregate_id: k for k, aggregate_id in enumerate(ids)}
+            for stored in recorder.select_latest_snapshots(table, ids):  # type: ignore[attr-defined]
+                k = position[stored.originator_id]
+                built[k] = self._snapshot(stored).mutate(None)
+                after[k] = stored.originator_version
+        for n, version, topic, state in recorder.select_events_after(ids, after):  # type: ignore[attr-defined]
+            k = n - 1
+            built[k] = mutate(event(ids[k], version, topic, state), built[k])
+        found = dict(zip(ids, built))
         cache = self.repository.cache
         if cache is not None:
-            for aggregate_id, aggregate in built.items():
+            for aggregate_id, aggregate in found.items():
                 if aggregate is not None:  # an id not (yet) stored must be looked up again next time
                     cache.put(aggregate_id, aggregate)
-        return built
+        return found
 
     def forget(self) -> None:
         """Drop cached aggregates (after a version conflict some are stale)."""

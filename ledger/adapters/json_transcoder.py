@@ -8,21 +8,20 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredError
+from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, TranscodingNotRegisteredError
 
 _MARK = b'"_type_":'
 _TIMESTAMP_FIRST = b'{"timestamp":{"_type_":'
-_SCALARS = (str, int, bool, type(None))
-_TYPED = (UUID, datetime, Decimal)
+_SCALARS = frozenset((str, int, bool, type(None)))
+_TYPED = frozenset((UUID, datetime, Decimal))
 
 
 def _plain(node: list[Any] | dict[str, Any]) -> bool:
     """True when a list or dict holds only strings, integers, booleans, None and such lists and dicts."""
+    scalars = _SCALARS
     for value in node.values() if type(node) is dict else node:
         kind = type(value)
-        if kind in _SCALARS:
-            continue
-        if (kind is not list and kind is not dict) or not _plain(value):
+        if kind not in scalars and ((kind is not list and kind is not dict) or not _plain(value)):
             return False
     return True
 
@@ -110,6 +109,8 @@ class FastJSONTranscoder(JSONTranscoder):
                 "Please register a custom transcoding for this type."
             ) from None
         data = value["_data_"]
+        if type(transcoding) is DatetimeAsISO and type(data) is str:  # every event's timestamp: what it decodes to
+            return datetime.fromisoformat(data)
         if isinstance(data, (dict, list)):  # a transcoding's data may itself hold typed values: look everywhere
             self._revive(data, 1 << 62)
         return transcoding.decode(data)

@@ -49,18 +49,18 @@ class FastPostgresApplicationRecorder(PostgresApplicationRecorder):
         )
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def select_events_after(self, after: dict[UUID, int]) -> list[tuple[UUID, int, str, bytes]]:
-        """Events of many aggregates in one query, in order: for each id, those with a version above the given one.
-        Rows are (id, version, topic, state) tuples, the id being the very object given (no UUID built per row).
-        Sorted here: a server-side sort would carry every row's state along (spilling to disk for a bill-run batch)."""
-        if not after:
+    def select_events_after(self, ids: Sequence[UUID], after: Sequence[int]) -> list[tuple[int, int, str, bytes]]:
+        """Events of many aggregates in one query: for the id at each position, those with a version above the
+        version at the same position of `after`. Rows are (position from 1, version, topic, state) tuples, in order
+        of position then version, sorted here: a server-side sort would carry every row's state along (spilling to
+        disk for a bill-run batch)."""
+        if not ids:
             return []
-        ids = list(after)
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as curs:
-            curs.execute(self.select_after_statement, (ids, list(after.values())), prepare=True)
+            curs.execute(self.select_after_statement, (list(ids), list(after)), prepare=True)
             rows = curs.fetchall()
-        rows.sort()  # by (position of the id, version): unique, so topic and state are never compared
-        return [(ids[n - 1], v, t, s) for n, v, t, s in rows]
+        rows.sort()  # by (position, version): unique, so topic and state are never compared
+        return rows
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_latest_snapshots(self, snapshots_table: str, ids: Sequence[UUID]) -> list[StoredEvent]:
