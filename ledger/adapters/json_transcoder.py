@@ -21,7 +21,14 @@ def _plain(node: list[Any] | dict[str, Any]) -> bool:
     scalars = _SCALARS
     for value in node.values() if type(node) is dict else node:
         kind = type(value)
-        if kind not in scalars and ((kind is not list and kind is not dict) or not _plain(value)):
+        if kind in scalars:
+            continue
+        if kind is dict:  # an event's list of items: look at each item's values here rather than by a call each
+            for inner in value.values():
+                inner_kind = type(inner)
+                if inner_kind not in scalars and ((inner_kind is not list and inner_kind is not dict) or not _plain(inner)):
+                    return False
+        elif kind is not list or not _plain(value):
             return False
     return True
 

@@ -12,6 +12,10 @@ from eventsourcing.utils import retry
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
+_SPILLS_AT = 1024 * 1024  # an insert of more state than this (a bill-run batch) may spill with the default 4 MB work_mem
+RAISE_WORK_MEM = SQL("SELECT set_config('work_mem', GREATEST(pg_size_bytes(current_setting('work_mem')) / 1024, %s)::text "
+                      "|| 'kB', true)")
+
 
 class FastPostgresApplicationRecorder(PostgresApplicationRecorder):
     """The library's recorder (same table, EXCLUSIVE table lock, NOTIFY, RETURNING notification_id, version conflicts
@@ -40,10 +44,14 @@ class FastPostgresApplicationRecorder(PostgresApplicationRecorder):
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         self._lock_table(curs)
         self._notify_channel(curs)
+        states = [e.state for e in stored_events]
+        size = sum(map(len, states))
+        if size > _SPILLS_AT:  # keep the unnest's rows in memory (not in a temporary file): raise work_mem, never lower it
+            curs.execute(RAISE_WORK_MEM, (min(3 * size // 1024 + 1024, 262_144),), prepare=True)
         curs.execute(
             self.unnest_insert_statement,
             ([e.originator_id for e in stored_events], [e.originator_version for e in stored_events],
-             [e.topic for e in stored_events], [e.state for e in stored_events]),
+             [e.topic for e in stored_events], states),
             prepare=True,
             binary=True,
         )

@@ -282,11 +282,11 @@ class BillingAccount(LedgerAggregate):
         A cut-off of None takes everything (final and customer-requested bills).
         """
         chosen = []
-        paid = self.entry_paid
+        paid, moment = self.entry_paid, datetime.fromisoformat
         for entry_id, packed in self.entries.items():
-            entry = unpack_entry(entry_id, packed, paid.get(entry_id))
-            cutoff = credit_cutoff if entry["tax_included"] < 0 else charge_cutoff
-            if cutoff is None or datetime.fromisoformat(entry["effective_at"]) < cutoff:
+            entry = unpack_entry(entry_id, packed, paid.get(entry_id) if paid else None)
+            cutoff = credit_cutoff if entry["tax_included"] < ZERO else charge_cutoff
+            if cutoff is None or moment(entry["effective_at"]) < cutoff:
                 chosen.append(entry)
         return chosen
 

@@ -170,7 +170,10 @@ def unpack_entry(entry_id: str, packed: str, paid_by: dict[str, Decimal] | None)
     else:
         kind, charge_id, product_ref, excl, incl, effective_at, description, _, *tax = packed.split(SEP)
         charge_id, product_ref = charge_id or None, product_ref or None
-        taxes = [{"category": tax[i], "rate": tax[i + 1], "amount": tax[i + 2]} for i in range(0, len(tax), 3)]
+        if len(tax) == 3:  # most entries: one tax line
+            taxes = [{"category": tax[0], "rate": tax[1], "amount": tax[2]}]
+        else:
+            taxes = [{"category": tax[i], "rate": tax[i + 1], "amount": tax[i + 2]} for i in range(0, len(tax), 3)]
     return {
         "id": entry_id, "kind": KINDS.get(kind, kind), "charge_id": entry_id if charge_id is None else charge_id,
         "product_ref": product_ref, "tax_excluded": Decimal(excl), "taxes": taxes, "tax_included": Decimal(incl),

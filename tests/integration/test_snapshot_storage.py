@@ -1,4 +1,5 @@
-"""State storage on PostgreSQL (snapshots uncompressed, events lz4), and older snapshot layouts loaded through the batch read."""
+"""State storage on PostgreSQL (snapshots uncompressed, events lz4, work_mem for big inserts), and older snapshot
+layouts loaded through the batch read."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import datetime, timezone
 
 import psycopg
 
+from ledger.adapters.postgres_recorder import RAISE_WORK_MEM
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.errors import AccountNotFound
@@ -70,3 +72,15 @@ def test_a_version_2_snapshot_loads_to_the_replayed_state(postgres_schema: tuple
     finally:
         replay.close()
         ledger.close()
+
+
+def test_a_big_insert_raises_work_mem_for_its_transaction_only_and_never_lowers_it(postgres_schema: tuple[str, str]) -> None:
+    """The statement a big insert runs first: work_mem raised to what is asked, kept when already higher, reset after."""
+    url, _ = postgres_schema
+    with psycopg.connect(url) as conn:
+        with conn.transaction():
+            conn.execute(RAISE_WORK_MEM, (50_000,))
+            assert conn.execute("SHOW work_mem").fetchone() == ("50000kB",)
+            conn.execute(RAISE_WORK_MEM, (10,))
+            assert conn.execute("SHOW work_mem").fetchone() == ("50000kB",)
+        assert conn.execute("SHOW work_mem").fetchone() != ("50000kB",)
