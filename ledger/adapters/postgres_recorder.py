@@ -9,6 +9,7 @@ from uuid import UUID
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
+from psycopg.errors import LockNotAvailable
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
@@ -91,19 +92,27 @@ class FastPostgresApplicationRecorder(PostgresApplicationRecorder):
 
     def _set_state_column(self, table: str, test: str, alter: str, needs: str = "true") -> bool:
         """ALTER `table`'s state column with `alter` unless `test` (on pg_attribute a) already holds; False when the
-        server lacks what `needs` checks, or the table is missing. Rows already stored keep their form."""
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(f"SELECT {needs} AS ok", prepare=False)
-            if not curs.fetchone()["ok"]:  # type: ignore[index]
+        server lacks what `needs` checks, the table is missing, or the table stayed locked by others for a second
+        (the ALTER waits no longer, so it never queues everyone else behind it; the next start tries again). Rows
+        already stored keep their form."""
+        try:
+            with self.datastore.transaction(commit=True) as curs:
+                curs.execute(f"SELECT {needs} AS ok", prepare=False)
+                if not curs.fetchone()["ok"]:  # type: ignore[index]
+                    return False
+                curs.execute(self._STATE_COLUMN.format(test=test), (self.datastore.schema, table), prepare=False)
+                row = curs.fetchone()
+                if row is None:
+                    return False
+                if not row["ok"]:
+                    curs.execute("SET LOCAL lock_timeout = '1s'", prepare=False)
+                    curs.execute(SQL("ALTER TABLE {schema}.{table} ALTER COLUMN state " + alter).format(
+                        schema=Identifier(self.datastore.schema), table=Identifier(table)), prepare=False)
+                return True
+        except OperationalError as error:
+            if isinstance(error.__cause__, LockNotAvailable):
                 return False
-            curs.execute(self._STATE_COLUMN.format(test=test), (self.datastore.schema, table), prepare=False)
-            row = curs.fetchone()
-            if row is None:
-                return False
-            if not row["ok"]:
-                curs.execute(SQL("ALTER TABLE {schema}.{table} ALTER COLUMN state " + alter).format(
-                    schema=Identifier(self.datastore.schema), table=Identifier(table)), prepare=False)
-            return True
+            raise
 
     def store_uncompressed(self, table: str) -> bool:
         """Keep `table`'s big state values out of line but uncompressed (STORAGE EXTERNAL): a megabyte account

@@ -84,3 +84,21 @@ def test_a_big_insert_raises_work_mem_for_its_transaction_only_and_never_lowers_
             conn.execute(RAISE_WORK_MEM, (10,))
             assert conn.execute("SHOW work_mem").fetchone() == ("50000kB",)
         assert conn.execute("SHOW work_mem").fetchone() != ("50000kB",)
+
+
+def test_changing_the_storage_gives_up_while_others_hold_the_table(postgres_schema: tuple[str, str]) -> None:
+    """The ALTER waits a second at most for a table someone else holds, and says it did not change it."""
+    url, schema = postgres_schema
+    ledger = make_ledger(postgres_settings(url, schema, snapshot_interval=5))
+    try:
+        recorder = ledger.store.recorder
+        table = ledger.store.snapshots.recorder.events_table_name  # type: ignore[union-attr, attr-defined]
+        with psycopg.connect(url) as conn:
+            conn.execute(f'ALTER TABLE "{schema}"."{table}" ALTER COLUMN state SET STORAGE EXTENDED')
+            conn.commit()
+            conn.execute(f'LOCK TABLE "{schema}"."{table}" IN ACCESS SHARE MODE')  # held until this transaction ends
+            assert recorder.store_uncompressed(table) is False  # type: ignore[attr-defined]
+        assert recorder.store_uncompressed(table) is True  # type: ignore[attr-defined]
+        assert _storage(url, schema, table) == "e"
+    finally:
+        ledger.close()
