@@ -10,7 +10,7 @@ from uuid import UUID
 from ledger.adapters.account_history import load_at_versions
 from ledger.adapters.notification_log import NotificationLog
 from ledger.aggregates.billing_account import BillingAccount
-from ledger.contracts.ledger_events import account_position, event_type, to_record
+from ledger.contracts.ledger_events import account_position, to_record
 from ledger.errors import NotFound
 
 if TYPE_CHECKING:
@@ -25,6 +25,10 @@ class FeedItem(NamedTuple):
     event_type: str
     billing_account_id: UUID | None
     record: dict[str, Any]
+
+
+def _new_item(fields: tuple[Any, ...]) -> FeedItem:
+    return tuple.__new__(FeedItem, fields)  # type: ignore[type-var]  # a named tuple's own __new__ is a Python lambda
 
 
 class _Lru(OrderedDict):
@@ -55,9 +59,12 @@ class EventFeed:
         return [self.item(position, event) for position, event in events]
 
     def item(self, position: int, event: Any) -> FeedItem:
-        account_id, position_after = self._account_of(event)
+        if _owner_type(type(event)) == "BillingAccount":  # most events: no need to ask _account_of
+            account_id, position_after = event.originator_id, account_position(self._account_after(event))
+        else:
+            account_id, position_after = self._account_of(event)
         schema, record = to_record(event, account_id, position_after)
-        return FeedItem(position, schema, event_type(event), account_id, record)
+        return _new_item((position, schema, type(event).__qualname__, account_id, record))
 
     def _account_of(self, event: Any) -> tuple[UUID | None, dict[str, Any] | None]:
         owner_type = _owner_type(type(event))
@@ -75,10 +82,10 @@ class EventFeed:
         retried page): each as it was right after its first event in the page. A creation needs no load."""
         wanted: dict[UUID, int] = {}
         seen = set()
-        accounts = self._accounts
+        accounts, owners = self._accounts, _OWNER_TYPES
         for event in events:
             key = event.originator_id.int
-            if key in seen or _owner_type(type(event)) != "BillingAccount":
+            if key in seen or (owners.get(type(event)) or _owner_type(type(event))) != "BillingAccount":
                 continue
             seen.add(key)
             version = event.originator_version

@@ -30,7 +30,8 @@ class NotificationLog:
                 "SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{table} "
                 "WHERE notification_id >= %s ORDER BY notification_id LIMIT %s"
             ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
-        self._classes: dict[str, type] = {}
+        self._classes: dict[str, tuple[type, bool]] = {}  # topic -> (event class, whose stored state needs upcasting)
+        self._decode = mapper.transcoder.decode
 
     def page(self, after: int, limit: int) -> list[tuple[int, Any]]:
         if not self._direct:
@@ -44,14 +45,16 @@ class NotificationLog:
 
     def _event(self, originator_id: Any, version: int, topic: str, state: bytes) -> Any:
         """Mapper.to_domain_event without its per-row generality; upcasts and non-UUID ids go the library's way."""
-        cls = self._classes.get(topic)
-        if cls is None:
-            cls = self._classes[topic] = resolve_topic(topic)
+        known = self._classes.get(topic)
+        if known is None:
+            cls = resolve_topic(topic)
+            known = self._classes[topic] = (cls, getattr(cls, "class_version", 1) > 1)
+        cls, upcast = known
         try:
-            event_state = self.store.mapper.transcoder.decode(state)
+            event_state = self._decode(state)
         except Exception:  # noqa: BLE001 - the library's path raises its MapperDeserialisationError with the details
-            event_state = {"class_version": None}
-        if "class_version" in event_state or getattr(cls, "class_version", 1) > 1 or type(originator_id) is not UUID:
+            upcast = True
+        if upcast or "class_version" in event_state or type(originator_id) is not UUID:
             return self.store.mapper.to_domain_event(StoredEvent(originator_id, version, topic, bytes(state)))
         event_state["originator_id"] = originator_id
         event_state["originator_version"] = version

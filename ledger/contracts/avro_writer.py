@@ -85,33 +85,43 @@ def raw_bytes(value: Any) -> bytes:
     return (_VARINT[size] if size < _SMALL else _zigzag(size)) + value
 
 
-@cache
-def decimal_writer(precision: int, scale: int) -> Callable[[Any], bytes]:
-    """Avro bytes/decimal: the unscaled value, two's complement big-endian, sized as fastavro sizes it (from the
-    magnitude: -128 at scale 0 takes two bytes). Only for a Decimal whose exponent is exactly -scale. The bytes of
-    recent unscaled values are kept by their integer (zero balances, an amount written twice in one event; hashing
-    the Decimal itself would cost more than encoding it)."""
-    quantum = Decimal(1).scaleb(-scale)
-    limit = 10**precision
-    recent: dict[int, bytes] = {0: b"\x02\x00"}
+class DecimalBytes:
+    """Avro bytes/decimal at one precision and scale: the unscaled value, two's complement big-endian, sized as
+    fastavro sizes it (from the magnitude: -128 at scale 0 takes two bytes); only for a Decimal whose exponent is
+    exactly -scale. Recent unscaled values' bytes are kept by their integer (zero balances, an amount written twice
+    in one event; hashing the Decimal itself would cost more than encoding it). Compiled writers inline `write`."""
 
-    def write(value: Any) -> bytes:
-        if type(value) is not Decimal or not value.same_quantum(quantum):
+    def __init__(self, precision: int, scale: int) -> None:
+        self.quantum = Decimal(1).scaleb(-scale)
+        self.scale = scale
+        self.limit = 10**precision
+        self.recent: dict[int, bytes] = {0: b"\x02\x00"}
+
+    def write(self, value: Any) -> bytes:
+        if type(value) is not Decimal or not value.same_quantum(self.quantum):
             raise NotPlain("not a decimal at the schema's scale")
-        n = int(value.scaleb(scale, _EXACT)) if value else 0
-        done = recent.get(n)
-        if done is None:
-            magnitude = -n if n < 0 else n
-            if magnitude >= limit:
-                raise NotPlain("more digits than the schema's precision")
-            data = n.to_bytes((magnitude.bit_length() + 8) >> 3, "big", signed=True)
-            if len(recent) >= _CACHED:
-                recent.clear()
-                recent[0] = b"\x02\x00"
-            done = recent[n] = _VARINT[len(data)] + data
+        n = int(value.scaleb(self.scale, _EXACT)) if value else 0
+        return self.recent.get(n) or self.encode(n)
+
+    def encode(self, n: int) -> bytes:
+        magnitude = -n if n < 0 else n
+        if magnitude >= self.limit:
+            raise NotPlain("more digits than the schema's precision")
+        data = n.to_bytes((magnitude.bit_length() + 8) >> 3, "big", signed=True)
+        if len(self.recent) >= _CACHED:
+            self.recent.clear()
+            self.recent[0] = b"\x02\x00"
+        done = self.recent[n] = _VARINT[len(data)] + data
         return done
 
-    return write
+
+@cache
+def decimal_bytes(precision: int, scale: int) -> DecimalBytes:
+    return DecimalBytes(precision, scale)
+
+
+def decimal_writer(precision: int, scale: int) -> Callable[[Any], bytes]:
+    return decimal_bytes(precision, scale).write
 
 
 _moments: dict[int, bytes] = {}
@@ -220,8 +230,13 @@ class _Compiler:
         elif kind == "bytes" and logical == "decimal":
             if "scale" not in schema or "precision" not in schema:
                 raise NotCompilable("decimal without precision and scale")
-            write = self.constant(decimal_writer(int(schema["precision"]), int(schema["scale"])))
-            self.emit(depth, f"out += {write}({expr})")
+            decimals = decimal_bytes(int(schema["precision"]), int(schema["scale"]))
+            quantum, recent = self.constant(decimals.quantum), self.constant(decimals.recent)
+            encode, unscaled = self.constant(decimals.encode), self.var("d")
+            self.emit(depth, f"if type({expr}) is not Decimal or not {expr}.same_quantum({quantum}): "
+                             "raise NotPlain('not a decimal at the scale')")
+            self.emit(depth, f"{unscaled} = int({expr}.scaleb({decimals.scale}, EXACT)) if {expr} else 0")
+            self.emit(depth, f"out += {recent}.get({unscaled}) or {encode}({unscaled})")
         elif (kind, logical) in _LOGICAL:
             self.emit(depth, f"out += {_LOGICAL[kind, logical]}({expr})")
         elif logical is None and kind in _PRIMITIVE:
@@ -277,7 +292,8 @@ def compile_writer(schema: dict[str, Any], header: bytes = b"") -> Writer:
     compiler.emit(1, "return bytes(out)")
     source = "def write(record):\n" + "\n".join(compiler.lines) + "\n"
     namespace: dict[str, Any] = {
-        "NotPlain": NotPlain, "header": header, "VARINT": _VARINT, "SMALL": _SMALL, "text_bytes": text_bytes, "long_bytes": long_bytes,
+        "NotPlain": NotPlain, "Decimal": Decimal, "EXACT": _EXACT, "header": header, "VARINT": _VARINT, "SMALL": _SMALL,
+        "text_bytes": text_bytes, "long_bytes": long_bytes,
         "int_bytes": int_bytes, "raw_bytes": raw_bytes, "uuid_bytes": uuid_bytes, "micros_bytes": micros_bytes,
         "date_bytes": date_bytes, **compiler.names,
     }

@@ -32,7 +32,7 @@ def money(value: Any) -> Decimal:
         if value.same_quantum(_QUANTUM) and value.adjusted() <= _MAX_ADJUSTED:
             return value  # already at 6 places and within precision: quantize would return it unchanged
         try:
-            return value.quantize(_QUANTUM, context=_PRECISION)
+            return _PRECISION.quantize(value, _QUANTUM)
         except InvalidOperation:
             raise UnencodableRecord(f"amount {value!r} is not an exact decimal of at most 30 digits", value=value) from None
     if type(value) is str:  # events keep amounts as text: recent ones are kept (a charge's net and total often agree)
@@ -54,7 +54,7 @@ def _quantized(value: Any) -> Decimal:
     if isinstance(value, (float, bool)):
         raise UnencodableRecord(f"amount {value!r} is a {type(value).__name__}: amounts are exact decimals", value=value)
     try:
-        return Decimal(value).quantize(_QUANTUM, context=_PRECISION)
+        return _PRECISION.quantize(Decimal(value), _QUANTUM)
     except (InvalidOperation, TypeError, ValueError):
         raise UnencodableRecord(f"amount {value!r} is not an exact decimal of at most 30 digits", value=value) from None
 
@@ -128,12 +128,15 @@ _POSITION_KEYS = frozenset(("balance", "unbilled", "unbilled_count", "receivable
 
 def _position(figures: dict[str, Any]) -> dict[str, Any]:
     """POSITION(figures), spelled out for the usual case of exactly its keys (one per account event)."""
-    if figures.keys() != _POSITION_KEYS:
+    if len(figures) != len(_POSITION_KEYS):
         return POSITION(figures)
-    return {"balance": money(figures["balance"]), "unbilled": money(figures["unbilled"]),
-            "unbilled_count": figures["unbilled_count"], "receivable": money(figures["receivable"]),
-            "credit_balance": money(figures["credit_balance"]), "prepaid_balance": money(figures["prepaid_balance"]),
-            "status": figures["status"]}
+    try:  # seven keys, each one of the seven: none unknown
+        return {"balance": money(figures["balance"]), "unbilled": money(figures["unbilled"]),
+                "unbilled_count": figures["unbilled_count"], "receivable": money(figures["receivable"]),
+                "credit_balance": money(figures["credit_balance"]), "prepaid_balance": money(figures["prepaid_balance"]),
+                "status": figures["status"]}
+    except KeyError:
+        return POSITION(figures)
 
 EVENTS: dict[str, dict[str, Convert]] = {
     "BillingAccount.Opened": dict(
@@ -214,14 +217,14 @@ def event_id(aggregate_id: UUID, version: int) -> UUID:
 
 def event_id_text(aggregate_id_text: str, version: int) -> str:
     """`str(event_id(...))` from the aggregate id's text, without building UUID objects (uuid5 by hand: SHA-1 of
-    namespace and name, the first 16 bytes with version 5 and the RFC 4122 variant set)."""
+    namespace and name; the first 16 bytes in hex with the version nibble 5 and the RFC 4122 variant bits 10)."""
     digest = _EVENT_ID_HASH.copy()
     digest.update(f"{aggregate_id_text}:{version}".encode())
-    raw = bytearray(digest.digest()[:16])
-    raw[6] = (raw[6] & 0x0F) | 0x50
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    x = raw.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+    x = digest.hexdigest()
+    return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[x[16]]}{x[17:20]}-{x[20:32]}"
+
+
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}  # a hex digit with its top two bits set to 10
 
 
 def event_fields(event_type_name: str) -> list[str]:
@@ -245,7 +248,11 @@ def to_record(domain_event: Any, billing_account_id: UUID | None, position: dict
             billing_account_id = aggregate_id
         elif kind in _ACCOUNT_FIELD:
             billing_account_id = getattr(domain_event, _ACCOUNT_FIELD[kind])
-    aggregate_text = str(aggregate_id)
+    aggregate_text = _ID_TEXTS.get(aggregate_id)
+    if aggregate_text is None:
+        if len(_ID_TEXTS) >= 20_000:
+            _ID_TEXTS.clear()
+        aggregate_text = _ID_TEXTS[aggregate_id] = str(aggregate_id)
     rec: dict[str, Any] = {
         "event_id": event_id_text(aggregate_text, version),
         "event_type": kind,
@@ -282,6 +289,7 @@ def account_position(account: Any) -> dict[str, Any]:
 
 
 _SPECS: dict[str, tuple[str, str, tuple[tuple[str, Convert, bool], ...]]] = {}
+_ID_TEXTS: dict[Any, str] = {}  # recent aggregate ids' texts (str() of a UUID formats it in Python each time)
 
 
 def _spec(kind: str) -> tuple[str, str, tuple[tuple[str, Convert, bool], ...]]:
