@@ -123,8 +123,18 @@ class LedgerStore(Application):
     @property
     def _bulk(self) -> bool:
         """The recorder reads many aggregates per query (our PostgreSQL recorder) and events decode the plain way."""
-        mapper = self.mapper
-        return hasattr(self.recorder, "select_events_after") and mapper.cipher is None and mapper.compressor is None
+        return hasattr(self.recorder, "select_events_after") and self._plain_events
+
+    @property
+    def _plain_events(self) -> bool:
+        """Stored events are the transcoder's bytes as they are (no cipher, no compressor)."""
+        return self.mapper.cipher is None and self.mapper.compressor is None
+
+    def domain_event(self, stored: Any) -> Any:
+        """mapper.to_domain_event of a stored event or notification, by the batch reads' decoding when it applies."""
+        if self._plain_events:
+            return self._event(stored.originator_id, stored.originator_version, stored.topic, stored.state)
+        return self.mapper.to_domain_event(stored)
 
     def _event(self, aggregate_id: UUID, version: int, topic: str, state: bytes) -> Any:
         """Mapper.to_domain_event for a row of a batch read (no cipher or compressor; class versions upcast)."""

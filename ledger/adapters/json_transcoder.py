@@ -8,10 +8,10 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, TranscodingNotRegisteredError
+from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, Transcoding, TranscodingNotRegisteredError
 
 _MARK = b'"_type_":'
-_TIMESTAMP_FIRST = b'{"timestamp":{"_type_":'
+_TIMESTAMP_FIRST = b'{"timestamp":{"_type_":"datetime_iso","_data_":"'  # then a string
 _SCALARS = frozenset((str, int, bool, type(None)))
 _TYPED = frozenset((UUID, datetime, Decimal))
 
@@ -45,6 +45,15 @@ class FastJSONTranscoder(JSONTranscoder):
     and a snapshot of a big account has no other typed value to look for.
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._datetime: Any = None  # the registered "datetime_iso" decoding, once there is one
+
+    def register(self, transcoding: Transcoding) -> None:
+        super().register(transcoding)
+        if transcoding.name == "datetime_iso":  # what decodes an event's timestamp
+            self._datetime = datetime.fromisoformat if type(transcoding) is DatetimeAsISO else transcoding.decode
+
     def encode(self, obj: Any) -> bytes:
         if type(obj) is dict:
             top = self._top_level_typed(obj)
@@ -75,8 +84,8 @@ class FastJSONTranscoder(JSONTranscoder):
     def decode(self, data: bytes) -> Any:
         obj = orjson.loads(data)
         wanted = data.count(_MARK)
-        if wanted == 1 and data.startswith(_TIMESTAMP_FIRST):  # most events: the timestamp is the only typed value
-            obj["timestamp"] = self._typed(obj["timestamp"])
+        if wanted == 1 and self._datetime is not None and data.startswith(_TIMESTAMP_FIRST) and len(obj["timestamp"]) == 2:
+            obj["timestamp"] = self._datetime(obj["timestamp"]["_data_"])  # most events: their only typed value
         elif wanted:
             self._revive(obj, wanted)
         return obj

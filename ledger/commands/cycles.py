@@ -42,7 +42,7 @@ def accounts_on_specification(ledger: Ledger, specification: str) -> list[UUID]:
     while True:
         page = ledger.store.notifications(start=start, limit=5_000, topics=[_OPENED_TOPIC])
         for notification in page:
-            event = ledger.store.mapper.to_domain_event(notification)
+            event = ledger.store.domain_event(notification)
             if event.cycle_specification == specification:
                 found.append(event.originator_id)
         if len(page) < 5_000:

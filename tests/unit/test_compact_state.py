@@ -185,6 +185,17 @@ def test_fast_transcoder_writes_the_library_bytes_for_every_account_event() -> N
         assert fast.encode(state) == plain.encode(state) and fast._top_level_typed(state) is not None  # the fast way
 
 
+@pytest.mark.parametrize("value", [
+    {"timestamp": T0, "x": "y", "n": [1, {"a": None}]},  # an event's only typed value, first
+    {"timestamp": {"_type_": "datetime_iso", "_data_": T0.isoformat(), "more": 1}, "x": "y"},  # not a typed value
+    {"timestamp": "2026-10-01", "at": T0},
+])
+def test_fast_transcoder_reads_a_timestamp_as_the_library_does(value: dict[str, Any]) -> None:
+    plain, fast = transcoders()
+    data = plain.encode(value)
+    assert fast.decode(data) == plain.decode(data) == value
+
+
 def test_fast_transcoder_reads_what_the_library_writes() -> None:
     """Typed values anywhere (nested in lists and dicts) decode as the library's transcoder decodes them."""
     plain, fast = transcoders()
