@@ -158,7 +158,9 @@ _LOGICAL = {("string", "uuid"): "uuid_bytes", ("long", "timestamp-micros"): "mic
 
 
 class _Compiler:
-    """Emits the source of one writer function; `out` is the bytearray being written."""
+    """Emits the source of one writer function. Each datum's code checks it and names its encoded parts (variables or
+    pure expressions, in order); a record's parts are joined once at the end (appending to a buffer field by field
+    cost more than the encoding)."""
 
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -180,54 +182,38 @@ class _Compiler:
     def emit(self, depth: int, line: str) -> None:
         self.lines.append("    " * depth + line)
 
-    def value(self, schema: Any, expr: str, depth: int) -> None:
-        """Code writing the datum held in variable `expr` per `schema`."""
+    def value(self, schema: Any, expr: str, depth: int) -> list[str]:
+        """Code checking the datum held in variable `expr` against `schema`; returns its encoded parts."""
         if isinstance(schema, str):
             if schema == "null":
                 self.emit(depth, f"if {expr} is not None: raise NotPlain('null expected')")
-                return
+                return []
             if schema == "string":  # inline: most fields are strings
                 data, size = self.var("s"), self.var("n")
                 self.emit(depth, f"if type({expr}) is not str: raise NotPlain('str expected')")
                 self.emit(depth, f"{data} = {expr}.encode()")
                 self.emit(depth, f"{size} = len({data})")
-                self.emit(depth, f"out += VARINT[{size}] if {size} < SMALL else long_bytes({size})")
-                self.emit(depth, f"out += {data}")
-                return
+                return [f"(VARINT[{size}] if {size} < SMALL else long_bytes({size}))", data]
+            if schema in ("long", "int"):  # inline the small non-negative ones (versions, counts)
+                return [f"(VARINT[{expr}] if type({expr}) is int and 0 <= {expr} < SMALL else {_PRIMITIVE[schema]}({expr}))"]
             if schema in _PRIMITIVE:
-                self.emit(depth, f"out += {_PRIMITIVE[schema]}({expr})")
-                return
+                return [f"{_PRIMITIVE[schema]}({expr})"]
             full = schema if "." in schema or not self.namespace else f"{self.namespace}.{schema}"
             if full not in self.named:
                 raise NotCompilable(f"type {schema!r}")
-            self.record(self.named[full], expr, depth)
-            return
+            return self.record(self.named[full], expr, depth)
         if isinstance(schema, list):
-            self.union(schema, expr, depth)
-            return
+            return self.union(schema, expr, depth)
         kind, logical = schema.get("type"), schema.get("logicalType")
         if not isinstance(kind, str):
             if logical is not None or not isinstance(kind, (dict, list)):
                 raise NotCompilable(f"type {kind!r}")
-            self.value(kind, expr, depth)
-        elif kind == "record":
-            self.record(schema, expr, depth)
-        elif kind == "array":
-            self.emit(depth, f"if type({expr}) is not list: raise NotPlain('list expected')")
-            self.emit(depth, f"if {expr}: out += long_bytes(len({expr}))")
-            item = self.var("i")
-            self.emit(depth, f"for {item} in {expr}:")
-            self.value(schema["items"], item, depth + 1)
-            self.emit(depth, "out += b'\\x00'")
-        elif kind == "map":
-            self.emit(depth, f"if type({expr}) is not dict: raise NotPlain('dict expected')")
-            self.emit(depth, f"if {expr}: out += long_bytes(len({expr}))")
-            key, item = self.var("m"), self.var("i")
-            self.emit(depth, f"for {key}, {item} in {expr}.items():")
-            self.emit(depth + 1, f"out += text_bytes({key})")
-            self.value(schema["values"], item, depth + 1)
-            self.emit(depth, "out += b'\\x00'")
-        elif kind == "bytes" and logical == "decimal":
+            return self.value(kind, expr, depth)
+        if kind == "record":
+            return self.record(schema, expr, depth)
+        if kind in ("array", "map"):
+            return self.collection(schema, kind, expr, depth)
+        if kind == "bytes" and logical == "decimal":
             if "scale" not in schema or "precision" not in schema:
                 raise NotCompilable("decimal without precision and scale")
             decimals = decimal_bytes(int(schema["precision"]), int(schema["scale"]))
@@ -236,25 +222,48 @@ class _Compiler:
             self.emit(depth, f"if type({expr}) is not Decimal or not {expr}.same_quantum({quantum}): "
                              "raise NotPlain('not a decimal at the scale')")
             self.emit(depth, f"{unscaled} = int({expr}.scaleb({decimals.scale}, EXACT)) if {expr} else 0")
-            self.emit(depth, f"out += {recent}.get({unscaled}) or {encode}({unscaled})")
-        elif (kind, logical) in _LOGICAL:
-            self.emit(depth, f"out += {_LOGICAL[kind, logical]}({expr})")
-        elif logical is None and kind in _PRIMITIVE:
-            self.value(kind, expr, depth)
-        else:
-            raise NotCompilable(f"type {kind!r} (logical type {logical!r})")
+            return [f"({recent}.get({unscaled}) or {encode}({unscaled}))"]
+        if (kind, logical) == ("string", "uuid"):  # a UUID as its text, else the string as it is
+            self.emit(depth, f"if type({expr}) is UUID: {expr} = str({expr})")
+            return self.value("string", expr, depth)
+        if (kind, logical) in _LOGICAL:
+            return [f"{_LOGICAL[kind, logical]}({expr})"]
+        if logical is None and kind in _PRIMITIVE:
+            return self.value(kind, expr, depth)
+        raise NotCompilable(f"type {kind!r} (logical type {logical!r})")
 
-    def union(self, schema: list[Any], expr: str, depth: int) -> None:
+    def union(self, schema: list[Any], expr: str, depth: int) -> list[str]:
         if len(schema) != 2 or "null" not in schema:
             raise NotCompilable("only unions of null and one other type")
-        null_index = schema.index("null")
+        null_index, result = schema.index("null"), self.var("u")
         self.emit(depth, f"if {expr} is None:")
-        self.emit(depth + 1, f"out += {_VARINT[null_index]!r}")
+        self.emit(depth + 1, f"{result} = {_VARINT[null_index]!r}")
         self.emit(depth, "else:")
-        self.emit(depth + 1, f"out += {_VARINT[1 - null_index]!r}")
-        self.value(schema[1 - null_index], expr, depth + 1)
+        parts = self.value(schema[1 - null_index], expr, depth + 1)
+        self.emit(depth + 1, f"{result} = b''.join(({_VARINT[1 - null_index]!r}, {', '.join(parts)}))")
+        return [result]
 
-    def record(self, schema: dict[str, Any], expr: str, depth: int) -> None:
+    def collection(self, schema: dict[str, Any], kind: str, expr: str, depth: int) -> list[str]:
+        """An array or map: one block of all its items (count, items), then the empty block, as fastavro writes it."""
+        result, item = self.var("c"), self.var("i")
+        self.emit(depth, f"if type({expr}) is not {'list' if kind == 'array' else 'dict'}: raise NotPlain('{kind}')")
+        self.emit(depth, f"if {expr}:")
+        self.emit(depth + 1, f"{result} = [long_bytes(len({expr}))]")
+        if kind == "array":
+            self.emit(depth + 1, f"for {item} in {expr}:")
+            parts = self.value(schema["items"], item, depth + 2)
+        else:
+            key = self.var("m")
+            self.emit(depth + 1, f"for {key}, {item} in {expr}.items():")
+            parts = [f"text_bytes({key})", *self.value(schema["values"], item, depth + 2)]
+        self.emit(depth + 2, f"{result} += ({', '.join(parts)},)")
+        self.emit(depth + 1, f"{result}.append(b'\\x00')")
+        self.emit(depth + 1, f"{result} = b''.join({result})")
+        self.emit(depth, "else:")
+        self.emit(depth + 1, f"{result} = b'\\x00'")
+        return [result]
+
+    def record(self, schema: dict[str, Any], expr: str, depth: int) -> list[str]:
         name = schema["name"]
         namespace = name.rpartition(".")[0] if "." in name else schema.get("namespace", self.namespace)
         full = name if "." in name or not namespace else f"{namespace}.{name}"
@@ -263,12 +272,14 @@ class _Compiler:
         self.named[full] = schema
         self.open.add(full)
         outer, self.namespace = self.namespace, namespace
-        self.fields(schema, expr, depth)
+        parts = self.fields(schema, expr, depth)
         self.namespace = outer
         self.open.discard(full)
+        return parts
 
-    def fields(self, schema: dict[str, Any], expr: str, depth: int) -> None:
+    def fields(self, schema: dict[str, Any], expr: str, depth: int) -> list[str]:
         self.emit(depth, f"if type({expr}) is not dict: raise NotPlain('dict expected')")
+        parts: list[str] = []
         for field in schema["fields"]:
             name, kind = field["name"], field["type"]
             value = self.var("v")
@@ -278,7 +289,8 @@ class _Compiler:
                 self.emit(depth, f"{value} = {expr}.get({name!r})")
             else:  # a KeyError: fastavro decides (it refuses a missing value without a default)
                 self.emit(depth, f"{value} = {expr}[{name!r}]")
-            self.value(kind, value, depth)
+            parts += self.value(kind, value, depth)
+        return parts
 
 
 def compile_writer(schema: dict[str, Any], header: bytes = b"") -> Writer:
@@ -287,12 +299,11 @@ def compile_writer(schema: dict[str, Any], header: bytes = b"") -> Writer:
     if not isinstance(schema, dict) or schema.get("type") != "record":
         raise NotCompilable("not a record schema")
     compiler = _Compiler()
-    compiler.emit(1, "out = bytearray(header)")
-    compiler.record(schema, "record", 1)
-    compiler.emit(1, "return bytes(out)")
+    parts = compiler.record(schema, "record", 1)
+    compiler.emit(1, f"return b''.join((header, {', '.join(parts)}))")
     source = "def write(record):\n" + "\n".join(compiler.lines) + "\n"
     namespace: dict[str, Any] = {
-        "NotPlain": NotPlain, "Decimal": Decimal, "EXACT": _EXACT, "header": header, "VARINT": _VARINT, "SMALL": _SMALL,
+        "NotPlain": NotPlain, "Decimal": Decimal, "UUID": UUID, "EXACT": _EXACT, "header": header, "VARINT": _VARINT, "SMALL": _SMALL,
         "text_bytes": text_bytes, "long_bytes": long_bytes,
         "int_bytes": int_bytes, "raw_bytes": raw_bytes, "uuid_bytes": uuid_bytes, "micros_bytes": micros_bytes,
         "date_bytes": date_bytes, **compiler.names,

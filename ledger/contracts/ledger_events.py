@@ -264,9 +264,10 @@ def to_record(domain_event: Any, billing_account_id: UUID | None, position: dict
         "recorded_at": instant(domain_event.timestamp),
         "position": None if position is None else _position(position),
     }
+    state = domain_event.__dict__  # an event's fields (faster to read than through getattr)
     try:
         for name, convert, nullable in fields:
-            value = getattr(domain_event, name)
+            value = state[name] if name in state else getattr(domain_event, name)
             rec[name] = value if convert is same or (nullable and value is None) else convert(value)
     except UnencodableRecord as error:
         raise UnencodableRecord(f"{kind}.{name}: {error.message}", event_type=kind, field=name, **error.context) from None
