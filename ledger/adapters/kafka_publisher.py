@@ -52,12 +52,19 @@ class KeyHashPartitioner(DefaultPartitioner):
         return ordered[hashed % len(ordered)]
 
 
+def _publisher_settings() -> dict[str, Any]:
+    """What the page-by-page publisher sets beyond `producer_config`: its partitioner, and a long linger. `publish`
+    flushes each page, which sends its batches at once; with the shared 5 ms linger the producer's sender thread woke
+    up every 5 ms while the page was being appended, taking the GIL from it (about 8% of the relay's CPU)."""
+    return {"partitioner": KeyHashPartitioner(), "linger_ms": 1_000}
+
+
 class KafkaPublisher:
     def __init__(self, bootstrap: str, topic: str, flush_timeout: float = 60.0, **config: Any) -> None:
         self.topic = topic
         self.flush_timeout = flush_timeout
         try:
-            self.producer = KafkaProducer(**producer_config(bootstrap, **{"partitioner": KeyHashPartitioner(), **config}))
+            self.producer = KafkaProducer(**producer_config(bootstrap, **{**_publisher_settings(), **config}))
         except KafkaError as error:
             raise PublishFailed(f"cannot reach Kafka at {bootstrap}: {error}", bootstrap=bootstrap) from None
 
