@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, NamedTuple, Protocol
+from typing import Callable, NamedTuple, Protocol, Sequence
 
 Clock = Callable[[], datetime]
 
@@ -39,7 +39,7 @@ class OutboundMessage(NamedTuple):
 
     key: bytes
     value: bytes
-    headers: tuple[tuple[str, bytes], ...]
+    headers: Sequence[tuple[str, bytes]]  # the relay's are a list, as kafka-python wants them
 
 
 class EventPublisher(Protocol):

@@ -27,8 +27,8 @@ def to_message(registry: SchemaRegistry, item: FeedItem) -> OutboundMessage:
     return tuple.__new__(OutboundMessage, (  # type: ignore[type-var]  # a named tuple's own __new__ is a Python lambda
         (record["billing_account_id"] or record["aggregate_id"]).encode(),  # key: the ids' canonical text
         registry.encode(item.schema, record),
-        (("event_id", record["event_id"].encode()), _type_header(item.event_type),
-         _fingerprint_header(registry, item.schema), ("notification_id", str(item.position).encode())),
+        [("event_id", record["event_id"].encode()), _type_header(item.event_type),
+         _fingerprint_header(registry, item.schema), ("notification_id", str(item.position).encode())],
     ))
 
 

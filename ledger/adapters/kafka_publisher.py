@@ -70,8 +70,9 @@ class KafkaPublisher:
 
     def publish(self, messages: list[OutboundMessage]) -> None:
         try:
-            futures = [self.producer.send(self.topic, key=m.key, value=m.value, headers=list(m.headers))
-                       for m in messages]
+            send, topic = self.producer.send, self.topic
+            futures = [send(topic, key=m.key, value=m.value,
+                            headers=m.headers if type(m.headers) is list else list(m.headers)) for m in messages]
             self.producer.flush(timeout=self.flush_timeout)
             for future in futures:
                 future.get(timeout=0)

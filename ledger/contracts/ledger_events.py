@@ -38,7 +38,10 @@ def money(value: Any) -> Decimal:
     if type(value) is str:  # events keep amounts as text: recent ones are kept (a charge's net and total often agree)
         done = _RECENT_AMOUNTS.get(value)
         if done is None:
-            done = _quantized(value)
+            try:
+                done = _PRECISION.quantize(Decimal(value), _QUANTUM)
+            except (InvalidOperation, ValueError):
+                raise UnencodableRecord(f"amount {value!r} is not an exact decimal of at most 30 digits", value=value) from None
             if len(_RECENT_AMOUNTS) >= 4_096:
                 _RECENT_AMOUNTS.clear()
             _RECENT_AMOUNTS[value] = done
@@ -248,11 +251,12 @@ def to_record(domain_event: Any, billing_account_id: UUID | None, position: dict
             billing_account_id = aggregate_id
         elif kind in _ACCOUNT_FIELD:
             billing_account_id = getattr(domain_event, _ACCOUNT_FIELD[kind])
-    aggregate_text = _ID_TEXTS.get(aggregate_id)
+    id_key = aggregate_id.int if type(aggregate_id) is UUID else aggregate_id  # a UUID hashes in Python, its int in C
+    aggregate_text = _ID_TEXTS.get(id_key)
     if aggregate_text is None:
         if len(_ID_TEXTS) >= 20_000:
             _ID_TEXTS.clear()
-        aggregate_text = _ID_TEXTS[aggregate_id] = str(aggregate_id)
+        aggregate_text = _ID_TEXTS[id_key] = str(aggregate_id)
     rec: dict[str, Any] = {
         "event_id": event_id_text(aggregate_text, version),
         "event_type": kind,
