@@ -6,7 +6,7 @@ from typing import Any
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
-from kafka.partitioner import DefaultPartitioner, murmur2
+from kafka.partitioner import murmur2
 
 from ledger.errors import PublishFailed
 from ledger.ports import OutboundMessage
@@ -29,40 +29,38 @@ def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
     }
 
 
-class KeyHashPartitioner(DefaultPartitioner):
-    """kafka-python's default partitioning of keyed records (murmur2 of the key, as the Java client: the same
-    partition for the same key), with recent keys' hashes kept: the relay sends each account's events under its
-    key again and again, and the pure-Python murmur2 cost more than the rest of a send's partition choice."""
+class KeyHashes:
+    """kafka-python's default choice of partition for a keyed record (murmur2 of the key, as the Java client: the
+    same partition for the same key), with recent keys' hashes kept: the relay sends each account's events under
+    its key again and again, and the pure-Python murmur2 cost more than the rest of a send."""
 
     def __init__(self, keep: int = 100_000) -> None:
         self.keep = keep
-        self._hashes: dict[bytes, int] = {}
+        self.hashes: dict[bytes, int] = {}
 
-    def partition(self, topic: str, key: Any, serialized_key: bytes | None, value: Any, serialized_value: Any,
-                  cluster: Any) -> int:
-        partitions = cluster.partitions_for_topic(topic) if serialized_key is not None else None
-        if not partitions:  # no key (random choice), or a topic the metadata does not know: the library decides
-            return super().partition(topic, key, serialized_key, value, serialized_value, cluster)
-        hashed = self._hashes.get(serialized_key)
-        if hashed is None:
-            if len(self._hashes) >= self.keep:
-                self._hashes.clear()
-            hashed = self._hashes[serialized_key] = murmur2(serialized_key) & 0x7FFFFFFF
-        ordered = sorted(partitions)
-        return ordered[hashed % len(ordered)]
+    def hash(self, key: bytes) -> int:
+        if len(self.hashes) >= self.keep:
+            self.hashes.clear()
+        hashed = self.hashes[key] = murmur2(key) & 0x7FFFFFFF
+        return hashed
+
+    def partition(self, key: bytes, ordered: list[int]) -> int:
+        """The partition of `key` among the topic's partitions `ordered` (sorted)."""
+        return ordered[(self.hashes.get(key) or self.hash(key)) % len(ordered)]
 
 
 def _publisher_settings() -> dict[str, Any]:
-    """What the page-by-page publisher sets beyond `producer_config`: its partitioner, and a long linger. `publish`
-    flushes each page, which sends its batches at once; with the shared 5 ms linger the producer's sender thread woke
-    up every 5 ms while the page was being appended, taking the GIL from it (about 8% of the relay's CPU)."""
-    return {"partitioner": KeyHashPartitioner(), "linger_ms": 1_000}
+    """What the page-by-page publisher sets beyond `producer_config`: a long linger. `publish` flushes each page, which
+    sends its batches at once; with the shared 5 ms linger the producer's sender thread woke up every 5 ms while the
+    page was being appended, taking the GIL from it (about 8% of the relay's CPU)."""
+    return {"linger_ms": 1_000}
 
 
 class KafkaPublisher:
     def __init__(self, bootstrap: str, topic: str, flush_timeout: float = 60.0, **config: Any) -> None:
         self.topic = topic
         self.flush_timeout = flush_timeout
+        self.keys = KeyHashes()  # each message's partition, as the default partitioner would choose it
         try:
             self.producer = KafkaProducer(**producer_config(bootstrap, **{**_publisher_settings(), **config}))
         except KafkaError as error:
@@ -70,9 +68,13 @@ class KafkaPublisher:
 
     def publish(self, messages: list[OutboundMessage]) -> None:
         try:
-            send, topic = self.producer.send, self.topic
+            send, topic, hashes, hash_of = self.producer.send, self.topic, self.keys.hashes, self.keys.hash
+            ordered = sorted(self.producer.partitions_for(topic))  # once a page, not once a message
+            count = len(ordered)
             futures = [send(topic, key=m.key, value=m.value,
-                            headers=m.headers if type(m.headers) is list else list(m.headers)) for m in messages]
+                            headers=m.headers if type(m.headers) is list else list(m.headers),
+                            partition=None if m.key is None else ordered[(hashes.get(m.key) or hash_of(m.key)) % count])
+                       for m in messages]
             self.producer.flush(timeout=self.flush_timeout)
             for future in futures:
                 future.get(timeout=0)
