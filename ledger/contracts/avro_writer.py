@@ -1,17 +1,8 @@
-"""Compiles an Avro record schema into one Python function that writes what fastavro's schemaless_writer writes.
-
-fastavro walks the schema for every datum, resolves each union by validating the datum against its branches
-(a whole nested record, for the account position) and converts logical types through a dispatch per field;
-that was most of the relay's encoding time. The compiled writer knows the schema in advance: straight-line
-code per field, unions of null and one type resolved by `is None`, decimals, timestamps and dates converted
-inline. It writes the same bytes fastavro does (tested over every schema); it takes only the plain cases (a
-decimal already at the schema's scale, an aware datetime, exact Python types) and raises `NotPlain` on
-anything else, so the caller hands that datum to fastavro, which encodes it or reports the error as before.
-"""
+"""Compiles an Avro record schema into a Python function that writes exactly what fastavro's schemaless_writer writes."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from decimal import Context, Decimal
 from functools import cache
 from typing import Any, Callable
@@ -21,7 +12,6 @@ Writer = Callable[[dict[str, Any]], bytes]
 LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
 INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_MICROSECOND = timedelta(microseconds=1)
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
 _EXACT = Context(prec=200, Emax=999_999, Emin=-999_999)  # scaleb without rounding
 _CACHED = 4_096  # recent moments' and decimals' bytes kept
@@ -71,11 +61,6 @@ def text_bytes(value: Any) -> bytes:
     data = value.encode()
     size = len(data)
     return (_VARINT[size] if size < _SMALL else _zigzag(size)) + data
-
-
-def uuid_bytes(value: Any) -> bytes:
-    """A UUID (or its text) as a string, the way fastavro's uuid logical type writes it."""
-    return text_bytes(str(value) if type(value) is UUID else value)
 
 
 def raw_bytes(value: Any) -> bytes:
@@ -154,7 +139,7 @@ def date_bytes(value: Any) -> bytes:
 
 
 _PRIMITIVE = {"string": "text_bytes", "long": "long_bytes", "int": "int_bytes", "bytes": "raw_bytes"}
-_LOGICAL = {("string", "uuid"): "uuid_bytes", ("long", "timestamp-micros"): "micros_bytes", ("int", "date"): "date_bytes"}
+_LOGICAL = {("long", "timestamp-micros"): "micros_bytes", ("int", "date"): "date_bytes"}
 
 
 class _Compiler:
@@ -294,8 +279,16 @@ class _Compiler:
 
 
 def compile_writer(schema: dict[str, Any], header: bytes = b"") -> Writer:
-    """A function record -> header + the record's Avro binary body. Raises NotCompilable for schemas it does not
-    cover; the function raises NotPlain (or a TypeError...) for data it does not take as is."""
+    """A function record -> header + the record's Avro binary body, as fastavro writes it.
+
+    fastavro walks the schema for every datum, resolves each union by validating the datum against its branches (a
+    whole nested record, for the account position) and converts logical types through a dispatch per field; that was
+    most of the relay's encoding time. The compiled function knows the schema: straight-line code per field, unions
+    of null and one type resolved by `is None`, decimals, timestamps and dates converted inline. It takes only the
+    plain cases (a decimal already at the schema's scale, an aware datetime, exact Python types) and raises NotPlain
+    (or a KeyError, IndexError...) on anything else, for the caller to hand that datum to fastavro, which encodes it
+    or says why not. Raises NotCompilable for a schema it does not cover (named references to enums, other unions,
+    floats...)."""
     if not isinstance(schema, dict) or schema.get("type") != "record":
         raise NotCompilable("not a record schema")
     compiler = _Compiler()
@@ -305,7 +298,7 @@ def compile_writer(schema: dict[str, Any], header: bytes = b"") -> Writer:
     namespace: dict[str, Any] = {
         "NotPlain": NotPlain, "Decimal": Decimal, "UUID": UUID, "EXACT": _EXACT, "header": header, "VARINT": _VARINT, "SMALL": _SMALL,
         "text_bytes": text_bytes, "long_bytes": long_bytes,
-        "int_bytes": int_bytes, "raw_bytes": raw_bytes, "uuid_bytes": uuid_bytes, "micros_bytes": micros_bytes,
+        "int_bytes": int_bytes, "raw_bytes": raw_bytes, "micros_bytes": micros_bytes,
         "date_bytes": date_bytes, **compiler.names,
     }
     exec(compile(source, f"<avro writer {schema.get('name')}>", "exec"), namespace)  # noqa: S102 - our own schema's code
