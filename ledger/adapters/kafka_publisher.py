@@ -10,6 +10,7 @@ from kafka.partitioner import murmur2
 
 from ledger.errors import PublishFailed
 from ledger.ports import OutboundMessage
+from ledger.recent import Recent
 
 
 def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
@@ -35,14 +36,10 @@ class KeyHashes:
     its key again and again, and the pure-Python murmur2 cost more than the rest of a send."""
 
     def __init__(self, keep: int = 100_000) -> None:
-        self.keep = keep
-        self.hashes: dict[bytes, int] = {}
+        self.hashes = Recent(keep)
 
     def hash(self, key: bytes) -> int:
-        if len(self.hashes) >= self.keep:
-            self.hashes.clear()
-        hashed = self.hashes[key] = murmur2(key) & 0x7FFFFFFF
-        return hashed
+        return self.hashes.keep(key, murmur2(key) & 0x7FFFFFFF)
 
     def partition(self, key: bytes, ordered: list[int]) -> int:
         """The partition of `key` among the topic's partitions `ordered` (sorted)."""

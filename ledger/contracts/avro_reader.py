@@ -18,6 +18,8 @@ from uuid import UUID
 
 import fastavro
 
+from ledger.recent import Recent
+
 Convert = Callable[[Any], Any]
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
@@ -59,17 +61,11 @@ def _date(data: int) -> date:
 
 def _bounded_cache(make: Callable[[Any], Any], size: int = 4096) -> Convert:
     """`make`, remembering recent results (for immutable values that repeat: amounts, account ids)."""
-    cache: dict[Any, Any] = {}
+    recent = Recent(size)
 
     def convert(data: Any) -> Any:
-        try:
-            return cache[data]
-        except KeyError:
-            value = make(data)
-            if len(cache) >= size:
-                cache.clear()
-            cache[data] = value
-            return value
+        found = recent.get(data)
+        return found if found is not None else recent.keep(data, make(data))
 
     return convert
 

@@ -8,6 +8,8 @@ from functools import cache
 from typing import Any, Callable
 from uuid import UUID
 
+from ledger.recent import Recent
+
 Writer = Callable[[dict[str, Any]], bytes]
 LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
 INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
@@ -80,7 +82,7 @@ class DecimalBytes:
         self.quantum = Decimal(1).scaleb(-scale)
         self.scale = scale
         self.limit = 10**precision
-        self.recent: dict[int, bytes] = {0: b"\x02\x00"}
+        self.recent = Recent(_CACHED)
 
     def write(self, value: Any) -> bytes:
         if type(value) is not Decimal or not value.same_quantum(self.quantum):
@@ -93,11 +95,7 @@ class DecimalBytes:
         if magnitude >= self.limit:
             raise NotPlain("more digits than the schema's precision")
         data = n.to_bytes((magnitude.bit_length() + 8) >> 3, "big", signed=True)
-        if len(self.recent) >= _CACHED:
-            self.recent.clear()
-            self.recent[0] = b"\x02\x00"
-        done = self.recent[n] = _VARINT[len(data)] + data
-        return done
+        return self.recent.keep(n, _VARINT[len(data)] + data)
 
 
 @cache
@@ -109,7 +107,7 @@ def decimal_writer(precision: int, scale: int) -> Callable[[Any], bytes]:
     return decimal_bytes(precision, scale).write
 
 
-_moments: dict[int, bytes] = {}
+_moments = Recent(_CACHED)
 
 
 def micros_bytes(value: Any) -> bytes:
@@ -118,12 +116,7 @@ def micros_bytes(value: Any) -> bytes:
     if type(value) is datetime and value.tzinfo is not None:
         delta = value - _EPOCH
         micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-        done = _moments.get(micros)
-        if done is None:
-            if len(_moments) >= _CACHED:
-                _moments.clear()
-            done = _moments[micros] = long_bytes(micros)
-        return done
+        return _moments.get(micros) or _moments.keep(micros, long_bytes(micros))
     if type(value) is int:
         return long_bytes(value)
     raise NotPlain("not an aware datetime")

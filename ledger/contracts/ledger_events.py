@@ -10,6 +10,7 @@ from uuid import UUID, uuid5
 
 from ledger.aggregates.ids import LEDGER_NAMESPACE
 from ledger.contracts.errors import UnencodableRecord
+from ledger.recent import Recent
 
 NAMESPACE = "ledger.events"
 SCALE = 6
@@ -42,14 +43,12 @@ def money(value: Any) -> Decimal:
                 done = _PRECISION.quantize(Decimal(value), _QUANTUM)
             except (InvalidOperation, ValueError):
                 raise UnencodableRecord(f"amount {value!r} is not an exact decimal of at most 30 digits", value=value) from None
-            if len(_RECENT_AMOUNTS) >= 4_096:
-                _RECENT_AMOUNTS.clear()
-            _RECENT_AMOUNTS[value] = done
+            _RECENT_AMOUNTS.keep(value, done)
         return done
     return _quantized(value)
 
 
-_RECENT_AMOUNTS: dict[str, Decimal] = {}
+_RECENT_AMOUNTS = Recent(4_096)
 _ZERO, _MINUS_ZERO = Decimal("0.000000"), Decimal("-0.000000")
 
 
@@ -254,9 +253,7 @@ def to_record(domain_event: Any, billing_account_id: UUID | None, position: dict
     id_key = aggregate_id.int if type(aggregate_id) is UUID else aggregate_id  # a UUID hashes in Python, its int in C
     aggregate_text = _ID_TEXTS.get(id_key)
     if aggregate_text is None:
-        if len(_ID_TEXTS) >= 20_000:
-            _ID_TEXTS.clear()
-        aggregate_text = _ID_TEXTS[id_key] = str(aggregate_id)
+        aggregate_text = _ID_TEXTS.keep(id_key, str(aggregate_id))
     rec: dict[str, Any] = {
         "event_id": event_id_text(aggregate_text, version),
         "event_type": kind,
@@ -294,7 +291,7 @@ def account_position(account: Any) -> dict[str, Any]:
 
 
 _SPECS: dict[str, tuple[str, str, tuple[tuple[str, Convert, bool], ...]]] = {}
-_ID_TEXTS: dict[Any, str] = {}  # recent aggregate ids' texts (str() of a UUID formats it in Python each time)
+_ID_TEXTS = Recent(20_000)  # recent aggregate ids' texts (str() of a UUID formats it in Python each time)
 
 
 def _spec(kind: str) -> tuple[str, str, tuple[tuple[str, Convert, bool], ...]]:
