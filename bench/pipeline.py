@@ -1,14 +1,16 @@
 """Benchmark of the streaming pipeline: charges on the rating topic -> ingestion -> event store -> relay ->
 event topic -> projection -> balance read model, against a real Kafka broker and PostgreSQL.
 
-    python -m bench.pipeline [--charges 100000] [--accounts 10000] [--json]
+    python -m bench.pipeline [--charges 100000] [--accounts 10000] [--ingest-workers 2] [--json]
 
 Runs the ledger's real processes (`ledger ingest`, `ledger relay`, `ledger project`) as subprocesses and reports:
-  * end to end: all three running at once, from the first charge read to the last balance updated;
-  * each stage alone (ingest, relay, projection) on a second, identical data set;
+  * end to end: all three running at once (one process each), from the first charge read to the last balance updated;
+  * each stage alone (ingest, relay, projection) on a second, identical data set; ingestion as a consumer group
+    of `--ingest-workers` processes (one per core by default), and once more with one process on a third data set;
   * each process's resident memory at 25/50/75/100% of its work (flat means it does not grow with the count);
 and, in the same run, the machine's ceilings: kafka-python consuming the same messages without processing them,
-and psycopg writing the same number of rows. Services: $LEDGER_TEST_POSTGRES_URL / $LEDGER_TEST_KAFKA_BOOTSTRAP,
+and psycopg writing the same number of rows (from one process and from as many as the ingest workers, the faster
+counting). Services: $LEDGER_TEST_POSTGRES_URL / $LEDGER_TEST_KAFKA_BOOTSTRAP,
 else the throw-away servers the test suite starts.
 """
 
@@ -141,25 +143,44 @@ def raw_produce(settings: Settings, count: int, size: int = 330) -> float:
     return elapsed
 
 
-def raw_psycopg_rows(url: str, rows: int, batch: int = 5_000) -> float:
-    """psycopg inserting `rows` event-sized rows (uuid, version, topic, ~300 bytes), `batch` per transaction."""
+def _raw_rows_writer(url: str, table: str, rows: int, batch: int, ready: Any, results: Any) -> None:
     payload = os.urandom(300)
-    table = f"raw_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(url) as conn:
-        conn.execute(f"CREATE TABLE public.{table} (id bigserial PRIMARY KEY, originator_id uuid, "
-                     "originator_version bigint, topic text, state bytea)")
-        conn.commit()
         data = [(uuid.uuid4(), n, "ledger.aggregates.billing_account:BillingAccount.ChargeApplied", payload)
                 for n in range(rows)]
+        ready.wait()
         started = time.perf_counter()
         for start in range(0, rows, batch):
             with conn.cursor() as cur:
                 cur.executemany(f"INSERT INTO public.{table} (originator_id, originator_version, topic, state) "
                                 "VALUES (%s, %s, %s, %s)", data[start:start + batch])
             conn.commit()
-        elapsed = time.perf_counter() - started
-        conn.execute(f"DROP TABLE public.{table}")
-        conn.commit()
+        results.put(time.perf_counter() - started)
+
+
+def raw_psycopg_rows(url: str, rows: int, batch: int = 5_000, writers: int = 1) -> float:
+    """psycopg inserting `rows` event-sized rows (uuid, version, topic, ~300 bytes), `batch` per transaction, split
+    over `writers` processes (each its own connection) that start together; seconds until the last is done."""
+    import multiprocessing
+
+    table = f"raw_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE public.{table} (id bigserial PRIMARY KEY, originator_id uuid, "
+                     "originator_version bigint, topic text, state bytea)")
+    context = multiprocessing.get_context("spawn")
+    ready, results = context.Barrier(writers), context.Queue()
+    shares = [rows // writers + (1 if n < rows % writers else 0) for n in range(writers)]
+    processes = [context.Process(target=_raw_rows_writer, args=(url, table, share, batch, ready, results))
+                 for share in shares]
+    for process in processes:
+        process.start()
+    try:
+        elapsed = max(results.get(timeout=600) for _ in processes)
+    finally:
+        for process in processes:
+            process.join(60)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP TABLE public.{table}")
     return elapsed
 
 
@@ -242,8 +263,9 @@ def watch(processes: dict[str, subprocess.Popen[bytes]], probes: dict[str, tuple
             if done and name not in first:
                 first[name] = (now, done)
             run = runs[name]
-            pid = processes[name].pid if name in processes else None
-            rss = rss_mb(pid) if pid else None
+            # each of the stage's processes (ingest, ingest-2, ...): the largest is the figure
+            sizes = [rss_mb(p.pid) for n, p in processes.items() if n == name or n.startswith(f"{name}-")]
+            rss = max((size for size in sizes if size), default=None)
             if rss:
                 run.rss_max = max(run.rss_max, rss)
                 for mark in marks:
@@ -260,10 +282,16 @@ def watch(processes: dict[str, subprocess.Popen[bytes]], probes: dict[str, tuple
     return runs
 
 
-def start(name: str, settings: Settings, logdir: Path) -> subprocess.Popen[bytes]:
-    log = open(logdir / f"{name}.log", "ab")
-    return subprocess.Popen([sys.executable, "-m", "ledger", name, "--log-level", "WARNING"], env=process_env(settings),
-                            stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=str(ROOT))
+def start(name: str, settings: Settings, logdir: Path, copies: int = 1) -> dict[str, subprocess.Popen[bytes]]:
+    """`copies` processes of `ledger NAME` (keyed name, name-2, ...); ingest copies form one consumer group."""
+    processes = {}
+    for n in range(1, copies + 1):
+        key = name if n == 1 else f"{name}-{n}"
+        log = open(logdir / f"{key}.log", "ab")
+        processes[key] = subprocess.Popen([sys.executable, "-m", "ledger", name, "--log-level", "WARNING"],
+                                          env=process_env(settings), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                          cwd=str(ROOT))
+    return processes
 
 
 def stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
@@ -289,7 +317,9 @@ def prepare(url: str, bootstrap_servers: str, registry: SchemaRegistry, a: argpa
 
 
 def end_to_end(settings: Settings, charges: int, logdir: Path, timeout: float) -> StageRun:
-    processes = {name: start(name, settings, logdir) for name in ("ingest", "relay", "project")}
+    """One process of each: on a 2-core machine a second ingestion process only takes CPU from the other two."""
+    processes = {**start("ingest", settings, logdir), **start("relay", settings, logdir),
+                 **start("project", settings, logdir)}
     try:
         runs = watch(processes, {"project": (balances_updated(settings), charges)}, timeout)
     finally:
@@ -299,21 +329,24 @@ def end_to_end(settings: Settings, charges: int, logdir: Path, timeout: float) -
     return run
 
 
-def stages(settings: Settings, charges: int, logdir: Path, timeout: float) -> dict[str, StageRun]:
-    results = {}
+def ingest_stage(settings: Settings, charges: int, logdir: Path, timeout: float, workers: int) -> StageRun:
     before = max_notification(settings)
-    processes = {"ingest": start("ingest", settings, logdir)}
+    processes = start("ingest", settings, logdir, workers)
     try:
-        results.update(watch(processes, {"ingest": (ingested(settings, before), charges)}, timeout))
+        return watch(processes, {"ingest": (ingested(settings, before), charges)}, timeout)["ingest"]
     finally:
         stop(processes)
+
+
+def stages(settings: Settings, charges: int, logdir: Path, timeout: float, ingest_workers: int) -> dict[str, StageRun]:
+    results = {"ingest": ingest_stage(settings, charges, logdir, timeout, ingest_workers)}
     events = max_notification(settings)
-    processes = {"relay": start("relay", settings, logdir)}
+    processes = start("relay", settings, logdir)
     try:
         results.update(watch(processes, {"relay": (relayed(settings, 0), events)}, timeout))
     finally:
         stop(processes)
-    processes = {"project": start("project", settings, logdir)}
+    processes = start("project", settings, logdir)
     try:
         results.update(watch(processes, {"project": (projected(settings, 0), events)}, timeout))
     finally:
@@ -339,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--charges", type=int, default=100_000)
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--ingest-workers", type=int, default=os.cpu_count() or 1,
+                        help="ingestion processes in the consumer group (default: one per core)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds allowed per measured run")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
     a = parser.parse_args(argv)
@@ -357,23 +392,32 @@ def main(argv: list[str] | None = None) -> int:
         e2e_exact = check_balances(e2e_settings, e2e_data["expected"])
         say("stage-by-stage run")
         stage_settings, _ = prepare(url, bootstrap_servers, registry, a, seed=2)
-        per_stage = stages(stage_settings, a.charges, logdir, a.timeout)
+        per_stage = stages(stage_settings, a.charges, logdir, a.timeout, a.ingest_workers)
         events = max_notification(stage_settings)
         events_ceiling = raw_consume(stage_settings, stage_settings.events_topic, events)
         rows_ceiling = raw_psycopg_rows(url, a.charges)
+        if a.ingest_workers > 1:  # the ceiling of a group of writers is the faster of one and as many
+            rows_ceiling = min(rows_ceiling, raw_psycopg_rows(url, a.charges, writers=a.ingest_workers))
         produce_ceiling = raw_produce(stage_settings, events)
         drop(e2e_settings)
         drop(stage_settings)
+        if a.ingest_workers > 1:
+            say("ingestion by one process, on a third data set")
+            single_settings, _ = prepare(url, bootstrap_servers, registry, a, seed=3)
+            per_stage["ingest, 1 process"] = ingest_stage(single_settings, a.charges, logdir, a.timeout, 1)
+            drop(single_settings)
     ceilings = {"kafka-python consume (rating topic)": a.charges / consume_ceiling,
                 "kafka-python consume (event topic)": events / events_ceiling,
                 "kafka-python produce (event-sized)": events / produce_ceiling,
                 "psycopg insert rows": a.charges / rows_ceiling}
     # Each stage against the slower of its raw read and raw write.
-    stage_ceiling = {"ingest": min(ceilings["kafka-python consume (rating topic)"], ceilings["psycopg insert rows"]),
+    ingest_ceiling = min(ceilings["kafka-python consume (rating topic)"], ceilings["psycopg insert rows"])
+    stage_ceiling = {"ingest": ingest_ceiling, "ingest, 1 process": ingest_ceiling,
                      "relay": ceilings["kafka-python produce (event-sized)"],
                      "project": min(ceilings["kafka-python consume (event topic)"], ceilings["psycopg insert rows"])}
     doc = {
         "charges": a.charges, "accounts": a.accounts, "partitions": a.partitions, "cpus": os.cpu_count(),
+        "ingest_workers": a.ingest_workers,
         "end_to_end": {"charges_per_s": round(e2e.rate), "seconds": round(e2e.seconds, 2), "balances_exact": e2e_exact,
                        "rss_mb": e2e.rss_at, "target_per_s": 10_000},
         "stages": {name: {"per_s": round(run.rate), "seconds": round(run.seconds, 2), "ceiling_per_s": round(stage_ceiling[name]),
@@ -386,16 +430,18 @@ def main(argv: list[str] | None = None) -> int:
     if a.json:
         print(json.dumps(doc, indent=2))
         return 0
-    print(f"\npipeline: {a.charges:,} charges over {a.accounts:,} accounts, {a.partitions} partitions, {os.cpu_count()} CPUs")
+    print(f"\npipeline: {a.charges:,} charges over {a.accounts:,} accounts, {a.partitions} partitions, {os.cpu_count()} CPUs, "
+          f"{a.ingest_workers} ingest process(es)")
     print(f"end to end (rating topic -> balance read model): {e2e.rate:,.0f} charges/s in {e2e.seconds:.1f}s "
           f"(target 10,000/s); balances equal the independent sum: {e2e_exact}")
-    print(f"{'stage':<10}{'rate/s':>10}{'ceiling/s':>12}{'ratio':>8}  {'RSS MB at 25/50/75/100%':<28}{'max MB':>8}")
+    print(f"{'stage':<20}{'rate/s':>10}{'ceiling/s':>12}{'ratio':>8}  {'RSS MB at 25/50/75/100%':<28}{'max MB':>8}")
     for name, row in doc["stages"].items():
         rss = "/".join(str(row["rss_mb"].get(m, "-")) for m in ("25%", "50%", "75%", "100%"))
-        print(f"{name:<10}{row['per_s']:>10,}{row['ceiling_per_s']:>12,}{row['ratio']:>8.2f}  {rss:<28}{row['rss_max_mb']:>8}")
+        print(f"{name:<20}{row['per_s']:>10,}{row['ceiling_per_s']:>12,}{row['ratio']:>8.2f}  {rss:<28}{row['rss_max_mb']:>8}")
     print("ceilings: " + "; ".join(f"{k} {v:,}/s" for k, v in doc["ceilings_per_s"].items()))
     print("stage ceilings: ingest = min(consume rating topic, psycopg rows); relay = raw produce; "
-          "project = min(consume event topic, psycopg rows)")
+          "project = min(consume event topic, psycopg rows); psycopg rows = the faster of 1 and "
+          f"{a.ingest_workers} writer processes; RSS: the largest process of the stage")
     return 0
 
 

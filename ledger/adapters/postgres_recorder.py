@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
+import psycopg
 from psycopg.errors import LockNotAvailable
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
@@ -49,6 +50,7 @@ class FastPostgresApplicationRecorder(PostgresApplicationRecorder):
         size = sum(map(len, states))
         if size > _SPILLS_AT:  # keep the unnest's rows in memory (not in a temporary file): raise work_mem, never lower it
             curs.execute(RAISE_WORK_MEM, (min(3 * size // 1024 + 1024, 262_144),), prepare=True)
+        curs.row_factory = tuple_row  # RETURNING ids as tuples: a dict per row cost more than dumping the row
         curs.execute(
             self.unnest_insert_statement,
             ([e.originator_id for e in stored_events], [e.originator_version for e in stored_events],
@@ -56,6 +58,17 @@ class FastPostgresApplicationRecorder(PostgresApplicationRecorder):
             prepare=True,
             binary=True,
         )
+
+    def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
+                                       **kwargs: Any) -> list[int]:
+        """The inserted rows' notification ids, in the order of the events (read as tuples, see above)."""
+        try:
+            ids = [row[0] for row in curs.fetchall()]
+        except psycopg.ProgrammingError:
+            ids = []
+        if len(ids) != len(stored_events):
+            raise ProgrammingError(f"couldn't get all notification ids (got {len(ids)}, expected {len(stored_events)})")
+        return ids
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_events_after(self, ids: Sequence[UUID], after: Sequence[int]) -> list[tuple[int, int, str, bytes]]:

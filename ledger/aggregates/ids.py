@@ -5,11 +5,20 @@ from __future__ import annotations
 from datetime import date
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from ledger.recent import Recent
+
 LEDGER_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ledger:billing")
 
 
+_ACCOUNT_IDS = Recent(100_000)
+
+
 def account_id(account_ref: str) -> UUID:
-    return uuid5(LEDGER_NAMESPACE, f"billing-account:{account_ref}")
+    """Memoised (bounded): ingestion asks for the same few thousand accounts' ids batch after batch."""
+    found = _ACCOUNT_IDS.get(account_ref)
+    if found is None:
+        found = _ACCOUNT_IDS.keep(account_ref, uuid5(LEDGER_NAMESPACE, f"billing-account:{account_ref}"))
+    return found
 
 
 def cycle_spec_id(name: str) -> UUID:

@@ -74,6 +74,42 @@ def test_kill_9_of_every_process_loses_and_doubles_nothing(settings, ledger, reg
         checker.close()
 
 
+def test_two_ingestion_workers_in_one_group_apply_each_charge_once(settings, ledger, registry, tmp_path):
+    """Two ingest processes share the rating topic's partitions; killed -9 and restarted in turn (partitions move
+    between them, so each sometimes holds stale copies of accounts), every charge is still applied exactly once."""
+    rng = random.Random(20261122)
+    rating = RatingSystem(settings, registry)
+    for n in range(3000):
+        rating.charge(f"w{n}", rng.choice(ACCOUNTS), Decimal(rng.randint(1, 99999)) / 100)
+    rating.flush()
+    expected = rating.expected_balances()
+    procs = Processes(settings, tmp_path)
+    workers = ("ingest-a", "ingest-b")
+    for worker in workers:
+        procs.start("ingest", key=worker)
+    try:
+        for n in range(3):  # a, b, a: at the third kill b takes back partitions a has changed accounts of since
+            time.sleep(rng.uniform(1.0, 2.5))
+            procs.kill(workers[n % 2])
+            for m in range(200):  # more charges while one worker is down
+                rating.charge(f"w{n}-{m}", rng.choice(ACCOUNTS), Decimal(rng.randint(1, 99999)) / 100)
+            rating.flush()
+            procs.start("ingest", key=workers[n % 2])
+        expected = rating.expected_balances()
+        checker = make_ledger(settings)
+        try:
+            def balances() -> dict[str, Decimal]:
+                checker.store.forget()
+                return {ref: account_of(checker, ref).balance for ref in expected}
+
+            done = wait_for(lambda: balances() == expected, timeout=180, every=2)
+        finally:
+            checker.close()
+    finally:
+        procs.stop_all()
+    assert done, f"balances never matched the sum sent:\n{procs.log_tail()}"
+
+
 def test_commands_succeed_with_the_broker_down_and_the_relay_catches_up(make_stream_settings, registry, kafka_server):
     """Stopping the broker mid-stream blocks nothing; once it is back every event is published, in order."""
     settings = make_stream_settings(kafka_server.bootstrap, relay_batch_size=200)

@@ -60,9 +60,11 @@ class Processes:
         self.running: dict[str, subprocess.Popen[bytes]] = {}
         self.kills = 0
 
-    def start(self, name: str, *extra: str) -> None:
-        log = open(self.logs / f"{name}.log", "ab")
-        self.running[name] = subprocess.Popen([sys.executable, "-m", "ledger", name, "--log-level", "WARNING", *extra],
+    def start(self, name: str, *extra: str, key: str | None = None) -> None:
+        """Start `ledger NAME`, known as `key` (default: the name; a second ingest worker needs its own)."""
+        key = key or name
+        log = open(self.logs / f"{key}.log", "ab")
+        self.running[key] = subprocess.Popen([sys.executable, "-m", "ledger", name, "--log-level", "WARNING", *extra],
                                               env=self.env, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                               cwd=str(ROOT))
 
