@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 from uuid import UUID
 
@@ -45,6 +46,25 @@ def mutate(event: Any, aggregate: Any) -> Any:
     return aggregate
 
 
+Rows = tuple[list[StoredEvent], list[tuple[int, int, str, bytes]]]  # latest snapshots; events after them by position
+
+
+class ReadAhead:
+    """The stored rows of a batch of aggregates, being read in the background while the caller works on the batch
+    before it. Taken at most once: a batch retried after a version conflict reads afresh."""
+
+    def __init__(self, aggregate_ids: list[UUID], rows: Future[Rows]) -> None:
+        self.ids = aggregate_ids
+        self._rows: Future[Rows] | None = rows
+
+    def take(self, wanted: Sequence[UUID]) -> Rows | None:
+        """The rows, when they cover every id in `wanted` and were not taken before; else None."""
+        rows, self._rows = self._rows, None
+        if rows is None or not set(wanted) <= set(self.ids):
+            return None
+        return rows.result()
+
+
 class LedgerStore(Application):
     """Persistence for every aggregate; one `save()` writes all events of a command in one transaction."""
 
@@ -53,6 +73,7 @@ class LedgerStore(Application):
     def __init__(self, env: dict[str, str], snapshot_interval: int) -> None:
         super().__init__(env=env)
         self.snapshotting_intervals = {BillingAccount: snapshot_interval} if snapshot_interval else {}
+        self._reader: ThreadPoolExecutor | None = None  # reads ahead for batch loads, started on first use
         recorder = self.recorder
         if hasattr(recorder, "compress_with_lz4") and self.factory.env_create_table():  # type: ignore[attr-defined]
             recorder.compress_with_lz4(recorder.events_table_name)  # our PostgreSQL recorder: bills' events insert faster
@@ -181,17 +202,19 @@ class LedgerStore(Application):
             return None
         return aggregate if isinstance(aggregate, cls) else None
 
-    def preload(self, cls: type[A], aggregate_ids: Sequence[UUID], missing: type[NotFound], what: str) -> dict[UUID, A]:
+    def preload(self, cls: type[A], aggregate_ids: Sequence[UUID], missing: type[NotFound], what: str,
+                ahead: ReadAhead | None = None) -> dict[UUID, A]:
         """Load many aggregates at once (a bill-run batch): the cached ones from the cache, the others with one query
-        for their latest snapshots and one for the events after them (PostgreSQL), or one by one (SQLite).
-        Loaded aggregates go into the cache like single loads do. Raises `missing` for an id with no events."""
-        found = self.load_many(cls, aggregate_ids)
+        for their latest snapshots and one for the events after them (PostgreSQL; or from `ahead`, when it read them),
+        or one by one (SQLite). Loaded aggregates go into the cache like single loads do. Raises `missing` for an id
+        with no events."""
+        found = self.load_many(cls, aggregate_ids, ahead)
         for aggregate_id in aggregate_ids:
             if found[aggregate_id] is None:
                 raise missing(f"{what} not found", id=aggregate_id)
         return found  # type: ignore[return-value]
 
-    def load_many(self, cls: type[A], aggregate_ids: Sequence[UUID]) -> dict[UUID, A | None]:
+    def load_many(self, cls: type[A], aggregate_ids: Sequence[UUID], ahead: ReadAhead | None = None) -> dict[UUID, A | None]:
         """Like `preload`, but an id with no events (or holding another aggregate type) maps to None."""
         cache = self.repository.cache
         found: dict[UUID, Any] = {}
@@ -204,7 +227,12 @@ class LedgerStore(Application):
             if found[aggregate_id] is None:
                 todo.append(aggregate_id)
         if todo and self._bulk and not (self.repository.fastforward or self.repository.deepcopy_from_cache):
-            found.update(self._bulk_reconstruct(todo))
+            rows = ahead.take(todo) if ahead is not None else None
+            if rows is None:
+                found.update(self._bulk_reconstruct(todo))
+            else:  # read in the background: it may hold rows of ids cached since, which the cache's copy outranks
+                built = self._build(ahead.ids, rows)  # type: ignore[union-attr]
+                found.update(self._cache({aggregate_id: built[aggregate_id] for aggregate_id in todo}))
         else:
             for aggregate_id in todo:
                 try:
@@ -214,29 +242,73 @@ class LedgerStore(Application):
         return {aggregate_id: found[aggregate_id] if isinstance(found[aggregate_id], cls) else None
                 for aggregate_id in aggregate_ids}
 
-    def _bulk_reconstruct(self, aggregate_ids: list[UUID]) -> dict[UUID, Any]:
-        """Each aggregate from its latest snapshot and the events after it, by two queries; None for an id with no
-        events. Kept by position while building (a UUID hashes in Python), cached like single loads."""
-        recorder, event, ids = self.recorder, self._event, aggregate_ids
-        built: list[Any] = [None] * len(ids)
+    def read_ahead(self, aggregate_ids: Sequence[UUID]) -> ReadAhead | None:
+        """Start reading the stored rows of aggregates the caller will `preload` next (those not cached now), on a
+        background thread with its own connection, so the server works while this thread bills the batch before.
+        None when there is nothing to read or the store reads one aggregate at a time (SQLite)."""
+        if not self._bulk or self.repository.fastforward or self.repository.deepcopy_from_cache:
+            return None
+        cache = self.repository.cache
+        ids = []
+        for aggregate_id in aggregate_ids:
+            try:
+                if cache is not None and cache.get(aggregate_id) is not None:
+                    continue
+            except KeyError:
+                pass
+            ids.append(aggregate_id)
+        if not ids:
+            return None
+        if self._reader is None:
+            self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-read-ahead")
+        return ReadAhead(ids, self._reader.submit(self._read_rows, ids))
+
+    def _read_rows(self, ids: list[UUID]) -> Rows:
+        """Two queries: the latest snapshot of each aggregate, then the events after it (after 0 without one)."""
+        recorder = self.recorder
+        snapshots: list[StoredEvent] = []
         after = [0] * len(ids)
         if self.snapshots is not None:
             table = self.snapshots.recorder.events_table_name  # type: ignore[attr-defined]
+            snapshots = recorder.select_latest_snapshots(table, ids)  # type: ignore[attr-defined]
             position = {aggregate_id: k for k, aggregate_id in enumerate(ids)}
-            for stored in recorder.select_latest_snapshots(table, ids):  # type: ignore[attr-defined]
-                k = position[stored.originator_id]
-                built[k] = self._snapshot(stored).mutate(None)
-                after[k] = stored.originator_version
-        for n, version, topic, state in recorder.select_events_after(ids, after):  # type: ignore[attr-defined]
+            for stored in snapshots:
+                after[position[stored.originator_id]] = stored.originator_version
+        return snapshots, recorder.select_events_after(ids, after)  # type: ignore[attr-defined]
+
+    def _bulk_reconstruct(self, aggregate_ids: list[UUID]) -> dict[UUID, Any]:
+        """Each aggregate from its latest snapshot and the events after it, read by two queries; None for an id with
+        no events; cached like single loads."""
+        return self._cache(self._build(aggregate_ids, self._read_rows(aggregate_ids)))
+
+    def _build(self, ids: list[UUID], rows: Rows) -> dict[UUID, Any]:
+        """The aggregates of `ids` from their rows (None for an id with none), kept by position while building:
+        a UUID hashes in Python."""
+        event = self._event
+        snapshots, events = rows
+        built: list[Any] = [None] * len(ids)
+        if snapshots:
+            position = {aggregate_id: k for k, aggregate_id in enumerate(ids)}
+            for stored in snapshots:
+                built[position[stored.originator_id]] = self._snapshot(stored).mutate(None)
+        for n, version, topic, state in events:
             k = n - 1
             built[k] = mutate(event(ids[k], version, topic, state), built[k])
-        found = dict(zip(ids, built))
+        return dict(zip(ids, built))
+
+    def _cache(self, found: dict[UUID, Any]) -> dict[UUID, Any]:
         cache = self.repository.cache
         if cache is not None:
             for aggregate_id, aggregate in found.items():
                 if aggregate is not None:  # an id not (yet) stored must be looked up again next time
                     cache.put(aggregate_id, aggregate)
         return found
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.shutdown(wait=True, cancel_futures=True)
+            self._reader = None
+        super().close()
 
     def forget(self) -> None:
         """Drop cached aggregates (after a version conflict some are stale)."""

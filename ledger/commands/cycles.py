@@ -23,6 +23,7 @@ _OPENED_TOPIC = get_topic(BillingAccount.Opened)
 
 if TYPE_CHECKING:
     from ledger.service import Ledger
+    from ledger.store import ReadAhead
 
 
 class TriggerBillingCycle(Command):
@@ -85,9 +86,13 @@ def trigger_billing_cycle(ledger: Ledger, cmd: TriggerBillingCycle) -> dict[str,
     todo = [a for a in accounts_on_specification(ledger, cmd.specification) if not cycle.is_done_for(a)]
     ledger.progress.start(len(todo), f"billing cycle {cmd.specification} {cmd.period_start}")
     size = ledger.settings.batch_size
-    for i in range(0, len(todo), size):
-        batch = todo[i : i + size]
-        ledger.store.retrying(lambda: _bill_batch(ledger, cycle_id, dates, batch, cmd.send), ledger.settings.retries)
+    batches = [todo[i : i + size] for i in range(0, len(todo), size)]
+    upcoming = ledger.store.read_ahead(batches[0]) if batches else None
+    for k, batch in enumerate(batches):
+        # the next batch's accounts are read while this one is billed (other accounts: nothing here changes them)
+        ahead, upcoming = upcoming, ledger.store.read_ahead(batches[k + 1]) if k + 1 < len(batches) else None
+        ledger.store.retrying(lambda: _bill_batch(ledger, cycle_id, dates, batch, cmd.send, ahead),
+                              ledger.settings.retries)
         ledger.progress.advance(len(batch))
     ledger.progress.finish()
     cycle = ledger.store.load(PartyBillingCycle, cycle_id, CycleNotFound, "billing cycle")
@@ -96,13 +101,15 @@ def trigger_billing_cycle(ledger: Ledger, cmd: TriggerBillingCycle) -> dict[str,
     return cycle_summary(cycle, already_completed=False)
 
 
-def _bill_batch(ledger: Ledger, cycle_id: UUID, dates: CycleDates, batch: list[UUID], send: bool) -> None:
-    """Bill one batch of accounts and record them on the cycle, all in one transaction."""
+def _bill_batch(ledger: Ledger, cycle_id: UUID, dates: CycleDates, batch: list[UUID], send: bool,
+                ahead: ReadAhead | None = None) -> None:
+    """Bill one batch of accounts and record them on the cycle, all in one transaction (the accounts' rows from
+    `ahead` when it read them)."""
     cycle = ledger.store.load(PartyBillingCycle, cycle_id, CycleNotFound, "billing cycle")
     touched: list[Any] = []
     bills, skipped = [], []
     todo = [account_id for account_id in batch if not cycle.is_done_for(account_id)]
-    accounts = ledger.store.preload(BillingAccount, todo, AccountNotFound, "billing account")  # one round trip
+    accounts = ledger.store.preload(BillingAccount, todo, AccountNotFound, "billing account", ahead)  # one round trip
     for account_id in todo:
         account = accounts[account_id]
         entries = [] if account.is_prepaid or account.status == CLOSED else account.entries_for_bill(

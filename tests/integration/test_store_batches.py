@@ -98,6 +98,64 @@ def test_an_account_missing_from_a_batch_load_is_found_once_another_process_open
         writer.close()
 
 
+def test_accounts_read_ahead_equal_accounts_read_when_loaded(make_settings: SettingsFactory) -> None:
+    """preload() from rows read ahead in the background gives what single loads give (PostgreSQL; SQLite, which
+    reads one aggregate at a time, reads nothing ahead)."""
+    refs = _three_accounts(make_settings)
+    ledger = make_ledger(make_settings(snapshot_interval=3))
+    try:
+        account_ids = [ids.account_id(ref) for ref in refs]
+        ahead = ledger.store.read_ahead(account_ids)
+        assert (ahead is None) == (ledger.settings.store == "sqlite")
+        loaded = ledger.store.preload(BillingAccount, account_ids, AccountNotFound, "account", ahead)
+        for ref, account_id in zip(refs, account_ids):
+            assert loaded[account_id].__dict__ == fresh_account(ledger, ref).__dict__
+    finally:
+        ledger.close()
+
+
+@pytest.mark.postgres
+def test_an_account_cached_after_its_rows_were_read_ahead_comes_from_the_cache(postgres_schema: tuple[str, str]) -> None:
+    """The cache's copy (which may be newer) outranks rows read ahead before it was loaded."""
+    refs = _three_accounts(lambda **kw: postgres_settings(*postgres_schema, **kw))
+    ledger = make_ledger(postgres_settings(*postgres_schema, snapshot_interval=3))
+    try:
+        account_ids = [ids.account_id(ref) for ref in refs]
+        ahead = ledger.store.read_ahead(account_ids)
+        first = ledger.store.load(BillingAccount, account_ids[0], AccountNotFound, "account")
+        post_charge(ledger, refs[0], "after-read-ahead", "7.00", "EUR", "2026-10-05T10:00:00Z")
+        loaded = ledger.store.preload(BillingAccount, account_ids, AccountNotFound, "account", ahead)
+        assert loaded[account_ids[0]] is first and first.balance == fresh_account(ledger, refs[0]).balance
+    finally:
+        ledger.close()
+
+
+@pytest.mark.postgres
+def test_rows_read_ahead_are_used_once(postgres_schema: tuple[str, str]) -> None:
+    """A batch retried after a version conflict reads afresh: the rows read ahead are handed out only once."""
+    refs = _three_accounts(lambda **kw: postgres_settings(*postgres_schema, **kw))
+    ledger = make_ledger(postgres_settings(*postgres_schema, snapshot_interval=3))
+    try:
+        account_ids = [ids.account_id(ref) for ref in refs]
+        ahead = ledger.store.read_ahead(account_ids)
+        assert ahead is not None and ahead.take(account_ids) is not None
+        assert ahead.take(account_ids) is None
+    finally:
+        ledger.close()
+
+
+@pytest.mark.postgres
+def test_rows_read_ahead_for_other_accounts_are_not_used(postgres_schema: tuple[str, str]) -> None:
+    """Rows read ahead for some accounts are not handed out for a batch holding others."""
+    refs = _three_accounts(lambda **kw: postgres_settings(*postgres_schema, **kw))
+    ledger = make_ledger(postgres_settings(*postgres_schema, snapshot_interval=3))
+    try:
+        ahead = ledger.store.read_ahead([ids.account_id(refs[0])])
+        assert ahead is not None and ahead.take([ids.account_id(refs[0]), ids.account_id(refs[1])]) is None
+    finally:
+        ledger.close()
+
+
 @pytest.mark.postgres
 def test_postgres_store_uses_the_unnest_recorder(postgres_schema: tuple[str, str]) -> None:
     """On PostgreSQL the store's application recorder is ours, with the library's db functions off."""
