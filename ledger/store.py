@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, Cache, LRUCache, ProcessingEvent
-from eventsourcing.persistence import IntegrityError, Recording, StoredEvent, Transcoder
+from eventsourcing.persistence import IntegrityError, Notification, Recording, StoredEvent, Transcoder
 from eventsourcing.utils import Environment, get_topic, resolve_topic
 
 from ledger.adapters.json_transcoder import FastJSONTranscoder
@@ -16,6 +16,7 @@ from ledger.adapters.postgres_pool import hand_out_last_used_first
 from ledger.aggregates.base import LedgerAggregate, construct
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.errors import ConcurrencyConflict, NotFound
+from ledger.store_overlap import PendingSave, ReadAhead, Rows
 
 A = TypeVar("A")
 ACCOUNT_SNAPSHOT_TOPIC = get_topic(BillingAccount.Snapshot)
@@ -46,25 +47,6 @@ def mutate(event: Any, aggregate: Any) -> Any:
     return aggregate
 
 
-Rows = tuple[list[StoredEvent], list[tuple[int, int, str, bytes]]]  # latest snapshots; events after them by position
-
-
-class ReadAhead:
-    """The stored rows of a batch of aggregates, being read in the background while the caller works on the batch
-    before it. Taken at most once: a batch retried after a version conflict reads afresh."""
-
-    def __init__(self, aggregate_ids: list[UUID], rows: Future[Rows]) -> None:
-        self.ids = aggregate_ids
-        self._rows: Future[Rows] | None = rows
-
-    def take(self, wanted: Sequence[UUID]) -> Rows | None:
-        """The rows, when they cover every id in `wanted` and were not taken before; else None."""
-        rows, self._rows = self._rows, None
-        if rows is None or not set(wanted) <= set(self.ids):
-            return None
-        return rows.result()
-
-
 class LedgerStore(Application):
     """Persistence for every aggregate; one `save()` writes all events of a command in one transaction."""
 
@@ -73,7 +55,7 @@ class LedgerStore(Application):
     def __init__(self, env: dict[str, str], snapshot_interval: int) -> None:
         super().__init__(env=env)
         self.snapshotting_intervals = {BillingAccount: snapshot_interval} if snapshot_interval else {}
-        self._reader: ThreadPoolExecutor | None = None  # reads ahead for batch loads, started on first use
+        self._background: ThreadPoolExecutor | None = None  # reads ahead and writes behind; started on first use
         recorder = self.recorder
         if hasattr(recorder, "compress_with_lz4") and self.factory.env_create_table():  # type: ignore[attr-defined]
             recorder.compress_with_lz4(recorder.events_table_name)  # our PostgreSQL recorder: bills' events insert faster
@@ -96,6 +78,33 @@ class LedgerStore(Application):
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """The library's save (record, snapshot, notify, cache the saved aggregates), collecting pending events
         straight from our aggregates instead of through runtime typing.Protocol isinstance checks."""
+        processing_event = self._collect(objs, kwargs)
+        return self._saved(processing_event, self._record(processing_event))
+
+    def save_behind(self, *objs: Any) -> PendingSave:
+        """`save`, with the insert on a background thread (PostgreSQL): the events are taken from the aggregates and
+        encoded now, the caller goes on computing while the server inserts them, and `wait()` on the result finishes
+        the save (cache, snapshots) or raises what the insert raised (then the aggregates, changed in memory and
+        cached, are not what is stored: `forget()`). Elsewhere (SQLite) the save is done before this returns."""
+        if not self._bulk:
+            return PendingSave.done(self.save(*objs))
+        processing_event = self._collect(objs, {})
+        events = processing_event.events
+        stored = [self.mapper.to_stored_event(event) for event in events]
+
+        def finish(notification_ids: Sequence[int] | None) -> list[Recording[UUID]]:
+            recordings = [Recording(event, Notification(id=n, originator_id=s.originator_id,
+                                                        originator_version=s.originator_version, topic=s.topic,
+                                                        state=s.state))
+                          for event, s, n in zip(events, stored, notification_ids or ())]
+            if self.repository.cache is not None and not self.repository.fastforward:  # as the library's _record
+                for aggregate_id, aggregate in processing_event.aggregates.items():
+                    self.repository.cache.put(aggregate_id, aggregate)
+            return self._saved(processing_event, recordings)
+
+        return PendingSave(self._threads().submit(self.recorder.insert_events, stored), finish)
+
+    def _collect(self, objs: Sequence[Any], kwargs: dict[str, Any]) -> ProcessingEvent[UUID]:
         processing_event: ProcessingEvent[UUID] = ProcessingEvent()
         other: list[Any] = []
         for obj in objs:
@@ -107,7 +116,9 @@ class LedgerStore(Application):
         if other:  # anything else (a bare event, a foreign aggregate): the library's way
             processing_event.collect_events(*other)
         processing_event.saved_kwargs.update(kwargs)
-        recordings = self._record(processing_event)
+        return processing_event
+
+    def _saved(self, processing_event: ProcessingEvent[UUID], recordings: list[Recording[UUID]]) -> list[Recording[UUID]]:
         self._take_snapshots(processing_event)
         self._notify(recordings)
         self.notify(processing_event.events)  # deprecated hook, kept for parity with Application.save
@@ -259,9 +270,13 @@ class LedgerStore(Application):
             ids.append(aggregate_id)
         if not ids:
             return None
-        if self._reader is None:
-            self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-read-ahead")
-        return ReadAhead(ids, self._reader.submit(self._read_rows, ids))
+        return ReadAhead(ids, self._threads().submit(self._read_rows, ids))
+
+    def _threads(self) -> ThreadPoolExecutor:
+        """Two background threads, each with its own pooled connection: one reading ahead, one writing behind."""
+        if self._background is None:
+            self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ledger-store")
+        return self._background
 
     def _read_rows(self, ids: list[UUID]) -> Rows:
         """Two queries: the latest snapshot of each aggregate, then the events after it (after 0 without one)."""
@@ -305,9 +320,9 @@ class LedgerStore(Application):
         return found
 
     def close(self) -> None:
-        if self._reader is not None:
-            self._reader.shutdown(wait=True, cancel_futures=True)
-            self._reader = None
+        if self._background is not None:
+            self._background.shutdown(wait=True, cancel_futures=True)
+            self._background = None
         super().close()
 
     def forget(self) -> None:

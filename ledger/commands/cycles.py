@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from ledger.aggregates import ids
@@ -23,7 +24,7 @@ _OPENED_TOPIC = get_topic(BillingAccount.Opened)
 
 if TYPE_CHECKING:
     from ledger.service import Ledger
-    from ledger.store import ReadAhead
+    from ledger.store_overlap import PendingSave, ReadAhead
 
 
 class TriggerBillingCycle(Command):
@@ -86,14 +87,7 @@ def trigger_billing_cycle(ledger: Ledger, cmd: TriggerBillingCycle) -> dict[str,
     todo = [a for a in accounts_on_specification(ledger, cmd.specification) if not cycle.is_done_for(a)]
     ledger.progress.start(len(todo), f"billing cycle {cmd.specification} {cmd.period_start}")
     size = ledger.settings.batch_size
-    batches = [todo[i : i + size] for i in range(0, len(todo), size)]
-    upcoming = ledger.store.read_ahead(batches[0]) if batches else None
-    for k, batch in enumerate(batches):
-        # the next batch's accounts are read while this one is billed (other accounts: nothing here changes them)
-        ahead, upcoming = upcoming, ledger.store.read_ahead(batches[k + 1]) if k + 1 < len(batches) else None
-        ledger.store.retrying(lambda: _bill_batch(ledger, cycle_id, dates, batch, cmd.send, ahead),
-                              ledger.settings.retries)
-        ledger.progress.advance(len(batch))
+    _bill_batches(ledger, cycle_id, dates, [todo[i : i + size] for i in range(0, len(todo), size)], cmd.send)
     ledger.progress.finish()
     cycle = ledger.store.load(PartyBillingCycle, cycle_id, CycleNotFound, "billing cycle")
     cycle.complete(ledger.now())
@@ -101,10 +95,67 @@ def trigger_billing_cycle(ledger: Ledger, cmd: TriggerBillingCycle) -> dict[str,
     return cycle_summary(cycle, already_completed=False)
 
 
+def _bill_batches(ledger: Ledger, cycle_id: UUID, dates: CycleDates, batches: list[list[UUID]], send: bool) -> None:
+    """Bill the batches in order, each in one transaction, overlapping the database with the billing: the next
+    batch's accounts are read while one is billed, and a batch's events are inserted while the next one is billed
+    (other accounts; the cycle is changed only once the insert before is done). A version conflict (someone else
+    changed an account) drops what is in memory and bills the batches concerned again, one at a time; any other
+    failure ends the run once the insert in flight is over (a new trigger resumes it)."""
+    store = ledger.store
+    upcoming = store.read_ahead(batches[0]) if batches else None
+    pending: tuple[list[UUID], PendingSave[Any]] | None = None
+    for k, batch in enumerate(batches):
+        ahead, upcoming = upcoming, store.read_ahead(batches[k + 1]) if k + 1 < len(batches) else None
+        try:
+            bills, skipped, touched = _bill_accounts(ledger, cycle_id, dates, batch, send, ahead)
+            if pending is not None:
+                pending[1].wait()
+                ledger.progress.advance(len(pending[0]))
+                pending = None
+            pending = (batch, _record_batch(ledger, cycle_id, bills, skipped, touched, behind=True))
+        except IntegrityError:  # the insert in flight met a version conflict: neither batch is stored
+            _bill_again(ledger, cycle_id, dates, [pending[0], batch] if pending is not None else [batch], send)
+            pending = None
+        except BaseException:
+            if pending is not None:
+                _settle(pending[1])
+            raise
+    if pending is not None:
+        try:
+            pending[1].wait()
+            ledger.progress.advance(len(pending[0]))
+        except IntegrityError:
+            _bill_again(ledger, cycle_id, dates, [pending[0]], send)
+
+
+def _bill_again(ledger: Ledger, cycle_id: UUID, dates: CycleDates, batches: list[list[UUID]], send: bool) -> None:
+    """After a version conflict: forget what is in memory and bill the batches one at a time, as plain retried
+    commands (accounts the cycle already has are skipped)."""
+    ledger.store.forget()
+    for batch in batches:
+        ledger.store.retrying(lambda: _bill_batch(ledger, cycle_id, dates, batch, send), ledger.settings.retries)
+        ledger.progress.advance(len(batch))
+
+
+def _settle(pending: PendingSave[Any]) -> None:
+    """Let a save in flight end before giving up; its own failure is not the one to report."""
+    try:
+        pending.wait()
+    except Exception:  # noqa: BLE001
+        pass
+
+
 def _bill_batch(ledger: Ledger, cycle_id: UUID, dates: CycleDates, batch: list[UUID], send: bool,
                 ahead: ReadAhead | None = None) -> None:
-    """Bill one batch of accounts and record them on the cycle, all in one transaction (the accounts' rows from
-    `ahead` when it read them)."""
+    """Bill one batch of accounts and record them on the cycle, all in one transaction."""
+    bills, skipped, touched = _bill_accounts(ledger, cycle_id, dates, batch, send, ahead)
+    _record_batch(ledger, cycle_id, bills, skipped, touched, behind=False)
+
+
+def _bill_accounts(ledger: Ledger, cycle_id: UUID, dates: CycleDates, batch: list[UUID], send: bool,
+                   ahead: ReadAhead | None) -> tuple[list[dict[str, str]], list[str], list[Any]]:
+    """Issue the bills of a batch's accounts not yet done for the cycle (their rows from `ahead` when it read them):
+    (bills, skipped account ids, accounts and bills changed). Reads the cycle, changes nothing on it."""
     cycle = ledger.store.load(PartyBillingCycle, cycle_id, CycleNotFound, "billing cycle")
     touched: list[Any] = []
     bills, skipped = [], []
@@ -128,6 +179,16 @@ def _bill_batch(ledger: Ledger, cycle_id: UUID, dates: CycleDates, batch: list[U
         bills.append({"account_id": str(account_id), "bill_id": str(bill.id), "currency": account.currency,
                       "amount_due": str(bill.amount_due)})
         touched += [account, bill]
-    cycle.accounts_billed(ledger.now(), bills, skipped)
-    ledger.store.save(cycle, *touched)
+    return bills, skipped, touched
 
+
+def _record_batch(ledger: Ledger, cycle_id: UUID, bills: list[dict[str, str]], skipped: list[str],
+                  touched: list[Any], behind: bool) -> PendingSave[Any] | None:
+    """Record the batch on the cycle and save it with the accounts and bills: now, or behind (returns the pending
+    save)."""
+    cycle = ledger.store.load(PartyBillingCycle, cycle_id, CycleNotFound, "billing cycle")
+    cycle.accounts_billed(ledger.now(), bills, skipped)
+    if behind:
+        return ledger.store.save_behind(cycle, *touched)
+    ledger.store.save(cycle, *touched)
+    return None

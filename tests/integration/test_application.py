@@ -152,6 +152,43 @@ def test_concurrent_posting_loses_no_update(ledger: Ledger, make_settings: Setti
     assert len(account.unbilled) == writers * per_writer and account.identity_holds()
 
 
+def test_a_batch_whose_insert_meets_another_writer_is_billed_again(make_settings: SettingsFactory, clock: FakeClock,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process charges an account while its batch's bills are being inserted: the insert fails on the
+    version, and the batch is billed again with the new charge; every account gets exactly one bill."""
+    ledger = make_ledger(make_settings(batch_size=2), clock)
+    define_spec(ledger)
+    refs = [f"ACC-{i}" for i in range(5)]
+    for ref in refs:
+        open_account(ledger, ref, "EUR")
+        post_charge(ledger, ref, f"{ref}-c", "7.00", "EUR", "2026-10-05T10:00:00Z")
+    clock.set(datetime(2026, 11, 1, 6, tzinfo=UTC))
+    other = make_ledger(make_settings(), clock)
+    recorder = ledger.store.recorder
+    real_insert, inserts = recorder.insert_events, []
+
+    def other_writer_first(*args: Any, **kw: Any) -> Any:
+        inserts.append(1)
+        if len(inserts) == 2:  # the first batch's insert (after the cycle's creation): ACC-0 changes under it
+            post_charge(other, "ACC-0", "late", "3.00", "EUR", "2026-10-30T10:00:00Z")
+        return real_insert(*args, **kw)
+
+    monkeypatch.setattr(recorder, "insert_events", other_writer_first)
+    try:
+        result = run_cycle(ledger, OCT, by="cron", trigger_type="scheduler")
+    finally:
+        other.close()
+    assert (result["status"], result["accounts_billed"], result["totals"]) == ("completed", 5, {"EUR": "38.00"})
+    assert len(inserts) == 6  # cycle, 3 batches and completion, plus the failed first insert of the first batch
+    checker = make_ledger(make_settings(), clock)
+    try:
+        assert all(account_of(checker, ref).bill_count == 1 for ref in refs)
+        assert not account_of(checker, "ACC-0").unbilled
+    finally:
+        checker.close()
+    ledger.close()
+
+
 def test_interrupted_cycle_resumes(make_settings: SettingsFactory, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     """A cycle run that died after its first batch is resumed by a new trigger, billing each account exactly once."""
     ledger = make_ledger(make_settings(batch_size=2), clock)
@@ -161,15 +198,16 @@ def test_interrupted_cycle_resumes(make_settings: SettingsFactory, clock: FakeCl
         open_account(ledger, ref, "EUR")
         post_charge(ledger, ref, f"{ref}-c", "7.00", "EUR", "2026-10-05T10:00:00Z")
     clock.set(datetime(2026, 11, 1, 6, tzinfo=UTC))
-    real_save, saves = ledger.store.save, []
+    recorder = ledger.store.recorder
+    real_insert, inserts = recorder.insert_events, []
 
-    def dies_on_second_batch(*aggregates: Any, **kw: Any) -> Any:
-        saves.append(len(aggregates))
-        if len(saves) == 3:  # the cycle's creation, then the first batch, then this one
+    def dies_from_second_batch(*args: Any, **kw: Any) -> Any:
+        inserts.append(1)
+        if len(inserts) >= 3:  # the cycle's creation, then the first batch, then the connection is gone for good
             raise ConnectionError("connection lost")
-        return real_save(*aggregates, **kw)
+        return real_insert(*args, **kw)
 
-    monkeypatch.setattr(ledger.store, "save", dies_on_second_batch)
+    monkeypatch.setattr(recorder, "insert_events", dies_from_second_batch)
     with pytest.raises(ConnectionError):
         run_cycle(ledger, OCT, by="cron", trigger_type="scheduler")
     monkeypatch.undo()

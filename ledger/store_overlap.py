@@ -1,0 +1,50 @@
+"""Store work done on a background thread while the caller computes: a batch read ahead, a save written behind."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import Future
+from typing import Any, Callable, Generic, TypeVar
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+T = TypeVar("T")
+Rows = tuple[list[StoredEvent], list[tuple[int, int, str, bytes]]]  # latest snapshots; events after them by position
+
+
+class ReadAhead:
+    """The stored rows of a batch of aggregates, being read in the background while the caller works on the batch
+    before it. Taken at most once: a batch retried after a version conflict reads afresh."""
+
+    def __init__(self, aggregate_ids: list[UUID], rows: Future[Rows]) -> None:
+        self.ids = aggregate_ids
+        self._rows: Future[Rows] | None = rows
+
+    def take(self, wanted: Sequence[UUID]) -> Rows | None:
+        """The rows, when they cover every id in `wanted` and were not taken before; else None."""
+        rows, self._rows = self._rows, None
+        if rows is None or not set(wanted) <= set(self.ids):
+            return None
+        return rows.result()
+
+
+class PendingSave(Generic[T]):
+    """A save whose insert may still be running; `wait()` finishes it once (returning what the save returns) or
+    raises what the insert raised, every time it is called."""
+
+    def __init__(self, inserted: Future[Any], finish: Callable[[Any], T]) -> None:
+        self._inserted = inserted
+        self._finish = finish
+        self._result: list[T] = []
+
+    @classmethod
+    def done(cls, result: T) -> PendingSave[T]:
+        future: Future[Any] = Future()
+        future.set_result(None)
+        return cls(future, lambda _: result)
+
+    def wait(self) -> T:
+        if not self._result:
+            self._result.append(self._finish(self._inserted.result()))
+        return self._result[0]
