@@ -8,7 +8,7 @@ from typing import Any, Callable, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, Cache, LRUCache, ProcessingEvent
-from eventsourcing.persistence import IntegrityError, Notification, Recording, StoredEvent, Transcoder
+from eventsourcing.persistence import IntegrityError, Recording, StoredEvent, Transcoder
 from eventsourcing.utils import Environment, get_topic, resolve_topic
 
 from ledger.adapters.json_transcoder import FastJSONTranscoder
@@ -85,22 +85,20 @@ class LedgerStore(Application):
         """`save`, with the insert on a background thread (PostgreSQL): the events are taken from the aggregates and
         encoded now, the caller goes on computing while the server inserts them, and `wait()` on the result finishes
         the save (cache, snapshots) or raises what the insert raised (then the aggregates, changed in memory and
-        cached, are not what is stored: `forget()`). Elsewhere (SQLite) the save is done before this returns."""
+        cached, are not what is stored: `forget()`). Elsewhere (SQLite) the save is done before this returns.
+        The caller must not change the saved aggregates before `wait()` (their snapshots are taken then)."""
         if not self._bulk:
-            return PendingSave.done(self.save(*objs))
+            self.save(*objs)
+            return PendingSave.done()
         processing_event = self._collect(objs, {})
         events = processing_event.events
         stored = [self.mapper.to_stored_event(event) for event in events]
 
-        def finish(notification_ids: Sequence[int] | None) -> list[Recording[UUID]]:
-            recordings = [Recording(event, Notification(id=n, originator_id=s.originator_id,
-                                                        originator_version=s.originator_version, topic=s.topic,
-                                                        state=s.state))
-                          for event, s, n in zip(events, stored, notification_ids or ())]
+        def finish(_: Any) -> None:  # no Recording per event: nothing here listens for them (_notify is not used)
             if self.repository.cache is not None and not self.repository.fastforward:  # as the library's _record
                 for aggregate_id, aggregate in processing_event.aggregates.items():
                     self.repository.cache.put(aggregate_id, aggregate)
-            return self._saved(processing_event, recordings)
+            self._take_snapshots(processing_event)
 
         return PendingSave(self._threads().submit(self.recorder.insert_events, stored), finish)
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Future
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Callable
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-T = TypeVar("T")
 Rows = tuple[list[StoredEvent], list[tuple[int, int, str, bytes]]]  # latest snapshots; events after them by position
 
 
@@ -29,22 +28,23 @@ class ReadAhead:
         return rows.result()
 
 
-class PendingSave(Generic[T]):
-    """A save whose insert may still be running; `wait()` finishes it once (returning what the save returns) or
-    raises what the insert raised, every time it is called."""
+class PendingSave:
+    """A save whose insert may still be running; `wait()` finishes it (once) or raises what the insert raised (every
+    time it is called)."""
 
-    def __init__(self, inserted: Future[Any], finish: Callable[[Any], T]) -> None:
+    def __init__(self, inserted: Future[Any], finish: Callable[[Any], None]) -> None:
         self._inserted = inserted
-        self._finish = finish
-        self._result: list[T] = []
+        self._finish: Callable[[Any], None] | None = finish
 
     @classmethod
-    def done(cls, result: T) -> PendingSave[T]:
+    def done(cls) -> PendingSave:
+        """A save that was done before it was handed out."""
         future: Future[Any] = Future()
         future.set_result(None)
-        return cls(future, lambda _: result)
+        return cls(future, lambda _: None)
 
-    def wait(self) -> T:
-        if not self._result:
-            self._result.append(self._finish(self._inserted.result()))
-        return self._result[0]
+    def wait(self) -> None:
+        result = self._inserted.result()
+        finish, self._finish = self._finish, None
+        if finish is not None:
+            finish(result)

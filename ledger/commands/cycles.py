@@ -103,7 +103,7 @@ def _bill_batches(ledger: Ledger, cycle_id: UUID, dates: CycleDates, batches: li
     failure ends the run once the insert in flight is over (a new trigger resumes it)."""
     store = ledger.store
     upcoming = store.read_ahead(batches[0]) if batches else None
-    pending: tuple[list[UUID], PendingSave[Any]] | None = None
+    pending: tuple[list[UUID], PendingSave] | None = None
     for k, batch in enumerate(batches):
         ahead, upcoming = upcoming, store.read_ahead(batches[k + 1]) if k + 1 < len(batches) else None
         try:
@@ -137,7 +137,7 @@ def _bill_again(ledger: Ledger, cycle_id: UUID, dates: CycleDates, batches: list
         ledger.progress.advance(len(batch))
 
 
-def _settle(pending: PendingSave[Any]) -> None:
+def _settle(pending: PendingSave) -> None:
     """Let a save in flight end before giving up; its own failure is not the one to report."""
     try:
         pending.wait()
@@ -183,7 +183,7 @@ def _bill_accounts(ledger: Ledger, cycle_id: UUID, dates: CycleDates, batch: lis
 
 
 def _record_batch(ledger: Ledger, cycle_id: UUID, bills: list[dict[str, str]], skipped: list[str],
-                  touched: list[Any], behind: bool) -> PendingSave[Any] | None:
+                  touched: list[Any], behind: bool) -> PendingSave | None:
     """Record the batch on the cycle and save it with the accounts and bills: now, or behind (returns the pending
     save)."""
     cycle = ledger.store.load(PartyBillingCycle, cycle_id, CycleNotFound, "billing cycle")
