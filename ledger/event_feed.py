@@ -12,6 +12,7 @@ from ledger.adapters.notification_log import NotificationLog
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.contracts.ledger_events import account_position, to_record
 from ledger.errors import NotFound
+from ledger.store import mutate
 
 if TYPE_CHECKING:
     from ledger.store import LedgerStore
@@ -102,9 +103,9 @@ class EventFeed:
         key, version = event.originator_id.int, event.originator_version
         account = self._accounts.pop(key, None)
         if account is not None and account.version == version - 1:
-            account = event.mutate(account)
+            account = mutate(event, account)  # the store's read-back path: no per-event id and version checks
         elif version == 1:  # the account's creation: nothing to load
-            account = event.mutate(None)
+            account = mutate(event, None)
         elif account is None or account.version != version:
             account = self.store.load(BillingAccount, event.originator_id, NotFound, "billing account", version=version)
         self._accounts.remember(key, account)
