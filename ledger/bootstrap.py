@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 
+from ledger.adapters.postgres_setup_lock import setting_up
 from ledger.ports import Clock, Progress, system_clock
 from ledger.service import Ledger
 from ledger.settings import Settings
@@ -12,7 +13,11 @@ from ledger.store import LedgerStore
 
 def bootstrap(settings: Settings | None = None, *, clock: Clock = system_clock, progress: Progress | None = None) -> Ledger:
     settings = settings or Settings()
-    store = LedgerStore(env=settings.eventsourcing_env(), snapshot_interval=settings.snapshot_interval)
+    if settings.store == "postgres" and settings.postgres_url:
+        with setting_up(settings.postgres_url):  # processes starting together would race creating the tables
+            store = LedgerStore(env=settings.eventsourcing_env(), snapshot_interval=settings.snapshot_interval)
+    else:
+        store = LedgerStore(env=settings.eventsourcing_env(), snapshot_interval=settings.snapshot_interval)
     return Ledger(store, settings, clock, progress)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ledger.adapters.positions import PostgresPositions, SqlitePositions
+from ledger.adapters.postgres_setup_lock import setting_up
 from ledger.contracts.codec import SchemaRegistry
 from ledger.errors import StreamError
 from ledger.projections.database import ReadModelDatabase
@@ -41,7 +42,8 @@ def positions(settings: Settings) -> PostgresPositions | SqlitePositions:
 def read_model_db(settings: Settings, schema_suffix: str = "") -> ReadModelDatabase:
     kind, where = settings.read_model_target()
     if kind == "postgres":
-        return ReadModelDatabase.postgres(str(where), settings.read_model_schema + schema_suffix).create()
+        with setting_up(str(where)):  # a projection and a rebuild (or verify) may start together
+            return ReadModelDatabase.postgres(str(where), settings.read_model_schema + schema_suffix).create()
     path = where if not schema_suffix else where.with_name(where.name + schema_suffix)  # type: ignore[union-attr]
     return ReadModelDatabase.sqlite(path).create()  # type: ignore[arg-type]
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from ledger.adapters.postgres_setup_lock import setting_up
+
 _TABLE = "ledger_follower_positions"
 
 
@@ -47,11 +49,12 @@ class PostgresPositions:
     def __init__(self, url: str, schema: str | None) -> None:
         self.conn = psycopg.connect(url, autocommit=True)
         self.table = sql.Identifier(schema, _TABLE) if schema else sql.Identifier(_TABLE)
-        if schema:
-            self.conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-        self.conn.execute(sql.SQL(
-            "CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, position bigint NOT NULL,"
-            " updated_at timestamptz NOT NULL DEFAULT now())").format(self.table))
+        with setting_up(url):
+            if schema:
+                self.conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            self.conn.execute(sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, position bigint NOT NULL,"
+                " updated_at timestamptz NOT NULL DEFAULT now())").format(self.table))
 
     def get(self, name: str) -> int:
         row = self.conn.execute(sql.SQL("SELECT position FROM {} WHERE name = %s").format(self.table), (name,)).fetchone()
