@@ -247,20 +247,43 @@ class StageRun:
         return self.total / self.seconds if self.seconds else 0.0
 
 
+def group_settled(settings: Settings, members: int) -> Callable[[], bool]:
+    """Whether the ingestion consumer group is stable with `members` members (each worker has its partitions)."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=(settings.kafka_bootstrap or "").split(","))
+
+    def settled() -> bool:
+        try:
+            group = admin.describe_groups([settings.ingest_group]).get(settings.ingest_group) or {}
+        except Exception:  # noqa: BLE001 - not known to the coordinator yet
+            return False
+        if group.get("group_state") == "Stable" and len(group.get("members") or ()) == members:
+            admin.close()
+            return True
+        return False
+
+    return settled
+
+
 def watch(processes: dict[str, subprocess.Popen[bytes]], probes: dict[str, tuple[Callable[[], int], int]],
-          timeout: float) -> dict[str, StageRun]:
-    """Poll each probe until it reaches its total; time from the first progress seen to the total reached."""
+          timeout: float, ready: Callable[[], bool] | None = None) -> dict[str, StageRun]:
+    """Poll each probe until it reaches its total; time from the first progress seen (once `ready` says so: what
+    is done before counts as the start) to the total reached."""
     runs = {name: StageRun(name, total) for name, (_, total) in probes.items()}
     first: dict[str, tuple[float, int]] = {}
     marks = (0.25, 0.5, 0.75, 1.0)
     deadline = time.monotonic() + timeout
     pending = set(probes)
+    began = time.perf_counter()
     while pending and time.monotonic() < deadline:
         now = time.perf_counter()
+        if ready is not None and ready():
+            ready = None
         for name in list(pending):
             probe, total = probes[name]
             done = probe()
-            if done and name not in first:
+            if done and name not in first and ready is None:
                 first[name] = (now, done)
             run = runs[name]
             # each of the stage's processes (ingest, ingest-2, ...): the largest is the figure
@@ -272,7 +295,7 @@ def watch(processes: dict[str, subprocess.Popen[bytes]], probes: dict[str, tuple
                     if done >= mark * total and f"{int(mark * 100)}%" not in run.rss_at:
                         run.rss_at[f"{int(mark * 100)}%"] = round(rss, 1)
             if done >= total:
-                started, at_start = first.get(name, (now, 0))
+                started, at_start = first.get(name, (began, 0))  # never ready: the whole run, start-up included
                 run.total = total - at_start if now > started else total
                 run.seconds = max(now - started, 1e-9)
                 pending.discard(name)
@@ -332,8 +355,9 @@ def end_to_end(settings: Settings, charges: int, logdir: Path, timeout: float) -
 def ingest_stage(settings: Settings, charges: int, logdir: Path, timeout: float, workers: int) -> StageRun:
     before = max_notification(settings)
     processes = start("ingest", settings, logdir, workers)
-    try:
-        return watch(processes, {"ingest": (ingested(settings, before), charges)}, timeout)["ingest"]
+    try:  # timed from when every worker has its partitions: a group's start-up rebalance happens once
+        return watch(processes, {"ingest": (ingested(settings, before), charges)}, timeout,
+                     ready=group_settled(settings, workers))["ingest"]
     finally:
         stop(processes)
 
