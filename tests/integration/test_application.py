@@ -152,10 +152,8 @@ def test_concurrent_posting_loses_no_update(ledger: Ledger, make_settings: Setti
     assert len(account.unbilled) == writers * per_writer and account.identity_holds()
 
 
-def test_a_batch_whose_insert_meets_another_writer_is_billed_again(make_settings: SettingsFactory, clock: FakeClock,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """Another process charges an account while its batch's bills are being inserted: the insert fails on the
-    version, and the batch is billed again with the new charge; every account gets exactly one bill."""
+def _five_charged_accounts_at_bill_time(make_settings: SettingsFactory, clock: FakeClock) -> tuple[Ledger, list[str]]:
+    """A ledger billing 2 accounts per batch, five accounts with a 7.00 charge each, the clock at October's bill run."""
     ledger = make_ledger(make_settings(batch_size=2), clock)
     define_spec(ledger)
     refs = [f"ACC-{i}" for i in range(5)]
@@ -163,6 +161,14 @@ def test_a_batch_whose_insert_meets_another_writer_is_billed_again(make_settings
         open_account(ledger, ref, "EUR")
         post_charge(ledger, ref, f"{ref}-c", "7.00", "EUR", "2026-10-05T10:00:00Z")
     clock.set(datetime(2026, 11, 1, 6, tzinfo=UTC))
+    return ledger, refs
+
+
+def test_a_batch_whose_insert_meets_another_writer_is_billed_again(make_settings: SettingsFactory, clock: FakeClock,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process charges an account while its batch's bills are being inserted: the insert fails on the
+    version, and the batch is billed again with the new charge; every account gets exactly one bill."""
+    ledger, refs = _five_charged_accounts_at_bill_time(make_settings, clock)
     other = make_ledger(make_settings(), clock)
     recorder = ledger.store.recorder
     real_insert, inserts = recorder.insert_events, []
@@ -191,13 +197,7 @@ def test_a_batch_whose_insert_meets_another_writer_is_billed_again(make_settings
 
 def test_interrupted_cycle_resumes(make_settings: SettingsFactory, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     """A cycle run that died after its first batch is resumed by a new trigger, billing each account exactly once."""
-    ledger = make_ledger(make_settings(batch_size=2), clock)
-    define_spec(ledger)
-    refs = [f"ACC-{i}" for i in range(5)]
-    for ref in refs:
-        open_account(ledger, ref, "EUR")
-        post_charge(ledger, ref, f"{ref}-c", "7.00", "EUR", "2026-10-05T10:00:00Z")
-    clock.set(datetime(2026, 11, 1, 6, tzinfo=UTC))
+    ledger, refs = _five_charged_accounts_at_bill_time(make_settings, clock)
     recorder = ledger.store.recorder
     real_insert, inserts = recorder.insert_events, []
 

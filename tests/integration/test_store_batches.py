@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import Any
+from uuid import UUID
 
 import pytest
 from eventsourcing.persistence import IntegrityError
@@ -114,46 +116,41 @@ def test_accounts_read_ahead_equal_accounts_read_when_loaded(make_settings: Sett
         ledger.close()
 
 
+@pytest.fixture
+def three_on_postgres(postgres_schema: tuple[str, str]) -> Iterator[tuple[Any, list[UUID], list[str]]]:
+    """(ledger, account ids, refs) of three accounts on PostgreSQL, whose store reads many aggregates at once."""
+    refs = _three_accounts(lambda **kw: postgres_settings(*postgres_schema, **kw))
+    ledger = make_ledger(postgres_settings(*postgres_schema, snapshot_interval=3))
+    yield ledger, [ids.account_id(ref) for ref in refs], refs
+    ledger.close()
+
+
 @pytest.mark.postgres
-def test_an_account_cached_after_its_rows_were_read_ahead_comes_from_the_cache(postgres_schema: tuple[str, str]) -> None:
+def test_an_account_cached_after_its_rows_were_read_ahead_comes_from_the_cache(three_on_postgres) -> None:
     """The cache's copy (which may be newer) outranks rows read ahead before it was loaded."""
-    refs = _three_accounts(lambda **kw: postgres_settings(*postgres_schema, **kw))
-    ledger = make_ledger(postgres_settings(*postgres_schema, snapshot_interval=3))
-    try:
-        account_ids = [ids.account_id(ref) for ref in refs]
-        ahead = ledger.store.read_ahead(account_ids)
-        first = ledger.store.load(BillingAccount, account_ids[0], AccountNotFound, "account")
-        post_charge(ledger, refs[0], "after-read-ahead", "7.00", "EUR", "2026-10-05T10:00:00Z")
-        loaded = ledger.store.preload(BillingAccount, account_ids, AccountNotFound, "account", ahead)
-        assert loaded[account_ids[0]] is first and first.balance == fresh_account(ledger, refs[0]).balance
-    finally:
-        ledger.close()
+    ledger, account_ids, refs = three_on_postgres
+    ahead = ledger.store.read_ahead(account_ids)
+    first = ledger.store.load(BillingAccount, account_ids[0], AccountNotFound, "account")
+    post_charge(ledger, refs[0], "after-read-ahead", "7.00", "EUR", "2026-10-05T10:00:00Z")
+    loaded = ledger.store.preload(BillingAccount, account_ids, AccountNotFound, "account", ahead)
+    assert loaded[account_ids[0]] is first and first.balance == fresh_account(ledger, refs[0]).balance
 
 
 @pytest.mark.postgres
-def test_rows_read_ahead_are_used_once(postgres_schema: tuple[str, str]) -> None:
+def test_rows_read_ahead_are_used_once(three_on_postgres) -> None:
     """A batch retried after a version conflict reads afresh: the rows read ahead are handed out only once."""
-    refs = _three_accounts(lambda **kw: postgres_settings(*postgres_schema, **kw))
-    ledger = make_ledger(postgres_settings(*postgres_schema, snapshot_interval=3))
-    try:
-        account_ids = [ids.account_id(ref) for ref in refs]
-        ahead = ledger.store.read_ahead(account_ids)
-        assert ahead is not None and ahead.take(account_ids) is not None
-        assert ahead.take(account_ids) is None
-    finally:
-        ledger.close()
+    ledger, account_ids, _ = three_on_postgres
+    ahead = ledger.store.read_ahead(account_ids)
+    assert ahead is not None and ahead.take(account_ids) is not None
+    assert ahead.take(account_ids) is None
 
 
 @pytest.mark.postgres
-def test_rows_read_ahead_for_other_accounts_are_not_used(postgres_schema: tuple[str, str]) -> None:
+def test_rows_read_ahead_for_other_accounts_are_not_used(three_on_postgres) -> None:
     """Rows read ahead for some accounts are not handed out for a batch holding others."""
-    refs = _three_accounts(lambda **kw: postgres_settings(*postgres_schema, **kw))
-    ledger = make_ledger(postgres_settings(*postgres_schema, snapshot_interval=3))
-    try:
-        ahead = ledger.store.read_ahead([ids.account_id(refs[0])])
-        assert ahead is not None and ahead.take([ids.account_id(refs[0]), ids.account_id(refs[1])]) is None
-    finally:
-        ledger.close()
+    ledger, account_ids, _ = three_on_postgres
+    ahead = ledger.store.read_ahead(account_ids[:1])
+    assert ahead is not None and ahead.take(account_ids[:2]) is None
 
 
 @pytest.mark.postgres
