@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 
 from ledger.adapters.postgres_setup_lock import setting_up
@@ -13,10 +14,9 @@ from ledger.store import LedgerStore
 
 def bootstrap(settings: Settings | None = None, *, clock: Clock = system_clock, progress: Progress | None = None) -> Ledger:
     settings = settings or Settings()
-    if settings.store == "postgres" and settings.postgres_url:
-        with setting_up(settings.postgres_url):  # processes starting together would race creating the tables
-            store = LedgerStore(env=settings.eventsourcing_env(), snapshot_interval=settings.snapshot_interval)
-    else:
+    on_postgres = settings.store == "postgres" and settings.postgres_url
+    # processes starting together would race creating the tables
+    with setting_up(settings.postgres_url) if on_postgres else contextlib.nullcontext():  # type: ignore[arg-type]
         store = LedgerStore(env=settings.eventsourcing_env(), snapshot_interval=settings.snapshot_interval)
     return Ledger(store, settings, clock, progress)
 

@@ -137,18 +137,31 @@ class LedgerStore(Application):
 
     def _get(self, aggregate_id: UUID, version: int | None = None) -> Any:
         """The repository's get (cache, then latest snapshot + later events), by batch reads when the recorder has them."""
-        repository = self.repository
-        if version is not None or not self._bulk or repository.fastforward or repository.deepcopy_from_cache:
-            return repository.get(aggregate_id, version=version, projector_func=project)
-        if repository.cache is not None:
-            try:
-                return repository.cache.get(aggregate_id)
-            except KeyError:
-                pass
+        if version is not None or not self._reads_in_batches:
+            return self.repository.get(aggregate_id, version=version, projector_func=project)
+        cached = self._cached(aggregate_id)
+        if cached is not None:
+            return cached
         aggregate = self._bulk_reconstruct([aggregate_id])[aggregate_id]
         if aggregate is None:
             raise AggregateNotFoundError(aggregate_id)
         return aggregate
+
+    @property
+    def _reads_in_batches(self) -> bool:
+        """Loads go through the batch reads (not the library's repository: no fast-forward or deep copies asked)."""
+        repository = self.repository
+        return self._bulk and not (repository.fastforward or repository.deepcopy_from_cache)
+
+    def _cached(self, aggregate_id: UUID) -> Any:
+        """The cache's copy of an aggregate, or None."""
+        cache = self.repository.cache
+        if cache is None:
+            return None
+        try:
+            return cache.get(aggregate_id)
+        except KeyError:
+            return None
 
     @property
     def _bulk(self) -> bool:
@@ -225,17 +238,9 @@ class LedgerStore(Application):
 
     def load_many(self, cls: type[A], aggregate_ids: Sequence[UUID], ahead: ReadAhead | None = None) -> dict[UUID, A | None]:
         """Like `preload`, but an id with no events (or holding another aggregate type) maps to None."""
-        cache = self.repository.cache
-        found: dict[UUID, Any] = {}
-        todo = []
-        for aggregate_id in aggregate_ids:
-            try:
-                found[aggregate_id] = cache.get(aggregate_id) if cache is not None else None
-            except KeyError:
-                found[aggregate_id] = None
-            if found[aggregate_id] is None:
-                todo.append(aggregate_id)
-        if todo and self._bulk and not (self.repository.fastforward or self.repository.deepcopy_from_cache):
+        found: dict[UUID, Any] = {aggregate_id: self._cached(aggregate_id) for aggregate_id in aggregate_ids}
+        todo = [aggregate_id for aggregate_id, aggregate in found.items() if aggregate is None]
+        if todo and self._reads_in_batches:
             rows = ahead.take(todo) if ahead is not None else None
             if rows is None:
                 found.update(self._bulk_reconstruct(todo))
@@ -255,18 +260,8 @@ class LedgerStore(Application):
         """Start reading the stored rows of aggregates the caller will `preload` next (those not cached now), on a
         background thread with its own connection, so the server works while this thread bills the batch before.
         None when there is nothing to read or the store reads one aggregate at a time (SQLite)."""
-        if not self._bulk or self.repository.fastforward or self.repository.deepcopy_from_cache:
-            return None
-        cache = self.repository.cache
-        ids = []
-        for aggregate_id in aggregate_ids:
-            try:
-                if cache is not None and cache.get(aggregate_id) is not None:
-                    continue
-            except KeyError:
-                pass
-            ids.append(aggregate_id)
-        if not ids:
+        ids = [aggregate_id for aggregate_id in aggregate_ids if self._cached(aggregate_id) is None]
+        if not ids or not self._reads_in_batches:
             return None
         return ReadAhead(ids, self._threads().submit(self._read_rows, ids))
 

@@ -62,27 +62,26 @@ def test_preload_serves_cached_accounts_from_the_cache(make_settings: SettingsFa
         ledger.close()
 
 
-def test_preload_refuses_an_unknown_id(make_settings: SettingsFactory) -> None:
+@pytest.fixture
+def reopened(make_settings: SettingsFactory) -> Iterator[Any]:
+    """A fresh ledger (empty cache) over the three accounts."""
+    _three_accounts(make_settings)
+    ledger = make_ledger(make_settings())
+    yield ledger
+    ledger.close()
+
+
+def test_preload_refuses_an_unknown_id(reopened: Any) -> None:
     """An id with no events raises the given NotFound error."""
-    _three_accounts(make_settings)
-    ledger = make_ledger(make_settings())
-    try:
-        with pytest.raises(AccountNotFound):
-            ledger.store.preload(BillingAccount, [ids.account_id("A-1"), ids.account_id("NOPE")], AccountNotFound, "x")
-    finally:
-        ledger.close()
+    with pytest.raises(AccountNotFound):
+        reopened.store.preload(BillingAccount, [ids.account_id("A-1"), ids.account_id("NOPE")], AccountNotFound, "x")
 
 
-def test_load_many_maps_an_unknown_id_to_none(make_settings: SettingsFactory) -> None:
+def test_load_many_maps_an_unknown_id_to_none(reopened: Any) -> None:
     """load_many() returns None for an id with no events and the accounts for the others."""
-    _three_accounts(make_settings)
-    ledger = make_ledger(make_settings())
-    try:
-        known, unknown = ids.account_id("A-1"), ids.account_id("NOPE")
-        loaded = ledger.store.load_many(BillingAccount, [known, unknown])
-        assert loaded[unknown] is None and loaded[known].account_ref == "A-1"
-    finally:
-        ledger.close()
+    known, unknown = ids.account_id("A-1"), ids.account_id("NOPE")
+    loaded = reopened.store.load_many(BillingAccount, [known, unknown])
+    assert loaded[unknown] is None and loaded[known].account_ref == "A-1"
 
 
 def test_an_account_missing_from_a_batch_load_is_found_once_another_process_opens_it(make_settings: SettingsFactory) -> None:
