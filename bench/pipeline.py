@@ -38,13 +38,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from ledger.adapters.kafka_publisher import producer_config  # noqa: E402
+from ledger.streaming.kafka_publisher import producer_config  # noqa: E402
 from ledger.bootstrap import bootstrap  # noqa: E402
 from ledger.commands import DefineCycleSpecification, OpenBillingAccount  # noqa: E402
 from ledger.contracts.codec import SchemaRegistry  # noqa: E402
 from ledger.contracts.rating import CHARGE_SCHEMA, charge_record  # noqa: E402
 from ledger.settings import Settings  # noqa: E402
-from ledger.streams import ensure_ledger_topics  # noqa: E402
+from ledger.bootstrap import ensure_ledger_topics  # noqa: E402
 from tests.support.pipeline import process_env  # noqa: E402
 
 
@@ -128,7 +128,7 @@ def raw_consume(settings: Settings, topic: str, total: int) -> float:
 def raw_produce(settings: Settings, count: int, size: int = 330) -> float:
     """kafka-python producing `count` messages of an event's size, idempotent with acks=all, as the relay does."""
     topic = f"bench-raw-{uuid.uuid4().hex[:8]}"
-    from ledger.adapters.kafka_topics import ensure_topics
+    from ledger.streaming.kafka_topics import ensure_topics
 
     ensure_topics(settings.kafka_bootstrap or "", {topic: settings.topic_partitions})
     producer = KafkaProducer(**producer_config(settings.kafka_bootstrap or ""))

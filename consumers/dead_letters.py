@@ -5,7 +5,7 @@ from __future__ import annotations
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from ledger.adapters.kafka_publisher import producer_config
+from ledger.streaming.kafka_publisher import producer_config
 from ledger.errors import PublishFailed
 from ledger.ports import DeadLetter
 

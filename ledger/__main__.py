@@ -1,5 +1,5 @@
 """`python -m ledger`: the same command line as the `ledger` script."""
 
-from ledger.cli import main
+from ledger.cli.app import main
 
 raise SystemExit(main())

@@ -12,7 +12,7 @@ from ledger.commands.base import Command, handler_for
 from ledger.errors import LedgerError
 from ledger.ports import Clock, NoProgress, Progress
 from ledger.settings import Settings
-from ledger.store import LedgerStore
+from ledger.eventstore.store import LedgerStore
 
 class Ledger:
     """What the CLI, the tests and (later) the API talk to."""

@@ -9,7 +9,7 @@ from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-POSTGRES_RECORDER_TOPIC = "ledger.adapters.postgres_recorder:FastPostgresApplicationRecorder"
+POSTGRES_RECORDER_TOPIC = "ledger.eventstore.postgres_recorder:FastPostgresApplicationRecorder"
 
 
 class Settings(BaseSettings):

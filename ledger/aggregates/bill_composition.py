@@ -14,7 +14,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from ledger.money import ZERO, currency, round_money
+from ledger.aggregates.money import ZERO, currency, round_money
 
 EXEMPT = "exempt"
 _EXEMPT_LINES = ({"category": EXEMPT, "rate": "0", "amount": "0"},)

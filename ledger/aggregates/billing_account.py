@@ -52,7 +52,7 @@ from ledger.errors import (
     InvalidAmount,
     RuleViolation,
 )
-from ledger.money import ZERO, currency, round_money
+from ledger.aggregates.money import ZERO, currency, round_money
 
 _DECIMALS = ("credit_limit", "balance", "credit_balance", "prepaid_balance", "unbilled_sum")
 _MOMENTS = ("_created_on", "_modified_on")

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.aggregates.base import LedgerAggregate
-from ledger.billing_calendar import CycleSpecification
+from ledger.aggregates.billing_calendar import CycleSpecification
 
 
 class BillingCycleSpecification(LedgerAggregate):

@@ -10,7 +10,7 @@ from uuid import UUID
 from ledger.aggregates.base import LedgerAggregate
 from ledger.aggregates.bill_composition import BillTotals
 from ledger.errors import AllocationRefused, InvalidBillTransition
-from ledger.money import ZERO
+from ledger.aggregates.money import ZERO
 
 D = Decimal
 NEW, ON_HOLD, VALIDATED, SENT, PARTIALLY_PAID, SETTLED = "new", "onHold", "validated", "sent", "partiallyPaid", "settled"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from ledger.money import ZERO
+from ledger.aggregates.money import ZERO
 
 
 def oldest_due_first(open_bills: dict[str, dict[str, Any]], amount: Decimal) -> list[dict[str, Any]]:

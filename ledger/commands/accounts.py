@@ -9,10 +9,10 @@ from pydantic import Field, field_validator
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.billing_cycle_specification import BillingCycleSpecification
-from ledger.billing_calendar import CycleCalendarError, CycleSpecification, check_time_zone
+from ledger.aggregates.billing_calendar import CycleCalendarError, CycleSpecification, check_time_zone
 from ledger.commands.base import handles, Command, Id, NonNegativeAmount, Text
 from ledger.errors import AccountNotFound, CycleSpecificationNotFound, IdempotencyConflict, InvalidInput, UnknownCurrency
-from ledger.money import currency
+from ledger.aggregates.money import currency
 
 if TYPE_CHECKING:
     from ledger.service import Ledger

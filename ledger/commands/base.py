@@ -9,7 +9,7 @@ from typing import Annotated, Any, Callable, TypeVar
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from ledger.errors import InvalidInput, LedgerError
-from ledger.money import to_decimal
+from ledger.aggregates.money import to_decimal
 
 C = TypeVar("C", bound="Command")
 Handler = Callable[[Any, Any], dict[str, Any]]

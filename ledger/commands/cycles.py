@@ -15,7 +15,7 @@ from ledger.aggregates.billing_account import CLOSED, BillingAccount
 from ledger.aggregates.billing_cycle_specification import BillingCycleSpecification
 from ledger.aggregates.customer_bill import ON_CYCLE
 from ledger.aggregates.party_billing_cycle import COMPLETED, PartyBillingCycle, trigger_record
-from ledger.billing_calendar import CycleCalendarError, CycleDates, end_of_day_exclusive, occurrence
+from ledger.aggregates.billing_calendar import CycleCalendarError, CycleDates, end_of_day_exclusive, occurrence
 from ledger.commands.base import handles, Command, Id, Text
 from ledger.commands.billing import due_date, issue_bill
 from ledger.errors import AccountNotFound, CycleNotFound, CycleSpecificationNotFound, InvalidInput
@@ -24,7 +24,7 @@ _OPENED_TOPIC = get_topic(BillingAccount.Opened)
 
 if TYPE_CHECKING:
     from ledger.service import Ledger
-    from ledger.store_overlap import PendingSave, ReadAhead
+    from ledger.eventstore.overlap import PendingSave, ReadAhead
 
 
 class TriggerBillingCycle(Command):

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledger.errors import InvalidInput, LedgerError
-from ledger.money import to_decimal
+from ledger.aggregates.money import to_decimal
 
 CHARGE_SCHEMA = "ledger.rating.AppliedCustomerBillingRate"
 

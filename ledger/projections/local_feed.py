@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledger.event_feed import EventFeed
+from ledger.streaming.event_feed import EventFeed
 from ledger.projections.database import ReadModelDatabase
 from ledger.projections.projector import project
 

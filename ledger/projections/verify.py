@@ -14,7 +14,7 @@ from ledger.contracts.ledger_events import account_position
 from ledger.ports import NoProgress, Progress
 from ledger.projections.database import ReadModelDatabase
 from ledger.projections.tables import ACCOUNT_BALANCES, BILLS, PAYMENTS, Table
-from ledger.verify import VerifyReport, all_ids
+from ledger.queries.verify import VerifyReport, all_ids
 
 if TYPE_CHECKING:
     from ledger.service import Ledger

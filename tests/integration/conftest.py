@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from ledger.contracts.codec import SchemaRegistry
-from ledger.demo import DemoClock
+from ledger.cli.demo import DemoClock
 from ledger.service import Ledger
 from ledger.settings import Settings
-from ledger.streams import ensure_ledger_topics
+from ledger.bootstrap import ensure_ledger_topics
 from tests.support.ledger_factory import make_ledger, postgres_settings, sqlite_settings
 from tests.support.pipeline import drop_read_schemas, stream_settings
 from tests.support.streams import play_story

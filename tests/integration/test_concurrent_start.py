@@ -10,9 +10,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from ledger.adapters.positions import PostgresPositions
+from ledger.streaming.positions import PostgresPositions
 from ledger.bootstrap import bootstrap
-from ledger.streams import read_model_db
+from ledger.bootstrap import read_model_db
 from tests.support.ledger_factory import postgres_settings
 
 STARTS = 6

@@ -13,7 +13,7 @@ import pytest
 from ledger.projections.reader import account_overview
 from ledger.projections.verify import verify_read_models
 from ledger.settings import Settings
-from ledger.streams import projection, read_model_db, relay
+from ledger.bootstrap import projection, read_model_db, relay
 from tests.support.ledger_factory import account_of, make_ledger, post_charge
 from tests.support.pipeline import Processes, RatingSystem, ledger_with_accounts, read_topic, wait_for
 

@@ -7,8 +7,8 @@ import uuid
 
 from kafka.partitioner import DefaultPartitioner
 
-from ledger.adapters.kafka_publisher import KafkaPublisher
-from ledger.adapters.kafka_topics import ensure_topics
+from ledger.streaming.kafka_publisher import KafkaPublisher
+from ledger.streaming.kafka_topics import ensure_topics
 from ledger.ports import OutboundMessage
 from tests.support.pipeline import read_topic
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledger.adapters.postgres_pool import LastUsedFirstPool, hand_out_last_used_first
+from ledger.eventstore.postgres_pool import LastUsedFirstPool, hand_out_last_used_first
 from tests.support.ledger_factory import make_ledger, postgres_settings
 
 

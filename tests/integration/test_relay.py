@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from ledger.adapters.memory_publisher import InMemoryPublisher
+from ledger.streaming.memory_publisher import InMemoryPublisher
 from ledger.contracts.codec import SchemaRegistry
 from ledger.errors import PublishFailed
-from ledger.event_feed import EventFeed
-from ledger.relay import OutboxRelay
+from ledger.streaming.event_feed import EventFeed
+from ledger.streaming.relay import OutboxRelay
 from ledger.service import Ledger
-from ledger.streams import positions
+from ledger.bootstrap import positions
 from tests.support.ledger_factory import max_notification_id
 
 
@@ -103,7 +103,7 @@ def test_positions_match_a_replay_of_the_account(story_ledger, registry):
 @pytest.fixture
 def snapshotted_story(make_settings) -> Any:
     """The story on a store that snapshots accounts every 2 events, so loads start from snapshots."""
-    from ledger.demo import DemoClock
+    from ledger.cli.demo import DemoClock
     from tests.support.ledger_factory import make_ledger
     from tests.support.streams import play_story
 
@@ -115,7 +115,7 @@ def snapshotted_story(make_settings) -> Any:
 
 def test_accounts_load_at_any_version_as_single_loads_give_them(snapshotted_story):
     """The batch load gives, for every account and version, the account a single load at that version gives."""
-    from ledger.adapters.account_history import load_at_versions
+    from ledger.eventstore.account_history import load_at_versions
     from ledger.aggregates.billing_account import BillingAccount
     from ledger.errors import NotFound
 
@@ -135,7 +135,7 @@ def test_accounts_load_at_any_version_as_single_loads_give_them(snapshotted_stor
 
 
 def test_a_missing_version_is_not_found(snapshotted_story):
-    from ledger.adapters.account_history import load_at_versions
+    from ledger.eventstore.account_history import load_at_versions
     from ledger.aggregates.billing_account import BillingAccount
     from ledger.errors import NotFound
 
@@ -150,7 +150,7 @@ def test_a_feed_started_anywhere_gives_the_records_a_feed_from_the_start_gives(s
     positions as a feed that followed every account from its creation."""
     store = snapshotted_story.store
     everything = [item.record for item in EventFeed(store).page(0, 100_000)]
-    if store.recorder.__class__.__module__.startswith(("eventsourcing.postgres", "ledger.adapters.postgres")):
+    if store.recorder.__class__.__module__.startswith(("eventsourcing.postgres", "ledger.eventstore.postgres")):
         monkeypatch.setattr(store, "load", lambda *a, **k: pytest.fail("one load per account: not batched"))
     for start in range(0, len(everything), 3):
         assert [item.record for item in EventFeed(store).page(start, 100_000)] == everything[start:]
@@ -158,7 +158,7 @@ def test_a_feed_started_anywhere_gives_the_records_a_feed_from_the_start_gives(s
 
 def test_the_notification_log_reads_what_the_library_reads(story_ledger):
     """Pages of (notification id, event) equal the library's notifications through its mapper, on either store."""
-    from ledger.adapters.notification_log import NotificationLog
+    from ledger.eventstore.notification_log import NotificationLog
 
     store, log = story_ledger.store, NotificationLog(story_ledger.store)
     last = max_notification_id(story_ledger)

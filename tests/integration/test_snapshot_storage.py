@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import psycopg
 
-from ledger.adapters.postgres_recorder import RAISE_WORK_MEM
+from ledger.eventstore.postgres_recorder import RAISE_WORK_MEM
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.errors import AccountNotFound

@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from ledger.adapters.postgres_recorder import FastPostgresApplicationRecorder
+from ledger.eventstore.postgres_recorder import FastPostgresApplicationRecorder
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.errors import AccountNotFound

@@ -40,7 +40,7 @@ from ledger.commands import (
 from ledger.errors import AccountNotFound, BillNotFound, CycleNotFound, PaymentNotFound
 from ledger.service import Ledger
 from ledger.settings import Settings
-from ledger.store import LedgerStore
+from ledger.eventstore.store import LedgerStore
 
 UTC = timezone.utc
 SPEC = "monthly"

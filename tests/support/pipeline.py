@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from ledger.adapters.kafka_publisher import producer_config
+from ledger.streaming.kafka_publisher import producer_config
 from ledger.contracts.codec import SchemaRegistry
 from ledger.contracts.rating import CHARGE_SCHEMA, charge_record
 from ledger.service import Ledger

@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from ledger.demo import DemoClock, run_demo
-from ledger.event_feed import EventFeed
+from ledger.cli.demo import DemoClock, run_demo
+from ledger.streaming.event_feed import EventFeed
 from ledger.service import Ledger
 from ledger.settings import Settings
-from ledger.store import LedgerStore
+from ledger.eventstore.store import LedgerStore
 from tests.support.ledger_factory import _silent_logger
 
 

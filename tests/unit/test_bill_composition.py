@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.aggregates.bill_composition import EXEMPT, compose
-from ledger.money import currency, round_money
+from ledger.aggregates.money import currency, round_money
 
 D = Decimal
 

@@ -1,4 +1,4 @@
-"""Unit tests for ledger.billing_calendar: billing-period dates and local-day boundaries."""
+"""Unit tests for ledger.aggregates.billing_calendar: billing-period dates and local-day boundaries."""
 
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.billing_calendar import (
+from ledger.aggregates.billing_calendar import (
     FREQUENCY_MONTHS,
     CycleCalendarError,
     CycleDates,

@@ -13,7 +13,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Snapshot as LibrarySnapshot
 from eventsourcing.persistence import JSONTranscoder, Mapper
 
-from ledger.adapters.json_transcoder import FastJSONTranscoder
+from ledger.eventstore.json_transcoder import FastJSONTranscoder
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.entries import CREDIT, TaxLine
 from ledger.errors import IdempotencyConflict

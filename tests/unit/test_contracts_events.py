@@ -23,7 +23,7 @@ from ledger.aggregates.customer_payment import CustomerPayment
 from ledger.aggregates.entries import CHARGE, CREDIT, TaxLine
 from ledger.aggregates.party_billing_cycle import PartyBillingCycle, trigger_record
 from ledger.aggregates.payment_plan import oldest_due_first
-from ledger.billing_calendar import CycleSpecification, occurrence
+from ledger.aggregates.billing_calendar import CycleSpecification, occurrence
 from ledger.contracts import SchemaRegistry, UnencodableRecord, account_position, event_id, event_type, to_record
 from ledger.contracts.ledger_events import EVENTS, event_fields, schema_name
 

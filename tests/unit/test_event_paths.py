@@ -14,7 +14,7 @@ from ledger.aggregates.bill_composition import compose
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.customer_bill import ON_CYCLE, CustomerBill
 from ledger.aggregates.entries import TaxLine
-from ledger.store import mutate, project
+from ledger.eventstore.store import mutate, project
 
 D = Decimal
 T0 = datetime(2026, 10, 1, 9, tzinfo=timezone.utc)

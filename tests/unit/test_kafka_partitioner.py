@@ -8,7 +8,7 @@ from uuid import UUID
 
 from kafka.partitioner import DefaultPartitioner
 
-from ledger.adapters.kafka_publisher import KeyHashes, producer_config
+from ledger.streaming.kafka_publisher import KeyHashes, producer_config
 
 
 class Cluster:

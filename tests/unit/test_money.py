@@ -1,4 +1,4 @@
-"""Unit tests for ledger.money: exact amounts, ISO 4217 minor units, ROUND_HALF_UP, loss-free allocation."""
+"""Unit tests for ledger.aggregates.money: exact amounts, ISO 4217 minor units, ROUND_HALF_UP, loss-free allocation."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.errors import CurrencyMismatch, InvalidAmount, MoneyError, UnknownCurrency
-from ledger.money import Money, allocate, currency, fmt, round_money, to_decimal
+from ledger.aggregates.money import Money, allocate, currency, fmt, round_money, to_decimal
 
 D = Decimal
 

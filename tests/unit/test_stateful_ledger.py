@@ -49,7 +49,7 @@ from ledger.aggregates.ids import payment_id
 from ledger.aggregates.customer_bill import CustomerBill
 from ledger.aggregates.entries import ADJUSTMENT, CHARGE, CREDIT, PENALTY, REVERSAL_DEBIT, sign_of
 from ledger.errors import AdjustmentRefused, InsufficientCredit, PaymentStateError, RuleViolation
-from ledger.money import currency
+from ledger.aggregates.money import currency
 from tests.support.ledger_factory import (
     FakeClock,
     account_of,

@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 
-from ledger.store_overlap import PendingSave, ReadAhead
+from ledger.eventstore.overlap import PendingSave, ReadAhead
 
 
 def _done(value: object) -> Future:

@@ -14,7 +14,7 @@ from ledger.aggregates.billing_cycle_specification import BillingCycleSpecificat
 from ledger.aggregates.customer_bill import CustomerBill
 from ledger.aggregates.customer_payment import CustomerPayment
 from ledger.aggregates.party_billing_cycle import PartyBillingCycle
-from ledger.money import ZERO
+from ledger.aggregates.money import ZERO
 
 if TYPE_CHECKING:
     from ledger.service import Ledger

@@ -15,7 +15,7 @@ from psycopg.sql import SQL, Identifier
 from ledger.errors import NotFound
 
 if TYPE_CHECKING:
-    from ledger.store import LedgerStore
+    from ledger.eventstore.store import LedgerStore
 
 _EVENTS = ("SELECT a.n, e.originator_version, e.topic, e.state FROM {schema}.{table} e "
            "JOIN unnest(%b::{id_type}[], %b::bigint[], %b::bigint[]) WITH ORDINALITY AS a(i, after, upto, n) "

@@ -13,7 +13,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 if TYPE_CHECKING:
-    from ledger.store import LedgerStore
+    from ledger.eventstore.store import LedgerStore
 
 
 class NotificationLog:

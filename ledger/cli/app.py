@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from ledger.bootstrap import bootstrap, tune_gc
-from ledger.cli_streams import add_stream_commands
+from ledger.cli.streams import add_stream_commands
 from ledger.commands import (AdjustCharge, ChangeBillState, CloseAccount, DefineCycleSpecification, IssueOffCycleBill,
                              OpenBillingAccount, PostCharge, PostCharges, RecordPayment, RefundCredit, ResumeAccount,
                              ReversePayment, SuspendAccount, TriggerBillingCycle)
@@ -31,8 +31,8 @@ from ledger.commands.base import Command, Id, Instant
 from ledger.commands.bills import load_bill
 from ledger.errors import InvalidInput, LedgerError
 from ledger.logging_setup import LEVELS, configure_logging
-from ledger.money import currency, fmt
-from ledger.progress import ProgressBar
+from ledger.aggregates.money import currency, fmt
+from ledger.cli.progress import ProgressBar
 from ledger.service import Ledger
 from ledger.settings import Settings
 
@@ -585,7 +585,7 @@ def do_refund(app: App, a: argparse.Namespace) -> Outcome:
 
 
 def do_history(app: App, a: argparse.Namespace) -> Outcome:
-    from ledger.replay import account_history
+    from ledger.queries.history import account_history
 
     query = HistoryQuery.parse({"account_id": a.account, **given(a, as_of="as_of", basis="basis")})
     history = account_history(app.ledger, query.account_id, query.as_of, query.basis)
@@ -594,7 +594,7 @@ def do_history(app: App, a: argparse.Namespace) -> Outcome:
 
 
 def do_verify(app: App, a: argparse.Namespace) -> Outcome:
-    from ledger.verify import verify
+    from ledger.queries.verify import verify
 
     report = verify(app.ledger)
     data = report.to_dict()
@@ -612,7 +612,7 @@ def do_demo(app: App, a: argparse.Namespace) -> Outcome:
     import io
     import tempfile
 
-    from ledger.demo import DemoClock, run_demo
+    from ledger.cli.demo import DemoClock, run_demo
 
     if a.store_path:
         path = Path(a.store_path)

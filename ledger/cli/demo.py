@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any, TextIO
 
-from ledger import cli as views
+from ledger.cli import app as views
 from ledger.commands import (AdjustCharge, DefineCycleSpecification, OpenBillingAccount, PostCharge, RecordPayment,
                              RefundCredit, ReversePayment, TriggerBillingCycle)
 from ledger.commands.accounts import load_account
@@ -107,8 +107,8 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
 
     The clock is `clock`, else the ledger's own clock if it is a DemoClock; otherwise a DemoClock is installed.
     """
-    from ledger.replay import account_history
-    from ledger.verify import verify
+    from ledger.queries.history import account_history
+    from ledger.queries.verify import verify
 
     if clock is None:
         clock = ledger.clock if isinstance(ledger.clock, DemoClock) else DemoClock()
@@ -302,8 +302,8 @@ def _show_read_models(ledger: Ledger, say: Any, db: Any) -> dict[str, Any]:
     """Feed the read models from the local event store (no Kafka here) and show what reporting services see."""
     from datetime import date
 
-    from ledger.cli_streams import render_balances
-    from ledger.event_feed import EventFeed
+    from ledger.cli.streams import render_balances
+    from ledger.streaming.event_feed import EventFeed
     from ledger.projections.local_feed import LocalProjection
     from ledger.projections.reader import account_overview
     from ledger.projections.verify import verify_read_models

@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from ledger.adapters.postgres_setup_lock import setting_up
+from ledger.eventstore.setup_lock import setting_up
 
 _TABLE = "ledger_follower_positions"
 

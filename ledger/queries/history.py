@@ -17,7 +17,7 @@ from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.party_billing_cycle import PartyBillingCycle
 from ledger.errors import AccountNotFound, InvalidInput
-from ledger.money import ZERO, currency, fmt
+from ledger.aggregates.money import ZERO, currency, fmt
 
 if TYPE_CHECKING:
     from ledger.service import Ledger

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ledger.bootstrap import GC_THRESHOLDS
 from ledger.errors import InvalidInput
-from ledger.progress import ProgressBar
+from ledger.cli.progress import ProgressBar
 
 if TYPE_CHECKING:
-    from ledger.cli import App, Outcome
+    from ledger.cli.app import App, Outcome
 
 
 class _RunControl:
@@ -40,15 +40,15 @@ class _RunControl:
 
 def _local_projection(app: App, db: Any) -> int:
     """The embedded default: feed the read models straight from the local event store."""
-    from ledger.event_feed import EventFeed
+    from ledger.streaming.event_feed import EventFeed
     from ledger.projections.local_feed import LocalProjection
 
     return LocalProjection(EventFeed(app.ledger.store, app.settings.cache_size), db).catch_up()
 
 
 def do_relay(app: App, a: argparse.Namespace) -> Outcome:
-    from ledger.cli import Outcome
-    from ledger.streams import relay
+    from ledger.cli.app import Outcome
+    from ledger.bootstrap import relay
 
     relay_ = relay(app.ledger)
     # A page keeps some 20 GC-tracked objects per event alive until the broker acks it (records, messages, the
@@ -62,8 +62,8 @@ def do_relay(app: App, a: argparse.Namespace) -> Outcome:
 
 def do_ingest(app: App, a: argparse.Namespace) -> Outcome:
     from consumers.charge_ingestion import run_ingestion
-    from ledger.cli import Outcome
-    from ledger.streams import ingestion
+    from ledger.cli.app import Outcome
+    from ledger.bootstrap import ingestion
 
     work, consumer = ingestion(app.ledger)
     control = _RunControl(a.idle_exit)
@@ -78,8 +78,8 @@ def do_ingest(app: App, a: argparse.Namespace) -> Outcome:
 
 
 def do_project(app: App, a: argparse.Namespace) -> Outcome:
-    from ledger.cli import Outcome
-    from ledger.streams import projection, read_model_db
+    from ledger.cli.app import Outcome
+    from ledger.bootstrap import projection, read_model_db
 
     settings = app.settings
     if not settings.kafka_bootstrap:
@@ -97,9 +97,9 @@ def do_project(app: App, a: argparse.Namespace) -> Outcome:
 
 
 def do_rebuild(app: App, a: argparse.Namespace) -> Outcome:
-    from ledger.cli import Outcome
+    from ledger.cli.app import Outcome
     from ledger.projections.rebuild import rebuild
-    from ledger.streams import projection, read_model_db
+    from ledger.bootstrap import projection, read_model_db
 
     settings = app.settings
 
@@ -118,9 +118,9 @@ def do_rebuild(app: App, a: argparse.Namespace) -> Outcome:
 
 
 def do_verify_read_models(app: App, a: argparse.Namespace) -> Outcome:
-    from ledger.cli import Outcome
+    from ledger.cli.app import Outcome
     from ledger.projections.verify import verify_read_models
-    from ledger.streams import read_model_db
+    from ledger.bootstrap import read_model_db
 
     db = read_model_db(app.settings)
     try:
@@ -135,9 +135,9 @@ def do_verify_read_models(app: App, a: argparse.Namespace) -> Outcome:
 
 
 def do_show_balances(app: App, a: argparse.Namespace) -> Outcome:
-    from ledger.cli import Outcome
+    from ledger.cli.app import Outcome
     from ledger.projections.reader import account_overview
-    from ledger.streams import read_model_db
+    from ledger.bootstrap import read_model_db
 
     db = read_model_db(app.settings)
     try:
@@ -152,7 +152,7 @@ def do_show_balances(app: App, a: argparse.Namespace) -> Outcome:
 
 def render_balances(rows: list[dict[str, Any]]) -> str:
     """The balance read model as a table, amounts in each account's currency."""
-    from ledger.cli import money, table
+    from ledger.cli.app import money, table
 
     headers = ["account", "currency", "status", "balance", "unbilled", "receivable", "overdue", "credit", "prepaid"]
     amounts = ("balance", "unbilled", "receivable", "overdue_amount", "credit_balance", "prepaid_balance")

@@ -15,7 +15,7 @@ import structlog
 
 from ledger.contracts.codec import SchemaRegistry
 from ledger.errors import PublishFailed
-from ledger.event_feed import EventFeed, FeedItem
+from ledger.streaming.event_feed import EventFeed, FeedItem
 from ledger.ports import EventPublisher, OutboundMessage, PositionStore
 
 RELAY_NAME = "event-topic-relay"

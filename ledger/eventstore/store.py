@@ -11,12 +11,12 @@ from eventsourcing.application import AggregateNotFoundError, Application, Cache
 from eventsourcing.persistence import IntegrityError, Recording, StoredEvent, Transcoder
 from eventsourcing.utils import Environment, get_topic, resolve_topic
 
-from ledger.adapters.json_transcoder import FastJSONTranscoder
-from ledger.adapters.postgres_pool import hand_out_last_used_first
+from ledger.eventstore.json_transcoder import FastJSONTranscoder
+from ledger.eventstore.postgres_pool import hand_out_last_used_first
 from ledger.aggregates.base import LedgerAggregate, construct
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.errors import ConcurrencyConflict, NotFound
-from ledger.store_overlap import PendingSave, ReadAhead, Rows
+from ledger.eventstore.overlap import PendingSave, ReadAhead, Rows
 
 A = TypeVar("A")
 ACCOUNT_SNAPSHOT_TOPIC = get_topic(BillingAccount.Snapshot)

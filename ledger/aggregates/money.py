@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Sequence
 
-from ledger.currencies import MINOR_UNITS
+from ledger.aggregates.currencies import MINOR_UNITS
 from ledger.errors import CurrencyMismatch, InvalidAmount, UnknownCurrency
 
 CHARGE_PLACES = 6
