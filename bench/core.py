@@ -67,7 +67,7 @@ import structlog
 from ledger.aggregates import ids
 from ledger.bootstrap import bootstrap, tune_gc
 from ledger.commands import DefineCycleSpecification, OpenBillingAccount, PostCharges, TriggerBillingCycle
-from ledger.commands.accounts import load_account
+from ledger.commands.lookups import load_account
 from ledger.service import Ledger
 from ledger.settings import Settings
 
@@ -456,9 +456,9 @@ def post_all(ledger: Ledger, feed: Feed) -> dict[str, Any]:
             result = ledger.execute(command)
             seconds += time.perf_counter() - started
             validate += validated - started
-            if result["rejected"] or result["applied"] != len(batch):
-                raise RuntimeError(f"batch not fully applied: {result['applied']} of {len(batch)}; "
-                                   f"rejected {result['rejected'][:3]}")
+            if result.rejected or result.applied != len(batch):
+                raise RuntimeError(f"batch not fully applied: {result.applied} of {len(batch)}; "
+                                   f"rejected {result.rejected[:3]}")
             del batch, command, result
     return {"seconds": seconds, "validate_seconds": validate, "validate_share": validate / seconds,
             "gc_seconds": gc_timer.seconds, "gc_share": gc_timer.seconds / seconds, "gc_collections": gc_timer.collections}
@@ -471,8 +471,8 @@ def bill(ledger: Ledger, period: Period, accounts: int) -> dict[str, Any]:
         started = time.perf_counter()
         result = ledger.execute(command)
         seconds = time.perf_counter() - started
-    if result["accounts_billed"] != accounts or result["status"] != "completed":
-        raise RuntimeError(f"bill run billed {result['accounts_billed']} of {accounts} ({result['status']})")
+    if result.accounts_billed != accounts or result.status != "completed":
+        raise RuntimeError(f"bill run billed {result.accounts_billed} of {accounts} ({result.status})")
     return {"accounts": accounts, "seconds": seconds, "per_s": accounts / seconds, "gc_seconds": gc_timer.seconds,
             "gc_share": gc_timer.seconds / seconds, "gc_collections": gc_timer.collections}
 
@@ -481,7 +481,7 @@ def timed_loads(ledger: Ledger, ref: str, times: int, expect_version: int) -> li
     loads = []
     for _ in range(times):
         started = time.perf_counter()
-        account = load_account(ledger, ref)
+        account = load_account(ledger.store, ref)
         loads.append((time.perf_counter() - started) * 1000)
         if account.version != expect_version:
             raise RuntimeError(f"replayed account at version {account.version}, expected {expect_version}")

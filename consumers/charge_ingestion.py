@@ -89,9 +89,9 @@ class ChargeIngestion:
         if charges:
             # each charge is already a validated PostCharge: constructing skips re-running their validators
             outcome = self.execute(PostCharges.model_construct(charges=charges))
-            result.applied, result.duplicates = outcome["applied"], outcome["duplicates"]
-            for rejected in outcome["rejected"]:
-                letters.append(_letter(sources[rejected["charge_id"]].pop(), rejected["error"], rejected["message"]))
+            result.applied, result.duplicates = outcome.applied, outcome.duplicates
+            for rejected in outcome.rejected:
+                letters.append(_letter(sources[rejected.charge_id].pop(), rejected.error, rejected.message))
         if letters:
             self.dead_letters.send(letters)
             for letter in letters:

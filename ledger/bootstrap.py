@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ledger.contracts.codec import SchemaRegistry
@@ -22,11 +23,6 @@ if TYPE_CHECKING:
     from consumers.projection import ProjectionConsumer
     from ledger.streaming.relay import OutboxRelay
 
-from ledger.eventstore.setup_lock import setting_up
-from ledger.ports import Clock, Progress, system_clock
-from ledger.service import Ledger
-from ledger.settings import Settings
-from ledger.eventstore.store import LedgerStore
 
 
 def bootstrap(settings: Settings | None = None, *, clock: Clock = system_clock, progress: Progress | None = None) -> Ledger:
@@ -79,6 +75,19 @@ def read_model_db(settings: Settings, schema_suffix: str = "") -> ReadModelDatab
             return ReadModelDatabase.postgres(str(where), settings.read_model_schema + schema_suffix).create()
     path = where if not schema_suffix else where.with_name(where.name + schema_suffix)  # type: ignore[union-attr]
     return ReadModelDatabase.sqlite(path).create()  # type: ignore[arg-type]
+
+
+def local_projection(ledger: Ledger, db: ReadModelDatabase) -> int:
+    """The embedded default (no Kafka): feed the read models straight from the local event store; events done."""
+    from ledger.projections.local_feed import LocalProjection
+    from ledger.streaming.event_feed import EventFeed
+
+    return LocalProjection(EventFeed(ledger.store, ledger.settings.cache_size), db).catch_up()  # type: ignore[arg-type]
+
+
+def demo_read_models(store_path: Path) -> ReadModelDatabase:
+    """The demo's read models: an SQLite file beside its store."""
+    return ReadModelDatabase.sqlite(store_path.with_name(store_path.stem + ".read_models.sqlite")).create()
 
 
 def relay(ledger: Ledger, registry: SchemaRegistry | None = None) -> OutboxRelay:

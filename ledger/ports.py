@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, NamedTuple, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+if TYPE_CHECKING:
+    from ledger.errors import NotFound
+    from ledger.settings import Settings
+
+A = TypeVar("A")
+R = TypeVar("R")
+
+VersionConflict = IntegrityError
+"""What a save raises when another writer changed one of its aggregates first (reload and retry)."""
 
 Clock = Callable[[], datetime]
 
@@ -32,6 +46,68 @@ class NoProgress:
 
     def finish(self) -> None:
         pass
+
+
+class AggregateStore(Protocol):
+    """What command handlers and queries need of the event store: load, find, load many, save (atomically)."""
+
+    def load(self, cls: type[A], aggregate_id: UUID, missing: type[NotFound], what: str,
+             version: int | None = None) -> A:
+        """The aggregate (its latest state, or at `version`); raises `missing` when there is none of type `cls`."""
+        ...
+
+    def find(self, cls: type[A], aggregate_id: UUID) -> A | None: ...
+
+    def load_many(self, cls: type[A], aggregate_ids: Sequence[UUID]) -> Mapping[UUID, A | None]:
+        """Many aggregates in as few round trips as the store allows; None for an id with none of type `cls`."""
+        ...
+
+    def save(self, *aggregates: Any) -> Any:
+        """Every pending event of the given aggregates in one transaction; raises VersionConflict."""
+        ...
+
+    def history(self, aggregate_id: UUID) -> Iterable[Any]:
+        """Every stored event of one aggregate, in order (for replays)."""
+        ...
+
+    def created(self, topics: Sequence[str]) -> Iterable[Any]:
+        """The creation events of the given topics across every aggregate, in the order they were stored."""
+        ...
+
+
+class PendingWork(Protocol):
+    """A save written behind: `wait()` finishes it, or raises what its insert raised."""
+
+    def wait(self) -> None: ...
+
+
+class BatchStore(AggregateStore, Protocol):
+    """What the cycle run's engine needs besides: reads ahead, writes behind, and the retry of a conflicting unit."""
+
+    def preload(self, cls: type[A], aggregate_ids: Sequence[UUID], missing: type[NotFound], what: str,
+                ahead: Any = None) -> dict[UUID, A]: ...
+
+    def read_ahead(self, aggregate_ids: Sequence[UUID]) -> Any:
+        """Start reading the rows of aggregates to `preload` next, in the background (None when the store can't)."""
+        ...
+
+    def save_behind(self, *aggregates: Any) -> PendingWork: ...
+
+    def forget(self) -> None:
+        """Drop cached aggregates (after a version conflict some are stale)."""
+        ...
+
+    def retrying(self, attempt: Callable[[], R], attempts: int) -> R: ...
+
+
+class HandlerContext(Protocol):
+    """What a command handler is given (the Ledger is one): the store port, the clock, progress and settings."""
+
+    store: BatchStore
+    settings: Settings
+    progress: Progress
+
+    def now(self) -> datetime: ...
 
 
 class OutboundMessage(NamedTuple):

@@ -8,16 +8,19 @@ from typing import Any
 
 import structlog
 
-from ledger.commands.base import Command, handler_for
+from ledger.commands.base import Command
+from ledger.commands.handlers import handler_for
+from ledger.commands.results import Result
 from ledger.errors import LedgerError
-from ledger.ports import Clock, NoProgress, Progress
+from ledger.ports import BatchStore, Clock, NoProgress, Progress
 from ledger.settings import Settings
-from ledger.eventstore.store import LedgerStore
+
 
 class Ledger:
-    """What the CLI, the tests and (later) the API talk to."""
+    """What the CLI, the stream processes, the tests and (later) the API talk to; handlers see it as their
+    HandlerContext (store port, clock, progress, settings)."""
 
-    def __init__(self, store: LedgerStore, settings: Settings, clock: Clock, progress: Progress | None = None) -> None:
+    def __init__(self, store: BatchStore, settings: Settings, clock: Clock, progress: Progress | None = None) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
@@ -30,7 +33,7 @@ class Ledger:
     def now(self) -> datetime:
         return self.clock()
 
-    def execute(self, command: Command) -> dict[str, Any]:
+    def execute(self, command: Command) -> Result:
         """Run one command: validate rules, save every touched aggregate atomically, retry on version conflicts."""
         handler = handler_for(command)
         log = self.log.bind(command=type(command).__name__, **command.log_ids())
@@ -44,12 +47,21 @@ class Ledger:
         except LedgerError as error:
             log.warning("command refused", error=error.code, reason=error.message)
             raise
-        log.info("command done", **{k: v for k, v in result.items() if k in _LOGGED})
+        log.info("command done", **_logged(result))
         return result
 
     def close(self) -> None:
-        self.store.close()
+        self.store.close()  # type: ignore[attr-defined]
 
 
 _LOGGED = {"account_id", "bill_id", "bill_number", "payment_id", "cycle_id", "applied", "status", "state",
            "accounts_billed", "accounts_skipped", "duplicates", "rejected"}
+
+
+def _logged(result: Result) -> dict[str, Any]:
+    """The fields of a result that go on its log line (ids, counts, states; each rejection's code and reason)."""
+    found: dict[str, Any] = {}
+    for name in _LOGGED.intersection(type(result).model_fields):
+        value = getattr(result, name)
+        found[name] = [item.to_dict() for item in value] if name == "rejected" else value
+    return found

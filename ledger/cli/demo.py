@@ -7,14 +7,34 @@ clock walks through the two months so recorded dates, due dates and overdue flag
 
 from __future__ import annotations
 
+import argparse
+import io
+import sys
+import tempfile
 from datetime import datetime, timedelta, timezone
-from typing import Any, TextIO
+from pathlib import Path
+from typing import Any, Callable, TextIO
 
-from ledger.cli import app as views
+from ledger.bootstrap import bootstrap, demo_read_models, local_projection
+from ledger.cli.accounts import render_account
+from ledger.cli.audit import render_history
+from ledger.cli.bills import render_bill
+from ledger.cli.context import App, Outcome
+from ledger.cli.cycles import render_cycle
+from ledger.cli.output import money as fmt_money
+from ledger.cli.output import stamp
+from ledger.cli.progress import ProgressBar
 from ledger.commands import (AdjustCharge, DefineCycleSpecification, OpenBillingAccount, PostCharge, RecordPayment,
                              RefundCredit, ReversePayment, TriggerBillingCycle)
-from ledger.commands.accounts import load_account
-from ledger.errors import LedgerError
+from ledger.commands.base import Command
+from ledger.commands.lookups import load_account
+from ledger.errors import InvalidInput, LedgerError
+from ledger.projections.reader import account_overview
+from ledger.projections.verify import verify_read_models
+from ledger.queries.accounts import account_view
+from ledger.queries.bills import bill_view
+from ledger.queries.history import account_history
+from ledger.queries.verify import verify
 from ledger.service import Ledger
 
 UTC = timezone.utc
@@ -107,20 +127,20 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
 
     The clock is `clock`, else the ledger's own clock if it is a DemoClock; otherwise a DemoClock is installed.
     """
-    from ledger.queries.history import account_history
-    from ledger.queries.verify import verify
-
     if clock is None:
         clock = ledger.clock if isinstance(ledger.clock, DemoClock) else DemoClock()
     ledger.clock = clock
     say = _Narrator(out)
-    run = ledger.execute
+    store = ledger.store
+
+    def run(command: Command) -> dict[str, Any]:
+        return ledger.execute(command).to_dict()
 
     def money(amount: Any, code: str) -> str:
-        return f"{views.money(amount, code)} {code}"
+        return f"{fmt_money(amount, code)} {code}"
 
     say.say("Ledger demo: October and November 2026 for four billing accounts (clock starts "
-            f"{views.stamp(clock())}).")
+            f"{stamp(clock())}).")
 
     # ------------------------------------------------------------------ set-up
     say.section("Set-up: a cycle specification and four accounts")
@@ -178,7 +198,7 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
     except LedgerError as error:
         refusal = error.to_dict()
         say.say(f"ANNA-PREPAID usage-anna-002 17.85 EUR REFUSED [{error.code}]: {error.message}")
-    anna = load_account(ledger, "ANNA-PREPAID")
+    anna = load_account(store, "ANNA-PREPAID")
     say.say(f"  nothing changed: prepaid balance still {money(anna.prepaid_balance, 'EUR')}, "
             f"credit limit {money(anna.credit_limit, 'EUR')}")
 
@@ -197,21 +217,21 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
     clock.set(_at("2026-11-01T06:00:00+00:00"))
     cycle = run(TriggerBillingCycle.parse({"specification": SPEC, "period_start": "2026-10-01", "trigger_type": "person",
                                            "triggered_by": "alice", "reason": "October bill run"}))
-    say.block(views.render_cycle(cycle))
+    say.block(render_cycle(cycle))
     bills: dict[str, dict[str, Any]] = {}
     for account in ACCOUNTS[:3]:
-        view = views.account_view(ledger, account["account_id"])
+        view = account_view(store, ledger.now, account["account_id"]).to_dict()
         for bill in view["bills"]:
             bills[bill["bill_number"]] = {"account_id": account["account_id"], "currency": account["currency"], **bill}
             say.say(f"  {bill['bill_number']:<20} {bill['state']:<6} amount due {money(bill['amount_due'], account['currency']):>14}"
                     f"  due {bill['payment_due_date']}")
-    tokyo = load_account(ledger, "INITECH-TOKYO")
+    tokyo = load_account(store, "INITECH-TOKYO")
     say.say(f"  INITECH-TOKYO keeps {len(tokyo.unbilled)} unbilled entry (usage-tokyo-003, November in Tokyo); "
             "ANNA-PREPAID is prepaid: no bill")
     paris_bill = "ACME-PARIS-00001"
     say.say("")
     say.say("The Paris bill: entries summed exactly, each tax item rounded once (ROUND_HALF_UP to cents):")
-    say.block(views.render_bill(views.bill_view(ledger, "ACME-PARIS", paris_bill)))
+    say.block(render_bill(bill_view(store, ledger.now, "ACME-PARIS", paris_bill).to_dict()))
 
     # ------------------------------------------------------------------ November payments
     say.section("November: payments, a bounced check, a refund")
@@ -219,7 +239,7 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
     payment = run(RecordPayment.parse({"account_id": "ACME-PARIS", "external_reference": "PAY-ACME-1", "amount": "30.00",
                                        "currency": "EUR", "method": "bankCard", "payer_ref": "CUST-ACME",
                                        "date": "2026-11-05T10:00:00+01:00"}))
-    bill = views.bill_view(ledger, "ACME-PARIS", paris_bill)
+    bill = bill_view(store, ledger.now, "ACME-PARIS", paris_bill).to_dict()
     say.say(f"ACME-PARIS pays {money(payment['amount'], 'EUR')} of {money(bill['amount_due'], 'EUR')}: "
             f"bill {paris_bill} is {bill['state']}, {money(bill['remaining_amount'], 'EUR')} still to pay")
 
@@ -227,18 +247,18 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
     payment = run(RecordPayment.parse({"account_id": "GLOBEX-NYC", "external_reference": "PAY-GLOBEX-1", "amount": "200.00",
                                        "currency": "USD", "method": "directDebit", "payer_ref": "CUST-GLOBEX",
                                        "date": "2026-11-06T10:00:00-05:00"}))
-    globex = load_account(ledger, "GLOBEX-NYC")
-    bill = views.bill_view(ledger, "GLOBEX-NYC", "GLOBEX-NYC-00001")
+    globex = load_account(store, "GLOBEX-NYC")
+    bill = bill_view(store, ledger.now, "GLOBEX-NYC", "GLOBEX-NYC-00001").to_dict()
     say.say(f"GLOBEX-NYC pays {money(payment['amount'], 'USD')} for a bill of {money(bill['amount_due'], 'USD')}: "
             f"bill is {bill['state']}, overpayment {money(payment['to_balance'], 'USD')} becomes credit balance "
             f"(balance {money(globex.balance, 'USD')})")
 
     clock.set(_at("2026-11-07T02:00:00+00:00"))
-    bill = views.bill_view(ledger, "INITECH-TOKYO", "INITECH-TOKYO-00001")
+    bill = bill_view(store, ledger.now, "INITECH-TOKYO", "INITECH-TOKYO-00001").to_dict()
     run(RecordPayment.parse({"account_id": "INITECH-TOKYO", "external_reference": "CHK-INITECH-1",
                              "amount": str(bill["amount_due"]), "currency": "JPY", "method": "check",
                              "payer_ref": "CUST-INITECH", "date": "2026-11-07T11:00:00+09:00"}))
-    bill = views.bill_view(ledger, "INITECH-TOKYO", "INITECH-TOKYO-00001")
+    bill = bill_view(store, ledger.now, "INITECH-TOKYO", "INITECH-TOKYO-00001").to_dict()
     say.say(f"INITECH-TOKYO pays {money(bill['amount_due'], 'JPY')} by check: bill INITECH-TOKYO-00001 is {bill['state']}")
 
     clock.set(_at("2026-11-12T01:00:00+00:00"))
@@ -258,19 +278,19 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
     # ------------------------------------------------------------------ read back
     clock.set(_at("2026-11-20T09:00:00+00:00"))
     say.section("20 November: where ACME-PARIS stands (its bill was due on the 15th)")
-    say.block(views.render_account(views.account_view(ledger, "ACME-PARIS")))
+    say.block(render_account(account_view(store, ledger.now, "ACME-PARIS").to_dict()))
 
     say.section("Audit: ACME-PARIS replayed from its events, with a running balance")
-    history = account_history(ledger, "ACME-PARIS").to_dict()
-    say.block(views.render_history(history))
+    history = account_history(store, "ACME-PARIS").to_dict()
+    say.block(render_history(history))
     say.say("")
     end_of_october = _at("2026-10-31T23:59:59+01:00")
-    as_of = account_history(ledger, "ACME-PARIS", as_of=end_of_october, basis="effective").to_dict()
+    as_of = account_history(store, "ACME-PARIS", as_of=end_of_october, basis="effective").to_dict()
     say.say(f"  what was in force at the end of October (Paris time), effective basis: balance "
             f"{money(as_of['balance'], 'EUR')} over {len(as_of['lines'])} lines")
 
     say.section("Verify: every aggregate rebuilt from its events, and the books checked")
-    report = verify(ledger)
+    report = verify(store, ledger.progress)
     checked = ", ".join(f"{n} {kind}" for kind, n in report.checked.items())
     say.say(f"checked {checked}")
     if report.ok:
@@ -283,7 +303,7 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
 
     final = {}
     for number, info in bills.items():
-        current = views.bill_view(ledger, info["account_id"], number)
+        current = bill_view(store, ledger.now, info["account_id"], number).to_dict()
         final[number] = {"account_id": info["account_id"], "state": current["state"],
                          "amount_due": str(current["amount_due"]), "remaining_amount": str(current["remaining_amount"])}
     return {
@@ -303,18 +323,44 @@ def _show_read_models(ledger: Ledger, say: Any, db: Any) -> dict[str, Any]:
     from datetime import date
 
     from ledger.cli.streams import render_balances
-    from ledger.streaming.event_feed import EventFeed
-    from ledger.projections.local_feed import LocalProjection
-    from ledger.projections.reader import account_overview
-    from ledger.projections.verify import verify_read_models
 
     say.section("Read models: the balance table reporting services query (fed from the local event store)")
-    count = LocalProjection(EventFeed(ledger.store), db).catch_up()
+    count = local_projection(ledger, db)
     rows = account_overview(db, today=date(2026, 11, 20))
     say.say(f"projected {count} events into {db.location}")
     say.block(render_balances(rows))
-    report = verify_read_models(ledger, db)
+    report = verify_read_models(ledger.store, db)
     say.say("read models verified against a replay of the event store: " +
             ("OK, no differences" if report.ok else f"{len(report.differences)} difference(s)"))
     return {"projected": count, "verify": report.to_dict(),
             "balances": {r["account_ref"]: str(r["balance"]) for r in rows}}
+
+
+def do_demo(app: App, a: argparse.Namespace) -> Outcome:
+    if a.store_path:
+        path = Path(a.store_path)
+        if path.exists() and path.stat().st_size > 0:
+            raise InvalidInput(f"the demo needs a fresh store, and {path} already exists: remove it or pick another path",
+                               store_path=path)
+    else:
+        path = Path(tempfile.mkdtemp(prefix="ledger-demo-")) / "demo.sqlite"
+    settings = app.settings.model_copy(update={"store": "sqlite", "sqlite_path": path})
+    clock = DemoClock()
+    ledger = bootstrap(settings, clock=clock, progress=ProgressBar())
+    out = io.StringIO() if app.args.json else sys.stdout
+    read_models = demo_read_models(path)
+    try:
+        summary = run_demo(ledger, out, clock=clock, read_models=read_models)
+    finally:
+        read_models.close()
+        ledger.close()
+    summary = {"store_path": str(path), **summary}
+    if app.args.json:
+        summary["transcript"] = out.getvalue()  # type: ignore[union-attr]
+    ok = summary.get("verify", {}).get("ok", True)
+    return Outcome(summary, f"\n(demo store: {path})", 0 if ok else 1)
+
+
+def register(top: Any, leaf: Callable[..., argparse.ArgumentParser], group: Callable[[str, str], Any]) -> None:
+    s = leaf(top, "demo", do_demo, "run a guided demo on a fresh SQLite store")
+    s.add_argument("--store-path", help="SQLite file for the demo (must not exist yet; default: a fresh temp file)")

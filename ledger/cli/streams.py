@@ -7,14 +7,13 @@ import gc
 import signal
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
-from ledger.bootstrap import GC_THRESHOLDS
-from ledger.errors import InvalidInput
+from ledger.bootstrap import GC_THRESHOLDS, local_projection
+from ledger.cli.context import App, Outcome
+from ledger.cli.output import money, table
 from ledger.cli.progress import ProgressBar
-
-if TYPE_CHECKING:
-    from ledger.cli.app import App, Outcome
+from ledger.errors import InvalidInput
 
 
 class _RunControl:
@@ -38,16 +37,7 @@ class _RunControl:
             self.stop.set()
 
 
-def _local_projection(app: App, db: Any) -> int:
-    """The embedded default: feed the read models straight from the local event store."""
-    from ledger.streaming.event_feed import EventFeed
-    from ledger.projections.local_feed import LocalProjection
-
-    return LocalProjection(EventFeed(app.ledger.store, app.settings.cache_size), db).catch_up()
-
-
 def do_relay(app: App, a: argparse.Namespace) -> Outcome:
-    from ledger.cli.app import Outcome
     from ledger.bootstrap import relay
 
     relay_ = relay(app.ledger)
@@ -62,7 +52,6 @@ def do_relay(app: App, a: argparse.Namespace) -> Outcome:
 
 def do_ingest(app: App, a: argparse.Namespace) -> Outcome:
     from consumers.charge_ingestion import run_ingestion
-    from ledger.cli.app import Outcome
     from ledger.bootstrap import ingestion
 
     work, consumer = ingestion(app.ledger)
@@ -78,14 +67,13 @@ def do_ingest(app: App, a: argparse.Namespace) -> Outcome:
 
 
 def do_project(app: App, a: argparse.Namespace) -> Outcome:
-    from ledger.cli.app import Outcome
     from ledger.bootstrap import projection, read_model_db
 
     settings = app.settings
     if not settings.kafka_bootstrap:
         db = read_model_db(settings)
         try:
-            count = _local_projection(app, db)
+            count = local_projection(app.ledger, db)
         finally:
             db.close()
         return Outcome({"projected": count, "source": "local event store", "read_models": db.location},
@@ -97,7 +85,6 @@ def do_project(app: App, a: argparse.Namespace) -> Outcome:
 
 
 def do_rebuild(app: App, a: argparse.Namespace) -> Outcome:
-    from ledger.cli.app import Outcome
     from ledger.projections.rebuild import rebuild
     from ledger.bootstrap import projection, read_model_db
 
@@ -105,7 +92,7 @@ def do_rebuild(app: App, a: argparse.Namespace) -> Outcome:
 
     def build(fresh: Any) -> int:
         if not settings.kafka_bootstrap:
-            return _local_projection(app, fresh)
+            return local_projection(app.ledger, fresh)
         consumer = projection(settings, db=fresh)
         try:
             return consumer.catch_up(progress=ProgressBar())
@@ -118,13 +105,12 @@ def do_rebuild(app: App, a: argparse.Namespace) -> Outcome:
 
 
 def do_verify_read_models(app: App, a: argparse.Namespace) -> Outcome:
-    from ledger.cli.app import Outcome
     from ledger.projections.verify import verify_read_models
     from ledger.bootstrap import read_model_db
 
     db = read_model_db(app.settings)
     try:
-        report = verify_read_models(app.ledger, db, ProgressBar())
+        report = verify_read_models(app.ledger.store, db, ProgressBar())
     finally:
         db.close()
     lines = ["verified read models against the event store: " +
@@ -135,7 +121,6 @@ def do_verify_read_models(app: App, a: argparse.Namespace) -> Outcome:
 
 
 def do_show_balances(app: App, a: argparse.Namespace) -> Outcome:
-    from ledger.cli.app import Outcome
     from ledger.projections.reader import account_overview
     from ledger.bootstrap import read_model_db
 
@@ -152,15 +137,13 @@ def do_show_balances(app: App, a: argparse.Namespace) -> Outcome:
 
 def render_balances(rows: list[dict[str, Any]]) -> str:
     """The balance read model as a table, amounts in each account's currency."""
-    from ledger.cli.app import money, table
-
     headers = ["account", "currency", "status", "balance", "unbilled", "receivable", "overdue", "credit", "prepaid"]
     amounts = ("balance", "unbilled", "receivable", "overdue_amount", "credit_balance", "prepaid_balance")
     return table(headers, ([r["account_ref"], r["currency"], r["status"], *(money(r[k], r["currency"]) for k in amounts)]
                            for r in rows), right=range(3, 9))
 
 
-def add_stream_commands(top: Any, leaf: Callable[..., argparse.ArgumentParser],
+def register(top: Any, leaf: Callable[..., argparse.ArgumentParser],
                         group: Callable[[str, str], Any]) -> None:
     idle_help = "exit after this many seconds with nothing to do (default: run until stopped)"
     s = leaf(top, "relay", do_relay, "publish stored events to the Kafka event topic (the outbox relay)")

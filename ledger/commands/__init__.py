@@ -1,4 +1,4 @@
-"""Commands: pydantic-validated inputs and their handlers (importing this package registers every handler)."""
+"""Commands: pydantic-validated inputs (here), their handlers (`handlers.HANDLERS`) and typed results (`results`)."""
 
 from ledger.commands.accounts import (DefineCycleSpecification, OpenBillingAccount, PaymentMethodRef, ResumeAccount,
                                       SuspendAccount)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -10,12 +10,12 @@ from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.billing_cycle_specification import BillingCycleSpecification
 from ledger.aggregates.billing_calendar import CycleCalendarError, CycleSpecification, check_time_zone
-from ledger.commands.base import handles, Command, Id, NonNegativeAmount, Text
-from ledger.errors import AccountNotFound, CycleSpecificationNotFound, IdempotencyConflict, InvalidInput, UnknownCurrency
 from ledger.aggregates.money import currency
-
-if TYPE_CHECKING:
-    from ledger.service import Ledger
+from ledger.commands.base import Command, Id, NonNegativeAmount, Text
+from ledger.commands.lookups import load_account
+from ledger.commands.results import AccountOpened, AccountStatusChanged, SpecificationDefined
+from ledger.errors import CycleSpecificationNotFound, IdempotencyConflict, InvalidInput, UnknownCurrency
+from ledger.ports import HandlerContext
 
 
 class DefineCycleSpecification(Command):
@@ -38,20 +38,19 @@ class DefineCycleSpecification(Command):
             raise InvalidInput(str(error), specification=self.name) from None
 
 
-@handles(DefineCycleSpecification)
-def define_cycle_specification(ledger: Ledger, cmd: DefineCycleSpecification) -> dict[str, Any]:
+def define_cycle_specification(ctx: HandlerContext, cmd: DefineCycleSpecification) -> SpecificationDefined:
     spec = cmd.specification()
     spec_id = ids.cycle_spec_id(cmd.name)
-    existing = ledger.store.find(BillingCycleSpecification, spec_id)
+    existing = ctx.store.find(BillingCycleSpecification, spec_id)
     if existing is not None:
         if existing.specification != spec:
             raise IdempotencyConflict(
                 f"cycle specification {cmd.name!r} exists with other values; specifications are immutable, define a new name",
                 specification=cmd.name,
             )
-        return {"specification": cmd.name, "created": False}
-    ledger.store.save(BillingCycleSpecification.define(ledger.now(), id=spec_id, spec=spec))
-    return {"specification": cmd.name, "created": True}
+        return SpecificationDefined(specification=cmd.name, created=False)
+    ctx.store.save(BillingCycleSpecification.define(ctx.now(), id=spec_id, spec=spec))
+    return SpecificationDefined(specification=cmd.name, created=True)
 
 
 class PaymentMethodRef(Command):
@@ -91,34 +90,29 @@ class OpenBillingAccount(Command):
             raise ValueError(str(error)) from None
 
 
-def load_account(ledger: Ledger, account_ref: str) -> BillingAccount:
-    return ledger.store.load(BillingAccount, ids.account_id(account_ref), AccountNotFound, f"billing account {account_ref!r}")
-
-
-@handles(OpenBillingAccount)
-def open_account(ledger: Ledger, cmd: OpenBillingAccount) -> dict[str, Any]:
+def open_account(ctx: HandlerContext, cmd: OpenBillingAccount) -> AccountOpened:
     account_id = ids.account_id(cmd.account_id)
-    if ledger.store.find(BillingCycleSpecification, ids.cycle_spec_id(cmd.cycle_specification)) is None:
+    if ctx.store.find(BillingCycleSpecification, ids.cycle_spec_id(cmd.cycle_specification)) is None:
         raise CycleSpecificationNotFound(
             f"billing cycle specification {cmd.cycle_specification!r} is not defined", specification=cmd.cycle_specification
         )
     method = cmd.default_payment_method.model_dump() if cmd.default_payment_method else None
-    existing = ledger.store.find(BillingAccount, account_id)
+    existing = ctx.store.find(BillingAccount, account_id)
     if existing is not None:
         same = (existing.customer_id, existing.currency, existing.rating_type, existing.cycle_specification,
                 existing.credit_limit, existing.time_zone) == (cmd.customer_id, cmd.currency, cmd.rating_type,
                                                               cmd.cycle_specification, cmd.credit_limit, cmd.time_zone)
         if not same:
             raise IdempotencyConflict(f"billing account {cmd.account_id!r} already exists with other values", account=cmd.account_id)
-        return {"account_id": cmd.account_id, "created": False}
+        return AccountOpened(account_id=cmd.account_id, created=False)
     account = BillingAccount.open(
-        ledger.now(), id=account_id, account_ref=cmd.account_id, customer_id=cmd.customer_id, currency_code=cmd.currency,
+        ctx.now(), id=account_id, account_ref=cmd.account_id, customer_id=cmd.customer_id, currency_code=cmd.currency,
         rating_type=cmd.rating_type, cycle_specification=cmd.cycle_specification,
         payment_terms_days=cmd.payment_terms_days, credit_limit=cmd.credit_limit, default_payment_method=method,
         time_zone=cmd.time_zone, name=cmd.name,
     )
-    ledger.store.save(account)
-    return {"account_id": cmd.account_id, "created": True}
+    ctx.store.save(account)
+    return AccountOpened(account_id=cmd.account_id, created=True)
 
 
 class SuspendAccount(Command):
@@ -131,18 +125,16 @@ class ResumeAccount(Command):
     reason: Text = ""
 
 
-@handles(SuspendAccount)
-def suspend_account(ledger: Ledger, cmd: SuspendAccount) -> dict[str, Any]:
-    account = load_account(ledger, cmd.account_id)
-    account.suspend(ledger.now(), cmd.reason)
-    ledger.store.save(account)
-    return {"account_id": cmd.account_id, "status": account.status}
+def suspend_account(ctx: HandlerContext, cmd: SuspendAccount) -> AccountStatusChanged:
+    account = load_account(ctx.store, cmd.account_id)
+    account.suspend(ctx.now(), cmd.reason)
+    ctx.store.save(account)
+    return AccountStatusChanged(account_id=cmd.account_id, status=account.status)
 
 
-@handles(ResumeAccount)
-def resume_account(ledger: Ledger, cmd: ResumeAccount) -> dict[str, Any]:
-    account = load_account(ledger, cmd.account_id)
-    account.resume(ledger.now(), cmd.reason)
-    ledger.store.save(account)
-    return {"account_id": cmd.account_id, "status": account.status}
+def resume_account(ctx: HandlerContext, cmd: ResumeAccount) -> AccountStatusChanged:
+    account = load_account(ctx.store, cmd.account_id)
+    account.resume(ctx.now(), cmd.reason)
+    ctx.store.save(account)
+    return AccountStatusChanged(account_id=cmd.account_id, status=account.status)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Annotated, Any, Callable, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -12,27 +12,6 @@ from ledger.errors import InvalidInput, LedgerError
 from ledger.aggregates.money import to_decimal
 
 C = TypeVar("C", bound="Command")
-Handler = Callable[[Any, Any], dict[str, Any]]
-_HANDLERS: dict[type, Handler] = {}
-
-
-def handles(command_type: type) -> Callable[[Handler], Handler]:
-    """Register the handler of a command type (called with the Ledger and the command)."""
-
-    def register(handler: Handler) -> Handler:
-        _HANDLERS[command_type] = handler
-        return handler
-
-    return register
-
-
-def handler_for(command: Command) -> Handler:
-    import ledger.commands  # noqa: F401  (importing the package registers every handler)
-
-    try:
-        return _HANDLERS[type(command)]
-    except KeyError:
-        raise TypeError(f"no handler for {type(command).__name__}") from None
 
 
 def _exact(value: Any) -> Decimal:
@@ -75,12 +54,10 @@ class Command(BaseModel):
             )
             raise InvalidInput(f"invalid {cls.__name__}: {problems}", command=cls.__name__) from None
 
-
-def _log_ids(self: Command) -> dict[str, str]:
-    """The caller ids of a command, for its log line."""
-    return {k: str(v) for k, v in self.__dict__.items() if k in _ID_FIELDS and v is not None}
+    def log_ids(self) -> dict[str, str]:
+        """The caller ids of a command, for its log line."""
+        return {k: str(v) for k, v in self.__dict__.items() if k in _ID_FIELDS and v is not None}
 
 
 _ID_FIELDS = {"account_id", "charge_id", "adjustment_id", "external_reference", "specification", "period_start",
               "bill_number", "request_id", "refund_id", "name"}
-Command.log_ids = _log_ids  # type: ignore[attr-defined]

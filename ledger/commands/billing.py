@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from ledger.aggregates.bill_composition import compose
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.customer_bill import CustomerBill
 
-if TYPE_CHECKING:
-    from ledger.service import Ledger
-
 
 def issue_bill(
-    ledger: Ledger,
+    now: datetime,
     account: BillingAccount,
     *,
     bill_id: UUID,
@@ -31,7 +28,6 @@ def issue_bill(
     send: bool,
 ) -> CustomerBill:
     """Put `entries` on a new bill; applies charge prepayments and credit balance; validates and sends it if asked."""
-    now = ledger.now()
     totals = compose(entries, account.currency)
     bill_number = account.next_bill_number()
     credit, prepaid = account.bill_issued(

@@ -3,38 +3,35 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
-from ledger.aggregates.billing_cycle_specification import BillingCycleSpecification
 from ledger.aggregates.customer_bill import OFF_CYCLE, CustomerBill
-from ledger.commands.accounts import load_account
-from ledger.commands.base import handles, Command, Id, Instant, Text
+from ledger.commands.base import Command, Id, Instant, Text
 from ledger.commands.billing import due_date, issue_bill
-from ledger.errors import AccountStateError, BillNotFound, CycleSpecificationNotFound, RuleViolation
-
-if TYPE_CHECKING:
-    from ledger.service import Ledger
-
-
-def _spec_due_offset(ledger: Ledger, account: BillingAccount) -> int:
-    spec = ledger.store.load(BillingCycleSpecification, ids.cycle_spec_id(account.cycle_specification),
-                             CycleSpecificationNotFound, f"cycle specification {account.cycle_specification!r}")
-    return spec.specification.payment_due_date_offset
+from ledger.commands.lookups import load_account, load_bill, load_specification
+from ledger.commands.results import AccountStatusChanged, BillSummary, OffCycleBillIssued
+from ledger.errors import AccountStateError, RuleViolation
+from ledger.ports import HandlerContext
 
 
-def _off_cycle(ledger: Ledger, account: BillingAccount, request_id: str, reason: str, up_to: datetime | None,
+def _spec_due_offset(ctx: HandlerContext, account: BillingAccount) -> int:
+    return load_specification(ctx.store, account.cycle_specification).specification.payment_due_date_offset
+
+
+def _off_cycle(ctx: HandlerContext, account: BillingAccount, request_id: str, reason: str, up_to: datetime | None,
                send: bool) -> CustomerBill | None:
     entries = account.entries_for_bill(up_to, up_to)
     if not entries:
         return None
-    bill_date = ledger.now().astimezone(ZoneInfo(account.time_zone)).date()
+    now = ctx.now()
+    bill_date = now.astimezone(ZoneInfo(account.time_zone)).date()
     return issue_bill(
-        ledger, account, bill_id=ids.off_cycle_bill_id(account.id, request_id), run_type=OFF_CYCLE, cycle_id=None,
+        now, account, bill_id=ids.off_cycle_bill_id(account.id, request_id), run_type=OFF_CYCLE, cycle_id=None,
         off_cycle_reason=reason, entries=entries, period=None, bill_date=bill_date, mailing_date=bill_date,
-        payment_due_date=due_date(account, bill_date, _spec_due_offset(ledger, account)), send=send,
+        payment_due_date=due_date(account, bill_date, _spec_due_offset(ctx, account)), send=send,
     )
 
 
@@ -47,20 +44,19 @@ class IssueOffCycleBill(Command):
     send: bool = True
 
 
-@handles(IssueOffCycleBill)
-def issue_off_cycle_bill(ledger: Ledger, cmd: IssueOffCycleBill) -> dict[str, Any]:
-    account = load_account(ledger, cmd.account_id)
+def issue_off_cycle_bill(ctx: HandlerContext, cmd: IssueOffCycleBill) -> OffCycleBillIssued:
+    account = load_account(ctx.store, cmd.account_id)
     bill_id = ids.off_cycle_bill_id(account.id, cmd.request_id)
-    existing = ledger.store.find(CustomerBill, bill_id)
+    existing = ctx.store.find(CustomerBill, bill_id)
     if existing is not None:
-        return {**existing.summary(), "created": False}
+        return OffCycleBillIssued(**BillSummary.of(existing).model_dump(), created=False)
     if account.status == "closed":
         raise AccountStateError(f"account {cmd.account_id} is closed", account=cmd.account_id)
-    bill = _off_cycle(ledger, account, cmd.request_id, "customerRequest", cmd.up_to, cmd.send)
+    bill = _off_cycle(ctx, account, cmd.request_id, "customerRequest", cmd.up_to, cmd.send)
     if bill is None:
         raise RuleViolation(f"account {cmd.account_id} has nothing unbilled to put on a bill", account=cmd.account_id)
-    ledger.store.save(account, bill)
-    return {**bill.summary(), "created": True}
+    ctx.store.save(account, bill)
+    return OffCycleBillIssued(**BillSummary.of(bill).model_dump(), created=True)
 
 
 class CloseAccount(Command):
@@ -70,14 +66,13 @@ class CloseAccount(Command):
     reason: Text = ""
 
 
-@handles(CloseAccount)
-def close_account(ledger: Ledger, cmd: CloseAccount) -> dict[str, Any]:
-    account = load_account(ledger, cmd.account_id)
-    bill = None if account.is_prepaid else _off_cycle(ledger, account, "final", "accountClose", None, True)
-    account.close(ledger.now(), cmd.reason, bill.id if bill else None)
-    ledger.store.save(account, bill)
-    result = {"account_id": cmd.account_id, "status": account.status}
-    return {**result, "final_bill": bill.summary()} if bill else result
+def close_account(ctx: HandlerContext, cmd: CloseAccount) -> AccountStatusChanged:
+    account = load_account(ctx.store, cmd.account_id)
+    bill = None if account.is_prepaid else _off_cycle(ctx, account, "final", "accountClose", None, True)
+    account.close(ctx.now(), cmd.reason, bill.id if bill else None)
+    ctx.store.save(account, *([bill] if bill else []))
+    return AccountStatusChanged(account_id=cmd.account_id, status=account.status,
+                                final_bill=BillSummary.of(bill) if bill else None)
 
 
 class ChangeBillState(Command):
@@ -89,19 +84,11 @@ class ChangeBillState(Command):
     reason: Text = ""
 
 
-def load_bill(ledger: Ledger, account: BillingAccount, bill_number: str) -> CustomerBill:
-    bill_id = account.bills.get(bill_number)
-    if bill_id is None:
-        raise BillNotFound(f"account {account.account_ref} has no bill {bill_number!r}", bill=bill_number)
-    return ledger.store.load(CustomerBill, ids.UUID(bill_id), BillNotFound, f"bill {bill_number}")
-
-
-@handles(ChangeBillState)
-def change_bill_state(ledger: Ledger, cmd: ChangeBillState) -> dict[str, Any]:
-    account = load_account(ledger, cmd.account_id)
-    bill = load_bill(ledger, account, cmd.bill_number)
+def change_bill_state(ctx: HandlerContext, cmd: ChangeBillState) -> BillSummary:
+    account = load_account(ctx.store, cmd.account_id)
+    bill = load_bill(ctx.store, account, cmd.bill_number)
     action = {"validate": bill.validate, "hold": bill.put_on_hold, "release": bill.release, "send": bill.send}[cmd.action]
-    action(ledger.now(), cmd.reason)
-    ledger.store.save(bill)
-    return bill.summary()
+    action(ctx.now(), cmd.reason)
+    ctx.store.save(bill)
+    return BillSummary.of(bill)
 

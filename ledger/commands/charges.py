@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 import datetime as dt
+from collections import defaultdict
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from typing import TYPE_CHECKING
-
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.entries import CHARGE, TaxLine
-from ledger.commands.accounts import load_account
-from ledger.commands.base import handles, Amount, Command, Id, Instant, NonNegativeAmount, Text
+from ledger.commands.base import Amount, Command, Id, Instant, NonNegativeAmount, Text
+from ledger.commands.lookups import load_account
+from ledger.commands.results import ChargeAdjusted, ChargePosted, ChargeRejection, ChargesPosted
 from ledger.errors import AccountNotFound, LedgerError
-
-if TYPE_CHECKING:
-    from ledger.service import Ledger
+from ledger.ports import HandlerContext
 
 
 class AppliedTax(Command):
@@ -69,13 +66,12 @@ class PostCharge(Command):
         )
 
 
-@handles(PostCharge)
-def post_charge(ledger: Ledger, cmd: PostCharge) -> dict[str, Any]:
-    account = load_account(ledger, cmd.account_id)
-    applied = cmd.apply_to(account, ledger.now())
+def post_charge(ctx: HandlerContext, cmd: PostCharge) -> ChargePosted:
+    account = load_account(ctx.store, cmd.account_id)
+    applied = cmd.apply_to(account, ctx.now())
     if applied:
-        ledger.store.save(account)
-    return {"account_id": cmd.account_id, "charge_id": cmd.charge_id, "applied": applied, "balance": str(account.balance)}
+        ctx.store.save(account)
+    return ChargePosted(account_id=cmd.account_id, charge_id=cmd.charge_id, applied=applied, balance=account.balance)
 
 
 class PostCharges(Command):
@@ -84,22 +80,22 @@ class PostCharges(Command):
     charges: list[PostCharge] = Field(min_length=1, max_length=100_000)
 
 
-@handles(PostCharges)
-def post_charges(ledger: Ledger, cmd: PostCharges) -> dict[str, Any]:
+def post_charges(ctx: HandlerContext, cmd: PostCharges) -> ChargesPosted:
     """Apply the good charges, report the bad ones; a bad charge changes nothing."""
     by_account: dict[str, list[PostCharge]] = defaultdict(list)
     for charge in cmd.charges:
         by_account[charge.account_id].append(charge)
-    now = ledger.now()
+    now = ctx.now()
     account_ids = {ref: ids.account_id(ref) for ref in by_account}
-    accounts = ledger.store.load_many(BillingAccount, list(account_ids.values()))  # one round trip for the batch
-    touched, rejected = [], []
+    accounts = ctx.store.load_many(BillingAccount, list(account_ids.values()))  # one round trip for the batch
+    touched: list[BillingAccount] = []
+    rejected: list[ChargeRejection] = []
     applied = duplicates = 0
     for account_ref, charges in by_account.items():
         account = accounts[account_ids[account_ref]]
         if account is None:
             error = AccountNotFound(f"billing account {account_ref!r} not found", id=account_ids[account_ref])
-            rejected += [{"charge_id": c.charge_id, "error": error.code, "message": error.message} for c in charges]
+            rejected += [ChargeRejection(charge_id=c.charge_id, error=error.code, message=error.message) for c in charges]
             continue
         before = account.version
         for charge in charges:
@@ -109,12 +105,12 @@ def post_charges(ledger: Ledger, cmd: PostCharges) -> dict[str, Any]:
                 else:
                     duplicates += 1
             except LedgerError as error:
-                rejected.append({"charge_id": charge.charge_id, "error": error.code, "message": error.message})
+                rejected.append(ChargeRejection(charge_id=charge.charge_id, error=error.code, message=error.message))
         if account.version != before:
             touched.append(account)
     if touched:
-        ledger.store.save(*touched)
-    return {"applied": applied, "duplicates": duplicates, "rejected": rejected, "accounts": len(touched)}
+        ctx.store.save(*touched)
+    return ChargesPosted(applied=applied, duplicates=duplicates, rejected=rejected, accounts=len(touched))
 
 
 class AdjustCharge(Command):
@@ -129,17 +125,16 @@ class AdjustCharge(Command):
     reason: Text = Field(min_length=1)
 
 
-@handles(AdjustCharge)
-def adjust_charge(ledger: Ledger, cmd: AdjustCharge) -> dict[str, Any]:
-    account = load_account(ledger, cmd.account_id)
+def adjust_charge(ctx: HandlerContext, cmd: AdjustCharge) -> ChargeAdjusted:
+    account = load_account(ctx.store, cmd.account_id)
     taxes = [TaxLine(t.tax_category, t.tax_rate, t.tax_amount) for t in cmd.applied_tax]
     applied = account.adjust_charge(
-        ledger.now(), adjustment_id=cmd.adjustment_id, charge_id=cmd.charge_id, tax_excluded=cmd.tax_excluded_amount,
+        ctx.now(), adjustment_id=cmd.adjustment_id, charge_id=cmd.charge_id, tax_excluded=cmd.tax_excluded_amount,
         taxes=taxes, tax_included=cmd.tax_excluded_amount + sum((t.amount for t in taxes), 0),
         effective_at=cmd.date, reason=cmd.reason,
     )
     if applied:
-        ledger.store.save(account)
-    return {"account_id": cmd.account_id, "adjustment_id": cmd.adjustment_id, "applied": applied,
-            "balance": str(account.balance)}
+        ctx.store.save(account)
+    return ChargeAdjusted(account_id=cmd.account_id, adjustment_id=cmd.adjustment_id, applied=applied,
+                          balance=account.balance)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import Field
@@ -14,15 +14,14 @@ from ledger.aggregates.customer_bill import CustomerBill
 from ledger.aggregates.customer_payment import CANCELED, CustomerPayment
 from ledger.aggregates.entries import digest
 from ledger.aggregates.payment_plan import oldest_due_first
-from ledger.commands.accounts import load_account
-from ledger.commands.base import handles, Command, Id, Instant, PositiveAmount, Text
+from ledger.commands.base import Command, Id, Instant, PositiveAmount, Text
+from ledger.commands.lookups import load_account
+from ledger.commands.results import BillSummary, CreditRefunded, PaymentRecorded, PaymentReversed
 from ledger.errors import (AccountNotFound, AllocationRefused, BillNotFound, CurrencyMismatch, IdempotencyConflict,
                            PaymentNotFound, PaymentStateError)
+from ledger.ports import HandlerContext
 
 Method = Literal["cash", "check", "bankCard", "thirdParty", "accountBalance", "loyaltyBurn", "digitalWallet", "directDebit"]
-
-if TYPE_CHECKING:
-    from ledger.service import Ledger
 
 
 class Allocation(Command):
@@ -61,28 +60,21 @@ def _plan(account: BillingAccount, cmd: RecordPayment) -> list[dict[str, Any]]:
     return plan
 
 
-def payment_summary(payment: CustomerPayment, created: bool) -> dict[str, Any]:
-    return {"payment_id": str(payment.id), "external_reference": payment.external_reference,
-            "account_id": payment.account_ref, "amount": str(payment.amount), "status": payment.status,
-            "allocations": payment.allocations, "to_balance": str(payment.to_balance), "created": created}
-
-
-@handles(RecordPayment)
-def record_payment(ledger: Ledger, cmd: RecordPayment) -> dict[str, Any]:
+def record_payment(ctx: HandlerContext, cmd: RecordPayment) -> PaymentRecorded:
     payment_id = ids.payment_id(cmd.external_reference)
     fingerprint = digest(cmd.model_dump(mode="json"))
-    existing = ledger.store.find(CustomerPayment, payment_id)
+    existing = ctx.store.find(CustomerPayment, payment_id)
     if existing is not None:
         if existing.fingerprint != fingerprint:
             raise IdempotencyConflict(
                 f"payment {cmd.external_reference!r} was already recorded with other details", payment=cmd.external_reference
             )
-        return payment_summary(existing, created=False)
-    account = load_account(ledger, cmd.account_id)
+        return PaymentRecorded.of(existing, created=False)
+    account = load_account(ctx.store, cmd.account_id)
     if cmd.currency != account.currency:
         raise CurrencyMismatch(f"payment in {cmd.currency} for account {cmd.account_id} in {account.currency}",
                                expected=account.currency, got=cmd.currency)
-    now = ledger.now()
+    now = ctx.now()
     plan = _plan(account, cmd)
     had_open_bills = bool(account.open_bills)
     rest = account.receive_payment(now, payment_id=payment_id, amount=cmd.amount, allocations=plan, effective_at=cmd.date)
@@ -95,11 +87,11 @@ def record_payment(ledger: Ledger, cmd: RecordPayment) -> dict[str, Any]:
     bills = []
     for alloc in plan:
         if alloc["target"] == "bill":
-            bill = ledger.store.load(CustomerBill, UUID(alloc["id"]), BillNotFound, "bill")
+            bill = ctx.store.load(CustomerBill, UUID(alloc["id"]), BillNotFound, "bill")
             bill.apply_payment(now, payment_id=payment_id, amount=alloc["amount"])
             bills.append(bill)
-    ledger.store.save(account, payment, *bills)
-    return payment_summary(payment, created=True)
+    ctx.store.save(account, payment, *bills)
+    return PaymentRecorded.of(payment, created=True)
 
 
 class ReversePayment(Command):
@@ -110,16 +102,15 @@ class ReversePayment(Command):
     reason: Text = ""
 
 
-@handles(ReversePayment)
-def reverse_payment(ledger: Ledger, cmd: ReversePayment) -> dict[str, Any]:
-    payment = ledger.store.load(CustomerPayment, ids.payment_id(cmd.external_reference), PaymentNotFound,
+def reverse_payment(ctx: HandlerContext, cmd: ReversePayment) -> PaymentReversed:
+    payment = ctx.store.load(CustomerPayment, ids.payment_id(cmd.external_reference), PaymentNotFound,
                                 f"payment {cmd.external_reference!r}")
-    account = ledger.store.load(BillingAccount, payment.account_id, AccountNotFound, "billing account")
-    now = ledger.now()
+    account = ctx.store.load(BillingAccount, payment.account_id, AccountNotFound, "billing account")
+    now = ctx.now()
     if payment.status == CANCELED:
         raise PaymentStateError(f"payment {cmd.external_reference} was already reversed", payment=cmd.external_reference)
     targets = account.current_targets(payment.allocations)
-    bills = {bill_id: ledger.store.load(CustomerBill, UUID(bill_id), BillNotFound, "bill")
+    bills = {bill_id: ctx.store.load(CustomerBill, UUID(bill_id), BillNotFound, "bill")
              for target, bill_id in targets if target == "bill"}
     info = {k: {"bill_number": b.bill_number, "bill_date": b.bill_date, "payment_due_date": b.payment_due_date}
             for k, b in bills.items()}
@@ -130,8 +121,8 @@ def reverse_payment(ledger: Ledger, cmd: ReversePayment) -> dict[str, Any]:
     for undo in undone:
         if undo["target"] == "bill":
             bills[undo["id"]].undo_payment(now, payment_id=payment.id, amount=Decimal(undo["amount"]), reason=cmd.kind)
-    ledger.store.save(account, payment, *bills.values())
-    return {**payment_summary(payment, created=False), "reopened": [b.summary() for b in bills.values()]}
+    ctx.store.save(account, payment, *bills.values())
+    return PaymentReversed.of_reversal(payment, [BillSummary.of(b) for b in bills.values()])
 
 
 class RefundCredit(Command):
@@ -145,13 +136,12 @@ class RefundCredit(Command):
     date: Instant
 
 
-@handles(RefundCredit)
-def refund_credit(ledger: Ledger, cmd: RefundCredit) -> dict[str, Any]:
-    account = load_account(ledger, cmd.account_id)
-    applied = account.refund_credit(ledger.now(), refund_id=cmd.refund_id, amount=cmd.amount, method=cmd.method,
+def refund_credit(ctx: HandlerContext, cmd: RefundCredit) -> CreditRefunded:
+    account = load_account(ctx.store, cmd.account_id)
+    applied = account.refund_credit(ctx.now(), refund_id=cmd.refund_id, amount=cmd.amount, method=cmd.method,
                                     reference=cmd.reference, effective_at=cmd.date)
     if applied:
-        ledger.store.save(account)
-    return {"account_id": cmd.account_id, "refund_id": cmd.refund_id, "applied": applied,
-            "credit_balance": str(account.prepaid_balance if account.is_prepaid else account.credit_balance)}
+        ctx.store.save(account)
+    return CreditRefunded(account_id=cmd.account_id, refund_id=cmd.refund_id, applied=applied,
+                          credit_balance=account.prepaid_balance if account.is_prepaid else account.credit_balance)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 from uuid import UUID
@@ -336,4 +336,20 @@ class LedgerStore(Application):
 
     def notifications(self, start: int, limit: int, topics: list[str] | None = None) -> Any:
         return self.recorder.select_notifications(start=start, limit=limit, topics=topics or ())
+
+    def history(self, aggregate_id: UUID) -> Iterator[Any]:
+        """Every stored event of one aggregate, in version order (no snapshot, no cache)."""
+        return iter(self.events.get(aggregate_id))
+
+    def created(self, topics: Sequence[str], page: int = 5_000) -> Iterator[Any]:
+        """The events of the given topics (creation events, say) across every aggregate, in notification order,
+        read a page at a time from the notification log."""
+        start = 1
+        while True:
+            found = self.notifications(start=start, limit=page, topics=list(topics))
+            for notification in found:
+                yield self.domain_event(notification)
+            if len(found) < page:
+                return
+            start = found[-1].id + 1
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 from uuid import UUID
 
 from ledger.aggregates.billing_account import BillingAccount
@@ -11,13 +11,10 @@ from ledger.aggregates.customer_bill import CustomerBill
 from ledger.aggregates.customer_payment import CustomerPayment
 from ledger.errors import NotFound
 from ledger.contracts.ledger_events import account_position
-from ledger.ports import NoProgress, Progress
+from ledger.ports import AggregateStore, NoProgress, Progress
 from ledger.projections.database import ReadModelDatabase
 from ledger.projections.tables import ACCOUNT_BALANCES, BILLS, PAYMENTS, Table
 from ledger.queries.verify import VerifyReport, all_ids
-
-if TYPE_CHECKING:
-    from ledger.service import Ledger
 
 _CHUNK = 2_000
 
@@ -53,10 +50,10 @@ def _same(expected: Any, actual: Any) -> bool:
     return expected == actual
 
 
-def verify_read_models(ledger: Ledger, db: ReadModelDatabase, progress: Progress | None = None) -> VerifyReport:
+def verify_read_models(store: AggregateStore, db: ReadModelDatabase, progress: Progress | None = None) -> VerifyReport:
     """Every account, bill and payment in the event store against its read-model row (and no extra rows)."""
     progress = progress or NoProgress()
-    ids = all_ids(ledger)
+    ids = all_ids(store)
     differences: list[str] = []
     checked: dict[str, int] = {}
     progress.start(sum(len(ids[kind]) for kind, *_ in _KINDS), "verifying read models")
@@ -66,7 +63,7 @@ def verify_read_models(ledger: Ledger, db: ReadModelDatabase, progress: Progress
             chunk = wanted[start:start + _CHUNK]
             rows = db.load(table, {str(i) for i in chunk})
             for aggregate_id in chunk:
-                aggregate = ledger.store.load(cls, aggregate_id, NotFound, kind)
+                aggregate = store.load(cls, aggregate_id, NotFound, kind)
                 row = rows.get(str(aggregate_id))
                 if row is None:
                     differences.append(f"{table.name} {aggregate_id}: missing from the read model")

@@ -10,20 +10,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 from uuid import UUID
 
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
-from ledger.aggregates.party_billing_cycle import PartyBillingCycle
-from ledger.errors import AccountNotFound, InvalidInput
 from ledger.aggregates.money import ZERO, currency, fmt
-
-if TYPE_CHECKING:
-    from ledger.service import Ledger
+from ledger.aggregates.party_billing_cycle import PartyBillingCycle
+from ledger.commands.base import Command, Id, Instant
+from ledger.errors import AccountNotFound, InvalidInput
+from ledger.ports import AggregateStore
 
 BASES = ("recorded", "effective")
 A = BillingAccount
+
+
+class HistoryQuery(Command):
+    """The input of a history query (validated like a command, so errors read the same)."""
+
+    account_id: Id
+    as_of: Instant | None = None
+    basis: Literal["recorded", "effective"] = "recorded"
 
 
 @dataclass(frozen=True)
@@ -58,15 +65,15 @@ class AccountHistory:
                 "balance": str(self.balance), "state": self.state, "lines": [line.to_dict() for line in self.lines]}
 
 
-def account_history(ledger: Ledger, account_ref: str, as_of: datetime | None = None, basis: str = "recorded") -> AccountHistory:
+def account_history(store: AggregateStore, account_ref: str, as_of: datetime | None = None, basis: str = "recorded") -> AccountHistory:
     if basis not in BASES:
         raise InvalidInput(f"basis must be one of {', '.join(BASES)}, not {basis!r}", basis=basis)
     if as_of is not None and as_of.tzinfo is None:
         raise InvalidInput("as_of needs a time zone offset (naive times are ambiguous)", as_of=as_of)
-    events = list(ledger.store.events.get(ids.account_id(account_ref)))
+    events = list(store.history(ids.account_id(account_ref)))
     if not events:
         raise AccountNotFound(f"billing account {account_ref!r} not found", account=account_ref)
-    cycles = _CycleNames(ledger)
+    cycles = _CycleNames(store)
     account: Any = None
     raw: list[tuple[datetime, datetime, str, str, Decimal, dict[str, str]]] = []
     state: dict[str, Any] = {}
@@ -103,12 +110,13 @@ def figures(account: BillingAccount) -> dict[str, Any]:
 class _CycleNames:
     """Who triggered each billing cycle (loaded once per cycle)."""
 
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger, self.known = ledger, {}
+    def __init__(self, store: AggregateStore) -> None:
+        self.store: AggregateStore = store
+        self.known: dict[UUID, dict[str, str]] = {}
 
     def __call__(self, cycle_id: UUID) -> dict[str, str]:
         if cycle_id not in self.known:
-            cycle = self.ledger.store.find(PartyBillingCycle, cycle_id)
+            cycle = self.store.find(PartyBillingCycle, cycle_id)
             trigger = cycle.triggers[0] if cycle else {"by": "?", "type": "?", "reason": ""}
             self.known[cycle_id] = {"cycle_id": str(cycle_id), "cycle": f"{cycle.specification} {cycle.period_start}" if cycle else "?",
                                     "triggered_by": trigger["by"], "trigger_type": trigger["type"], "trigger_reason": trigger["reason"]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
@@ -15,16 +15,14 @@ from ledger.aggregates.customer_bill import CustomerBill
 from ledger.aggregates.customer_payment import CustomerPayment
 from ledger.aggregates.party_billing_cycle import PartyBillingCycle
 from ledger.aggregates.money import ZERO
+from ledger.ports import AggregateStore, Progress
 
-if TYPE_CHECKING:
-    from ledger.service import Ledger
-
-CREATED = {
-    get_topic(BillingAccount.Opened): "accounts",
-    get_topic(CustomerBill.Issued): "bills",
-    get_topic(CustomerPayment.Received): "payments",
-    get_topic(PartyBillingCycle.Triggered): "cycles",
-    get_topic(BillingCycleSpecification.Defined): "specifications",
+CREATED: dict[type, str] = {
+    BillingAccount.Opened: "accounts",
+    CustomerBill.Issued: "bills",
+    CustomerPayment.Received: "payments",
+    PartyBillingCycle.Triggered: "cycles",
+    BillingCycleSpecification.Defined: "specifications",
 }
 
 
@@ -41,21 +39,17 @@ class VerifyReport:
         return {"ok": self.ok, "checked": self.checked, "differences": self.differences}
 
 
-def all_ids(ledger: Ledger) -> dict[str, list[UUID]]:
+def all_ids(store: AggregateStore) -> dict[str, list[UUID]]:
+    """The id of every aggregate, by kind, in the order they were created."""
     found: dict[str, list[UUID]] = {kind: [] for kind in CREATED.values()}
-    start = 1
-    while True:
-        page = ledger.store.notifications(start=start, limit=10_000, topics=list(CREATED))
-        for notification in page:
-            found[CREATED[notification.topic]].append(notification.originator_id)
-        if len(page) < 10_000:
-            return found
-        start = page[-1].id + 1
+    for event in store.created([get_topic(cls) for cls in CREATED]):
+        found[CREATED[type(event)]].append(event.originator_id)
+    return found
 
 
-def _rebuilt(ledger: Ledger, aggregate_id: UUID) -> Any:
+def _rebuilt(store: AggregateStore, aggregate_id: UUID) -> Any:
     aggregate = None
-    for event in ledger.store.events.get(aggregate_id):
+    for event in store.history(aggregate_id):
         aggregate = event.mutate(aggregate)
     return aggregate
 
@@ -64,27 +58,27 @@ def _state(aggregate: Any) -> dict[str, Any]:
     return {k: v for k, v in vars(aggregate).items() if k != "_pending_events"}
 
 
-def verify(ledger: Ledger) -> VerifyReport:
+def verify(store: AggregateStore, progress: Progress) -> VerifyReport:
     """Every aggregate: current state (snapshot + later events, or cache) == replay of all its events; plus the books."""
-    ids = all_ids(ledger)
+    ids = all_ids(store)
     total = sum(len(v) for v in ids.values())
     differences: list[str] = []
     loaded: dict[UUID, Any] = {}
-    ledger.progress.start(total, "verify")
+    progress.start(total, "verify")
     done = 0
     for kind, aggregate_ids in ids.items():
         for aggregate_id in aggregate_ids:
-            current = ledger.store.repository.get(aggregate_id)
-            rebuilt = _rebuilt(ledger, aggregate_id)
+            current = store.find(object, aggregate_id)
+            rebuilt = _rebuilt(store, aggregate_id)
             if _state(current) != _state(rebuilt):
                 keys = sorted(k for k in _state(rebuilt) if _state(current).get(k) != _state(rebuilt).get(k))
                 differences.append(f"{kind[:-1]} {aggregate_id}: current state differs from replay in {', '.join(keys)}")
             loaded[aggregate_id] = rebuilt
             done += 1
             if done % 500 == 0:
-                ledger.progress.advance(500)
-    ledger.progress.advance(done % 500)
-    ledger.progress.finish()
+                progress.advance(500)
+    progress.advance(done % 500)
+    progress.finish()
     differences += _check_books(ids, loaded)
     return VerifyReport({k: len(v) for k, v in ids.items()}, differences)
 

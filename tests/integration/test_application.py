@@ -107,10 +107,10 @@ def test_redelivered_charges_and_payments_apply_once(ledger: Ledger) -> None:
     open_account(ledger, "ACC-1", "JPY", time_zone="Asia/Tokyo")
     charge = charge_cmd("ACC-1", "c1", "1000", "JPY", "2026-10-05T10:00:00Z", taxes=[tax("CT", "10", "100")])
     payment = payment_cmd("ACC-1", "P1", "500", "JPY", "2026-10-06T00:00:00Z")
-    assert ledger.execute(charge)["applied"] and ledger.execute(payment)["created"]
+    assert ledger.execute(charge).applied and ledger.execute(payment).created
     position = max_notification_id(ledger)
-    assert ledger.execute(charge)["applied"] is False
-    assert ledger.execute(payment)["created"] is False
+    assert ledger.execute(charge).applied is False
+    assert ledger.execute(payment).created is False
     assert max_notification_id(ledger) == position
     assert account_of(ledger, "ACC-1").balance == D(600)
     with pytest.raises(IdempotencyConflict):
@@ -184,7 +184,7 @@ def test_a_batch_whose_insert_meets_another_writer_is_billed_again(make_settings
         result = run_cycle(ledger, OCT, by="cron", trigger_type="scheduler")
     finally:
         other.close()
-    assert (result["status"], result["accounts_billed"], result["totals"]) == ("completed", 5, {"EUR": "38.00"})
+    assert (result.status, result.accounts_billed, result.totals) == ("completed", 5, {"EUR": Decimal("38.00")})
     assert len(inserts) == 6  # cycle, 3 batches and completion, plus the failed first insert of the first batch
     checker = make_ledger(make_settings(), clock)
     try:
@@ -218,10 +218,10 @@ def test_interrupted_cycle_resumes(make_settings: SettingsFactory, clock: FakeCl
     try:
         assert len(cycle_of(restarted, OCT).billed) == 2
         result = run_cycle(restarted, OCT, by="ops")
-        assert (result["status"], result["accounts_billed"]) == ("completed", 5)
+        assert (result.status, result.accounts_billed) == ("completed", 5)
         assert [t["by"] for t in cycle_of(restarted, OCT).triggers] == ["cron", "ops"]
         assert all(account_of(restarted, ref).bill_count == 1 for ref in refs)
-        assert result["totals"] == {"EUR": "35.00"}
+        assert result.totals == {"EUR": Decimal("35.00")}
     finally:
         restarted.close()
 

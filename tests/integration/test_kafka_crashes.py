@@ -68,7 +68,7 @@ def test_kill_9_of_every_process_loses_and_doubles_nothing(settings, ledger, reg
     checker = make_ledger(settings)  # the fixture's ledger caches accounts the processes have changed since
     try:
         assert {ref: account_of(checker, ref).balance for ref in expected} == expected
-        report = verify_read_models(checker, read_model_db(settings))
+        report = verify_read_models(checker.store, read_model_db(settings))
         assert report.ok, report.differences[:5]
     finally:
         checker.close()

@@ -88,7 +88,7 @@ def test_ledger_accounts_equal_the_independent_sum(pipeline_run, ledger):
 
 def test_read_models_verify_against_the_event_store(pipeline_run, ledger, settings):
     """The verify command finds no difference after the run."""
-    report = verify_read_models(ledger, read_model_db(settings))
+    report = verify_read_models(ledger.store, read_model_db(settings))
     assert report.ok, report.differences[:5]
 
 

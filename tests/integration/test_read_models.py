@@ -26,7 +26,7 @@ def test_read_models_match_a_replay_of_the_event_store(story_ledger, story_setti
     """After projecting every event, verify finds no difference."""
     db = read_model_db(story_settings)
     _feed(story_ledger, db)
-    report = verify_read_models(story_ledger, db)
+    report = verify_read_models(story_ledger.store, db)
     assert report.ok, report.differences
     assert report.checked == {"accounts": 4, "bills": 3, "payments": 4}
 
@@ -60,7 +60,7 @@ def test_verify_reports_a_tampered_row(story_ledger, story_settings):
     row["remaining_amount"] = Decimal(row["remaining_amount"]) + 1
     with db.transaction():
         db.upsert(BILLS, [row])
-    report = verify_read_models(story_ledger, db)
+    report = verify_read_models(story_ledger.store, db)
     assert not report.ok and any("remaining_amount" in d for d in report.differences)
 
 
@@ -95,4 +95,4 @@ def test_rebuild_swaps_in_fresh_tables_with_the_same_figures(story_ledger, story
     count = rebuild(story_settings, read_model_db, lambda fresh: _feed(story_ledger, fresh))
     after = read_model_db(story_settings)
     assert count > 0 and after.all_rows(ACCOUNT_BALANCES) == before
-    assert verify_read_models(story_ledger, after).ok
+    assert verify_read_models(story_ledger.store, after).ok

@@ -256,5 +256,5 @@ def test_failed_command_leaves_no_trace_in_memory(ledger: Ledger, monkeypatch: p
     monkeypatch.undo()
     after = account_of(ledger, "A")
     assert (after.balance, after.version) == (balance, version) and "c-lost" not in after.unbilled
-    assert post_charge(ledger, "A", "c-lost", "99", "EUR", "2026-11-07T00:00:00Z")["applied"] is True
+    assert post_charge(ledger, "A", "c-lost", "99", "EUR", "2026-11-07T00:00:00Z").applied is True
     assert account_of(ledger, "A").balance == balance + 99

@@ -148,8 +148,8 @@ def test_cycle_run_bills_each_account_and_completes(ledger: Ledger, clock: FakeC
     open_account(ledger, "EMPTY", "EUR")
     clock.set(datetime(2026, 11, 1, 6, tzinfo=timezone.utc))
     result = run_cycle(ledger, OCT, by="alice")
-    assert (result["status"], result["accounts_billed"], result["accounts_skipped"]) == (COMPLETED, 3, 1)
-    assert result["totals"] == {"EUR": "30.00"}
+    assert (result.status, result.accounts_billed, result.accounts_skipped) == (COMPLETED, 3, 1)
+    assert result.totals == {"EUR": Decimal("30.00")}
     assert all(account_of(ledger, ref).bill_count == 1 for ref in refs)
     assert account_of(ledger, "EMPTY").bill_count == 0
 
@@ -161,7 +161,7 @@ def test_retriggering_a_completed_cycle_never_bills_twice(ledger: Ledger, clock:
     run_cycle(ledger, OCT)
     before = max_notification_id(ledger)
     again = run_cycle(ledger, OCT, by="bob")
-    assert again["already_completed"] is True
+    assert again.already_completed is True
     assert max_notification_id(ledger) == before
     assert [account_of(ledger, ref).bill_count for ref in refs] == [1, 1, 1]
 
@@ -191,7 +191,7 @@ def test_interrupted_cycle_resumes_and_bills_only_the_rest(ledger: Ledger, clock
 
     clock.set(first_run + timedelta(hours=1))
     result = run_cycle(ledger, OCT, by="operator", reason="resume after outage")
-    assert result["status"] == COMPLETED and result["accounts_billed"] == 5
+    assert result.status == COMPLETED and result.accounts_billed == 5
     cycle = cycle_of(ledger, OCT)
     assert [t["by"] for t in cycle.triggers] == ["scheduler-1", "operator"]
     assert all(cycle.billed[a] == b for a, b in billed_first.items())
@@ -212,7 +212,7 @@ def test_cycle_skips_prepaid_and_other_specifications(ledger: Ledger, clock: Fak
     post_charge(ledger, "Q", "q1", "5", "EUR", "2026-10-05T10:00:00Z")
     clock.set(datetime(2026, 11, 1, 6, tzinfo=timezone.utc))
     result = run_cycle(ledger, OCT)
-    assert (result["accounts_billed"], result["accounts_skipped"]) == (0, 1)
+    assert (result.accounts_billed, result.accounts_skipped) == (0, 1)
     assert account_of(ledger, "Q").unbilled and account_of(ledger, "PRE").bill_count == 0
 
 

@@ -163,12 +163,12 @@ class LedgerMachine(RuleBasedStateMachine):
         self.month = (year + month // 12, month % 12 + 1)
         self.clock.set(datetime(*self.month, 1, 6, tzinfo=UTC))
         result = run_cycle(self.ledger, period_start, by="scheduler", trigger_type="scheduler")
-        assert result["status"] == "completed" and not result["already_completed"]
-        assert result["accounts_billed"] + result["accounts_skipped"] == len(REFS)
+        assert result.status == "completed" and not result.already_completed
+        assert result.accounts_billed + result.accounts_skipped == len(REFS)
         self.book_new_bills()
         if retrigger:
             again = run_cycle(self.ledger, period_start, by="operator")
-            assert again["already_completed"] and again["accounts_billed"] == result["accounts_billed"]
+            assert again.already_completed and again.accounts_billed == result.accounts_billed
 
     # ------------------------------------------------------------ charges
 
@@ -186,7 +186,7 @@ class LedgerMachine(RuleBasedStateMachine):
         when = (self.clock() - timedelta(hours=hours_back)).isoformat()
         charge_id = self.next_id("ch")
         cmd = charge_cmd(ref, charge_id, _text(amount), ACCOUNTS[ref][0], when, taxes=lines, kind=kind)
-        assert self.ledger.execute(cmd)["applied"] is True
+        assert self.ledger.execute(cmd).applied is True
         included = amount + sum((D(t["tax_amount"]) for t in lines), ZERO)
         self.balance[ref] += sign_of(kind) * included
         self.charges[charge_id] = {"ref": ref, "cmd": cmd}
@@ -197,7 +197,7 @@ class LedgerMachine(RuleBasedStateMachine):
         """A charge delivered again (same id, same content) is not applied twice."""
         charge_id = data.draw(st.sampled_from(sorted(self.charges)))
         result = self.ledger.execute(self.charges[charge_id]["cmd"])
-        assert result["applied"] is False
+        assert result.applied is False
 
     @precondition(lambda self: self.charges)
     @rule(data=st.data(), fraction=fractions, overshoot=st.booleans())
@@ -233,7 +233,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert "nothing unbilled" in refused.message
                 return
             raise AssertionError("an off-cycle bill of nothing was issued")
-        assert off_cycle(self.ledger, ref, self.next_id("req"))["created"] is True
+        assert off_cycle(self.ledger, ref, self.next_id("req")).created is True
         self.book_new_bills()
 
     # ------------------------------------------------------------ payments
@@ -241,7 +241,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def _record(self, ref: str, amount: Decimal, allocations: list[dict[str, str]] | None) -> None:
         reference = self.next_id("pay")
         cmd = payment_cmd(ref, reference, _text(amount), ACCOUNTS[ref][0], self.now_text(), allocations=allocations)
-        assert self.ledger.execute(cmd)["created"] is True
+        assert self.ledger.execute(cmd).created is True
         self.balance[ref] -= amount
         self.payments[reference] = {"ref": ref, "amount": amount, "reversed": False, "cmd": cmd}
 
@@ -279,7 +279,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def redeliver_payment(self, data: st.DataObject) -> None:
         """A payment delivered again with the same reference and content is recorded once."""
         reference = data.draw(st.sampled_from(sorted(self.payments)))
-        assert self.ledger.execute(self.payments[reference]["cmd"])["created"] is False
+        assert self.ledger.execute(self.payments[reference]["cmd"]).created is False
 
     @precondition(lambda self: self.payments)
     @rule(data=st.data())

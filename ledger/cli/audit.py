@@ -1,0 +1,54 @@
+"""`ledger history` and `ledger verify`: an account replayed from its events, and every aggregate checked."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Callable
+
+from ledger.cli.context import App, Outcome
+from ledger.cli.options import given
+from ledger.cli.output import is_amount, money, stamp, table
+from ledger.queries.history import HistoryQuery, account_history
+from ledger.queries.verify import verify
+
+
+def render_history(data: dict[str, Any]) -> str:
+    cur = data["currency"]
+    when = f"as of {data['as_of']}" if data["as_of"] else "up to now"
+    lines = [f"history of account {data['account_id']} ({cur}), basis {data['basis']}, {when}",
+             table(["RECORDED", "EFFECTIVE", "KIND", "AMOUNT", "BALANCE", "DESCRIPTION"],
+                   [[stamp(r["recorded_at"]), stamp(r["effective_at"]), r["kind"], money(r["amount"], cur),
+                     money(r["balance"], cur), r["description"]] for r in data["lines"]], right=[3, 4]),
+             f"balance {money(data['balance'], cur)} {cur}"]
+    state = {k: v for k, v in data["state"].items() if k != "balance"}
+    if state:
+        lines.append("figures: " + ", ".join(f"{k.replace('_', ' ')} {money(v, cur) if is_amount(v) else v}"
+                                             for k, v in state.items()))
+    return "\n".join(lines)
+
+
+def do_history(app: App, a: argparse.Namespace) -> Outcome:
+    query = HistoryQuery.parse({"account_id": a.account, **given(a, as_of="as_of", basis="basis")})
+    data = account_history(app.ledger.store, query.account_id, query.as_of, query.basis).to_dict()
+    return Outcome(data, render_history(data))
+
+
+def do_verify(app: App, a: argparse.Namespace) -> Outcome:
+    report = verify(app.ledger.store, app.ledger.progress)
+    checked = ", ".join(f"{n} {kind}" for kind, n in report.checked.items())
+    lines = [f"verified {checked}"]
+    if report.ok:
+        lines.append("OK: every aggregate replays to its current state and the books balance")
+    else:
+        lines.append(f"{len(report.differences)} difference(s):")
+        lines += [f"  {d}" for d in report.differences]
+    return Outcome(report.to_dict(), "\n".join(lines), 0 if report.ok else 1)
+
+
+def register(top: Any, leaf: Callable[..., argparse.ArgumentParser], group: Callable[[str, str], Any]) -> None:
+    s = leaf(top, "history", do_history, "an account's history replayed from its events, with a running balance")
+    s.add_argument("account")
+    s.add_argument("--as-of", help="stop at this moment (with offset)")
+    s.add_argument("--basis", help="recorded (default: what the ledger knew then) or effective (what was in force then)")
+
+    leaf(top, "verify", do_verify, "rebuild every aggregate from its events and check the books (exit 1 on differences)")

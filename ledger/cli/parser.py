@@ -1,0 +1,50 @@
+"""The argument parser: global flags, and each command group's subcommands registered by its own module."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Callable
+
+from ledger.cli import accounts, audit, bills, charges, cycles, demo, payments, streams
+from ledger.cli.context import App, Outcome
+from ledger.logging_setup import LEVELS
+
+GROUPS = (accounts, charges, cycles, bills, payments, audit, streams, demo)
+"""Modules that register subcommands, in the order `ledger --help` lists them."""
+
+Subcommand = Callable[[App, argparse.Namespace], Outcome]
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 2 like a refused command (argparse's own convention)."""
+
+
+def _global_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    # The same global flags work before or after the subcommand; only the top level sets defaults.
+    kw: dict[str, Any] = {} if defaults else {"default": argparse.SUPPRESS}
+    parser.add_argument("--json", action="store_true", help="machine output: one JSON document on stdout", **kw)
+    parser.add_argument("--log-level", type=str.upper, choices=LEVELS,
+                        help="log level (default: LEDGER_LOG_LEVEL or INFO)", **kw)
+    parser.add_argument("--log-format", choices=["auto", "json", "console"],
+                        help="logs on stderr: JSON lines, or a console view (auto, the default: console on a "
+                             "terminal, JSON otherwise and with --json)", **({"default": "auto"} if defaults else kw))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="ledger", description="Event-sourced billing ledger: accounts, charges, billing cycles, bills, payments.")
+    _global_options(p, defaults=True)
+    top = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def leaf(parent: Any, name: str, func: Subcommand, help: str) -> argparse.ArgumentParser:  # noqa: A002
+        sub = parent.add_parser(name, help=help, description=help)
+        _global_options(sub, defaults=False)
+        sub.set_defaults(func=func)
+        return sub  # type: ignore[no-any-return]
+
+    def group(name: str, help: str) -> Any:  # noqa: A002
+        g = top.add_parser(name, help=help, description=help)
+        return g.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    for module in GROUPS:
+        module.register(top, leaf, group)
+    return p

@@ -1,0 +1,37 @@
+"""The explicit handler table: which function handles which command (the service looks commands up here)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ledger.commands import accounts, bills, charges, cycles, payments
+from ledger.commands.base import Command
+from ledger.commands.results import Result
+from ledger.ports import HandlerContext
+
+Handler = Callable[[HandlerContext, Any], Result]
+
+HANDLERS: Mapping[type[Command], Handler] = {
+    accounts.DefineCycleSpecification: accounts.define_cycle_specification,
+    accounts.OpenBillingAccount: accounts.open_account,
+    accounts.SuspendAccount: accounts.suspend_account,
+    accounts.ResumeAccount: accounts.resume_account,
+    bills.CloseAccount: bills.close_account,
+    bills.IssueOffCycleBill: bills.issue_off_cycle_bill,
+    bills.ChangeBillState: bills.change_bill_state,
+    charges.PostCharge: charges.post_charge,
+    charges.PostCharges: charges.post_charges,
+    charges.AdjustCharge: charges.adjust_charge,
+    cycles.TriggerBillingCycle: cycles.trigger_billing_cycle,
+    payments.RecordPayment: payments.record_payment,
+    payments.ReversePayment: payments.reverse_payment,
+    payments.RefundCredit: payments.refund_credit,
+}
+
+
+def handler_for(command: Command) -> Handler:
+    try:
+        return HANDLERS[type(command)]
+    except KeyError:
+        raise TypeError(f"no handler for {type(command).__name__}") from None

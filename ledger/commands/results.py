@@ -1,0 +1,140 @@
+"""Typed results of the command handlers: what each entry point shows (CLI text and JSON, later HTTP bodies).
+
+Amounts are Decimals (JSON renders them as strings, never floats). `to_dict()` is the plain form the CLI prints
+with `--json` and the service logs from.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Result(BaseModel):
+    """Base of every command result: immutable, plain values only."""
+
+    model_config = ConfigDict(frozen=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
+class SpecificationDefined(Result):
+    specification: str
+    created: bool
+
+
+class AccountOpened(Result):
+    account_id: str
+    created: bool
+
+
+class BillSummary(Result):
+    """A bill as a command that touched it reports it."""
+
+    bill_id: str
+    bill_number: str
+    state: str
+    amount_due: Decimal
+    remaining_amount: Decimal
+
+    @classmethod
+    def of(cls, bill: Any) -> BillSummary:
+        return cls(bill_id=str(bill.id), bill_number=bill.bill_number, state=bill.state, amount_due=bill.amount_due,
+                   remaining_amount=bill.remaining_amount)
+
+
+class AccountStatusChanged(Result):
+    account_id: str
+    status: str
+    final_bill: BillSummary | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class ChargePosted(Result):
+    account_id: str
+    charge_id: str
+    applied: bool
+    balance: Decimal
+
+
+class ChargeRejection(Result):
+    """A charge of a batch that was refused (nothing of it was applied), with the ledger error's code."""
+
+    charge_id: str
+    error: str
+    message: str
+
+
+class ChargesPosted(Result):
+    applied: int
+    duplicates: int
+    rejected: list[ChargeRejection]
+    accounts: int
+
+
+class ChargeAdjusted(Result):
+    account_id: str
+    adjustment_id: str
+    applied: bool
+    balance: Decimal
+
+
+class OffCycleBillIssued(BillSummary):
+    created: bool
+
+
+class CycleRunReport(Result):
+    """A billing cycle occurrence after a trigger: its dates, every trigger recorded, and what it billed."""
+
+    cycle_id: str
+    specification: str
+    status: str
+    period_start: str
+    period_end: str
+    bill_date: str
+    triggers: list[dict[str, str]]
+    accounts_billed: int
+    accounts_skipped: int
+    totals: dict[str, Decimal]
+    already_completed: bool
+
+
+class PaymentRecorded(Result):
+    payment_id: str
+    external_reference: str
+    account_id: str
+    amount: Decimal
+    status: str
+    allocations: list[dict[str, str]]
+    to_balance: Decimal
+    created: bool
+
+    @classmethod
+    def of(cls, payment: Any, created: bool) -> PaymentRecorded:
+        return cls(**_payment_fields(payment), created=created)
+
+
+class PaymentReversed(PaymentRecorded):
+    reopened: list[BillSummary]
+
+    @classmethod
+    def of_reversal(cls, payment: Any, reopened: list[BillSummary]) -> PaymentReversed:
+        return cls(**_payment_fields(payment), created=False, reopened=reopened)
+
+
+def _payment_fields(payment: Any) -> dict[str, Any]:
+    return {"payment_id": str(payment.id), "external_reference": payment.external_reference,
+            "account_id": payment.account_ref, "amount": payment.amount, "status": payment.status,
+            "allocations": payment.allocations, "to_balance": payment.to_balance}
+
+
+class CreditRefunded(Result):
+    account_id: str
+    refund_id: str
+    applied: bool
+    credit_balance: Decimal

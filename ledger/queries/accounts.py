@@ -1,0 +1,86 @@
+"""An account as it stands now: status, terms, balances, open bills (overdue judged in its time zone), bills."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from ledger.commands.lookups import load_account, load_bill
+from ledger.ports import AggregateStore, Clock
+from ledger.queries.views import View
+
+
+class OpenBillLine(View):
+    bill_number: str
+    bill_date: str
+    payment_due_date: str
+    remaining: Decimal
+    overdue: bool
+
+
+class BillLine(View):
+    bill_number: str
+    state: str
+    run_type: str
+    bill_date: str
+    payment_due_date: str
+    amount_due: Decimal
+    remaining_amount: Decimal
+    overdue: bool
+
+
+class AccountView(View):
+    account_id: str
+    customer_id: str
+    name: str
+    currency: str
+    rating_type: str
+    cycle_specification: str
+    time_zone: str
+    payment_terms_days: int | None
+    credit_limit: Decimal
+    default_payment_method: dict[str, str] | None
+    status: str
+    status_since: str
+    as_of: date
+    balance: Decimal
+    unbilled: Decimal
+    unbilled_entries: int
+    unbilled_prepaid: Decimal
+    receivable: Decimal
+    credit_balance: Decimal
+    prepaid_balance: Decimal
+    identity_holds: bool
+    open_bills: list[OpenBillLine]
+    bills: list[BillLine]
+
+
+def account_view(store: AggregateStore, clock: Clock, account_ref: str) -> AccountView:
+    """An account's current state, with its bills and which open bills are overdue (in the account's time zone)."""
+    account = load_account(store, account_ref)
+    today = clock().astimezone(ZoneInfo(account.time_zone)).date()
+    open_bills = [
+        OpenBillLine(bill_number=b["bill_number"], bill_date=b["bill_date"], payment_due_date=b["payment_due_date"],
+                     remaining=b["remaining"], overdue=today > date.fromisoformat(b["payment_due_date"]))
+        for b in sorted(account.open_bills.values(), key=lambda b: (b["payment_due_date"], b["bill_number"]))
+    ]
+    bills = []
+    for number in account.bills:
+        bill = load_bill(store, account, number)
+        bills.append(BillLine(bill_number=number, state=bill.state, run_type=bill.run_type, bill_date=bill.bill_date,
+                              payment_due_date=bill.payment_due_date, amount_due=bill.amount_due,
+                              remaining_amount=bill.remaining_amount, overdue=bill.is_overdue(today)))
+    return AccountView(
+        account_id=account.account_ref, customer_id=account.customer_id, name=account.name,
+        currency=account.currency, rating_type=account.rating_type,
+        cycle_specification=account.cycle_specification, time_zone=account.time_zone,
+        payment_terms_days=account.payment_terms_days, credit_limit=account.credit_limit,
+        default_payment_method=account.default_payment_method,
+        status=account.status, status_since=account.status_since, as_of=today,
+        balance=account.balance, unbilled=account.unbilled_total, unbilled_entries=len(account.unbilled),
+        unbilled_prepaid=account.unbilled_prepaid,
+        receivable=account.receivable, credit_balance=account.credit_balance,
+        prepaid_balance=account.prepaid_balance, identity_holds=account.identity_holds(),
+        open_bills=open_bills, bills=bills,
+    )
