@@ -1,12 +1,18 @@
-"""Avro single-object encoding (C3 01 + CRC-64-AVRO fingerprint + binary body) over the versioned schemas in schemas/."""
+"""Avro single-object encoding (C3 01 + CRC-64-AVRO fingerprint + binary body) over the versioned schemas in schemas/.
+
+The schema files ship as package data of the top-level `schemas` package and are read through importlib.resources,
+so an installed ledger finds them wherever it is installed (not only in a checkout)."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import threading
 from dataclasses import dataclass
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,7 +26,8 @@ from ledger.contracts.errors import InvalidSchemaFile, UndecodableMessage, Unenc
 
 MAGIC = b"\xc3\x01"
 HEADER_SIZE = 10  # 2 magic bytes + 8-byte little-endian CRC-64-AVRO fingerprint
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+SCHEMA_DIR: Traversable = files("schemas")  # the released schemas, as installed (package data)
+_NOT_SCHEMAS = frozenset({"__pycache__"})  # what Python writes beside schemas/__init__.py
 _VERSION_FILE = re.compile(r"^v([1-9][0-9]*)\.avsc$")
 
 
@@ -38,7 +45,7 @@ class SchemaVersion:
     source: dict[str, Any]
     parsed: Any
     fingerprint: bytes
-    path: Path
+    path: Traversable
 
 
 class SchemaRegistry:
@@ -83,15 +90,16 @@ class SchemaRegistry:
         self._local = threading.local()
 
     @classmethod
-    def load(cls, directory: Path | None = None) -> SchemaRegistry:
-        """Read and parse every schemas/<full name>/v<N>.avsc (default: the repository's schemas/ directory)."""
-        root = Path(directory) if directory is not None else SCHEMA_DIR
+    def load(cls, directory: Traversable | str | os.PathLike[str] | None = None) -> SchemaRegistry:
+        """Read and parse every <full name>/v<N>.avsc of a directory (default: the installed `schemas` package)."""
+        root = SCHEMA_DIR if directory is None else directory
+        root = Path(root) if isinstance(root, (str, os.PathLike)) else root
         if not root.is_dir():
             raise InvalidSchemaFile(f"schema directory {root} does not exist", path=str(root))
         versions = []
-        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        for folder in sorted((p for p in root.iterdir() if p.is_dir() and p.name not in _NOT_SCHEMAS), key=_name):
             numbers = []
-            for path in sorted(folder.iterdir()):
+            for path in sorted(folder.iterdir(), key=_name):
                 match = _VERSION_FILE.match(path.name)
                 if not match:
                     raise InvalidSchemaFile(f"{path}: schema files must be named v<N>.avsc", path=str(path))
@@ -206,7 +214,11 @@ class SchemaRegistry:
         return MAGIC + v.fingerprint, v.parsed
 
 
-def _read_version(folder_name: str, version: int, path: Path) -> SchemaVersion:
+def _name(entry: Traversable) -> str:
+    return entry.name
+
+
+def _read_version(folder_name: str, version: int, path: Traversable) -> SchemaVersion:
     try:
         source = json.loads(path.read_text(encoding="utf-8"))
         parsed = fastavro.parse_schema(source, named_schemas={})

@@ -12,20 +12,20 @@ from typing import Callable
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.processes import check_subprocesses_import_this_ledger
 
 Run = Callable[..., subprocess.CompletedProcess]
 
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Run:
-    """Run `python -m ledger ARGS...` against a fresh SQLite store in tmp_path."""
+    """Run `python -m ledger ARGS...` (the installed package, from tmp_path) against a fresh SQLite store in tmp_path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     env |= {
         "LEDGER_SQLITE_PATH": str(tmp_path / "ledger.sqlite"),
-        "PYTHONPATH": os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
         "TMPDIR": str(tmp_path),  # where `ledger demo` puts its throw-away store
     }
+    check_subprocesses_import_this_ledger(env)
 
     def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "ledger", *args], input=stdin, capture_output=True, text=True,

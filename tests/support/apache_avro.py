@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 from typing import Any
 
 import avro.io
 import avro.schema
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+from tests.support.schema_files import schema_files
 
 
 def without_logical_types(schema: Any) -> Any:
@@ -27,8 +26,8 @@ def without_logical_types(schema: Any) -> Any:
 
 def schemas_by_fingerprint() -> dict[bytes, avro.schema.Schema]:
     found = {}
-    for path in SCHEMAS.glob("*/v*.avsc"):
-        source = json.loads(path.read_text())
+    for _, _, file in schema_files():
+        source = json.loads(file.read_text(encoding="utf-8"))
         fingerprint = avro.schema.parse(json.dumps(without_logical_types(source))).fingerprint("CRC-64-AVRO")
         found[fingerprint] = avro.schema.parse(json.dumps(source))
     return found

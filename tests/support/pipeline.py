@@ -23,8 +23,7 @@ from ledger.contracts.rating import CHARGE_SCHEMA, charge_record
 from ledger.service import Ledger
 from ledger.settings import Settings
 from tests.support.ledger_factory import FakeClock, define_spec, make_ledger, open_account
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.processes import check_subprocesses_import_this_ledger
 
 
 def stream_settings(url: str, schema: str, bootstrap: str, **overrides: Any) -> Settings:
@@ -43,19 +42,22 @@ def drop_read_schemas(settings: Settings) -> None:
 
 
 def process_env(settings: Settings) -> dict[str, str]:
+    """The environment of a ledger process on `settings`: ours without LEDGER_* and with the settings' (no path added:
+    the process runs the installed package)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     for name, value in settings.model_dump().items():
         if value is not None:
             env[f"LEDGER_{name.upper()}"] = str(value)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
 
 class Processes:
-    """The ledger's stream processes (relay, ingest, project) as subprocesses that a test can kill -9."""
+    """The ledger's stream processes (relay, ingest, project) as subprocesses that a test can kill -9, run from the
+    logs folder (outside the repository) with the installed package."""
 
     def __init__(self, settings: Settings, logs: Path) -> None:
         self.env = process_env(settings)
+        check_subprocesses_import_this_ledger(self.env)
         self.logs = logs
         self.running: dict[str, subprocess.Popen[bytes]] = {}
         self.kills = 0
@@ -66,7 +68,7 @@ class Processes:
         log = open(self.logs / f"{key}.log", "ab")
         self.running[key] = subprocess.Popen([sys.executable, "-m", "ledger", name, "--log-level", "WARNING", *extra],
                                               env=self.env, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                              cwd=str(ROOT))
+                                              cwd=self.logs)
 
     def kill(self, name: str) -> None:
         """kill -9: no clean-up, no last commit."""

@@ -1,11 +1,17 @@
-"""Shared by the throw-away servers the tests start: running a tool with its output, and free loopback ports."""
+"""Shared by the throw-away servers and the ledger processes the tests start: running a tool with its output, free
+loopback ports, and the check that a ledger subprocess runs the code under test."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib
+import os
 import socket
 import subprocess
-from collections.abc import Sequence
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -32,3 +38,28 @@ def free_ports(count: int) -> list[int]:
             sock.bind(("127.0.0.1", 0))
             ports.append(sock.getsockname()[1])
         return ports
+
+
+_PACKAGES = ("ledger", "consumers", "schemas")  # what the ledger processes import
+
+
+def check_subprocesses_import_this_ledger(env: Mapping[str, str]) -> None:
+    """Fail clearly when a ledger subprocess with `env`, started outside the repository with no path added, would
+    import another ledger than the one under test (a stale or foreign install) instead of testing the wrong code."""
+    _check_imports(env.get("PYTHONPATH", ""))
+
+
+@functools.cache
+def _check_imports(pythonpath: str) -> None:
+    expected = [os.path.realpath(importlib.import_module(name).__file__ or "") for name in _PACKAGES]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | ({"PYTHONPATH": pythonpath} if pythonpath else {})
+    script = "; ".join(f"import {name}; print({name}.__file__)" for name in _PACKAGES)
+    advice = "install this checkout (python -m pip install -e .) or run pytest with it on PYTHONPATH"
+    with tempfile.TemporaryDirectory() as outside:
+        try:
+            output = run_tool([sys.executable, "-c", script], AssertionError, timeout=60, cwd=outside, env=env)
+        except AssertionError as error:
+            raise AssertionError(f"a ledger subprocess cannot import {', '.join(_PACKAGES)}: {advice}\n{error}") from None
+    found = [os.path.realpath(line) for line in output.splitlines()]
+    if found != expected:
+        raise AssertionError(f"a ledger subprocess would import {found}, not the code under test {expected}: {advice}")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import io
 import json
+import shutil
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from functools import cache
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -28,6 +31,7 @@ from ledger.contracts import (
 )
 from ledger.errors import LedgerError
 from tests.support.apache_avro import without_logical_types
+from tests.support.schema_files import schema_files, schema_names
 
 PRIMITIVES = {"null": None, "boolean": True, "int": 7, "long": 7_000_000_000, "float": 1.5, "double": 2.5,
               "bytes": b"\x00\x01", "string": "text"}
@@ -120,31 +124,41 @@ def all_versions() -> list[tuple[str, int]]:
 # ---------------------------------------------------------------- loading
 
 
-def test_load_defaults_to_the_repository_schemas_directory() -> None:
-    """load() without a directory reads schemas/ at the repository root."""
-    assert SCHEMA_DIR.name == "schemas" and (SCHEMA_DIR / CHARGE_SCHEMA / "v1.avsc").is_file()
+def test_load_defaults_to_the_schemas_package() -> None:
+    """load() without a directory reads the `schemas` package's files through importlib.resources."""
+    charge_v1 = importlib.resources.files("schemas") / CHARGE_SCHEMA / "v1.avsc"
+    assert SCHEMA_DIR == importlib.resources.files("schemas")
+    assert registry().schema(CHARGE_SCHEMA, 1) == json.loads(charge_v1.read_text(encoding="utf-8"))
+
+
+def test_load_skips_python_s_pycache(tmp_path: Path) -> None:
+    """The __pycache__ folder Python writes beside schemas/__init__.py is not taken for a schema."""
+    shutil.copytree(Path(str(SCHEMA_DIR / CHARGE_SCHEMA)), tmp_path / CHARGE_SCHEMA)
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "__init__.cpython-311.pyc").write_bytes(b"")
+    assert SchemaRegistry.load(tmp_path).names() == [CHARGE_SCHEMA]
 
 
 def test_names_are_the_schema_folders() -> None:
     """names() lists one full name per folder of schemas/."""
-    assert registry().names() == sorted(p.name for p in SCHEMA_DIR.iterdir() if p.is_dir())
+    assert registry().names() == schema_names()
 
 
 def test_every_version_is_loaded() -> None:
     """Every v<N>.avsc file is a loaded version."""
-    files = sorted((p.parent.name, int(p.stem[1:])) for p in SCHEMA_DIR.glob("*/v*.avsc"))
-    assert sorted(all_versions()) == files
+    assert sorted(all_versions()) == [(name, version) for name, version, _ in schema_files()]
 
 
-@pytest.mark.parametrize("path", sorted(SCHEMA_DIR.glob("*/v*.avsc")), ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_every_file_is_a_standalone_schema(path: Any) -> None:
+@pytest.mark.parametrize("name,file", [(name, file) for name, _, file in schema_files()],
+                         ids=[f"{name}/{file.name}" for name, _, file in schema_files()])
+def test_every_file_is_a_standalone_schema(name: str, file: Any) -> None:
     """Each .avsc file parses on its own, with fastavro and with Apache avro."""
-    source = json.loads(path.read_text())
-    assert fastavro.parse_schema(source, named_schemas={})["name"] == path.parent.name
-    assert avro.schema.parse(json.dumps(source)).fullname == path.parent.name
+    source = json.loads(file.read_text(encoding="utf-8"))
+    assert fastavro.parse_schema(source, named_schemas={})["name"] == name
+    assert avro.schema.parse(json.dumps(source)).fullname == name
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in SCHEMA_DIR.iterdir() if p.is_dir()))
+@pytest.mark.parametrize("name", schema_names())
 def test_every_record_and_field_has_a_doc(name: str) -> None:
     """Each record and each field of every version says what it means."""
     for version in registry().versions(name):
@@ -185,7 +199,7 @@ def test_fingerprint_matches_the_spec_test_vector() -> None:
     assert int.from_bytes(canonical_fingerprint("null"), "little") == 7195948357588979594
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in SCHEMA_DIR.iterdir() if p.is_dir()))
+@pytest.mark.parametrize("name", schema_names())
 def test_every_schema_round_trips(name: str) -> None:
     """A sample record of each schema encodes and decodes to the same values."""
     record = sample(registry().schema(name), {})
@@ -291,7 +305,7 @@ def test_fields_added_in_a_later_version_have_defaults(name: str, version: int) 
 # ---------------------------------------------------------------- interop with Apache avro
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in SCHEMA_DIR.iterdir() if p.is_dir()))
+@pytest.mark.parametrize("name", schema_names())
 def test_apache_avro_computes_the_same_fingerprint(name: str) -> None:
     """Apache avro's CRC-64-AVRO fingerprint of the schema equals our header bytes.
 
@@ -303,7 +317,7 @@ def test_apache_avro_computes_the_same_fingerprint(name: str) -> None:
     assert schema.fingerprint("CRC-64-AVRO") == message(name)[2:10]
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in SCHEMA_DIR.iterdir() if p.is_dir()))
+@pytest.mark.parametrize("name", schema_names())
 def test_apache_avro_reads_our_messages(name: str) -> None:
     """Apache avro's DatumReader reads the body after the 10-byte header to the same values."""
     data = message(name)
