@@ -78,8 +78,9 @@ def do_project(app: App, a: argparse.Namespace) -> Outcome:
             db.close()
         return Outcome({"projected": count, "source": "local event store", "read_models": db.location},
                        f"projected {count} events from the local event store into {db.location}")
+    consumer = projection(settings)  # built (topics, tables, consumer) before the idle timer starts
     control = _RunControl(a.idle_exit)
-    projection(settings).run(control.stop, on_step=control.step)
+    consumer.run(control.stop, on_step=control.step)
     return Outcome({"projected": control.done, "source": settings.events_topic},
                    f"projected {control.done} events from {settings.events_topic}")
 
