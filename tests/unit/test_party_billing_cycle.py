@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Iterator
 from uuid import uuid4
 
@@ -22,11 +21,11 @@ from tests.support.ledger_factory import (
     define_spec,
     make_ledger,
     max_notification_id,
+    memory_settings,
     open_account,
     pay,
     post_charge,
     run_cycle,
-    sqlite_settings,
 )
 
 T0 = datetime(2026, 11, 1, 2, tzinfo=timezone.utc)
@@ -114,7 +113,7 @@ def test_completed_cycle_takes_no_more_bills_and_completes_once() -> None:
         cycle.complete(T0)
 
 
-# --- cycle runs through a Ledger on SQLite ---------------------------------------------------
+# --- cycle runs through a Ledger on the in-memory store --------------------------------------
 
 
 OCT = date(2026, 10, 1)
@@ -127,8 +126,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path, clock: FakeClock) -> Iterator[Ledger]:
-    ledger = make_ledger(sqlite_settings(tmp_path / "ledger.sqlite", batch_size=2), clock)
+def ledger(clock: FakeClock) -> Iterator[Ledger]:
+    ledger = make_ledger(memory_settings(batch_size=2), clock)
     define_spec(ledger)
     yield ledger
     ledger.close()
