@@ -18,7 +18,8 @@ from tests.support.ledger_factory import max_notification_id
 
 
 def _relay(story_ledger: Ledger, registry: SchemaRegistry, publisher: InMemoryPublisher, batch: int = 7) -> OutboxRelay:
-    return OutboxRelay(EventFeed(story_ledger.store), registry, lambda: publisher, positions(story_ledger.settings), batch_size=batch)
+    return OutboxRelay(EventFeed(story_ledger.store), registry, publisher.reopen, positions(story_ledger.settings),
+                       batch_size=batch)
 
 
 def _headers(message: Any) -> dict[str, str]:
