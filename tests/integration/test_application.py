@@ -19,6 +19,7 @@ from tests.support.ledger_factory import (
     account_of,
     bill_by_number,
     charge_cmd,
+    charged_accounts,
     cycle_of,
     define_spec,
     fresh,
@@ -157,10 +158,7 @@ def _five_charged_accounts_at_bill_time(make_settings: SettingsFactory, clock: F
     """A ledger billing 2 accounts per batch, five accounts with a 7.00 charge each, the clock at October's bill run."""
     ledger = make_ledger(make_settings(batch_size=2), clock)
     define_spec(ledger)
-    refs = [f"ACC-{i}" for i in range(5)]
-    for ref in refs:
-        open_account(ledger, ref, "EUR")
-        post_charge(ledger, ref, f"{ref}-c", "7.00", "EUR", "2026-10-05T10:00:00Z")
+    refs = charged_accounts(ledger, 5, "7.00")
     clock.set(datetime(2026, 11, 1, 6, tzinfo=UTC))
     return ledger, refs
 

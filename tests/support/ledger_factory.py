@@ -179,6 +179,18 @@ def open_account(ledger: Ledger, ref: str, currency: str = "EUR", **values: Any)
     return ledger.execute(OpenBillingAccount.parse(data))
 
 
+def charged_accounts(ledger: Ledger, count: int, amount: str = "10.00", *, charges: int = 1,
+                     currency: str = "EUR") -> list[str]:
+    """Open ACC-0 .. ACC-{count - 1} (the spec must be defined), each with `charges` charges of `amount` on
+    5 October (ids ACC-n-c1, ACC-n-c2, ...); returns their references."""
+    refs = [f"ACC-{n}" for n in range(count)]
+    for ref in refs:
+        open_account(ledger, ref, currency)
+        for k in range(1, charges + 1):
+            post_charge(ledger, ref, f"{ref}-c{k}", amount, currency, "2026-10-05T10:00:00Z")
+    return refs
+
+
 def tax(category: str, rate: str, amount: str) -> dict[str, str]:
     return {"tax_category": category, "tax_rate": rate, "tax_amount": amount}
 

@@ -17,13 +17,12 @@ from ledger.eventstore.notification_log import NotificationLog
 from tests.support.ledger_factory import (
     FakeClock,
     account_of,
+    charged_accounts,
     define_spec,
     fresh_account,
     make_ledger,
     max_notification_id,
     memory_settings,
-    open_account,
-    post_charge,
     replay_store,
     run_cycle,
 )
@@ -31,14 +30,10 @@ from tests.support.ledger_factory import (
 UTC = timezone.utc
 
 
-def _charged_accounts(ledger, count: int, charges: int = 1) -> list[str]:
-    refs = [f"ACC-{n}" for n in range(count)]
+def charged_and_defined(ledger, count: int, charges: int = 1) -> list[str]:
     define_spec(ledger)
-    for ref in refs:
-        open_account(ledger, ref, "EUR")
-        for i in range(charges):
-            post_charge(ledger, ref, f"{ref}-c{i}", "2.50", "EUR", "2026-10-05T10:00:00Z")
-    return refs
+    return charged_accounts(ledger, count, "2.50", charges=charges)
+
 
 
 def test_the_memory_setting_picks_the_library_s_popo_persistence() -> None:
@@ -51,7 +46,7 @@ def test_the_memory_setting_picks_the_library_s_popo_persistence() -> None:
 def test_notifications_list_every_event_in_order() -> None:
     """The notification log holds each saved event once, numbered 1, 2, 3 ... and our reader agrees with it."""
     ledger = make_ledger(memory_settings())
-    _charged_accounts(ledger, 2, charges=2)
+    charged_and_defined(ledger, 2, charges=2)
     last = max_notification_id(ledger)
     notifications = ledger.store.notifications(start=1, limit=100)
     assert [n.id for n in notifications] == list(range(1, last + 1)) and last == 1 + 2 * 3
@@ -62,7 +57,7 @@ def test_notifications_list_every_event_in_order() -> None:
 def test_loads_find_the_saved_aggregates_and_past_versions() -> None:
     """An account loads as saved, at any earlier version too; a missing one is not found."""
     ledger = make_ledger(memory_settings(cache_size=0))
-    [ref] = _charged_accounts(ledger, 1, charges=3)
+    [ref] = charged_and_defined(ledger, 1, charges=3)
     account = account_of(ledger, ref)
     assert (account.version, account.balance) == (4, Decimal("7.50"))
     [earlier] = load_at_versions(ledger.store, BillingAccount, {account.id: 2}, "account").values()
@@ -75,7 +70,7 @@ def test_a_cycle_run_bills_every_batch() -> None:
     """Five accounts billed two per batch: every account gets its bill, loaded and saved batch by batch."""
     clock = FakeClock()
     ledger = make_ledger(memory_settings(batch_size=2), clock)
-    refs = _charged_accounts(ledger, 5)
+    refs = charged_and_defined(ledger, 5)
     assert ledger.store.read_ahead([account_of(ledger, ref).id for ref in refs]) is None  # reads one by one
     clock.set(datetime(2026, 11, 1, 6, tzinfo=UTC))
     result = run_cycle(ledger, "2026-10-01")
@@ -86,7 +81,7 @@ def test_a_cycle_run_bills_every_batch() -> None:
 def test_snapshots_are_taken_and_load_as_a_full_replay_does() -> None:
     """With snapshots every 3 events, an account rebuilt from its snapshot equals the live one and a replay."""
     ledger = make_ledger(memory_settings(snapshot_interval=3))
-    [ref] = _charged_accounts(ledger, 1, charges=7)
+    [ref] = charged_and_defined(ledger, 1, charges=7)
     live = account_of(ledger, ref)
     assert ledger.store.snapshots is not None and list(ledger.store.snapshots.get(live.id))
     replay = replay_store(ledger)
@@ -96,7 +91,7 @@ def test_snapshots_are_taken_and_load_as_a_full_replay_does() -> None:
 def test_each_memory_ledger_starts_empty() -> None:
     """Nothing persists: a second ledger on the memory store does not see the first one's accounts."""
     first, second = make_ledger(memory_settings()), make_ledger(memory_settings())
-    _charged_accounts(first, 1)
+    charged_and_defined(first, 1)
     assert max_notification_id(first) > 0 and max_notification_id(second) == 0
 
 

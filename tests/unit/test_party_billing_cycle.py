@@ -17,6 +17,7 @@ from tests.support.ledger_factory import (
     account_of,
     bill_of,
     bills_of,
+    charged_accounts,
     cycle_of,
     define_spec,
     make_ledger,
@@ -133,17 +134,9 @@ def ledger(clock: FakeClock) -> Iterator[Ledger]:
     ledger.close()
 
 
-def _accounts_with_charges(ledger: Ledger, count: int) -> list[str]:
-    refs = [f"ACC-{i}" for i in range(count)]
-    for ref in refs:
-        open_account(ledger, ref, "EUR")
-        post_charge(ledger, ref, f"{ref}-c1", "10.00", "EUR", "2026-10-05T10:00:00Z")
-    return refs
-
-
 def test_cycle_run_bills_each_account_and_completes(ledger: Ledger, clock: FakeClock) -> None:
     """Triggering a period bills every account on the specification and completes the cycle."""
-    refs = _accounts_with_charges(ledger, 3)
+    refs = charged_accounts(ledger, 3)
     open_account(ledger, "EMPTY", "EUR")
     clock.set(datetime(2026, 11, 1, 6, tzinfo=timezone.utc))
     result = run_cycle(ledger, OCT, by="alice")
@@ -155,7 +148,7 @@ def test_cycle_run_bills_each_account_and_completes(ledger: Ledger, clock: FakeC
 
 def test_retriggering_a_completed_cycle_never_bills_twice(ledger: Ledger, clock: FakeClock) -> None:
     """A second trigger of a completed period changes nothing and says so."""
-    refs = _accounts_with_charges(ledger, 3)
+    refs = charged_accounts(ledger, 3)
     clock.set(datetime(2026, 11, 1, 6, tzinfo=timezone.utc))
     run_cycle(ledger, OCT)
     before = max_notification_id(ledger)
@@ -167,7 +160,7 @@ def test_retriggering_a_completed_cycle_never_bills_twice(ledger: Ledger, clock:
 
 def test_interrupted_cycle_resumes_and_bills_only_the_rest(ledger: Ledger, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run that died after its first batch resumes on re-trigger and bills only the accounts not yet billed."""
-    refs = _accounts_with_charges(ledger, 5)
+    refs = charged_accounts(ledger, 5)
     first_run = datetime(2026, 11, 1, 6, tzinfo=timezone.utc)
     clock.set(first_run)
     real_save = ledger.store.save
