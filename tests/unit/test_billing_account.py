@@ -6,7 +6,6 @@ import sys
 import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -27,28 +26,21 @@ from ledger.errors import (
     RuleViolation,
     UnknownCurrency,
 )
+from tests.support.accounts import new_account
 from tests.support.ledger_factory import (
     FakeClock,
     define_spec,
     fresh_account,
     make_ledger,
+    memory_settings,
     open_account,
     post_charge,
-    sqlite_settings,
 )
 
 D = Decimal
 UTC = timezone.utc
 T0 = datetime(2026, 10, 1, 9, tzinfo=UTC)
 OCT5 = datetime(2026, 10, 5, 10, tzinfo=UTC)
-
-
-def new_account(currency: str = "EUR", *, rating_type: str = "postpaid", credit_limit: str = "0", **kw: Any) -> BillingAccount:
-    values: dict[str, Any] = dict(id=uuid4(), account_ref="ACC-1", customer_id="C-1", currency_code=currency,
-                                  rating_type=rating_type, cycle_specification="monthly", payment_terms_days=None,
-                                  credit_limit=D(credit_limit), default_payment_method=None, time_zone="UTC")
-    values.update(kw)
-    return BillingAccount.open(T0, **values)
 
 
 def charge(account: BillingAccount, charge_id: str = "c1", amount: str = "10.00", *, kind: str = CHARGE,
@@ -651,43 +643,12 @@ def test_reversal_of_a_prepayment_split_between_bill_and_credit() -> None:
     assert account.balance == D(6) and account.identity_holds()
 
 
-# --- concurrency through two Ledgers on one SQLite file --------------------------------------
+# --- concurrency: threads sharing one Ledger (several Ledgers on one database: tests/integration/test_application.py)
 
 
-def test_two_ledgers_posting_concurrently_lose_no_update(tmp_path: Path) -> None:
-    """Two Ledger instances on one SQLite file, each in its own thread, post to one account: final balance is the sum."""
-    settings = sqlite_settings(tmp_path / "shared.sqlite", retries=200)
-    ledgers = [make_ledger(settings, FakeClock()) for _ in range(2)]
-    define_spec(ledgers[0])
-    open_account(ledgers[0], "HOT", "EUR")
-    per_writer, errors = 25, []
-    start = threading.Barrier(len(ledgers))
-
-    def writer(index: int) -> None:
-        try:
-            start.wait()
-            for i in range(per_writer):
-                post_charge(ledgers[index], "HOT", f"w{index}-{i}", f"{index + 1}.01", "EUR", "2026-10-05T10:00:00Z")
-        except BaseException as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(len(ledgers))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    account = fresh_account(ledgers[1], "HOT")
-    assert account.balance == per_writer * (D("1.01") + D("2.01"))
-    assert len(account.unbilled) == 2 * per_writer and account.version == 1 + 2 * per_writer
-    assert account.identity_holds()
-    for ledger in ledgers:
-        ledger.close()
-
-
-def test_threads_sharing_one_ledger_lose_no_update(tmp_path: Path) -> None:
+def test_threads_sharing_one_ledger_lose_no_update() -> None:
     """Threads that share one Ledger instance post to one account: every charge counts and the stream replays."""
-    ledger = make_ledger(sqlite_settings(tmp_path / "shared.sqlite", retries=500, snapshot_interval=10), FakeClock())
+    ledger = make_ledger(memory_settings(retries=500, snapshot_interval=10), FakeClock())
     define_spec(ledger)
     open_account(ledger, "HOT", "EUR")
     writers, per_writer, errors = 8, 50, []

@@ -17,6 +17,7 @@ from ledger.eventstore.json_transcoder import FastJSONTranscoder
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.entries import CREDIT, TaxLine
 from ledger.errors import IdempotencyConflict
+from tests.support.accounts import new_account
 from tests.support.snapshot_layouts import version_2_snapshot_state, version_2_state, version_3_snapshot_state
 
 D = Decimal
@@ -35,10 +36,7 @@ def transcoders() -> tuple[JSONTranscoder, FastJSONTranscoder]:
 
 def busy_account(*, keep_events: bool = False) -> BillingAccount:
     """An account with every kind of state: charges, a credit, an adjustment, a bill, prepayments, an overpayment."""
-    account = BillingAccount.open(T0, id=uuid4(), account_ref="ACC-1", customer_id="C-1", currency_code="EUR",
-                                  rating_type="postpaid", cycle_specification="monthly", payment_terms_days=None,
-                                  credit_limit=D("0"), default_payment_method={"id": "m1", "type": "cash"},
-                                  time_zone="Europe/Paris")
+    account = new_account(at=T0, default_payment_method={"id": "m1", "type": "cash"}, time_zone="Europe/Paris")
     vat = [TaxLine("VAT", D(20), D("2.000002"))]
     for i in range(4):
         account.apply_charge(T0, charge_id=f"c{i}", charge_type="appliedBillingCharge", currency_code="EUR",

@@ -15,6 +15,7 @@ from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.customer_bill import ON_CYCLE, CustomerBill
 from ledger.aggregates.entries import TaxLine
 from ledger.eventstore.store import mutate, project
+from tests.support.accounts import new_account
 
 D = Decimal
 T0 = datetime(2026, 10, 1, 9, tzinfo=timezone.utc)
@@ -22,9 +23,7 @@ ACCOUNT_ID = UUID("12345678-1234-5678-1234-567812345678")
 
 
 def _account() -> BillingAccount:
-    return BillingAccount.open(T0, id=ACCOUNT_ID, account_ref="A-1", customer_id="C-1", currency_code="EUR",
-                               rating_type="postpaid", cycle_specification="monthly", payment_terms_days=None,
-                               credit_limit=D(0), default_payment_method=None, time_zone="Europe/Paris")
+    return new_account(at=T0, id=ACCOUNT_ID, account_ref="A-1", time_zone="Europe/Paris")
 
 
 def _bill_kwargs(account: BillingAccount) -> dict[str, Any]:
