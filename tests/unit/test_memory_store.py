@@ -74,7 +74,7 @@ def test_a_cycle_run_bills_every_batch() -> None:
     assert ledger.store.read_ahead([account_of(ledger, ref).id for ref in refs]) is None  # reads one by one
     clock.set(datetime(2026, 11, 1, 6, tzinfo=UTC))
     result = run_cycle(ledger, "2026-10-01")
-    assert result["accounts_billed"] == 5
+    assert result.accounts_billed == 5
     assert all(account_of(ledger, ref).bill_count == 1 and not account_of(ledger, ref).unbilled for ref in refs)
 
 
