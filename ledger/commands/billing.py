@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from ledger.aggregates.bill_composition import compose
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.customer_bill import CustomerBill
+from ledger.aggregates.entries import Entry
 
 if TYPE_CHECKING:
     from ledger.service import Ledger
@@ -23,7 +24,7 @@ def issue_bill(
     run_type: str,
     cycle_id: UUID | None,
     off_cycle_reason: str | None,
-    entries: list[dict[str, Any]],
+    entries: list[Entry],
     period: tuple[date, date] | None,
     bill_date: date,
     mailing_date: date | None,
@@ -34,7 +35,7 @@ def issue_bill(
     now = ledger.now()
     totals = compose(entries, account.currency)
     bill_number = account.next_bill_number()
-    credit, prepaid = account.bill_issued(
+    credit, prepaid = account.issue_bill(
         now, bill_id=bill_id, bill_number=bill_number, run_type=run_type, cycle_id=cycle_id, entries=entries,
         amount_due=totals.tax_included_amount, bill_date=bill_date.isoformat(),
         payment_due_date=payment_due_date.isoformat(),
