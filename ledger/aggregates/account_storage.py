@@ -49,8 +49,9 @@ def _json_form(values: list[Any]) -> str:
 # ---------------------------------------------------------------- packed entries
 
 
-def pack_entry(kind: str, charge_id: str | None, product_ref: str | None, tax_excluded: str, taxes: list[dict[str, str]],
-               tax_included: str, effective_at: str, description: str, fingerprint: str | None = None) -> str:
+def pack_entry(kind: str, charge_id: str | None, product_ref: str | None, tax_excluded: str,
+               taxes: list[dict[str, str]], tax_included: str, effective_at: str, description: str,
+               fingerprint: str | None = None) -> str:
     """An unbilled entry as one string. Amounts: signed decimal strings; taxes: tax lines as events hold them
     ({"category", "rate", "amount"}); charge_id None: the entry's own id; fingerprint: a charge's idempotency
     fingerprint on its own entry (None on other entries)."""

@@ -256,7 +256,8 @@ class BillingAccount(LedgerAggregate):
                 included, excluded = str(signed), str(-D(self.tax_excluded))
                 taxes = [{**t, "amount": str(-D(t["amount"]))} for t in self.taxes]
             else:
-                signed, included, excluded, taxes = D(self.tax_included), self.tax_included, self.tax_excluded, self.taxes
+                signed, included, excluded = D(self.tax_included), self.tax_included, self.tax_excluded
+                taxes = self.taxes
             a.balance += signed
             if a.rating_type == PREPAID:  # no entry: a prepaid charge draws down the balance
                 storage.set_charge(a, self.charge_id, self.fingerprint, included)

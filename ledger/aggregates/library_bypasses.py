@@ -8,15 +8,16 @@ Recording events (ledger/aggregates/base.py, LedgerAggregate):
   modified_on are set and the event is appended to the pending events. Anything but exactly the event's own fields
   goes the library's way, which raises. Pinned by test_recording_an_event_gives_the_librarys_event_and_state,
   test_recording_with_wrong_fields_fails_as_the_library_does.
-- `create`: Aggregate._create without the event's __init__, the id's type check and create_id, when given a UUID,
-  a timestamp and exactly the creation event's own fields (else the library's way). Pinned by
-  test_creating_an_aggregate_gives_the_librarys_event_and_state, test_creating_with_wrong_fields_fails_as_the_library_does.
+- `create`: Aggregate._create without the event's __init__ (nor the explicit-TOPIC check), when given a UUID id, a
+  timestamp and exactly the creation event's own fields (else the library's way, create_id and all). Pinned by
+  test_creating_an_aggregate_gives_the_librarys_event_and_state,
+  test_creating_with_wrong_fields_fails_as_the_library_does.
 - `construct`: a creation event's mutate(None) (CanInitAggregate.mutate) without filtering the event's attributes for
   __base_init__ and __init__, for an aggregate class that defines neither (else the library's way). Pinned by the
   two tests above and test_replaying_gives_the_librarys_state.
 - `event_from_state`: an event object from its attributes, as Mapper.to_domain_event makes it (object.__new__ and
   the attributes as its __dict__, no __init__). Pinned by the recording tests above and
-  test_an_event_from_its_state_is_the_mappers_event.
+  test_a_row_read_back_is_the_mappers_event.
 
 Reading back (ledger/eventstore/store.py):
 - `mutate`: event.mutate(aggregate) for events read back by the aggregate's id, without the originator-id check
@@ -30,13 +31,13 @@ In the event store, beside the transcoder and the recorder they need (ledger/eve
   class resolved once per topic, without the id convertor (the ids are UUIDs already) and its error wrapping;
   events with a class version to upcast go the library's way. Pinned by test_a_row_read_back_is_the_mappers_event.
 - store.py `LedgerStore._snapshot`: an account snapshot decoded reviving only its top-level timestamp (the state is
-  plain JSON, `account_storage.AccountSnapshot`). Pinned by tests/unit/test_compact_state.py::
-  test_snapshot_decoded_without_the_scan_equals_the_library_decoding and test_a_stored_snapshot_read_back_is_the_mappers_snapshot.
+  plain JSON, `account_storage.AccountSnapshot`). Pinned by test_a_stored_snapshot_read_back_is_the_mappers_snapshot
+  and tests/unit/test_compact_state.py::test_snapshot_decoded_without_the_scan_equals_the_library_decoding.
 - store.py `LedgerStore._collect`: ProcessingEvent.collect_events without its Protocol isinstance checks for the
   ledger's aggregates. Pinned by test_collecting_gives_the_librarys_processing_event.
 - store.py `LedgerStore._take_snapshots`: snapshots taken from the aggregates just saved, where
-  Application.take_snapshot reloads each one from its events. Pinned by tests/integration/test_snapshot_storage.py and
-  tests/integration/test_store_batches.py::test_preload_gives_the_accounts_single_loads_give (loads from them).
+  Application.take_snapshot reloads each one from its events. Pinned by
+  tests/integration/test_application.py::test_snapshots_give_the_same_state_as_a_full_replay.
 - store.py `LedgerStore._get`, `load_many`, `_build`: Repository.get by two batch queries (latest snapshots, the events
   after them). Pinned by tests/integration/test_store_batches.py::test_preload_gives_the_accounts_single_loads_give and
   tests/integration/test_relay.py::test_accounts_load_at_any_version_as_single_loads_give_them.

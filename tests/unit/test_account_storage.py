@@ -64,7 +64,8 @@ def test_any_entry_reads_back_as_it_was_kept(entry: Entry, fingerprint: str | No
     back = UnbilledView(account)[entry.id]  # type: ignore[arg-type]
     assert back == entry and repr(back) == repr(entry)
     assert UnbilledView(account).values() == [entry]  # type: ignore[arg-type]
-    assert charge_record(account, entry.id) == (None if fingerprint is None else (fingerprint, str(entry.tax_included)))  # type: ignore[arg-type]
+    own = None if fingerprint is None else (fingerprint, str(entry.tax_included))
+    assert charge_record(account, entry.id) == own  # type: ignore[arg-type]
     assert entry_amount(account, entry.id) == entry.tax_included  # type: ignore[arg-type]
     assert account.unbilled_sum == ZERO + entry.tax_included  # the running total (in the context's precision)
 
@@ -76,7 +77,8 @@ def test_packed_form_is_json_only_when_a_value_needs_it(entry: Entry, fingerprin
     packed = kept(entry, fingerprint).entries[entry.id]
     charge_id = None if entry.charge_id == entry.id else entry.charge_id
     values = [charge_id or "", entry.product_ref or "", str(entry.tax_excluded), str(entry.tax_included),
-              entry.effective_at, entry.description, fingerprint or ""] + [v for line in lines_of(entry) for v in line.values()]
+              entry.effective_at, entry.description, fingerprint or ""]
+    values += [v for line in lines_of(entry) for v in line.values()]
     needs_json = any(SEP in v for v in values) or charge_id == "" or entry.product_ref == ""
     assert packed.startswith("[") == needs_json
 
@@ -93,8 +95,8 @@ def test_packed_json_form_is_what_orjson_wrote(kind: str, charge_id: str | None,
                                                 description: str, fingerprint: str | None) -> None:
     """The JSON form of a packed entry (forced by a separator) is orjson.dumps of the same values, byte for byte."""
     description += SEP
-    packed = pack_entry(kind, charge_id, product_ref, excl, [{"category": c, "rate": r, "amount": a} for c, r, a in lines],
-                        incl, effective_at, description, fingerprint)
+    taxes = [{"category": c, "rate": r, "amount": a} for c, r, a in lines]
+    packed = pack_entry(kind, charge_id, product_ref, excl, taxes, incl, effective_at, description, fingerprint)
     assert packed == orjson.dumps([KIND_CODES[kind], charge_id, product_ref, excl, [list(t) for t in lines], incl,
                                    effective_at, description, fingerprint]).decode()
 
@@ -117,6 +119,6 @@ def test_a_replaced_entry_keeps_the_charges_record_and_the_total() -> None:
     charge = Entry(id="x", kind="appliedBillingCharge", charge_id="x", product_ref=None, tax_excluded=Decimal(10),
                    taxes=(), tax_included=Decimal(10), effective_at="2026-10-05", description="", paid_by={})
     account = kept(charge, "f1")
-    add_entry(account, "x", Decimal(-2), "adjustment", charge_id="c", tax_excluded="-2", taxes=[],  # type: ignore[arg-type]
-              tax_included="-2", effective_at="2026-10-06", description="fix")
+    add_entry(account, "x", Decimal(-2), "adjustment", charge_id="c",  # type: ignore[arg-type]
+              tax_excluded="-2", taxes=[], tax_included="-2", effective_at="2026-10-06", description="fix")
     assert account.charges == {"x": "f1|10"} and account.unbilled_sum == Decimal(-2)
