@@ -12,7 +12,7 @@ from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.customer_bill import CustomerBill
 from ledger.aggregates.customer_payment import CANCELED, CustomerPayment
-from ledger.aggregates.entries import digest
+from ledger.aggregates.fingerprints import digest
 from ledger.aggregates.payment_plan import oldest_due_first
 from ledger.commands.base import Command, Id, Instant, PositiveAmount, Text
 from ledger.commands.lookups import load_account

@@ -62,9 +62,9 @@ def adjust(account: BillingAccount, adjustment_id: str, charge_id: str, amount: 
 
 def issue(account: BillingAccount, amount_due: str | None = None, entries: list[dict[str, Any]] | None = None) -> tuple[str, Any]:
     entries = list(account.unbilled.values()) if entries is None else entries
-    due = D(amount_due) if amount_due is not None else sum((e["tax_included"] for e in entries), D(0))
+    due = D(amount_due) if amount_due is not None else sum((e.tax_included for e in entries), D(0))
     bill_id = uuid4()
-    result = account.bill_issued(T0, bill_id=bill_id, bill_number=account.next_bill_number(), run_type="offCycle",
+    result = account.issue_bill(T0, bill_id=bill_id, bill_number=account.next_bill_number(), run_type="offCycle",
                                  cycle_id=None, entries=entries, amount_due=due, bill_date="2026-11-01",
                                  payment_due_date="2026-11-15")
     return str(bill_id), result
@@ -118,7 +118,7 @@ def test_charge_raises_balance_and_stays_unbilled() -> None:
     account = new_account()
     assert charge(account, "c1", "10.004", taxes=[TaxLine("VAT", D(20), D("2.0008"))])
     assert account.balance == D("12.0048")
-    assert account.unbilled["c1"]["tax_included"] == D("12.0048")
+    assert account.unbilled["c1"].tax_included == D("12.0048")
     assert account.identity_holds()
 
 
@@ -127,7 +127,7 @@ def test_credit_lowers_balance() -> None:
     account = new_account()
     charge(account, "c1", "10")
     charge(account, "cr1", "4", kind=CREDIT)
-    assert account.balance == D(6) and account.unbilled["cr1"]["tax_included"] == D(-4)
+    assert account.balance == D(6) and account.unbilled["cr1"].tax_included == D(-4)
     assert account.identity_holds()
 
 
@@ -324,7 +324,7 @@ def test_adjustment_lowers_the_charge_and_the_balance() -> None:
     charge(account, "c1", "10")
     assert adjust(account, "a1", "c1", "-4", taxes=[TaxLine("VAT", D(20), D("-0.8"))])
     assert account.charge_net["c1"] == D("5.2") and account.balance == D("5.2")
-    assert account.unbilled["a1"]["charge_id"] == "c1" and account.unbilled["c1"]["tax_included"] == D(10)
+    assert account.unbilled["a1"].charge_id == "c1" and account.unbilled["c1"].tax_included == D(10)
     assert account.identity_holds()
 
 
@@ -433,8 +433,8 @@ def test_entries_for_bill_respects_separate_cutoffs() -> None:
     charge(account, "d_late", "1", at=datetime(2026, 11, 2, tzinfo=UTC))
     charge(account, "c_late", "1", kind=CREDIT, at=datetime(2026, 11, 2, tzinfo=UTC))
     cut = datetime(2026, 11, 1, tzinfo=UTC)
-    assert {e["id"] for e in account.entries_for_bill(cut, cut)} == {"d_early"}
-    assert {e["id"] for e in account.entries_for_bill(cut, datetime(2026, 11, 3, tzinfo=UTC))} == {"d_early", "c_late"}
+    assert {e.id for e in account.entries_for_bill(cut, cut)} == {"d_early"}
+    assert {e.id for e in account.entries_for_bill(cut, datetime(2026, 11, 3, tzinfo=UTC))} == {"d_early", "c_late"}
     assert len(account.entries_for_bill(None, None)) == 3
 
 
@@ -604,7 +604,7 @@ def test_reversal_of_spent_credit_leaves_a_debit() -> None:
     issue(account)  # takes the 10 credit
     account.reverse_payment(T0, payment_id=pid, amount=D(10), allocations=[], to_balance=D(10), bills={}, reason="",
                             effective_at=T0)
-    assert account.unbilled[f"reversal:{pid}"]["tax_included"] == D(10)
+    assert account.unbilled[f"reversal:{pid}"].tax_included == D(10)
     assert account.balance == D(10) and account.identity_holds()
 
 

@@ -101,7 +101,7 @@ def scenario() -> tuple[list[DomainEvent], dict[UUID, UUID]]:
     entries = account.entries_for_bill(None, None)
     totals = compose(entries, "EUR")
     bill_id, number, now = ids.on_cycle_bill_id(account.id, cycle.id), account.next_bill_number(), clock()
-    _, prepaid = account.bill_issued(now, bill_id=bill_id, bill_number=number, run_type="onCycle", cycle_id=cycle.id,
+    _, prepaid = account.issue_bill(now, bill_id=bill_id, bill_number=number, run_type="onCycle", cycle_id=cycle.id,
                                      entries=entries, amount_due=totals.tax_included_amount, bill_date="2026-11-01",
                                      payment_due_date="2026-11-11")
     bill = CustomerBill.issue(

@@ -367,7 +367,7 @@ class LedgerMachine(RuleBasedStateMachine):
             refunds = self.refunds[ref]
             net_credit_bills = sum((-b.amount_due for b in bills if b.amount_due < 0), ZERO)
             debits = sum((D(i["tax_included"]) for b in bills for i in b.items if i["kind"] == REVERSAL_DEBIT), ZERO)
-            debits += sum((e["tax_included"] for e in account.unbilled.values() if e["kind"] == REVERSAL_DEBIT), ZERO)
+            debits += sum((e.tax_included for e in account.unbilled.values() if e.kind == REVERSAL_DEBIT), ZERO)
             on_bills = sum((D(p["amount"]) for b in bills for p in b.applied_payments), ZERO)
             on_entries = account.unbilled_prepaid
             lhs = paid - reversed_ - refunds + net_credit_bills + debits
