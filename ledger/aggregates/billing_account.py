@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TYPE_CHECKING
 from uuid import UUID
 
 from ledger.aggregates import account_storage as storage
@@ -44,6 +44,33 @@ D = Decimal
 
 class BillingAccount(LedgerAggregate):
     """A customer's billing account; every charge, bill, payment and refund touches it."""
+
+    if TYPE_CHECKING:  # the state the events set (declared for type checkers only: the library reads annotations)
+        account_ref: str
+        customer_id: str
+        currency: str
+        rating_type: str
+        cycle_specification: str
+        payment_terms_days: int | None
+        credit_limit: Decimal
+        default_payment_method: dict[str, str] | None
+        time_zone: str
+        name: str
+        status: str
+        status_since: str
+        balance: Decimal
+        credit_balance: Decimal
+        prepaid_balance: Decimal
+        unbilled_sum: Decimal
+        entries: dict[str, str]
+        entry_paid: dict[str, dict[str, Decimal]]
+        open_bills: dict[str, dict[str, Any]]
+        charges: dict[str, str]
+        caller_ids: dict[str, str]
+        billed_paid_entries: dict[str, str]
+        prepaid_excess: dict[str, Decimal]
+        bill_count: int
+        bills: dict[str, str]
 
     class_version = storage.STATE_VERSION  # the layout of its state; older snapshots are upcast when loaded
 

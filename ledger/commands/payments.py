@@ -32,7 +32,7 @@ class Allocation(Command):
     amount: PositiveAmount
 
 
-class RecordPayment(Command):
+class RecordPayment(Command[PaymentRecorded]):
     """A received payment (TMF676). Without allocations it pays open bills oldest due first; the rest is credit."""
 
     account_id: Id
@@ -94,7 +94,7 @@ def record_payment(ctx: HandlerContext, cmd: RecordPayment) -> PaymentRecorded:
     return PaymentRecorded.of(payment, created=True)
 
 
-class ReversePayment(Command):
+class ReversePayment(Command[PaymentReversed]):
     """A bounced check or a chargeback: the payment's allocations are undone and its bills reopen."""
 
     external_reference: Id
@@ -125,7 +125,7 @@ def reverse_payment(ctx: HandlerContext, cmd: ReversePayment) -> PaymentReversed
     return PaymentReversed.of_reversal(payment, [BillSummary.of(b) for b in bills.values()])
 
 
-class RefundCredit(Command):
+class RefundCredit(Command[CreditRefunded]):
     """Return credit balance (an overpayment or prepayment) to the payer."""
 
     account_id: Id
