@@ -28,6 +28,10 @@ class _RunControl:
         self.done = 0
         self._last_work = time.monotonic()
 
+    def not_ready(self) -> None:
+        """Still starting (e.g. a consumer not yet given its partitions): not idle time."""
+        self._last_work = time.monotonic()
+
     def step(self, count: int) -> None:
         now = time.monotonic()
         self.done += count
@@ -58,7 +62,7 @@ def do_ingest(app: App, a: argparse.Namespace) -> Outcome:
     control = _RunControl(a.idle_exit)
     try:
         total = run_ingestion(work, consumer, control.stop, on_batch=lambda r: control.step(r.received),
-                              on_idle=lambda: control.step(0))
+                              on_idle=lambda: control.step(0) if consumer.assignment() else control.not_ready())
     finally:
         consumer.close()  # type: ignore[attr-defined]
         work.dead_letters.close()
