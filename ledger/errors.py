@@ -134,6 +134,12 @@ class PublishFailed(StreamError):
     code = "publish_failed"
 
 
+class BrokerUnavailable(StreamError):
+    """No Kafka broker answers (a process retries until it is back, or its give-up limit)."""
+
+    code = "broker_unavailable"
+
+
 class ReadModelError(LedgerError):
     """The read-model database refused or lost work; the batch was rolled back."""
 

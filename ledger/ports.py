@@ -136,6 +136,10 @@ class PositionStore(Protocol):
 
     def set(self, name: str, position: int) -> None: ...
 
+    def reconnect(self) -> None:
+        """Drop the connection (after a failure); the next get or set connects again."""
+        ...
+
 
 @dataclass(frozen=True)
 class DeadLetter:

@@ -36,6 +36,19 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(default=6, ge=1)
     ingest_group: str = "ledger-charge-ingestion"
     relay_batch_size: int = Field(default=5_000, ge=1)
+    # Consumer group membership (issue 10): a stable id per worker (a container's hostname) lets a restarted worker
+    # take its partitions back at once (static membership); without one the session timeout decides how long a
+    # killed worker's partitions wait.
+    ingest_instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    ingest_session_timeout_ms: int = Field(default=10_000, ge=6_000, le=300_000)
+    ingest_heartbeat_interval_ms: int = Field(default=3_000, ge=100)
+    # Long-running processes (issue 10, ledger/runtime/): outages ridden out, then given up; health endpoints.
+    give_up_seconds: float = Field(default=300.0, gt=0, description="exit (code 3) after failing this long")
+    reconnect_max_seconds: float = Field(default=5.0, gt=0, description="longest wait between two retries")
+    outage_log_seconds: float = Field(default=30.0, gt=0, description="an outage in progress is logged once a period")
+    stop_timeout_seconds: float = Field(default=30.0, gt=0, description="SIGTERM: the batch in flight gets this long")
+    health_port: int | None = Field(default=None, ge=0, le=65_535, description="serve /livez /readyz /metrics here")
+    health_host: str = "0.0.0.0"
     # Read models: a PostgreSQL schema (default: the event store's server), or an SQLite file on the embedded default.
     read_model_url: str | None = None
     read_model_schema: str = "ledger_read"
