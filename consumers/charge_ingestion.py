@@ -13,8 +13,9 @@ committed offsets with a new consumer when the broker failed.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -26,7 +27,7 @@ from ledger.ports import DeadLetter, DeadLetterSink
 from ledger.runtime.metrics import ProcessMetrics
 from ledger.runtime.outages import KAFKA
 from ledger.runtime.supervisor import supervise
-from ledger.streaming.kafka_consumers import check_broker, partition_lag
+from ledger.streaming.kafka_consumers import RECONNECT_BACKOFF_MAX_MS, check_broker, partition_lag
 
 log = structlog.get_logger("ledger.ingest")
 
@@ -99,7 +100,7 @@ class ChargeIngestion:
             outcome = self.execute(PostCharges.model_construct(charges=charges))
             result.applied, result.duplicates = outcome.applied, outcome.duplicates
             for rejected in outcome.rejected:
-                letters.append(_letter(sources[rejected.index], rejected.error, rejected.message))  # type: ignore[index]
+                letters.append(_letter(sources[rejected.index or 0], rejected.error, rejected.message))
         if letters:
             letters.sort(key=lambda letter: (letter.source_partition, letter.source_offset))
             self.dead_letters.send(letters)
@@ -131,6 +132,7 @@ def consumer_config(bootstrap: str, group: str, instance_id: str | None = None, 
         "fetch_max_bytes": 32 * 1024 * 1024,
         "max_partition_fetch_bytes": 8 * 1024 * 1024,
         "client_id": group,
+        "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
         **overrides,
     }
 

@@ -7,7 +7,9 @@ database, not in Kafka), seeks to the stored offsets, and applies each polled ba
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+import time
+from collections.abc import Callable
+from typing import Any
 
 import structlog
 from kafka import KafkaConsumer, TopicPartition
@@ -20,7 +22,7 @@ from ledger.projections.projector import OffsetsMoved, project
 from ledger.runtime.metrics import ProcessMetrics
 from ledger.runtime.outages import DATABASES, KAFKA
 from ledger.runtime.supervisor import supervise
-from ledger.streaming.kafka_consumers import check_broker, partition_lag
+from ledger.streaming.kafka_consumers import RECONNECT_BACKOFF_MAX_MS, check_broker, partition_lag
 
 log = structlog.get_logger("ledger.project")
 PROJECTION_CONSUMER = "read-models"
@@ -49,6 +51,7 @@ class ProjectionConsumer:
             bootstrap_servers=self.bootstrap.split(","), group_id=None, enable_auto_commit=False,
             auto_offset_reset="earliest", max_poll_records=self.max_records, fetch_max_bytes=32 * 1024 * 1024,
             max_partition_fetch_bytes=8 * 1024 * 1024, client_id=f"ledger-{self.name}",
+            reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
         )
 
     def seek_to_stored(self) -> None:
@@ -75,6 +78,7 @@ class ProjectionConsumer:
         polled = self.consumer.poll(timeout_ms=poll_ms, max_records=self.max_records)
         if not polled:
             check_broker(self.consumer, "projection")
+            self._ping_database()
             return 0
         records = []
         for tp, batch in polled.items():
@@ -107,6 +111,16 @@ class ProjectionConsumer:
             self.consumer.assign(self.partitions)
             old.close()
         self._rewind = True
+
+    _pinged = 0.0
+
+    def _ping_database(self) -> None:
+        """While idle, ask the read-model database once a second whether it is there (an outage then shows, and the
+        connection is replaced, before work comes)."""
+        now = time.monotonic()
+        if now - self._pinged >= 1.0:
+            self._pinged = now
+            self.db.conn.execute("SELECT 1")
 
     def report(self, metrics: ProcessMetrics) -> None:
         for tp, lag in partition_lag(self.consumer, self.partitions).items():

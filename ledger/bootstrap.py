@@ -75,7 +75,12 @@ def dependencies(settings: Settings) -> Dependencies:
 
 def run_supervised(settings: Settings, process: str, open_worker: Callable[[], Worker], stop: threading.Event,
                    on_step: Callable[[int], None] | None = None) -> Worker | None:
-    """Run a long-running process's worker in the frame of ledger.runtime, with the settings' policy."""
+    """Run a long-running process's worker in the frame of ledger.runtime, with the settings' policy. The clients'
+    own logs of each failed attempt are silenced: the frame logs an outage once a period instead."""
+    import logging
+
+    for noisy in ("psycopg.pool", "kafka"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     return supervise(process, open_worker, dependencies(settings), stop, run_policy(settings), on_step=on_step)
 
 

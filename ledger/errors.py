@@ -12,6 +12,7 @@ class LedgerError(Exception):
     """
 
     code = "ledger_error"
+    exit_code = 2  # of the command line: refused
 
     def __init__(self, message: str, **context: Any) -> None:
         super().__init__(message)

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     cache_size: int = Field(default=20_000, ge=0, description="accounts kept in memory between commands (0: none)")
     batch_size: int = Field(default=500, ge=1, description="accounts per transaction in a billing cycle run")
     retries: int = Field(default=10, ge=1, description="attempts when a concurrent writer changed an aggregate")
+    # how a command retries after a version conflict (ledger/eventstore/contention.py; README "Writers under
+    # contention" measures the three): locks (PostgreSQL; backoff elsewhere), backoff, or plain (at once)
+    retry_strategy: Literal["locks", "backoff", "plain"] = "locks"
     log_level: str = "INFO"
 
     # Kafka (issue 3): with no bootstrap servers the embedded default feeds the read models from the local store.
@@ -76,6 +79,7 @@ class Settings(BaseSettings):
             # Commands mutate the cached instance itself (no deep copy per load); any failed command
             # clears the cache, so a half-applied change is never seen by the next command.
             "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
+            "LEDGER_RETRY_STRATEGY": self.retry_strategy,
         }
         if self.store == "memory":
             env["PERSISTENCE_MODULE"] = "eventsourcing.popo"

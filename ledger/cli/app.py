@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         outcome = args.func(app, args)
     except LedgerError as error:
         _report(error, args.json, out, err)
-        return int(getattr(error, "exit_code", 2))  # a process that gave up on a dependency: 3
+        return error.exit_code  # 2; a long-running process that gave up on a dependency: 3
     except KeyboardInterrupt:
         err.write("interrupted\n")
         return 130

@@ -19,7 +19,7 @@ class Backoff:
     def next_wait(self) -> float:
         ceiling = min(self.cap, self.first * 2 ** min(self.failures, 30))
         self.failures += 1
-        return ceiling * self.rng.uniform(0.5, 1.0)
+        return float(ceiling * self.rng.uniform(0.5, 1.0))
 
     def reset(self) -> None:
         self.failures = 0

@@ -10,8 +10,9 @@ it until told to stop:
   start before its database or broker), and rebuilt if `reset` itself fails;
 - after `give_up_seconds` of failures without one success the process gives up: a clear last log line and
   `GaveUp` (exit code 3), so that whatever supervises the process (docker, systemd, Kubernetes) can act;
-- a watchdog ends the process (exit code 3) when one step has run longer than `give_up_seconds` (a call hung on
-  a dead socket): it never hangs silently;
+- a step waiting longer than `busy_seconds` (a client waiting out an outage by itself, as the database pool
+  does) is logged once and makes the process not ready; a watchdog ends the process (exit code 3) when one step
+  has run longer than `give_up_seconds` (a call hung on a dead socket): it never hangs silently;
 - on `stop` (SIGTERM) the step in flight finishes, then the worker closes; if it has not within
   `stop_timeout_seconds`, the process exits 0 abandoning it (nothing of it was committed);
 - /livez, /readyz and /metrics are served on `health_port` when set.
@@ -73,6 +74,7 @@ class RunPolicy:
     backoff_cap_seconds: float = 5.0
     outage_log_seconds: float = 30.0
     stop_timeout_seconds: float = 30.0
+    busy_seconds: float = 5.0  # a step running longer (waiting on a dependency) makes the process not ready
     health_host: str = "0.0.0.0"
     health_port: int | None = None
 
@@ -199,11 +201,17 @@ class Supervisor:
     # ------------------------------------------------------------ watchdog and probes
 
     def _watch(self) -> None:
-        """End the process when a step hangs past the give-up limit, or when a stop is not honoured in time."""
+        """Say when a step waits long (a dependency slow or gone: once a step), end the process when one hangs past the
+        give-up limit, and when a stop is not honoured in time."""
         stop_seen: float | None = None
+        said: float | None = None  # the step whose long wait was logged
         while not self._finished.wait(1.0):
             now = self.clock()
             started = self.step_started
+            if started is not None and now - started > self.policy.busy_seconds and said != started:
+                said = started
+                self.log.warning(f"one step has waited {now - started:.0f} s; a dependency is slow or gone",
+                                 step_seconds=round(now - started, 1))
             if started is not None and now - started > self.policy.give_up_seconds:
                 self.log.error(f"giving up: one step has run for {now - started:.0f} s (give-up limit "
                                f"{self.policy.give_up_seconds:g} s); exiting", step_seconds=round(now - started))
@@ -224,6 +232,9 @@ class Supervisor:
         return True, "alive"
 
     def readiness(self) -> tuple[bool, str]:
+        started = self.step_started
+        if started is not None and self.clock() - started > self.policy.busy_seconds:
+            return False, f"one step has waited {self.clock() - started:.0f} s (a dependency is slow or gone)"
         if self.ready:
             return True, "ready"
         outage = self.outages.longest()

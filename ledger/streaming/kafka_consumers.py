@@ -7,13 +7,17 @@ from typing import Any
 
 from ledger.errors import BrokerUnavailable
 
+RECONNECT_BACKOFF_MAX_MS = 1_000
+"""kafka-python's longest wait between two connection attempts to a broker (its default, 30 s, kept a client away
+from a restarted broker for up to half a minute)."""
+
 
 def check_broker(consumer: Any, what: str) -> None:
     """Raise BrokerUnavailable when `consumer` holds no connection to any broker: kafka-python's poll returns
     nothing, without an error, while the broker is down, which would otherwise look like a quiet topic."""
     try:
         client = consumer._client
-        connected = any(client.connected(broker.nodeId) for broker in client.cluster.brokers())
+        connected = any(client.connected(broker.node_id) for broker in client.cluster.brokers())
     except AttributeError:  # another kafka-python: cannot tell, so trust the poll
         return
     if not connected:

@@ -59,10 +59,14 @@ class OutboxRelay:
         self.name = name
         self.position = positions.get(name)
         self._lag_checked = 0.0
+        self._reread_position = False
         self.log = structlog.get_logger("ledger.relay").bind(relay=name)
 
     def step(self) -> int:
         """Publish the next page; returns how many events went out (0: nothing new). Raises PublishFailed."""
+        if self._reread_position:  # after a database failure: where the stored position says, in case it moved
+            self.position = self.positions.get(self.name)
+            self._reread_position = False
         items = self.feed.page(self.position, self.batch_size)
         if not items:
             return 0
@@ -89,13 +93,14 @@ class OutboxRelay:
             self._drop_publisher()
         if dependency != KAFKA:
             self.positions.reconnect()
-            self.position = self.positions.get(self.name)
+            self._reread_position = True
 
     def report(self, metrics: ProcessMetrics) -> None:
         now = time.monotonic()
         if now - self._lag_checked >= 1.0:  # one query a second at most, however often pages go out
             self._lag_checked = now
-            metrics.relay_lag.set(max(self.feed.store.recorder.max_notification_id() - self.position, 0))  # type: ignore[attr-defined]
+            stored = self.feed.store.recorder.max_notification_id() or 0
+            metrics.relay_lag.set(max(stored - self.position, 0))
 
     def run(self, stop: threading.Event, idle_seconds: float = 0.2, max_backoff: float = 10.0,
             on_step: Callable[[int], None] | None = None, **supervision: Any) -> None:
