@@ -3,7 +3,7 @@ on PostgreSQL, for each retry strategy (LEDGER_RETRY_STRATEGY: plain, backoff, l
 without contention (each process on accounts of its own).
 
     python -m bench.contention [--writers 8] [--charges 1500] [--accounts 10] [--batch 100]
-                               [--strategies plain,backoff,locks] [--json]
+                               [--strategies plain,backoff,locks] [--retries 10] [--json]
 
 Reports, per strategy and layout: processes that exited 0, charges applied, whether every balance equals the
 independent sum, and charges/s over the wall time from the moment the processes (started and connected first) are
@@ -124,7 +124,7 @@ def balances(settings: Settings, refs: list[str]) -> dict[str, Decimal]:
 
 
 def one_run(url: str, strategy: str, contended: bool, a: argparse.Namespace) -> dict[str, Any]:
-    settings = fresh_settings(url, retry_strategy=strategy)
+    settings = fresh_settings(url, retry_strategy=strategy, retries=a.retries)
     if contended:
         refs = [f"S-{n}" for n in range(a.accounts)]
         accounts_of = [refs] * a.writers
@@ -154,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accounts", type=int, default=10, help="accounts shared (or per writer, uncontended)")
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--strategies", default="plain,backoff,locks")
+    parser.add_argument("--retries", type=int, default=10, help="LEDGER_RETRIES of the importers")
     parser.add_argument("--json", action="store_true")
     a = parser.parse_args(argv)
     from tests.support.postgres_server import postgres_server
@@ -166,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.json:
         print(json.dumps({"runs": rows}, indent=2))
     else:
-        print(f"{a.writers} writers x {a.charges} charges, batches of {a.batch}; processes started before the clock")
+        print(f"{a.writers} writers x {a.charges} charges, batches of {a.batch}, {a.retries} attempts; processes "
+              "started before the clock")
         print(f"{'strategy':8} {'layout':13} {'ok':>5} {'applied':>8} {'exact':>6} {'wall s':>7} {'charges/s':>10}  errors")
         for r in rows:
             print(f"{r['strategy']:8} {r['layout']:13} {r['succeeded']:>2}/{r['writers']:<2} {r['applied']:>8} "

@@ -16,19 +16,18 @@ from ledger.aggregates.customer_bill import CustomerBill
 from ledger.errors import BillNotFound
 from ledger.ports import NoProgress
 from ledger.queries.verify import verify
-from tests.support.ledger_factory import UTC, FakeClock, account_of, make_ledger, post_charge, run_cycle
+from tests.support.ledger_factory import (UTC, FakeClock, account_of, make_ledger, post_charge, postgres_settings,
+                                         run_cycle)
 from tests.support.outages import ChargeFeeder, ProgressWatch
 from tests.support.pipeline import Processes, RatingSystem, ledger_with_accounts, wait_for
 
 SHARED = [f"H-{n}" for n in range(10)]
 
 
-def test_eight_importers_on_ten_shared_accounts_all_succeed(make_settings, tmp_path):
-    """8 processes x 600 charges in batches of 100 on the same 10 accounts: every import exits 0 having applied all
-    its charges, and each balance is the independent sum."""
-    settings = make_settings(retries=10)
-    if settings.store != "postgres":
-        return  # the contention that matters is between processes on one PostgreSQL database
+def test_eight_importers_on_ten_shared_accounts_all_succeed(postgres_schema, tmp_path):
+    """8 processes x 600 charges in batches of 100 on the same 10 accounts of one PostgreSQL database: every import
+    exits 0 having applied all its charges, and each balance is the independent sum."""
+    settings = postgres_settings(*postgres_schema)
     rng, expected, files = random.Random(10), {ref: Decimal(0) for ref in SHARED}, []
     with ledger_with_accounts(settings, dict.fromkeys(SHARED, "EUR")):
         pass
