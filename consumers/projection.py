@@ -72,6 +72,10 @@ class ProjectionConsumer:
 
     def step(self, poll_ms: int = 500) -> int:
         """Project one polled batch; returns how many messages it held."""
+        if self._fresh_consumer:  # after a broker failure
+            self.consumer = self._consumer()
+            self.consumer.assign(self.partitions)
+            self._fresh_consumer = False
         if self._rewind:
             self.seek_to_stored()  # after a failure: from the offsets stored with the rows
             self._rewind = False
@@ -100,6 +104,7 @@ class ProjectionConsumer:
 
     idle_pause = 0.0  # the poll waits
     _rewind = False
+    _fresh_consumer = False
 
     def reset(self, dependency: str) -> None:
         """After a failed batch (rolled back with its offsets): a new read-model connection if the database failed,
@@ -107,9 +112,11 @@ class ProjectionConsumer:
         if dependency != KAFKA:
             self.db.reconnect()
         if dependency not in DATABASES:
-            old, self.consumer = self.consumer, self._consumer()
-            self.consumer.assign(self.partitions)
-            old.close()
+            old, self._fresh_consumer = self.consumer, True
+            try:
+                old.close()
+            except Exception as error:  # noqa: BLE001 - closing during an outage may fail; a new one is made anyway
+                log.warning("consumer close failed", error=repr(error))
         self._rewind = True
 
     _pinged = 0.0
@@ -123,6 +130,8 @@ class ProjectionConsumer:
             self.db.conn.execute("SELECT 1")
 
     def report(self, metrics: ProcessMetrics) -> None:
+        if self._fresh_consumer:
+            return
         for tp, lag in partition_lag(self.consumer, self.partitions).items():
             metrics.lag(self.topic, tp.partition, lag)
 

@@ -2,7 +2,8 @@
 
 Optimistic concurrency stays the rule (load, decide, save; a save of a stale aggregate fails on its version).
 What changes is the retry (measured in README "Writers under contention", bench/contention.py):
-- every retry waits a capped exponential backoff with jitter (writers that collided do not collide again in step);
+- a retry without locks waits a capped exponential backoff with jitter (writers that collided do not collide
+  again in step);
 - on PostgreSQL, a command that met a conflict retries holding an exclusive advisory lock on each of the aggregates
   its failed save touched (hashed into BUCKETS per schema, taken in bucket order, so two retriers never deadlock),
   and every save takes the shared lock of the buckets it writes (in its transaction, before the table lock). A
@@ -55,9 +56,11 @@ class WriterLocks:
     @contextlib.contextmanager
     def holding(self) -> Iterator[Callable[[Iterable[UUID]], None]]:
         """A block in which `take(ids)` locks those aggregates' buckets exclusively until the block ends (on a pooled
-        connection got at the first `take`: a command that never conflicts uses none)."""
+        connection got at the first `take`: a command that never conflicts uses none). In a block nested in one that
+        holds locks already (a cycle run's batch retried inside the command's own retry), `take` does nothing."""
         with contextlib.ExitStack() as stack:
             conn: Any = None
+            mine: list[int] = []
 
             def take(aggregate_ids: Iterable[UUID]) -> None:
                 nonlocal conn
@@ -67,13 +70,13 @@ class WriterLocks:
                 if conn is None:
                     conn = stack.enter_context(self.datastore.get_connection())
                 conn.execute(_TAKE, (self.space, wanted))
-                self.held = wanted
+                mine[:] = self.held = wanted
 
             try:
                 yield take
             finally:
-                had, self.held = self.held, []
-                if had:
+                if mine:
+                    self.held = []
                     with contextlib.suppress(Exception):  # a broken connection dropped them anyway
                         conn.execute("SELECT pg_advisory_unlock_all()")
 
@@ -100,6 +103,8 @@ def retrying(store: Any, attempt: Callable[[], R], attempts: int, locks: WriterL
                 store.forget()
                 if take is not None:
                     take(store.saving)
+                if locks is not None and locks.held:
+                    continue  # holding the locks, the next attempt is safe: waiting would only hold everyone else up
                 if backoff and n + 1 < attempts:
                     sleep(min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** n) * rng.uniform(0.5, 1.0))
     raise ConcurrencyConflict(f"gave up after {attempts} attempts: other writers kept changing the same aggregates")

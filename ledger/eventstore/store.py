@@ -8,7 +8,7 @@ from typing import Any, Callable, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, Cache, LRUCache, ProcessingEvent
-from eventsourcing.persistence import IntegrityError, Recording, StoredEvent, Transcoder
+from eventsourcing.persistence import Recording, StoredEvent, Transcoder
 from eventsourcing.utils import Environment, get_topic, resolve_topic
 
 from ledger.eventstore.json_transcoder import FastJSONTranscoder

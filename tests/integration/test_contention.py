@@ -8,16 +8,20 @@ import json
 import random
 import subprocess
 import sys
+import threading
 from datetime import datetime
 from decimal import Decimal
+from uuid import uuid4
+
+import psycopg
 
 from ledger.aggregates import ids
 from ledger.aggregates.customer_bill import CustomerBill
 from ledger.errors import BillNotFound
+from ledger.eventstore.contention import buckets
 from ledger.ports import NoProgress
 from ledger.queries.verify import verify
-from tests.support.ledger_factory import (UTC, FakeClock, account_of, make_ledger, post_charge, postgres_settings,
-                                         run_cycle)
+from tests.support.ledger_factory import UTC, FakeClock, account_of, make_ledger, post_charge, postgres_settings, run_cycle
 from tests.support.outages import ChargeFeeder, ProgressWatch
 from tests.support.pipeline import Processes, RatingSystem, ledger_with_accounts, wait_for
 
@@ -101,3 +105,49 @@ def test_a_cycle_run_during_full_speed_ingestion_bills_every_account_once(make_s
         feeder.stop()
         watch.stop()
         procs.stop_all()
+
+
+def _advisory_locks(settings, space: int) -> int:
+    """Exclusive writer locks held now in the key space of one schema."""
+    with psycopg.connect(settings.postgres_url, autocommit=True) as conn:
+        return int(conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND mode = 'ExclusiveLock' "
+                                "AND objsubid = 2 AND classid::bigint = %s", (space,)).fetchone()[0])
+
+
+def test_a_save_waits_while_a_retrier_holds_the_accounts_it_writes(postgres_schema):
+    """While one store holds an account's lock (retrying after a conflict), another store's save of that account
+    waits, and goes through once the lock is released."""
+    settings = postgres_settings(*postgres_schema)
+    with ledger_with_accounts(settings, {"L-1": "EUR"}):
+        pass
+    writer, retrier = make_ledger(settings), make_ledger(settings)
+    try:
+        saved = threading.Event()
+        with retrier.store.writer_locks.holding() as take:
+            take([ids.account_id("L-1")])
+            thread = threading.Thread(target=lambda: (post_charge(writer, "L-1", "c1", "1.00", "EUR",
+                                                                  "2026-10-05T10:00:00Z"), saved.set()))
+            thread.start()
+            assert not saved.wait(1.5)
+        assert saved.wait(15)
+        thread.join()
+        assert account_of(writer, "L-1").balance == Decimal("1.00")
+    finally:
+        writer.close()
+        retrier.close()
+
+
+def test_a_retry_inside_a_retry_keeps_the_outer_locks(postgres_schema):
+    """A batch retried inside its command's retry takes no locks of its own and, ending, leaves the command's held."""
+    settings = postgres_settings(*postgres_schema)
+    ledger = make_ledger(settings)
+    try:
+        locks, outer_ids = ledger.store.writer_locks, [uuid4() for _ in range(3)]
+        with locks.holding() as outer:
+            outer(outer_ids)
+            with locks.holding() as inner:
+                inner([uuid4()])
+            assert locks.held == buckets(outer_ids) and _advisory_locks(settings, locks.space) == len(buckets(outer_ids))
+        assert locks.held == [] and _advisory_locks(settings, locks.space) == 0
+    finally:
+        ledger.close()

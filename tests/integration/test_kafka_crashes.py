@@ -11,11 +11,10 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.bootstrap import projection, read_model_db, relay
-from ledger.projections.reader import account_overview
+from ledger.bootstrap import projection, relay
 from ledger.settings import Settings
 from tests.support.ledger_factory import account_of, make_ledger, post_charge
-from tests.support.pipeline import Processes, RatingSystem, ledger_with_accounts, read_topic, wait_for
+from tests.support.pipeline import Processes, RatingSystem, ledger_with_accounts, read_model_balances, read_topic, wait_for
 
 ACCOUNTS = [f"K-{n}" for n in range(20)]
 
@@ -29,14 +28,6 @@ def settings(make_stream_settings, kafka_bootstrap) -> Settings:
 def ledger(settings):
     with ledger_with_accounts(settings, {ref: "EUR" for ref in ACCOUNTS}) as ledger:
         yield ledger
-
-
-def _read_model_balances(settings: Settings) -> dict[str, Decimal]:
-    db = read_model_db(settings)
-    try:
-        return {r["account_ref"]: r["balance"] for r in account_overview(db)}
-    finally:
-        db.close()
 
 
 def test_two_ingestion_workers_in_one_group_apply_each_charge_once(settings, ledger, registry, tmp_path):
@@ -105,7 +96,7 @@ def _broker_outage(settings, ledger, registry, kafka_server) -> None:
     consumer = projection(settings, registry=registry)
     consumer.catch_up()
     consumer.close()
-    balances = _read_model_balances(settings)
+    balances = read_model_balances(settings)
     assert [balances[ref] for ref in ACCOUNTS[:3]] == [account_of(ledger, ref).balance for ref in ACCOUNTS[:3]]
     charge_ids = [registry.decode(m.value)[1].get("charge_id") for m in read_topic(settings.kafka_bootstrap,
                                                                                    settings.events_topic)]

@@ -19,7 +19,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ledger.bootstrap import ensure_ledger_topics, read_model_db
 from ledger.contracts.rating import CHARGE_SCHEMA, charge_record
-from ledger.projections.reader import account_overview
 from ledger.projections.verify import verify_read_models
 from ledger.settings import Settings
 from tests.support.ledger_factory import account_of, make_ledger
@@ -30,6 +29,7 @@ from tests.support.pipeline import (
     dead_letters_on,
     drop_read_schemas,
     ledger_with_accounts,
+    read_model_balances,
     read_topic,
     stream_settings,
     wait_for,
@@ -86,26 +86,28 @@ def _metric(port: int, name: str, **labels: str) -> float | None:
     return None
 
 
-def _read_model_balances(settings: Settings) -> dict[str, Decimal]:
-    db = read_model_db(settings)
-    try:
-        return {r["account_ref"]: r["balance"] for r in account_overview(db)}
-    finally:
-        db.close()
-
-
-def _all_three(settings: Settings, tmp_path) -> tuple[Processes, dict[str, int]]:
+def _all_three(settings: Settings, registry, tmp_path) -> tuple[RatingSystem, ChargeFeeder, Processes, dict[str, int],
+                                                                ProgressWatch]:
+    """Charges flowing, the three processes at work (each with its health port), and a watch on their progress."""
+    rating = RatingSystem(settings, registry)
+    feeder = ChargeFeeder(rating, ACCOUNTS).start()
     procs = Processes(settings, tmp_path)
     ports = dict(zip(PROCESSES, free_ports(3)))
     for name in PROCESSES:
         procs.start(name, log_level="INFO", env={"LEDGER_HEALTH_PORT": str(ports[name])})
-    return procs, ports
+    watch = ProgressWatch(settings).start()
+    if not wait_for(lambda: all(watch.latest(n) for n in PROCESSES), timeout=60):
+        feeder.stop()
+        watch.stop()
+        procs.stop_all()
+        raise AssertionError(f"the processes did not start working:\n{procs.log_tail()}")
+    return rating, feeder, procs, ports, watch
 
 
 def _books_balance(settings: Settings, rating: RatingSystem) -> None:
     """The read models reach the independent sum; the event store holds it too, and verify finds no difference."""
     expected = rating.expected_balances()
-    assert wait_for(lambda: _read_model_balances(settings) == expected, timeout=120, every=1), \
+    assert wait_for(lambda: read_model_balances(settings) == expected, timeout=120, every=1), \
         "read models never matched the sum sent"
     checker = make_ledger(settings)
     try:
@@ -120,12 +122,8 @@ def test_every_process_rides_out_postgresql_restarts(on_stoppable_postgres, post
     """PostgreSQL shut down (fast, then immediate: a crash) and started again under relay, ingest and project while
     charges flow: each one resumes by itself, was not ready meanwhile, logged the outage once and its end."""
     settings = on_stoppable_postgres
-    rating = RatingSystem(settings, registry)
-    feeder = ChargeFeeder(rating, ACCOUNTS).start()
-    procs, ports = _all_three(settings, tmp_path)
-    watch = ProgressWatch(settings).start()
+    rating, feeder, procs, ports, watch = _all_three(settings, registry, tmp_path)
     try:
-        assert wait_for(lambda: all(watch.latest(n) for n in PROCESSES), timeout=60), procs.log_tail()
         for mode in ("fast", "immediate"):
             postgres_server_control.halt(mode)
             assert _not_ready_during(ports, OUTAGE_SECONDS) == set(PROCESSES)
@@ -159,12 +157,8 @@ def test_every_process_rides_out_broker_restarts(make_stream_settings, kafka_ser
     settings = make_stream_settings(kafka_server.bootstrap, **RIDE_OUT)
     with ledger_with_accounts(settings, {ref: "EUR" for ref in ACCOUNTS}):
         pass
-    rating = RatingSystem(settings, registry)
-    feeder = ChargeFeeder(rating, ACCOUNTS).start()
-    procs, ports = _all_three(settings, tmp_path)
-    watch = ProgressWatch(settings).start()
+    rating, feeder, procs, ports, watch = _all_three(settings, registry, tmp_path)
     try:
-        assert wait_for(lambda: all(watch.latest(n) for n in PROCESSES), timeout=60), procs.log_tail()
         for stop in (kafka_server.stop, kafka_server.kill):
             feeder.pause()
             stop()

@@ -150,6 +150,18 @@ def read_topic(bootstrap: str, topic: str) -> list[Any]:
         consumer.close()
 
 
+def read_model_balances(settings: Settings) -> dict[str, Decimal]:
+    """Each account's balance as the read models have it now."""
+    from ledger.bootstrap import read_model_db
+    from ledger.projections.reader import account_overview
+
+    db = read_model_db(settings)
+    try:
+        return {r["account_ref"]: r["balance"] for r in account_overview(db)}
+    finally:
+        db.close()
+
+
 def dead_letters_on(bootstrap: str, topic: str) -> list[DeadLetter]:
     """The dead-letter topic's messages read back into letters (the reason and source travel in headers)."""
     letters = []
