@@ -140,6 +140,8 @@ class PositionStore(Protocol):
         """Drop the connection (after a failure); the next get or set connects again."""
         ...
 
+    def close(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class DeadLetter:

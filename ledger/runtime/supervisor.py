@@ -149,7 +149,10 @@ class Supervisor:
         finally:
             self.step_started = None
         self._succeeded(count, self.clock() - started)
-        worker.report(self.metrics)
+        try:
+            worker.report(self.metrics)
+        except Exception as error:  # noqa: BLE001 - a metric not read this time (its dependency just went away)
+            self.log.debug("metrics not reported", error=repr(error))
         if self.on_step is not None:
             self.on_step(count)
         if not count and worker.idle_pause:

@@ -128,6 +128,10 @@ class OutboxRelay:
 
     def close(self) -> None:
         self._drop_publisher()
+        try:
+            self.positions.close()
+        except Exception:  # noqa: BLE001 - a broken connection may fail to close
+            pass
         self.log.info("relay stopped", position=self.position)
 
 

@@ -261,3 +261,18 @@ def test_a_stop_not_honoured_within_the_stop_timeout_exits_0():
     with capture_logs():
         supervisor(lambda: Stuck([], stop), stop, RunPolicy(stop_timeout_seconds=0.5), exit_now=exit_now).run()
     assert codes == [0]
+
+
+def test_a_worker_failing_to_report_its_metrics_goes_on_working():
+    """A report that raises (its dependency just went away) is skipped; the loop goes on."""
+    stop = threading.Event()
+
+    class Unreported(ScriptedWorker):
+        def report(self, metrics: ProcessMetrics) -> None:
+            raise DatabaseDown("lag query failed")
+
+    worker = Unreported([1, 2, 0], stop)
+    counted: list[int] = []
+    with capture_logs():
+        supervisor(lambda: worker, stop, on_step=counted.append).run()
+    assert counted == [1, 2, 0]
