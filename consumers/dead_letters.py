@@ -5,10 +5,9 @@ from __future__ import annotations
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from ledger.streaming.kafka_publisher import producer_config
 from ledger.errors import PublishFailed
 from ledger.ports import DeadLetter
-
+from ledger.streaming.kafka_publisher import producer_config
 
 ABSENT_VALUE = ("dlq.value", b"absent")  # the original message had no value (sent with an empty one)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import gc
 from pathlib import Path
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ledger.contracts.codec import SchemaRegistry
@@ -14,12 +16,14 @@ from ledger.eventstore.setup_lock import setting_up
 from ledger.eventstore.store import LedgerStore
 from ledger.ports import Clock, Progress, system_clock
 from ledger.projections.database import ReadModelDatabase
+from ledger.runtime.outages import Dependencies
+from ledger.runtime.supervisor import RunPolicy, Worker, supervise
 from ledger.service import Ledger
 from ledger.settings import Settings
 from ledger.streaming.positions import PostgresPositions, SqlitePositions
 
 if TYPE_CHECKING:
-    from consumers.charge_ingestion import ChargeIngestion
+    from consumers.charge_ingestion import IngestWorker
     from consumers.projection import ProjectionConsumer
     from ledger.streaming.relay import OutboxRelay
 
@@ -42,6 +46,42 @@ def tune_gc() -> None:
     short-lived objects and the cached aggregates make every collection slow. For process entry points only
     (the CLI, the bench), never at import time."""
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+# ---------------------------------------------------------------- the long-running processes
+
+
+def run_policy(settings: Settings) -> RunPolicy:
+    return RunPolicy(give_up_seconds=settings.give_up_seconds, backoff_cap_seconds=settings.reconnect_max_seconds,
+                     outage_log_seconds=settings.outage_log_seconds, stop_timeout_seconds=settings.stop_timeout_seconds,
+                     health_host=settings.health_host, health_port=settings.health_port)
+
+
+def dependencies(settings: Settings) -> Dependencies:
+    """What each dependency's unavailability looks like, by the exceptions its clients raise."""
+    import sqlite3
+
+    import psycopg
+    from eventsourcing import persistence
+    from kafka.errors import KafkaError
+
+    from ledger.errors import BrokerUnavailable, PublishFailed
+
+    database = (psycopg.OperationalError, psycopg.InterfaceError, persistence.OperationalError,
+                persistence.InterfaceError, sqlite3.OperationalError)
+    on_postgres = settings.store == "postgres" or settings.read_model_target()[0] == "postgres"
+    return {"postgresql" if on_postgres else "sqlite": database, "kafka": (KafkaError, PublishFailed, BrokerUnavailable)}
+
+
+def run_supervised(settings: Settings, process: str, open_worker: Callable[[], Worker], stop: threading.Event,
+                   on_step: Callable[[int], None] | None = None) -> Worker | None:
+    """Run a long-running process's worker in the frame of ledger.runtime, with the settings' policy. The clients'
+    own logs of each failed attempt are silenced: the frame logs an outage once a period instead."""
+    import logging
+
+    for noisy in ("psycopg.pool", "kafka"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
+    return supervise(process, open_worker, dependencies(settings), stop, run_policy(settings), on_step=on_step)
 
 
 # ---------------------------------------------------------------- the stream processes
@@ -113,21 +153,23 @@ def relay(ledger: Ledger, registry: SchemaRegistry | None = None) -> OutboxRelay
                        batch_size=settings.relay_batch_size)
 
 
-def ingestion(ledger: Ledger, registry: SchemaRegistry | None = None) -> tuple[ChargeIngestion, object]:
-    """The ingestion logic and its Kafka consumer (subscribed to the rating topic)."""
+def ingestion(ledger: Ledger, registry: SchemaRegistry | None = None) -> IngestWorker:
+    """The ingestion logic with its Kafka consumer (subscribed to the rating topic, made on first use and again
+    after a broker failure)."""
     from kafka import KafkaConsumer
 
-    from consumers.charge_ingestion import ChargeIngestion, consumer_config
+    from consumers.charge_ingestion import ChargeIngestion, IngestWorker, consumer_config
     from consumers.dead_letters import KafkaDeadLetters
 
     settings = ledger.settings
     require_lasting_store(settings)
     bootstrap = require_kafka(settings)
     ensure_ledger_topics(settings)
-    consumer = KafkaConsumer(settings.rating_topic, **consumer_config(bootstrap, settings.ingest_group))
+    config = consumer_config(bootstrap, settings.ingest_group, settings.ingest_instance_id,
+                             settings.ingest_session_timeout_ms, settings.ingest_heartbeat_interval_ms)
     work = ChargeIngestion(ledger.execute, registry or SchemaRegistry.load(),
                            KafkaDeadLetters(bootstrap, settings.dead_letter_topic))
-    return work, consumer
+    return IngestWorker(work, lambda: KafkaConsumer(settings.rating_topic, **config))
 
 
 def projection(settings: Settings, db: ReadModelDatabase | None = None, registry: SchemaRegistry | None = None,

@@ -12,6 +12,7 @@ class LedgerError(Exception):
     """
 
     code = "ledger_error"
+    exit_code = 2  # of the command line: refused
 
     def __init__(self, message: str, **context: Any) -> None:
         super().__init__(message)
@@ -132,6 +133,12 @@ class PublishFailed(StreamError):
     """The broker did not acknowledge every message; the relay keeps its old position and tries again."""
 
     code = "publish_failed"
+
+
+class BrokerUnavailable(StreamError):
+    """No Kafka broker answers (a process retries until it is back, or its give-up limit)."""
+
+    code = "broker_unavailable"
 
 
 class ReadModelError(LedgerError):

@@ -136,6 +136,12 @@ class PositionStore(Protocol):
 
     def set(self, name: str, position: int) -> None: ...
 
+    def reconnect(self) -> None:
+        """Drop the connection (after a failure); the next get or set connects again."""
+        ...
+
+    def close(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class DeadLetter:

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     cache_size: int = Field(default=20_000, ge=0, description="accounts kept in memory between commands (0: none)")
     batch_size: int = Field(default=500, ge=1, description="accounts per transaction in a billing cycle run")
     retries: int = Field(default=10, ge=1, description="attempts when a concurrent writer changed an aggregate")
+    # how a command retries after a version conflict (ledger/eventstore/contention.py; README "Writers under
+    # contention" measures the three): locks (PostgreSQL; backoff elsewhere), backoff, or plain (at once)
+    retry_strategy: Literal["locks", "backoff", "plain"] = "locks"
     log_level: str = "INFO"
 
     # Kafka (issue 3): with no bootstrap servers the embedded default feeds the read models from the local store.
@@ -36,6 +39,19 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(default=6, ge=1)
     ingest_group: str = "ledger-charge-ingestion"
     relay_batch_size: int = Field(default=5_000, ge=1)
+    # Consumer group membership (issue 10): a stable id per worker (a container's hostname) lets a restarted worker
+    # take its partitions back at once (static membership); without one the session timeout decides how long a
+    # killed worker's partitions wait.
+    ingest_instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    ingest_session_timeout_ms: int = Field(default=10_000, ge=6_000, le=300_000)
+    ingest_heartbeat_interval_ms: int = Field(default=3_000, ge=100)
+    # Long-running processes (issue 10, ledger/runtime/): outages ridden out, then given up; health endpoints.
+    give_up_seconds: float = Field(default=300.0, gt=0, description="exit (code 3) after failing this long")
+    reconnect_max_seconds: float = Field(default=5.0, gt=0, description="longest wait between two retries")
+    outage_log_seconds: float = Field(default=30.0, gt=0, description="an outage in progress is logged once a period")
+    stop_timeout_seconds: float = Field(default=30.0, gt=0, description="SIGTERM: the batch in flight gets this long")
+    health_port: int | None = Field(default=None, ge=0, le=65_535, description="serve /livez /readyz /metrics here")
+    health_host: str = "0.0.0.0"
     # Read models: a PostgreSQL schema (default: the event store's server), or an SQLite file on the embedded default.
     read_model_url: str | None = None
     read_model_schema: str = "ledger_read"
@@ -63,6 +79,7 @@ class Settings(BaseSettings):
             # Commands mutate the cached instance itself (no deep copy per load); any failed command
             # clears the cache, so a half-applied change is never seen by the next command.
             "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
+            "LEDGER_RETRY_STRATEGY": self.retry_strategy,
         }
         if self.store == "memory":
             env["PERSISTENCE_MODULE"] = "eventsourcing.popo"

@@ -17,13 +17,14 @@ if _ROOT not in sys.path:  # plain `pytest` does not put the repo root on sys.pa
 
 from tests.support.kafka_server import KafkaServer, KafkaServerError, kafka_broker  # noqa: E402
 from tests.support.postgres_server import (  # noqa: E402
+    PostgresServer,
     PostgresServerError,
     drop_schema,
     fresh_schema,
     postgres_server,
 )
 
-_POSTGRES_FIXTURES = {"postgres_url", "postgres_schema"}
+_POSTGRES_FIXTURES = {"postgres_url", "postgres_schema", "postgres_server_control"}
 _KAFKA_FIXTURES = {"kafka_bootstrap", "kafka_server"}
 
 
@@ -65,6 +66,24 @@ def postgres_schema(postgres_url: str) -> Iterator[tuple[str, str]]:
     name = fresh_schema(postgres_url)
     yield postgres_url, name
     drop_schema(postgres_url, name)
+
+
+@pytest.fixture(scope="session")
+def _own_postgres() -> Iterator[PostgresServer]:
+    """A throw-away cluster of this suite's own, apart from the shared one: tests stop and start it, and crash it
+    (pg_ctl -m immediate), so a commit must survive that: synchronous_commit on (the shared server's is off)."""
+    with contextlib.ExitStack() as stack:
+        yield _service(stack, PostgresServer(synchronous_commit="on"), (PostgresServerError, OSError),
+                       "stoppable PostgreSQL server")
+
+
+@pytest.fixture
+def postgres_server_control(_own_postgres: PostgresServer) -> Iterator[PostgresServer]:
+    """A PostgreSQL server the test may stop (`halt`) and start again (`resume`) on the same port and data
+    directory; running again after the test."""
+    yield _own_postgres
+    if not _own_postgres.running:
+        _own_postgres.resume()
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,8 @@
 
 Every value typed on the command line goes, as text, into the same pydantic command model the API uses,
 so a bad value gives the same `InvalidInput` message. Exit codes: 0 done, 1 done but something needs a look
-(verify found differences, an import rejected lines), 2 refused (a `LedgerError` or a usage error: nothing changed).
+(verify found differences, an import rejected lines), 2 refused (a `LedgerError` or a usage error: nothing changed),
+3 a long-running process gave up on a dependency (ledger.runtime).
 Logs go to stderr, command output to stdout.
 """
 
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         outcome = args.func(app, args)
     except LedgerError as error:
         _report(error, args.json, out, err)
-        return 2
+        return error.exit_code  # 2; a long-running process that gave up on a dependency: 3
     except KeyboardInterrupt:
         err.write("interrupted\n")
         return 130

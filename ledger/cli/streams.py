@@ -18,7 +18,7 @@ from ledger.errors import InvalidInput
 
 class _RunControl:
     """Stops a process on SIGTERM/SIGINT (after its current batch), or with --idle-exit N after N seconds
-    without work (tests, benchmarks, one-shot catch-ups); counts the work done."""
+    without work from its first step on (tests, benchmarks, one-shot catch-ups); counts the work done."""
 
     def __init__(self, idle_seconds: float | None) -> None:
         self.stop = threading.Event()
@@ -26,52 +26,43 @@ class _RunControl:
             signal.signal(sig, lambda *_: self.stop.set())
         self.idle_seconds = idle_seconds
         self.done = 0
-        self._last_work = time.monotonic()
-
-    def not_ready(self) -> None:
-        """Still starting (e.g. a consumer not yet given its partitions): not idle time."""
-        self._last_work = time.monotonic()
+        self._last_work: float | None = None  # the idle timer starts with the first step (a slow start is not idle)
 
     def step(self, count: int) -> None:
         now = time.monotonic()
         self.done += count
-        if count:
+        if count or self._last_work is None:
             self._last_work = now
         elif self.idle_seconds is not None and now - self._last_work >= self.idle_seconds:
             self.stop.set()
 
 
 def do_relay(app: App, a: argparse.Namespace) -> Outcome:
-    from ledger.bootstrap import relay
+    from ledger.bootstrap import relay, run_supervised
 
-    relay_ = relay(app.ledger)
     # A page keeps some 20 GC-tracked objects per event alive until the broker acks it (records, messages, the
     # producer's futures): with the CLI's 50,000 a young-generation collection ran every page, scanning them all.
     gc.set_threshold(max(GC_THRESHOLDS[0], 40 * app.settings.relay_batch_size), *GC_THRESHOLDS[1:])
     control = _RunControl(a.idle_exit)
-    relay_.run(control.stop, on_step=control.step)
-    data = {"published": control.done, "position": relay_.position}
-    return Outcome(data, f"relay stopped at notification {relay_.position} ({control.done} events published)")
+    relay_: Any = run_supervised(app.settings, "relay", lambda: relay(app.ledger), control.stop, control.step)
+    position = relay_.position if relay_ is not None else None
+    data = {"published": control.done, "position": position}
+    return Outcome(data, f"relay stopped at notification {position} ({control.done} events published)")
 
 
 def do_ingest(app: App, a: argparse.Namespace) -> Outcome:
-    from consumers.charge_ingestion import run_ingestion
-    from ledger.bootstrap import ingestion
+    from consumers.charge_ingestion import IngestResult
+    from ledger.bootstrap import ingestion, run_supervised
 
-    work, consumer = ingestion(app.ledger)
     control = _RunControl(a.idle_exit)
-    try:
-        total = run_ingestion(work, consumer, control.stop, on_batch=lambda r: control.step(r.received),
-                              on_idle=lambda: control.step(0) if consumer.assignment() else control.not_ready())
-    finally:
-        consumer.close()  # type: ignore[attr-defined]
-        work.dead_letters.close()
+    worker: Any = run_supervised(app.settings, "ingest", lambda: ingestion(app.ledger), control.stop, control.step)
+    total = worker.total if worker is not None else IngestResult()
     return Outcome(total.__dict__, (f"ingested {total.received} messages: {total.applied} charges applied, "
                                     f"{total.duplicates} duplicates, {total.dead_lettered} dead-lettered"))
 
 
 def do_project(app: App, a: argparse.Namespace) -> Outcome:
-    from ledger.bootstrap import projection, read_model_db
+    from ledger.bootstrap import projection, read_model_db, run_supervised
 
     settings = app.settings
     if not settings.kafka_bootstrap:
@@ -82,9 +73,8 @@ def do_project(app: App, a: argparse.Namespace) -> Outcome:
             db.close()
         return Outcome({"projected": count, "source": "local event store", "read_models": db.location},
                        f"projected {count} events from the local event store into {db.location}")
-    consumer = projection(settings)  # built (topics, tables, consumer) before the idle timer starts
     control = _RunControl(a.idle_exit)
-    consumer.run(control.stop, on_step=control.step)
+    run_supervised(settings, "project", lambda: projection(settings), control.stop, control.step)
     return Outcome({"projected": control.done, "source": settings.events_topic},
                    f"projected {control.done} events from {settings.events_topic}")
 

@@ -54,9 +54,6 @@ def import_charges(execute: Callable[[Command], Any], lines: Iterable[str], batc
     def flush() -> None:
         if not batch:
             return
-        lines_of: dict[str, list[int]] = {}
-        for number, charge in batch:
-            lines_of.setdefault(charge.charge_id, []).append(number)
         try:
             posted: ChargesPosted = execute(PostCharges.parse({"charges": [c for _, c in batch]}))
         except LedgerError as error:
@@ -67,9 +64,9 @@ def import_charges(execute: Callable[[Command], Any], lines: Iterable[str], batc
             raise
         report.applied += posted.applied
         report.duplicates += posted.duplicates
-        for rejected in posted.rejected:
-            numbers = lines_of.get(rejected.charge_id) or [None]  # type: ignore[list-item]
-            report.rejected.append({"line": numbers.pop(0), **rejected.to_dict()})
+        for rejected in posted.rejected:  # its place in the batch names its line, whatever else has its charge id
+            line = batch[rejected.index][0] if rejected.index is not None else None
+            report.rejected.append({"line": line, **rejected.model_dump(exclude={"index"})})
         report.batches += 1
         progress.advance(len(batch))
         batch.clear()

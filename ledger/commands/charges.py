@@ -81,10 +81,10 @@ class PostCharges(Command[ChargesPosted]):
 
 
 def post_charges(ctx: HandlerContext, cmd: PostCharges) -> ChargesPosted:
-    """Apply the good charges, report the bad ones; a bad charge changes nothing."""
-    by_account: dict[str, list[PostCharge]] = defaultdict(list)
-    for charge in cmd.charges:
-        by_account[charge.account_id].append(charge)
+    """Apply the good charges, report the bad ones (each with its place in the batch); a bad charge changes nothing."""
+    by_account: dict[str, list[tuple[int, PostCharge]]] = defaultdict(list)
+    for index, charge in enumerate(cmd.charges):
+        by_account[charge.account_id].append((index, charge))
     now = ctx.now()
     account_ids = {ref: ids.account_id(ref) for ref in by_account}
     accounts = ctx.store.load_many(BillingAccount, list(account_ids.values()))  # one round trip for the batch
@@ -95,21 +95,24 @@ def post_charges(ctx: HandlerContext, cmd: PostCharges) -> ChargesPosted:
         account = accounts[account_ids[account_ref]]
         if account is None:
             error = AccountNotFound(f"billing account {account_ref!r} not found", id=account_ids[account_ref])
-            rejected += [ChargeRejection(charge_id=c.charge_id, error=error.code, message=error.message) for c in charges]
+            rejected += [ChargeRejection(charge_id=c.charge_id, error=error.code, message=error.message, index=n)
+                         for n, c in charges]
             continue
         before = account.version
-        for charge in charges:
+        for index, charge in charges:
             try:
                 if charge.apply_to(account, now):
                     applied += 1
                 else:
                     duplicates += 1
             except LedgerError as error:
-                rejected.append(ChargeRejection(charge_id=charge.charge_id, error=error.code, message=error.message))
+                rejected.append(ChargeRejection(charge_id=charge.charge_id, error=error.code, message=error.message,
+                                                index=index))
         if account.version != before:
             touched.append(account)
     if touched:
         ctx.store.save(*touched)
+    rejected.sort(key=lambda r: r.index or 0)
     return ChargesPosted(applied=applied, duplicates=duplicates, rejected=rejected, accounts=len(touched))
 
 

@@ -68,6 +68,7 @@ class ChargeRejection(Result):
     charge_id: str
     error: str
     message: str
+    index: int | None = None  # the charge's place in the batch (from 0): which of two with the same id it was
 
 
 class ChargesPosted(Result):

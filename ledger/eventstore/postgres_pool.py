@@ -6,6 +6,18 @@ from collections import deque
 from typing import Any
 
 from eventsourcing.postgres import ConnectionPool
+from psycopg_pool.base import AttemptWithBackoff
+
+RECONNECT_EVERY = 1.0  # seconds at most between two attempts to replace a lost connection
+
+
+class _CappedAttempt(AttemptWithBackoff):
+    """psycopg_pool's reconnection backoff (1 s, doubling until its 5-minute timeout) capped at RECONNECT_EVERY:
+    uncapped, a pool whose server was down for 30 s waited up to 30 s more after the server came back."""
+
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, RECONNECT_EVERY)
 
 
 class LastUsedFirstPool(ConnectionPool):
@@ -15,8 +27,12 @@ class LastUsedFirstPool(ConnectionPool):
     The library's pool is FIFO: a process working alone (the CLI, the relay, a bill run) rotates through every
     pooled connection, so each server backend is cold in turn (catalog caches, prepared statements, the memory a
     megabyte snapshot needs); last used first keeps one backend warm, and the others idle until work overlaps.
-    Only the order changes: the pool's own accounting and waiting clients are untouched.
+    Only the order changes: the pool's own accounting and waiting clients are untouched. And a lost connection is
+    replaced by attempts at most RECONNECT_EVERY apart (a database restart is over within a second of its end).
     """
+
+    def _add_connection(self, attempt: AttemptWithBackoff | None, growing: bool = False) -> None:
+        super()._add_connection(attempt or _CappedAttempt(timeout=self.reconnect_timeout), growing)
 
     def _get_ready_connection(self, timeout: float | None) -> Any:
         if self._pool:

@@ -43,7 +43,11 @@ class FastPostgresApplicationRecorder(PostgresApplicationRecorder):
             "ON e.originator_id = a.i AND e.originator_version > a.after"
         ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name), id_type=id_type)
 
+    share_locks: Any = None  # set by the store: waits for retriers holding these aggregates (eventstore/contention.py)
+
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        if self.share_locks is not None:
+            self.share_locks(curs, {e.originator_id for e in stored_events if e.originator_version > 1})
         self._lock_table(curs)
         self._notify_channel(curs)
         states = [e.state for e in stored_events]

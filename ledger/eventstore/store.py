@@ -12,7 +12,7 @@ from typing import Any, Callable, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, Cache, LRUCache, ProcessingEvent
-from eventsourcing.persistence import IntegrityError, Recording, StoredEvent, Transcoder
+from eventsourcing.persistence import Recording, StoredEvent, Transcoder
 from eventsourcing.utils import Environment, get_topic, resolve_topic
 
 from ledger.eventstore.json_transcoder import FastJSONTranscoder
@@ -20,7 +20,8 @@ from ledger.eventstore.postgres_pool import hand_out_last_used_first
 from ledger.aggregates.base import LedgerAggregate
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.library_bypasses import event_from_state, mutate, project
-from ledger.errors import ConcurrencyConflict, NotFound
+from ledger.errors import NotFound
+from ledger.eventstore import contention
 from ledger.eventstore.overlap import PendingSave, ReadAhead, Rows
 
 A = TypeVar("A")
@@ -38,6 +39,13 @@ class LedgerStore(Application):
         super().__init__(env=env)
         self.snapshotting_intervals = {BillingAccount: snapshot_interval} if snapshot_interval else {}
         self._background: ThreadPoolExecutor | None = None  # reads ahead and writes behind; started on first use
+        self.saving: list[UUID] = []  # the stored aggregates the last save wrote (whose locks a retry takes)
+        datastore = getattr(self.recorder, "datastore", None)
+        self.retry_strategy = self.env.get("LEDGER_RETRY_STRATEGY") or "locks"
+        locking = hasattr(self.recorder, "share_locks") and self.retry_strategy == "locks"
+        self.writer_locks = contention.WriterLocks(datastore) if locking else None
+        if self.writer_locks is not None:
+            self.recorder.share_locks = self.writer_locks.share  # type: ignore[attr-defined]
         recorder = self.recorder
         if hasattr(recorder, "compress_with_lz4") and self.factory.env_create_table():  # type: ignore[attr-defined]
             recorder.compress_with_lz4(recorder.events_table_name)  # our PostgreSQL recorder: bills' events insert faster
@@ -96,6 +104,7 @@ class LedgerStore(Application):
         if other:  # anything else (a bare event, a foreign aggregate): the library's way
             processing_event.collect_events(*other)
         processing_event.saved_kwargs.update(kwargs)
+        self.saving = [event.originator_id for event in processing_event.events if event.originator_version > 1]
         return processing_event
 
     def _saved(self, processing_event: ProcessingEvent[UUID], recordings: list[Recording[UUID]]) -> list[Recording[UUID]]:
@@ -304,13 +313,9 @@ class LedgerStore(Application):
             self.repository.cache = LRUCache(maxsize=cache.maxsize) if isinstance(cache, LRUCache) else Cache()
 
     def retrying(self, attempt: Callable[[], R], attempts: int) -> R:
-        """Run a load-decide-save attempt; on a version conflict reload and try again (optimistic concurrency)."""
-        for _ in range(attempts):
-            try:
-                return attempt()
-            except IntegrityError:
-                self.forget()
-        raise ConcurrencyConflict(f"gave up after {attempts} attempts: other writers kept changing the same aggregates")
+        """Run a load-decide-save attempt; on a version conflict reload and try again (optimistic concurrency),
+        backing off, and on PostgreSQL holding the conflicting aggregates' locks (ledger/eventstore/contention.py)."""
+        return contention.retrying(self, attempt, attempts, self.writer_locks, backoff=self.retry_strategy != "plain")
 
     def notifications(self, start: int, limit: int, topics: list[str] | None = None) -> Any:
         return self.recorder.select_notifications(start=start, limit=limit, topics=topics or ())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -18,10 +18,12 @@ from ledger.projections.tables import ACCOUNT_BALANCES, BILL_ALLOCATIONS, BILLS,
 
 
 class ReadModelDatabase:
-    """One connection to the read models; every write happens inside `transaction()`."""
+    """One connection to the read models; every write happens inside `transaction()`. On PostgreSQL a failed
+    connection is replaced: `reconnect()` drops it, and the next use connects again."""
 
-    def __init__(self, conn: Any, dialect: str, location: str) -> None:
-        self.conn = conn
+    def __init__(self, conn: Any, dialect: str, location: str, connect: Callable[[], Any] | None = None) -> None:
+        self._conn = conn
+        self._connect = connect
         self.dialect = dialect
         self.location = location  # "schema ledger_read" or a file path, for messages
         self._p = "%s" if dialect == "postgres" else "?"
@@ -30,10 +32,30 @@ class ReadModelDatabase:
 
     @classmethod
     def postgres(cls, url: str, schema: str) -> ReadModelDatabase:
-        conn = psycopg.connect(url, autocommit=True)
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-        return cls(conn, "postgres", f"schema {schema}")
+        def connect() -> psycopg.Connection[Any]:
+            conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+            return conn
+
+        return cls(connect(), "postgres", f"schema {schema}", connect)
+
+    @property
+    def conn(self) -> Any:
+        if self._conn is None:
+            if self._connect is None:
+                raise RuntimeError("the read-model database is closed")
+            self._conn = self._connect()
+        return self._conn
+
+    def reconnect(self) -> None:
+        """Drop a (failed) PostgreSQL connection; the next use opens a new one. SQLite keeps its file open."""
+        if self._connect is None:
+            return
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
 
     @classmethod
     def sqlite(cls, path: Path) -> ReadModelDatabase:
@@ -49,7 +71,9 @@ class ReadModelDatabase:
         return self
 
     def close(self) -> None:
-        self.conn.close()
+        conn, self._conn, self._connect = self._conn, None, None
+        if conn is not None:
+            conn.close()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

@@ -9,6 +9,7 @@ from kafka.errors import KafkaError
 from kafka.partitioner import murmur2
 
 from ledger.errors import PublishFailed
+from ledger.streaming.kafka_consumers import RECONNECT_BACKOFF_MAX_MS
 from ledger.ports import OutboundMessage
 from ledger.recent import Recent
 
@@ -26,6 +27,7 @@ def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
         "request_timeout_ms": 10_000,
         "delivery_timeout_ms": 30_000,
         "client_id": "ledger",
+        "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
         **overrides,
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -15,6 +16,7 @@ _TABLE = "ledger_follower_positions"
 
 class SqlitePositions:
     def __init__(self, path: Path) -> None:
+        self.path = path
         self.conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
         self.conn.execute(f"CREATE TABLE IF NOT EXISTS {_TABLE} (name TEXT PRIMARY KEY, position INTEGER NOT NULL)")
 
@@ -27,13 +29,20 @@ class SqlitePositions:
             f"INSERT INTO {_TABLE} (name, position) VALUES (?, ?) "
             "ON CONFLICT (name) DO UPDATE SET position = excluded.position", (name, position))
 
+    def reconnect(self) -> None:
+        self.conn.close()
+        self.conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+
     def close(self) -> None:
         self.conn.close()
 
 
 class PostgresPositions:
+    """One connection, replaced after a failure (`reconnect`: the next read or write connects again)."""
+
     def __init__(self, url: str, schema: str | None) -> None:
-        self.conn = psycopg.connect(url, autocommit=True)
+        self.url = url
+        self._conn: psycopg.Connection[Any] | None = None
         self.table = sql.Identifier(schema, _TABLE) if schema else sql.Identifier(_TABLE)
         with setting_up(url):
             if schema:
@@ -41,6 +50,17 @@ class PostgresPositions:
             self.conn.execute(sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, position bigint NOT NULL,"
                 " updated_at timestamptz NOT NULL DEFAULT now())").format(self.table))
+
+    @property
+    def conn(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+        return self._conn
+
+    def reconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
     def get(self, name: str) -> int:
         row = self.conn.execute(sql.SQL("SELECT position FROM {} WHERE name = %s").format(self.table), (name,)).fetchone()
@@ -52,4 +72,4 @@ class PostgresPositions:
             " DO UPDATE SET position = excluded.position, updated_at = now()").format(self.table), (name, position))
 
     def close(self) -> None:
-        self.conn.close()
+        self.reconnect()

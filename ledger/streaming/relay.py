@@ -8,8 +8,9 @@ re-sends at most one page: delivery is at least once, and each message carries a
 from __future__ import annotations
 
 import threading
+import time
 from functools import cache
-from typing import Callable
+from typing import Any, Callable
 
 import structlog
 
@@ -17,8 +18,12 @@ from ledger.contracts.codec import SchemaRegistry
 from ledger.errors import PublishFailed
 from ledger.streaming.event_feed import EventFeed, FeedItem
 from ledger.ports import EventPublisher, OutboundMessage, PositionStore
+from ledger.runtime.metrics import ProcessMetrics
+from ledger.runtime.outages import DATABASES, KAFKA
+from ledger.runtime.supervisor import RunPolicy, supervise
 
 RELAY_NAME = "event-topic-relay"
+DEFAULT_DEPENDENCIES = {"kafka": (PublishFailed,)}
 
 
 def to_message(registry: SchemaRegistry, item: FeedItem) -> OutboundMessage:
@@ -53,10 +58,15 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.name = name
         self.position = positions.get(name)
+        self._lag_checked = 0.0
+        self._reread_position = False
         self.log = structlog.get_logger("ledger.relay").bind(relay=name)
 
     def step(self) -> int:
         """Publish the next page; returns how many events went out (0: nothing new). Raises PublishFailed."""
+        if self._reread_position:  # after a database failure: where the stored position says, in case it moved
+            self.position = self.positions.get(self.name)
+            self._reread_position = False
         items = self.feed.page(self.position, self.batch_size)
         if not items:
             return 0
@@ -72,28 +82,34 @@ class OutboxRelay:
         self.position = items[-1].position
         return len(items)
 
+    # ------------------------------------------------------------ as a supervised worker (ledger.runtime)
+
+    idle_pause = 0.2
+
+    def reset(self, dependency: str) -> None:
+        """After a failed page: a new producer if the broker failed, a new positions connection if the database
+        did; the page is read again from the recorded position (nothing of it was recorded)."""
+        if dependency not in DATABASES:
+            self._drop_publisher()
+        if dependency != KAFKA:
+            self.positions.reconnect()
+            self._reread_position = True
+
+    def report(self, metrics: ProcessMetrics) -> None:
+        now = time.monotonic()
+        if now - self._lag_checked >= 1.0:  # one query a second at most, however often pages go out
+            self._lag_checked = now
+            stored = self.feed.store.recorder.max_notification_id() or 0
+            metrics.relay_lag.set(max(stored - self.position, 0))
+
     def run(self, stop: threading.Event, idle_seconds: float = 0.2, max_backoff: float = 10.0,
-            on_step: Callable[[int], None] | None = None) -> None:
-        """Publish until `stop` is set; when the broker is down, wait and try again from the recorded position."""
-        backoff = idle_seconds
+            on_step: Callable[[int], None] | None = None, **supervision: Any) -> None:
+        """Publish until `stop` is set, riding out broker and database outages (ledger.runtime.supervisor)."""
+        self.idle_pause = idle_seconds
         self.log.info("relay started", position=self.position)
-        while not stop.is_set():
-            try:
-                sent = self.step()
-            except PublishFailed as error:
-                self.log.warning("publish failed; will retry", reason=error.message, position=self.position,
-                                 retry_in=backoff)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, max_backoff)
-                continue
-            backoff = idle_seconds
-            if on_step:
-                on_step(sent)
-            if sent:
-                self.log.debug("published", events=sent, position=self.position)
-            else:
-                stop.wait(idle_seconds)
-        self.close()
+        supervise("relay", lambda: self, supervision.pop("dependencies", DEFAULT_DEPENDENCIES), stop,
+                  supervision.pop("policy", RunPolicy(backoff_first_seconds=idle_seconds, backoff_cap_seconds=max_backoff)),
+                  on_step=on_step, **supervision)
 
     def catch_up(self) -> int:
         """Publish everything stored so far (for tests and one-shot runs); returns the count."""
@@ -112,6 +128,10 @@ class OutboxRelay:
 
     def close(self) -> None:
         self._drop_publisher()
+        try:
+            self.positions.close()
+        except Exception:  # noqa: BLE001 - a broken connection may fail to close
+            pass
         self.log.info("relay stopped", position=self.position)
 
 

@@ -11,7 +11,7 @@ from consumers.dead_letters import MemoryDeadLetters
 from ledger.contracts.codec import SchemaRegistry
 from ledger.contracts.rating import CHARGE_SCHEMA, charge_record
 from tests.support.kafka_fakes import ConsumedRecord
-from tests.support.ledger_factory import (FakeClock, account_of, define_spec, make_ledger, open_account)
+from tests.support.ledger_factory import FakeClock, account_of, define_spec, make_ledger, open_account
 
 
 @pytest.fixture
@@ -81,3 +81,31 @@ def test_dead_letters_say_where_the_message_came_from(ledger, registry):
     """A dead letter names its source topic, partition and offset."""
     _, letters = _ingest(ledger, registry, [_charge(registry, "c0"), ConsumedRecord(b"junk", offset=41, partition=3)])
     assert (letters[0].source_topic, letters[0].source_partition, letters[0].source_offset) == ("rating.charges", 3, 41)
+
+
+def test_each_refused_message_of_a_batch_is_dead_lettered_with_its_own_bytes_and_place(ledger, registry):
+    """A charge, its conflicting re-send, its valid re-send and poison of every kind in one batch: one letter per
+    refused message, each with its own bytes, key, partition, offset, code and reason; the valid re-send is a
+    duplicate and the charge is applied once."""
+    charge = _charge(registry, "c1")
+    sent = [
+        (charge, "ACC-1", "applied"),
+        (_charge(registry, "c1", amount="99.00"), "ACC-1", "idempotency_conflict"),  # same id, other content
+        (charge, "ACC-1", "duplicate"),  # the valid re-send, after the conflicting one
+        (b"\x00\x01garbage", "junk", "undecodable_message"),
+        (b"\xc3\x01" + b"\x00" * 8 + b"\x02", "ACC-1", "unknown_schema"),
+        (None, "ACC-1", "stream_error"),
+        (_charge(registry, "c2", account="NOPE"), "NOPE", "account_not_found"),
+        (_charge(registry, "c3", currency="USD"), "ACC-1", "currency_mismatch"),
+        (_charge(registry, "c4", amount="-3"), "ACC-1", "invalid_input"),
+        (_charge(registry, "c1", amount="12.00"), "ACC-1", "idempotency_conflict"),  # a second, other conflict
+    ]
+    messages = [ConsumedRecord(value, offset=100 + n, key=key.encode(), partition=n % 3)
+                for n, (value, key, _) in enumerate(sent)]
+    result, letters = _ingest(ledger, registry, messages)
+    refused = [(m.value, m.key, m.partition, m.offset, code) for m, (_, _, code) in zip(messages, sent)
+               if code not in ("applied", "duplicate")]
+    assert sorted(((d.value, d.key, d.source_partition, d.source_offset, d.error) for d in letters),
+                  key=lambda letter: letter[3]) == refused
+    assert all(d.reason for d in letters) and (result.applied, result.duplicates) == (1, 1)
+    assert account_of(ledger, "ACC-1").balance == Decimal("10.00")

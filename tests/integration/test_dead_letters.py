@@ -10,29 +10,16 @@ from dataclasses import dataclass
 
 import pytest
 
-from consumers.dead_letters import ABSENT_VALUE, KafkaDeadLetters, MemoryDeadLetters
+from consumers.dead_letters import KafkaDeadLetters, MemoryDeadLetters
 from ledger.ports import DeadLetter, DeadLetterSink
 from ledger.streaming.kafka_topics import ensure_topics
-from tests.support.pipeline import read_topic
+from tests.support.pipeline import dead_letters_on
 
 
 @dataclass
 class Adapter:
     sink: DeadLetterSink
     kept: Callable[[], list[DeadLetter]]  # the letters as a reader of the dead letters finds them now
-
-
-def _from_topic(bootstrap: str, topic: str) -> list[DeadLetter]:
-    """The dead-letter topic's messages read back into letters (the reason and source travel in headers)."""
-    letters = []
-    for record in read_topic(bootstrap, topic):
-        headers = {name: value.decode() for name, value in record.headers}
-        absent = (ABSENT_VALUE[0], ABSENT_VALUE[1].decode()) in headers.items()
-        letters.append(DeadLetter(value=None if absent else record.value, key=record.key, source_topic=headers["dlq.source.topic"],
-                                  source_partition=int(headers["dlq.source.partition"]),
-                                  source_offset=int(headers["dlq.source.offset"]), error=headers["dlq.error"],
-                                  reason=headers["dlq.reason"]))
-    return letters
 
 
 @pytest.fixture(params=["memory", "kafka"])
@@ -46,7 +33,7 @@ def adapter(request: pytest.FixtureRequest) -> Iterator[Adapter]:
     ensure_topics(bootstrap, {topic: 1})  # as the ledger creates its dead-letter topic
     kafka = KafkaDeadLetters(bootstrap, topic)
     try:
-        yield Adapter(kafka, lambda: _from_topic(bootstrap, topic))
+        yield Adapter(kafka, lambda: dead_letters_on(bootstrap, topic))
     finally:
         kafka.close()
 

@@ -32,7 +32,7 @@ def ledger(settings):
 
 def _ingest_all(ledger, registry, expected_messages: int) -> None:
     """Run the ingestion consumer until it has handled `expected_messages`."""
-    work, consumer = ingestion(ledger, registry)
+    worker = ingestion(ledger, registry)
     stop, seen = threading.Event(), [0]
 
     def on_batch(result) -> None:
@@ -43,11 +43,9 @@ def _ingest_all(ledger, registry, expected_messages: int) -> None:
     timer = threading.Timer(90, stop.set)
     timer.start()
     try:
-        run_ingestion(work, consumer, stop, on_batch=on_batch)
+        run_ingestion(worker, stop, on_batch=on_batch)
     finally:
         timer.cancel()
-        consumer.close()
-        work.dead_letters.close()
     assert seen[0] >= expected_messages, f"ingested {seen[0]} of {expected_messages} messages"
 
 

@@ -336,6 +336,10 @@ class KafkaServer:
             proc.kill()
             proc.wait()
 
+    def kill(self) -> None:
+        """kill -9 the broker process (a crash); ports and data stay for ``start()``."""
+        self._kill()
+
     def close(self) -> None:
         """Stop the broker and delete its files."""
         atexit.unregister(self.close)

@@ -10,18 +10,21 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from ledger.streaming.kafka_publisher import producer_config
+from consumers.dead_letters import ABSENT_VALUE
 from ledger.contracts.codec import SchemaRegistry
 from ledger.contracts.rating import CHARGE_SCHEMA, charge_record
+from ledger.ports import DeadLetter
 from ledger.service import Ledger
 from ledger.settings import Settings
+from ledger.streaming.kafka_publisher import producer_config
 from tests.support.ledger_factory import FakeClock, define_spec, make_ledger, open_account
 from tests.support.processes import check_subprocesses_import_this_ledger
 
@@ -62,13 +65,19 @@ class Processes:
         self.running: dict[str, subprocess.Popen[bytes]] = {}
         self.kills = 0
 
-    def start(self, name: str, *extra: str, key: str | None = None) -> None:
-        """Start `ledger NAME`, known as `key` (default: the name; a second ingest worker needs its own)."""
+    def start(self, name: str, *extra: str, key: str | None = None, log_level: str = "WARNING",
+              env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start `ledger NAME`, known as `key` (default: the name; a second ingest worker needs its own), with
+        `env` added to the settings' environment."""
         key = key or name
         log = open(self.logs / f"{key}.log", "ab")
-        self.running[key] = subprocess.Popen([sys.executable, "-m", "ledger", name, "--log-level", "WARNING", *extra],
-                                              env=self.env, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                              cwd=self.logs)
+        self.running[key] = subprocess.Popen([sys.executable, "-m", "ledger", name, "--log-level", log_level, *extra],
+                                              env=self.env | (env or {}), stdout=log, stderr=log,
+                                              stdin=subprocess.DEVNULL, cwd=self.logs)
+        return self.running[key]
+
+    def log_of(self, key: str) -> str:
+        return (self.logs / f"{key}.log").read_text(errors="replace")
 
     def kill(self, name: str) -> None:
         """kill -9: no clean-up, no last commit."""
@@ -139,6 +148,32 @@ def read_topic(bootstrap: str, topic: str) -> list[Any]:
         return messages
     finally:
         consumer.close()
+
+
+def read_model_balances(settings: Settings) -> dict[str, Decimal]:
+    """Each account's balance as the read models have it now."""
+    from ledger.bootstrap import read_model_db
+    from ledger.projections.reader import account_overview
+
+    db = read_model_db(settings)
+    try:
+        return {r["account_ref"]: r["balance"] for r in account_overview(db)}
+    finally:
+        db.close()
+
+
+def dead_letters_on(bootstrap: str, topic: str) -> list[DeadLetter]:
+    """The dead-letter topic's messages read back into letters (the reason and source travel in headers)."""
+    letters = []
+    for record in read_topic(bootstrap, topic):
+        headers = {name: value.decode() for name, value in record.headers}
+        absent = (ABSENT_VALUE[0], ABSENT_VALUE[1].decode()) in headers.items()
+        letters.append(DeadLetter(value=None if absent else record.value, key=record.key,
+                                  source_topic=headers["dlq.source.topic"],
+                                  source_partition=int(headers["dlq.source.partition"]),
+                                  source_offset=int(headers["dlq.source.offset"]), error=headers["dlq.error"],
+                                  reason=headers["dlq.reason"]))
+    return letters
 
 
 def wait_for(check: Callable[[], bool], timeout: float, every: float = 0.5) -> bool:

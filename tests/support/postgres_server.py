@@ -110,7 +110,9 @@ def wait_until_ready(url: str, timeout: float = 30, process: subprocess.Popen | 
 class PostgresServer:
     """A throw-away PostgreSQL cluster in a temp dir; ``url`` once started."""
 
-    def __init__(self) -> None:
+    def __init__(self, **settings: str) -> None:
+        """`settings` are added to postgresql.conf (over the suite's fast but crash-unsafe defaults)."""
+        self.settings = settings
         self.url = ""
         self._tmp: Path | None = None
         self._bindir: Path | None = None
@@ -148,7 +150,7 @@ class PostgresServer:
                 os.chown(path, self._user.pw_uid, self._user.pw_gid)
         _run([self._tool("initdb"), "-D", str(data), "-U", DB_USER, "-A", "trust",
               "-E", "UTF8", "--no-locale", "--no-sync"], **self._as_server_user())
-        settings = {**_SETTINGS, "unix_socket_directories": f"'{sockets}'"}
+        settings = {**_SETTINGS, **self.settings, "unix_socket_directories": f"'{sockets}'"}
         with open(data / "postgresql.conf", "a") as conf:
             conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
         for attempt in range(3):  # the free port may be taken before postgres binds it
@@ -170,6 +172,34 @@ class PostgresServer:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
         self.url = f"postgresql://{DB_USER}@127.0.0.1:{port}/{DB_NAME}"
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1].split("/")[0])
+
+    def halt(self, mode: str = "fast") -> None:
+        """Stop the server process (pg_ctl `mode`: fast ends sessions and shuts down cleanly, immediate is a crash),
+        keeping its port and data for `resume()`."""
+        assert self._tmp is not None and self._proc is not None
+        _run([self._tool("pg_ctl"), "-D", str(self._tmp / "data"), "stop", "-m", mode, "-w", "-t", "60"],
+             **self._as_server_user())
+        self._proc.wait(timeout=30)
+
+    def resume(self) -> None:
+        """Start the server again after `halt()`: same port, same data directory."""
+        assert self._tmp is not None
+        port = self.port
+        with open(self._tmp / "postgres.log", "ab") as log_file:
+            self._proc = subprocess.Popen(
+                [self._tool("postgres"), "-D", str(self._tmp / "data"), "-p", str(port)],
+                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                start_new_session=True, **self._as_server_user(),
+            )
+        wait_until_ready(self.url, timeout=60, process=self._proc)
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
 
     def _as_server_user(self) -> dict[str, Any]:
         """subprocess arguments that run a command as the server's OS user."""
