@@ -1,0 +1,73 @@
+"""What the routes use: the write side, the read store, the API's tables, the authenticator, background runs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from ledger.bootstrap import ApiParts
+from ledger.commands.base import Command
+from ledger.commands.results import Result
+from ledger.errors import LedgerError
+from ledger.http.auth import Authenticator
+
+
+class ApiServices:
+    """Commands go to the write Ledger (one at a time, as in the CLI; other processes' writes are version
+    conflicts, retried); reads go to the read store (no cache, its own connections): they never wait behind a
+    command, and a GET after a POST sees what the POST wrote. Cycle runs go to a second Ledger on a background
+    thread, so charges and payments are not held behind a long run."""
+
+    def __init__(self, parts: ApiParts) -> None:
+        self.parts = parts
+        self.settings = parts.settings
+        self.reads = parts.reads
+        self.records = parts.records
+        self.auth = Authenticator(parts.records, parts.settings)
+        self.log = structlog.get_logger("ledger.http")
+        self._runs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-cycle-run")
+        self._running: set[str] = set()
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        return self.parts.clock()
+
+    def epoch(self) -> float:
+        return time.time()
+
+    def execute(self, command: Command) -> Result:
+        return self.parts.ledger.execute(command)
+
+    def start_run(self, key: str, command: Command) -> bool:
+        """Run a long command (a cycle run) on the background Ledger; False when the same run is already going."""
+        with self._lock:
+            if key in self._running:
+                return False
+            self._running.add(key)
+
+        def run() -> Any:
+            try:
+                return self.parts.batch_ledger.execute(command)
+            except LedgerError:
+                pass  # logged by the service; a new trigger resumes the run
+            except Exception as error:  # noqa: BLE001 - the run's thread must not die silently
+                self.log.error("background run failed", run=key, error=type(error).__name__)
+            finally:
+                with self._lock:
+                    self._running.discard(key)
+
+        self._runs.submit(run)
+        return True
+
+    def running(self, key: str) -> bool:
+        with self._lock:
+            return key in self._running
+
+    def close(self) -> None:
+        self._runs.shutdown(wait=True, cancel_futures=False)
+        self.parts.close()
