@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -43,26 +43,27 @@ class ApiServices:
     def execute(self, command: Command) -> Result:
         return self.parts.ledger.execute(command)
 
-    def start_run(self, key: str, command: Command) -> bool:
-        """Run a long command (a cycle run) on the background Ledger; False when the same run is already going."""
+    def start_run(self, key: str, command: Command) -> Future[Any] | None:
+        """Run a long command (a cycle run) on the background Ledger; None when the same run is already going.
+        The future raises what the command raised (a refusal), and is logged either way."""
         with self._lock:
             if key in self._running:
-                return False
+                return None
             self._running.add(key)
 
         def run() -> Any:
             try:
                 return self.parts.batch_ledger.execute(command)
             except LedgerError:
-                pass  # logged by the service; a new trigger resumes the run
-            except Exception as error:  # noqa: BLE001 - the run's thread must not die silently
-                self.log.error("background run failed", run=key, error=type(error).__name__)
+                raise  # logged by the service; a new trigger resumes the run
+            except Exception as error:
+                self.log.error("background run failed", run=key, error=type(error).__name__, exc_info=error)
+                raise
             finally:
                 with self._lock:
                     self._running.discard(key)
 
-        self._runs.submit(run)
-        return True
+        return self._runs.submit(run)
 
     def running(self, key: str) -> bool:
         with self._lock:

@@ -13,6 +13,7 @@ from fastapi import Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from ledger.aggregates.money import currency, fmt
 from ledger.contracts.tmf import href
 from ledger.http.errors import ApiError
 
@@ -32,8 +33,9 @@ class Money(Tmf):
     value: str = Field(pattern=DECIMAL, description="exact decimal amount as a string, e.g. \"18.45\"")
 
     @classmethod
-    def of(cls, amount: Decimal, unit: str) -> Money:
-        return cls(unit=unit, value=str(amount))
+    def of(cls, amount: Decimal | str, unit: str) -> Money:
+        """The amount exactly, with at least the currency's minor unit (10 EUR reads "10.00")."""
+        return cls(unit=unit, value=fmt(Decimal(amount), currency(unit)))
 
     def amount(self) -> Decimal:
         return Decimal(self.value)
