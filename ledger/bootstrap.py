@@ -25,6 +25,7 @@ from ledger.streaming.positions import PostgresPositions, SqlitePositions
 if TYPE_CHECKING:
     from consumers.charge_ingestion import ChargeIngestion
     from consumers.projection import ProjectionConsumer
+    from ledger.streaming.notifier import Notifier
     from ledger.streaming.relay import OutboxRelay
 
 
@@ -107,6 +108,14 @@ def api_parts(settings: Settings, clock: Clock = system_clock) -> ApiParts:
     uncached = settings.model_copy(update={"cache_size": 0})
     return ApiParts(bootstrap(uncached, clock=clock), bootstrap(uncached, clock=clock), read_store(settings),
                     api_tables(settings), read_model_db(settings), settings, clock)
+
+
+def notifier(settings: Settings) -> Notifier:
+    """`ledger notify`: the hub's notifier on a read store and the API's tables."""
+    from ledger.streaming.notifier import Notifier
+
+    return Notifier(read_store(settings), api_tables(settings), failing_after=settings.notify_failing_after_seconds,
+                    timeout=settings.notify_timeout_seconds, max_backoff=settings.notify_max_backoff_seconds)
 
 
 GC_THRESHOLDS = (50_000, 20, 100)
