@@ -18,7 +18,7 @@ from ledger.http.deps import Allowed, Services
 from ledger.http.errors import ApiError, error_responses
 from ledger.http.idempotency import Once
 from ledger.http.listing import list_accounts
-from ledger.http.tmf import Fields, Json, Money, Paging, Ref, TimePeriod, Tmf, created, dump, one
+from ledger.http.tmf import LISTED, Resource, again, Fields, Json, Money, Paging, Ref, TimePeriod, Tmf, created, dump, one
 from ledger.queries.accounts import AccountSummary, account_summary
 from ledger.queries.cycles import SpecificationView, specification_view, specification_views
 
@@ -47,7 +47,7 @@ class BillStructure(Tmf):
     cycleSpecification: CycleSpecificationRef
 
 
-class BillingAccount(Tmf):
+class BillingAccount(Resource):
     """TMF666 BillingAccount, with the ledger's extensions (currency, ratingType, paymentTermsDays, timeZone)."""
 
     id: str
@@ -155,7 +155,7 @@ AccountId = Annotated[str, Path(min_length=1, max_length=200, description="the b
 
 
 @router.post("/billingAccount", name="billingAccount.create", status_code=201, response_model=BillingAccount,
-             responses=error_responses(400, 401, 403, 404, 409, 422))
+             responses={**again(BillingAccount), **error_responses(400, 401, 403, 404, 409, 422)})
 def create_billing_account(svc: Services, caller: Allowed, once: Once, body: BillingAccountCreate) -> Response:
     """Open a billing account (idempotent by its id: the same account again answers 200)."""
 
@@ -168,7 +168,7 @@ def create_billing_account(svc: Services, caller: Allowed, once: Once, body: Bil
 
 
 @router.get("/billingAccount", name="billingAccount.list", response_model=list[BillingAccount],
-            responses=error_responses(400, 401, 403))
+            responses={**LISTED, **error_responses(400, 401, 403)})
 def list_billing_accounts(
         svc: Services, caller: Allowed, paging: Paging,
         state: Annotated[Literal["active", "suspended", "closed"] | None, Query()] = None,
@@ -218,7 +218,7 @@ def delete_billing_account(caller: Allowed, id: AccountId) -> Response:  # noqa:
 # ---------------------------------------------------------------- billingCycleSpecification
 
 
-class BillingCycleSpecification(Tmf):
+class BillingCycleSpecification(Resource):
     """TMF666 BillingCycleSpecification; `billingDay` and `anchorMonth` (when periods start) and
     `billDateOffset` are the ledger's extensions (billingDateShift is the same as billDateOffset)."""
 
@@ -271,7 +271,7 @@ class BillingCycleSpecificationCreate(Tmf):
 
 
 @router.post("/billingCycleSpecification", name="billingCycleSpecification.create", status_code=201,
-             response_model=BillingCycleSpecification, responses=error_responses(400, 401, 403, 409, 422))
+             response_model=BillingCycleSpecification, responses={**again(BillingCycleSpecification), **error_responses(400, 401, 403, 409, 422)})
 def create_cycle_specification(svc: Services, caller: Allowed, once: Once, body: BillingCycleSpecificationCreate) -> Response:
     """Define a specification (immutable: the same name with other values is 409; the same again answers 200)."""
 
@@ -284,7 +284,7 @@ def create_cycle_specification(svc: Services, caller: Allowed, once: Once, body:
 
 
 @router.get("/billingCycleSpecification", name="billingCycleSpecification.list",
-            response_model=list[BillingCycleSpecification], responses=error_responses(400, 401, 403))
+            response_model=list[BillingCycleSpecification], responses={**LISTED, **error_responses(400, 401, 403)})
 def list_cycle_specifications(svc: Services, caller: Allowed, paging: Paging,
                               frequency: Annotated[str | None, Query(max_length=20)] = None) -> Json:
     views = [v for v in specification_views(svc.reads) if frequency is None or v.frequency == frequency]

@@ -22,7 +22,7 @@ from ledger.http.deps import Allowed, Services
 from ledger.http.errors import error_responses
 from ledger.http.idempotency import Once
 from ledger.http.listing import list_bills
-from ledger.http.tmf import Fields, Json, Money, Paging, Ref, TimePeriod, Tmf, created, dump, one, ref
+from ledger.http.tmf import LISTED, Resource, again, Fields, Json, Money, Paging, Ref, TimePeriod, Tmf, created, dump, one, ref
 from ledger.queries.bills import BillView, bill_view_by_id, on_demand_bill_view
 from ledger.queries.cycles import CycleRunView, cycle_run_ids, cycle_run_view
 
@@ -46,7 +46,7 @@ class AppliedPayment(Tmf):
     source: str = Field(description="payment, creditBalance, chargePrepayment or reversal (the ledger's extension)")
 
 
-class CustomerBill(Tmf):
+class CustomerBill(Resource):
     """TMF678 CustomerBill; `overdue`, `roundingDifference`, `offCycleReason` and `billCycle` are extensions."""
 
     id: str
@@ -129,7 +129,7 @@ BillId = Annotated[str, Path(min_length=1, max_length=200, description="the bill
 
 
 @router.get("/customerBill", name="customerBill.list", response_model=list[CustomerBill],
-            responses=error_responses(400, 401, 403))
+            responses={**LISTED, **error_responses(400, 401, 403)})
 def list_customer_bills(
         svc: Services, caller: Allowed, paging: Paging,
         billingAccount_id: Annotated[str | None, Query(alias="billingAccount.id", max_length=200)] = None,
@@ -169,7 +169,7 @@ def patch_customer_bill(svc: Services, caller: Allowed, id: BillId, body: Custom
 # ---------------------------------------------------------------- customerBillOnDemand
 
 
-class CustomerBillOnDemand(Tmf):
+class CustomerBillOnDemand(Resource):
     id: str
     href: str
     state: Literal["done"]
@@ -209,7 +209,7 @@ def on_demand_doc(svc: Services, caller: Caller, account: str, request_id: str, 
 
 
 @router.post("/customerBillOnDemand", name="customerBillOnDemand.create", status_code=201,
-             response_model=CustomerBillOnDemand, responses=error_responses(400, 401, 403, 404, 409, 422))
+             response_model=CustomerBillOnDemand, responses={**again(CustomerBillOnDemand), **error_responses(400, 401, 403, 404, 409, 422)})
 def create_bill_on_demand(svc: Services, caller: Allowed, once: Once, body: CustomerBillOnDemandCreate) -> Response:
     """Issue an off-cycle bill now (idempotent by the request id: the same request answers 200)."""
     request_id = body.requestId or once.key or uuid.uuid4().hex
@@ -245,7 +245,7 @@ class Trigger(Tmf):
     at: str | None = None
 
 
-class BillCycle(Tmf):
+class BillCycle(Resource):
     """One billing cycle run (TMF678 v5 BillCycle, the ledger's PartyBillingCycle): its dates, every trigger
     (who, what, why, when), its progress and totals. `state`, `trigger`, `accounts*` and `totals` are extensions."""
 
@@ -343,7 +343,7 @@ def create_bill_cycle(svc: Services, caller: Allowed, once: Once, body: BillCycl
     return once.once(caller, body, build)
 
 
-@router.get("/billCycle", name="billCycle.list", response_model=list[BillCycle], responses=error_responses(400, 401, 403))
+@router.get("/billCycle", name="billCycle.list", response_model=list[BillCycle], responses={**LISTED, **error_responses(400, 401, 403)})
 def list_bill_cycles(svc: Services, caller: Allowed, paging: Paging,
                      billCycleSpecification_id: Annotated[str | None, Query(alias="billCycleSpecification.id",
                                                                             max_length=200)] = None) -> Json:

@@ -19,7 +19,7 @@ from ledger.errors import ChargeNotFound, InvalidInput, LedgerError
 from ledger.http.deps import Allowed, Services
 from ledger.http.errors import ApiError, error_responses
 from ledger.http.idempotency import Once
-from ledger.http.tmf import DECIMAL, Fields, Json, Money, Paging, Ref, TimePeriod, Tmf, dump, one, ref
+from ledger.http.tmf import LISTED, Resource, again, DECIMAL, Fields, Json, Money, Paging, Ref, TimePeriod, Tmf, dump, one, ref
 from ledger.queries.charges import ChargeView, account_charges, charge_view
 
 router = APIRouter(prefix=BILL_API, tags=["TMF678 Customer Bill Management"])
@@ -32,7 +32,7 @@ class AppliedTax(Tmf):
     taxAmount: Money
 
 
-class AppliedCustomerBillingRate(Tmf):
+class AppliedCustomerBillingRate(Resource):
     """TMF678 AppliedCustomerBillingRate (amounts positive; a credit is type appliedBillingCredit). Its id reads
     `<billing account>:<charge id>`; `net` (after adjustments) is an extension."""
 
@@ -115,7 +115,7 @@ def _period(period: TimePeriod | None) -> dict[str, Any] | None:
 
 class BatchRejection(Tmf):
     index: int
-    id: str | None
+    id: str | None = None
     code: str
     message: str
 
@@ -137,7 +137,7 @@ def charge_doc(svc: Services, charge_id: str) -> dict[str, Any]:
 
 
 @router.post("/appliedCustomerBillingRate", name="appliedCustomerBillingRate.create", status_code=201,
-             response_model=AppliedCustomerBillingRate, responses=error_responses(400, 401, 403, 404, 409, 422))
+             response_model=AppliedCustomerBillingRate, responses={**again(AppliedCustomerBillingRate), **error_responses(400, 401, 403, 404, 409, 422)})
 def post_charge(svc: Services, caller: Allowed, once: Once, body: AppliedCustomerBillingRateCreate) -> Response:
     """Post one charge: 201 when applied, 200 when it was applied before (the same id and content)."""
 
@@ -197,7 +197,7 @@ def _post_batch(svc: Services, items: list[Any]) -> Json:
 
 
 @router.get("/appliedCustomerBillingRate", name="appliedCustomerBillingRate.list",
-            response_model=list[AppliedCustomerBillingRate], responses=error_responses(400, 401, 403, 404))
+            response_model=list[AppliedCustomerBillingRate], responses={**LISTED, **error_responses(400, 401, 403, 404)})
 def list_charges(svc: Services, caller: Allowed, paging: Paging,
                  billingAccount_id: Annotated[str | None, Query(alias="billingAccount.id", max_length=200)] = None,
                  isBilled: Annotated[bool | None, Query()] = None,

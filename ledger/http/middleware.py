@@ -20,7 +20,8 @@ def _tmf(status: int, code: str, message: str) -> bytes:
 
 
 class BodyLimit:
-    """Refuses a request whose body is larger than `limit` bytes (by Content-Length, or while it streams in)."""
+    """Refuses a request whose body is larger than `limit` bytes (by Content-Length, or while it streams in),
+    and a URL holding a NUL character (400: no database keeps one)."""
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app = app
@@ -29,6 +30,9 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"") or b"%00" in scope.get("raw_path", b""):
+            await _send(send, 400, _tmf(400, "invalid_input", "the URL must not contain NUL characters"))
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
@@ -58,8 +62,11 @@ class _TooLarge(Exception):
 
 
 async def _refuse(send: Any, limit: int) -> None:
-    body = _tmf(413, "body_too_large", f"request bodies are limited to {limit} bytes (LEDGER_API_MAX_BODY_BYTES)")
-    await send({"type": "http.response.start", "status": 413,
+    await _send(send, 413, _tmf(413, "body_too_large", f"request bodies are limited to {limit} bytes (LEDGER_API_MAX_BODY_BYTES)"))
+
+
+async def _send(send: Any, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 

@@ -20,7 +20,7 @@ from ledger.http.deps import Allowed, Services
 from ledger.http.errors import ApiError, error_responses
 from ledger.http.idempotency import Once
 from ledger.http.listing import list_payments
-from ledger.http.tmf import Fields, Json, Money, Paging, Ref, Tmf, created, dump, one, ref
+from ledger.http.tmf import LISTED, Resource, again, Fields, Json, Money, Paging, Ref, Tmf, created, dump, one, ref
 from ledger.queries.accounts import account_summary
 from ledger.queries.bills import bill_view_by_id
 from ledger.queries.payments import PaymentView, RefundNotFound, RefundView, account_refunds, payment_by_reference, \
@@ -54,7 +54,7 @@ class Reversal(Tmf):
     reversedAt: str
 
 
-class Payment(Tmf):
+class Payment(Resource):
     """TMF676 Payment. `correlatorId` is the ledger's external reference (its idempotency key); `toBalance` (what
     became credit balance) and `reversal` are extensions. status: done, or canceled once reversed."""
 
@@ -86,7 +86,7 @@ class Payment(Tmf):
                    paymentDate=v.payment_date, account=Ref(**ref("BillingAccount", v.account_id)),
                    totalAmount=Money.of(v.amount, cur), amount=Money.of(v.amount, cur),
                    paymentMethod=PaymentMethodRef(name=v.method, referredType=v.method),
-                   payer=Ref(id=v.payer_ref, role="payer"), paymentItem=items, toBalance=Money.of(v.to_balance, cur),
+                   payer=Ref(id=v.payer_ref, role="payer", referredType="Party"), paymentItem=items, toBalance=Money.of(v.to_balance, cur),
                    reversal=Reversal(kind=reversal["kind"], reason=reversal["reason"], reversedAt=reversal["at"])
                    if reversal else None)
 
@@ -141,7 +141,7 @@ def _allocation(svc: Services, account: str, item: PaymentItem) -> dict[str, Any
 
 
 @router.post("/payment", name="payment.create", status_code=201, response_model=Payment,
-             responses=error_responses(400, 401, 403, 404, 409, 422))
+             responses={**again(Payment), **error_responses(400, 401, 403, 404, 409, 422)})
 def create_payment(svc: Services, caller: Allowed, once: Once, body: PaymentCreate) -> Response:
     """Record a payment (idempotent by correlatorId: the same payment again answers 200, other details 409)."""
 
@@ -161,7 +161,7 @@ def create_payment(svc: Services, caller: Allowed, once: Once, body: PaymentCrea
     return once.once(caller, body, build)
 
 
-@router.get("/payment", name="payment.list", response_model=list[Payment], responses=error_responses(400, 401, 403))
+@router.get("/payment", name="payment.list", response_model=list[Payment], responses={**LISTED, **error_responses(400, 401, 403)})
 def list_payments_(svc: Services, caller: Allowed, paging: Paging,
                    account_id: Annotated[str | None, Query(alias="account.id", max_length=200)] = None,
                    status: Annotated[Literal["done", "canceled"] | None, Query()] = None,
@@ -204,7 +204,7 @@ def reverse_payment(svc: Services, caller: Allowed, once: Once, body: ReversalCr
 # ---------------------------------------------------------------- refund
 
 
-class Refund(Tmf):
+class Refund(Resource):
     """TMF676 Refund of credit balance; its id reads `<billing account>:<correlatorId>`."""
 
     id: str
@@ -254,7 +254,7 @@ def refund_doc(svc: Services, resource_id: str) -> dict[str, Any]:
 
 
 @router.post("/refund", name="refund.create", status_code=201, response_model=Refund,
-             responses=error_responses(400, 401, 403, 404, 409, 422))
+             responses={**again(Refund), **error_responses(400, 401, 403, 404, 409, 422)})
 def create_refund(svc: Services, caller: Allowed, once: Once, body: RefundCreate) -> Response:
     def build() -> Json:
         result = svc.execute(RefundCredit.parse({
@@ -266,7 +266,7 @@ def create_refund(svc: Services, caller: Allowed, once: Once, body: RefundCreate
     return once.once(caller, body, build)
 
 
-@router.get("/refund", name="refund.list", response_model=list[Refund], responses=error_responses(400, 401, 403, 404))
+@router.get("/refund", name="refund.list", response_model=list[Refund], responses={**LISTED, **error_responses(400, 401, 403, 404)})
 def list_refunds(svc: Services, caller: Allowed, paging: Paging,
                  account_id: Annotated[str | None, Query(alias="account.id", max_length=200)] = None) -> Json:
     """An account's refunds (account.id is required: refunds are listed per billing account)."""

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ledger.aggregates.money import currency, fmt
 from ledger.contracts.tmf import href
@@ -21,9 +21,34 @@ DECIMAL = r"^-?\d{1,24}(\.\d{1,6})?$"
 
 
 class Tmf(BaseModel):
-    """Base of the TMF bodies: camelCase names as the specs spell them; unknown input attributes refused."""
+    """Base of the TMF bodies: camelCase names as the specs spell them; unknown input attributes refused; no text
+    with a NUL character (no database keeps it)."""
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        return value
+
+
+class Resource(Tmf):
+    """A TMF resource: `fields=` may leave out any attribute but id, href and @type (the OpenAPI document requires
+    only those; see app.create_app)."""
+
+    @classmethod
+    def selectable(cls) -> set[str]:
+        found, todo = set(), list(cls.__subclasses__())
+        while todo:
+            sub = todo.pop()
+            found.add(sub.__name__)
+            todo += sub.__subclasses__()
+        return found
+
+
+ALWAYS = ("id", "href", "@type")
 
 
 class Money(Tmf):
@@ -140,3 +165,15 @@ def created(doc: dict[str, Any]) -> Json:
 
 
 Build = Callable[[], Json]
+
+
+_COUNT = {"schema": {"type": "string", "pattern": "^[0-9]+$"}}
+LISTED: dict[int | str, dict[str, Any]] = {200: {"description": "the page of resources", "headers": {
+    "X-Total-Count": {**_COUNT, "description": "how many resources match"},
+    "X-Result-Count": {**_COUNT, "description": "how many are in this answer"}}}}
+"""The list routes' 200 answer: with X-Total-Count and X-Result-Count."""
+
+
+def again(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """A create route's 200 answer: the resource existed already (the same business key and content)."""
+    return {200: {"model": model, "description": "it existed already (the same id and content): nothing changed"}}

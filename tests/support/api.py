@@ -62,8 +62,12 @@ class Api:
 @contextmanager
 def api_on(settings: Settings, clock: FakeClock | None = None) -> Iterator[Api]:
     parts = api_parts(settings, clock or FakeClock())
-    with TestClient(create_app(parts), raise_server_exceptions=False) as client:
-        yield Api(client, parts)
+    app = create_app(parts)
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            yield Api(client, parts)
+    finally:
+        app.state.services.close()
 
 
 def money(value: str, unit: str = "EUR") -> dict[str, str]:
