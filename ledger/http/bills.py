@@ -16,7 +16,7 @@ from pydantic import Field
 from ledger.aggregates import ids
 from ledger.commands import ChangeBillState, IssueOffCycleBill, TriggerBillingCycle
 from ledger.contracts.tmf import BILL_API, href, part_id, split_part_id
-from ledger.errors import BillNotFound, CycleNotFound, InvalidInput, LedgerError
+from ledger.errors import BillNotFound, CycleNotFound, InvalidInput
 from ledger.http.auth import Caller
 from ledger.http.deps import Allowed, Services
 from ledger.http.errors import error_responses
@@ -106,13 +106,8 @@ def bill_doc(svc: Services, caller: Caller, bill_id: str) -> dict[str, Any]:
         raise BillNotFound(f"bill {bill_id!r} not found", bill=bill_id) from None
     if not caller.sees(view.account_id):
         raise BillNotFound(f"bill {bill_id!r} not found", bill=bill_id)
-    cycle = None
-    if view.cycle_id:
-        try:
-            run = cycle_run_view(svc.reads, UUID(view.cycle_id))
-            cycle = cycle_key_of(run.specification, run.period_start)
-        except LedgerError:
-            cycle = None
+    cycle = cycle_key_of(view.cycle_specification, view.billing_period_start) \
+        if view.cycle_specification and view.billing_period_start else None
     return dump(CustomerBill.of(view, cycle))
 
 

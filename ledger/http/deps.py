@@ -18,7 +18,7 @@ _bearer = HTTPBearer(auto_error=False, description="an API key (lk_...) or an OA
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key (lk_...)")
 
 
-def services(request: Request) -> ApiServices:
+async def services(request: Request) -> ApiServices:
     return request.app.state.services  # type: ignore[no-any-return]
 
 

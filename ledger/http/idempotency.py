@@ -65,7 +65,7 @@ def _answer(build: Build) -> Response:
         return ledger_error_response(error)
 
 
-def idempotency(request: Request, idempotency_key: Annotated[str | None, Header(
+async def idempotency(request: Request, idempotency_key: Annotated[str | None, Header(
         alias="Idempotency-Key", max_length=255, pattern=r"^[\x21-\x7e]+$",
         description="a unique key per request: a retry with the same key and body gets the first response")] = None
                 ) -> Idempotency:

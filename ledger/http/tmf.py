@@ -135,7 +135,7 @@ class Page:
         return list(items[self.offset:self.offset + self.limit])
 
 
-def page(request: Request,
+async def page(request: Request,
          offset: Annotated[int, Query(ge=0, le=10**9, description="index of the first resource returned")] = 0,
          limit: Annotated[int | None, Query(ge=1, description="how many at most (default and maximum: settings)")] = None,
          fields: Annotated[str | None, Query(description="comma-separated first-level attributes to return")] = None) -> Page:
@@ -148,7 +148,7 @@ def page(request: Request,
 Paging = Annotated[Page, Depends(page)]
 
 
-def fields_of(fields: Annotated[str | None, Query(description="comma-separated first-level attributes to return")] = None
+async def fields_of(fields: Annotated[str | None, Query(description="comma-separated first-level attributes to return")] = None
               ) -> frozenset[str] | None:
     return _fields(fields)
 
