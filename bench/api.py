@@ -123,7 +123,8 @@ def run_wrk(wrk: str, url: str, script: str, duration: float, connections: int, 
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
     try:
-        done = subprocess.run([wrk, f"-t{threads}", f"-c{connections}", f"-d{int(duration)}s", f"--timeout={timeout}s", "--latency", "-s", f.name,
+        done = subprocess.run([wrk, f"-t{threads}", f"-c{connections}", f"-d{int(duration)}s", f"--timeout={timeout}s",
+                               "--latency", "-s", f.name,
                                url], capture_output=True, text=True, timeout=duration + 60)
     finally:
         os.unlink(f.name)

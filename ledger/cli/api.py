@@ -56,7 +56,7 @@ def do_key_list(app: App, a: argparse.Namespace) -> Outcome:
     finally:
         records.close()
     stamp = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) if t else "-"  # noqa: E731
-    rows = [[k["key_id"], k["role"], ",".join(k["accounts"] or []) or "-", k["label"], stamp(k["created_at"]),
+    rows = [[k["key_id"], k["role"], ",".join(k["accounts"] or []) or "-", k["label"], stamp(k["created_at"]),  # type: ignore[arg-type]
              stamp(k["last_used_at"]), "revoked" if k["revoked_at"] else "active"] for k in keys]
     return Outcome(keys, table(["KEY", "ROLE", "ACCOUNTS", "LABEL", "CREATED", "LAST USED", "STATE"], rows))
 

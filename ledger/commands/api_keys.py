@@ -39,7 +39,8 @@ def check_role(role: str, accounts: Iterable[str] | None) -> frozenset[str] | No
     return bound if role == CUSTOMER else None
 
 
-def create_api_key(records: ApiRecords, role: str, accounts: Iterable[str] | None, label: str, now: float) -> tuple[str, ApiKeyRecord]:
+def create_api_key(records: ApiRecords, role: str, accounts: Iterable[str] | None, label: str,
+                   now: float) -> tuple[str, ApiKeyRecord]:
     """A new key (returned once: only its hash is stored) and its record."""
     bound = check_role(role, accounts)
     key_id = secrets.token_hex(6)

@@ -96,7 +96,8 @@ class ApiTables:
     # ------------------------------------------------------------ API keys
 
     def add_key(self, record: ApiKeyRecord, key_hash: str) -> None:
-        self._run(f"INSERT INTO {{{_KEYS}}} (key_id, key_hash, role, accounts, label, created_at) VALUES (%s, %s, %s, %s, %s, %s)",
+        self._run(f"INSERT INTO {{{_KEYS}}} (key_id, key_hash, role, accounts, label, created_at)"
+                  " VALUES (%s, %s, %s, %s, %s, %s)",
                   (record.key_id, key_hash, record.role, _accounts_text(record.accounts), record.label, record.created_at))
 
     def key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
@@ -123,7 +124,8 @@ class ApiTables:
                   (scope, key, now - keep_seconds, _PENDING))
         conflict = " ON CONFLICT (scope, key) DO NOTHING"
         _, count = self._run(f"INSERT INTO {{{_IDEMPOTENCY}}} (scope, key, fingerprint, status, body, headers, created_at)"
-                             f" VALUES (%s, %s, %s, %s, %s, %s, %s){conflict}", (scope, key, fingerprint, _PENDING, b"", "{}", now))
+                             f" VALUES (%s, %s, %s, %s, %s, %s, %s){conflict}",
+                             (scope, key, fingerprint, _PENDING, b"", "{}", now))
         if count == 1:
             return None
         rows, _ = self._run(f"SELECT fingerprint, status, body, headers FROM {{{_IDEMPOTENCY}}} WHERE scope = %s AND key = %s",
@@ -193,5 +195,6 @@ def _key(row: tuple[Any, ...]) -> ApiKeyRecord:
 
 def _listener(row: tuple[Any, ...]) -> ListenerRecord:
     listener_id, callback, query, position, state, failing_since, error, delivered_at, delivered, created = row
-    return ListenerRecord(listener_id, callback, query, int(position), state, None if failing_since is None else float(failing_since),
-                          error, None if delivered_at is None else float(delivered_at), int(delivered), float(created))
+    return ListenerRecord(listener_id, callback, query, int(position), state,
+                          None if failing_since is None else float(failing_since), error,
+                          None if delivered_at is None else float(delivered_at), int(delivered), float(created))

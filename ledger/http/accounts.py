@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from ledger.commands import CloseAccount, DefineCycleSpecification, OpenBillingAccount, ResumeAccount, SuspendAccount
+from ledger.commands.results import AccountOpened, SpecificationDefined
 from ledger.contracts.tmf import ACCOUNT_API, href
 from ledger.errors import AccountNotFound, InvalidInput
 from ledger.http.auth import Caller
@@ -18,7 +19,7 @@ from ledger.http.deps import Allowed, Services
 from ledger.http.errors import ApiError, error_responses
 from ledger.http.idempotency import Once
 from ledger.http.listing import list_accounts
-from ledger.http.tmf import LISTED, Resource, again, Fields, Json, Money, Paging, Ref, TimePeriod, Tmf, created, dump, one
+from ledger.http.tmf import LISTED, Fields, Json, Money, Paging, Ref, Resource, TimePeriod, Tmf, again, created, dump, one
 from ledger.queries.accounts import AccountSummary, account_summary
 from ledger.queries.cycles import SpecificationView, specification_view, specification_views
 
@@ -77,8 +78,8 @@ class BillingAccount(Resource):
         method = view.default_payment_method
         return cls(
             id=view.account_id, href=href("BillingAccount", view.account_id), name=view.name or view.account_id,
-            state=view.status, paymentStatus="inArrears" if overdue else "due" if view.receivable > 0 else "paid",  # type: ignore[arg-type]
-            lastModified=view.last_modified, currency=cur, ratingType=view.rating_type,  # type: ignore[arg-type]
+            state=view.status, paymentStatus="inArrears" if overdue else "due" if view.receivable > 0 else "paid",
+            lastModified=view.last_modified, currency=cur, ratingType=view.rating_type,
             timeZone=view.time_zone, paymentTermsDays=view.payment_terms_days,
             creditLimit=Money.of(view.credit_limit, cur),
             defaultPaymentMethod=Ref(id=method["id"], referredType=method["type"]) if method else None,
@@ -160,7 +161,7 @@ def create_billing_account(svc: Services, caller: Allowed, once: Once, body: Bil
     """Open a billing account (idempotent by its id: the same account again answers 200)."""
 
     def build() -> Json:
-        result = svc.execute(body.command())
+        result = svc.execute(body.command(), AccountOpened)
         doc = account_doc(svc, result.account_id)
         return created(doc) if result.created else one(doc, None)
 
@@ -239,7 +240,7 @@ class BillingCycleSpecification(Resource):
     @classmethod
     def of(cls, view: SpecificationView) -> BillingCycleSpecification:
         return cls(id=view.name, href=href("BillingCycleSpecification", view.name), name=view.name,
-                   frequency=view.frequency, billingDay=view.billing_day, anchorMonth=view.anchor_month,  # type: ignore[arg-type]
+                   frequency=view.frequency, billingDay=view.billing_day, anchorMonth=view.anchor_month,
                    chargeDateOffset=view.charge_date_offset, creditDateOffset=view.credit_date_offset,
                    billingDateShift=view.bill_date_offset, mailingDateOffset=view.mailing_date_offset,
                    paymentDueDateOffset=view.payment_due_date_offset, validFor=TimePeriod(startDateTime=view.defined_at))
@@ -271,12 +272,13 @@ class BillingCycleSpecificationCreate(Tmf):
 
 
 @router.post("/billingCycleSpecification", name="billingCycleSpecification.create", status_code=201,
-             response_model=BillingCycleSpecification, responses={**again(BillingCycleSpecification), **error_responses(400, 401, 403, 409, 422)})
+             response_model=BillingCycleSpecification,
+             responses={**again(BillingCycleSpecification), **error_responses(400, 401, 403, 409, 422)})
 def create_cycle_specification(svc: Services, caller: Allowed, once: Once, body: BillingCycleSpecificationCreate) -> Response:
     """Define a specification (immutable: the same name with other values is 409; the same again answers 200)."""
 
     def build() -> Json:
-        result = svc.execute(body.command())
+        result = svc.execute(body.command(), SpecificationDefined)
         doc = dump(BillingCycleSpecification.of(specification_view(svc.reads, result.specification)))
         return created(doc) if result.created else one(doc, None)
 

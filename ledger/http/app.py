@@ -69,6 +69,6 @@ def create_app(parts: ApiParts) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(BodyLimit, limit=parts.settings.api_max_body_bytes)  # type: ignore[arg-type]
-    app.add_middleware(AccessLog)  # type: ignore[arg-type]
+    app.add_middleware(BodyLimit, limit=parts.settings.api_max_body_bytes)
+    app.add_middleware(AccessLog)
     return app

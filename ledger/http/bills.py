@@ -15,6 +15,7 @@ from pydantic import Field
 
 from ledger.aggregates import ids
 from ledger.commands import ChangeBillState, IssueOffCycleBill, TriggerBillingCycle
+from ledger.commands.results import OffCycleBillIssued
 from ledger.contracts.tmf import BILL_API, href, part_id, split_part_id
 from ledger.errors import BillNotFound, CycleNotFound, InvalidInput
 from ledger.http.auth import Caller
@@ -22,7 +23,7 @@ from ledger.http.deps import Allowed, Services
 from ledger.http.errors import error_responses
 from ledger.http.idempotency import Once
 from ledger.http.listing import list_bills
-from ledger.http.tmf import LISTED, Resource, again, Fields, Json, Money, Paging, Ref, TimePeriod, Tmf, created, dump, one, ref
+from ledger.http.tmf import LISTED, Fields, Json, Money, Paging, Ref, Resource, TimePeriod, Tmf, again, created, dump, one, ref
 from ledger.queries.bills import BillView, bill_view_by_id, on_demand_bill_view
 from ledger.queries.cycles import CycleRunView, cycle_run_ids, cycle_run_view
 
@@ -83,8 +84,8 @@ class CustomerBill(Resource):
         category = {"accountClose": "last", "customerRequest": "interim"}.get(v.off_cycle_reason or "", "normal")
         return cls(
             id=v.bill_id, href=href("CustomerBill", v.bill_id), billNo=v.bill_number, billDate=v.bill_date,
-            paymentDueDate=v.payment_due_date, lastUpdate=v.last_update, runType=v.run_type,  # type: ignore[arg-type]
-            category=category, state=v.state, overdue=v.overdue, amountDue=Money.of(v.amount_due, cur),  # type: ignore[arg-type]
+            paymentDueDate=v.payment_due_date, lastUpdate=v.last_update, runType=v.run_type,
+            category=category, state=v.state, overdue=v.overdue, amountDue=Money.of(v.amount_due, cur),
             remainingAmount=Money.of(v.remaining_amount, cur), taxExcludedAmount=Money.of(v.tax_excluded_amount, cur),
             taxIncludedAmount=Money.of(v.tax_included_amount, cur), roundingDifference=Money.of(v.rounding_difference, cur),
             taxItem=[TaxItem(taxCategory=t["tax_category"], taxRate=str(t["tax_rate"]), taxAmount=Money.of(t["tax_amount"], cur))
@@ -204,7 +205,8 @@ def on_demand_doc(svc: Services, caller: Caller, account: str, request_id: str, 
 
 
 @router.post("/customerBillOnDemand", name="customerBillOnDemand.create", status_code=201,
-             response_model=CustomerBillOnDemand, responses={**again(CustomerBillOnDemand), **error_responses(400, 401, 403, 404, 409, 422)})
+             response_model=CustomerBillOnDemand,
+             responses={**again(CustomerBillOnDemand), **error_responses(400, 401, 403, 404, 409, 422)})
 def create_bill_on_demand(svc: Services, caller: Allowed, once: Once, body: CustomerBillOnDemandCreate) -> Response:
     """Issue an off-cycle bill now (idempotent by the request id: the same request answers 200)."""
     request_id = body.requestId or once.key or uuid.uuid4().hex
@@ -213,7 +215,7 @@ def create_bill_on_demand(svc: Services, caller: Allowed, once: Once, body: Cust
         data: dict[str, Any] = {"account_id": body.billingAccount.id, "request_id": request_id, "send": body.send}
         if body.upTo is not None:
             data["up_to"] = body.upTo
-        result = svc.execute(IssueOffCycleBill.parse(data))
+        result = svc.execute(IssueOffCycleBill.parse(data), OffCycleBillIssued)
         doc = on_demand_doc(svc, caller, body.billingAccount.id, request_id, body.name, body.description)
         return created(doc) if result.created else one(doc, None)
 
@@ -338,7 +340,8 @@ def create_bill_cycle(svc: Services, caller: Allowed, once: Once, body: BillCycl
     return once.once(caller, body, build)
 
 
-@router.get("/billCycle", name="billCycle.list", response_model=list[BillCycle], responses={**LISTED, **error_responses(400, 401, 403)})
+@router.get("/billCycle", name="billCycle.list", response_model=list[BillCycle],
+            responses={**LISTED, **error_responses(400, 401, 403)})
 def list_bill_cycles(svc: Services, caller: Allowed, paging: Paging,
                      billCycleSpecification_id: Annotated[str | None, Query(alias="billCycleSpecification.id",
                                                                             max_length=200)] = None) -> Json:

@@ -13,13 +13,14 @@ from fastapi.responses import Response
 from pydantic import Field, ValidationError
 
 from ledger.commands import PostCharge, PostCharges
+from ledger.commands.results import ChargePosted, ChargesPosted
 from ledger.contracts.rating import charge_command_input
 from ledger.contracts.tmf import BILL_API, href, part_id, split_part_id
 from ledger.errors import ChargeNotFound, InvalidInput, LedgerError
 from ledger.http.deps import Allowed, Services
 from ledger.http.errors import ApiError, error_responses
 from ledger.http.idempotency import Once
-from ledger.http.tmf import LISTED, Resource, again, DECIMAL, Fields, Json, Money, Paging, Ref, TimePeriod, Tmf, dump, one, ref
+from ledger.http.tmf import DECIMAL, LISTED, Fields, Json, Money, Paging, Ref, Resource, TimePeriod, Tmf, again, dump, one, ref
 from ledger.queries.charges import ChargeView, account_charges, charge_view
 
 router = APIRouter(prefix=BILL_API, tags=["TMF678 Customer Bill Management"])
@@ -55,7 +56,7 @@ class AppliedCustomerBillingRate(Resource):
     @classmethod
     def of(cls, v: ChargeView) -> AppliedCustomerBillingRate:
         cur, own = v.currency, part_id(v.account_id, v.charge_id)
-        return cls(id=own, href=href("AppliedCustomerBillingRate", own), type=v.type, date=v.date,  # type: ignore[arg-type]
+        return cls(id=own, href=href("AppliedCustomerBillingRate", own), type=v.type, date=v.date,
                    description=v.description, isBilled=v.bill_id is not None,
                    billingAccount=Ref(**ref("BillingAccount", v.account_id)),
                    bill=Ref(**ref("CustomerBill", v.bill_id)) if v.bill_id else None,
@@ -137,12 +138,13 @@ def charge_doc(svc: Services, charge_id: str) -> dict[str, Any]:
 
 
 @router.post("/appliedCustomerBillingRate", name="appliedCustomerBillingRate.create", status_code=201,
-             response_model=AppliedCustomerBillingRate, responses={**again(AppliedCustomerBillingRate), **error_responses(400, 401, 403, 404, 409, 422)})
+             response_model=AppliedCustomerBillingRate,
+             responses={**again(AppliedCustomerBillingRate), **error_responses(400, 401, 403, 404, 409, 422)})
 def post_charge(svc: Services, caller: Allowed, once: Once, body: AppliedCustomerBillingRateCreate) -> Response:
     """Post one charge: 201 when applied, 200 when it was applied before (the same id and content)."""
 
     def build() -> Json:
-        result = svc.execute(body.command())
+        result = svc.execute(body.command(), ChargePosted)
         doc = charge_doc(svc, part_id(result.account_id, result.charge_id))
         return Json(doc, status_code=201 if result.applied else 200, headers={"Location": doc["href"]})
 
@@ -170,7 +172,9 @@ async def post_charges(svc: Services, caller: Allowed, once: Once, request: Requ
 
 
 def _post_batch(svc: Services, items: list[Any]) -> Json:
-    commands, rejected, index_of = [], [], {}
+    commands: list[PostCharge] = []
+    rejected: list[BatchRejection] = []
+    index_of: dict[tuple[str, str], list[int]] = {}
     for k, item in enumerate(items):
         given = item.get("id") if isinstance(item, dict) else None
         try:
@@ -186,7 +190,7 @@ def _post_batch(svc: Services, items: list[Any]) -> Json:
     applied = duplicates = 0
     if commands:
         by_charge = {c.charge_id: (c.account_id, c.charge_id) for c in commands}
-        result = svc.execute(PostCharges(charges=commands))
+        result = svc.execute(PostCharges(charges=commands), ChargesPosted)
         applied, duplicates = result.applied, result.duplicates
         for r in result.rejected:
             positions = index_of.get(by_charge.get(r.charge_id, ("", "")), [-1])

@@ -52,7 +52,7 @@ class EventSubscription(Tmf):
 
     @classmethod
     def of(cls, r: ListenerRecord, secret: str | None = None) -> EventSubscription:
-        return cls(id=r.id, callback=r.callback, query=r.query, state=r.state, secret=secret,  # type: ignore[arg-type]
+        return cls(id=r.id, callback=r.callback, query=r.query, state=r.state, secret=secret,
                    failingSince=r.failing_since, lastError=r.last_error, lastDeliveredAt=r.last_delivered_at,
                    delivered=r.delivered, position=r.position)
 

@@ -62,7 +62,8 @@ class _TooLarge(Exception):
 
 
 async def _refuse(send: Any, limit: int) -> None:
-    await _send(send, 413, _tmf(413, "body_too_large", f"request bodies are limited to {limit} bytes (LEDGER_API_MAX_BODY_BYTES)"))
+    message = f"request bodies are limited to {limit} bytes (LEDGER_API_MAX_BODY_BYTES)"
+    await _send(send, 413, _tmf(413, "body_too_large", message))
 
 
 async def _send(send: Any, status: int, body: bytes) -> None:

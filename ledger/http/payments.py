@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from ledger.commands import RecordPayment, RefundCredit, ReversePayment
+from ledger.commands.results import CreditRefunded, PaymentRecorded
 from ledger.contracts.tmf import PAYMENT_API, href, part_id, split_part_id
 from ledger.errors import InvalidInput, PaymentNotFound
 from ledger.http.auth import Caller
@@ -20,11 +21,18 @@ from ledger.http.deps import Allowed, Services
 from ledger.http.errors import ApiError, error_responses
 from ledger.http.idempotency import Once
 from ledger.http.listing import list_payments
-from ledger.http.tmf import LISTED, Resource, again, Fields, Json, Money, Paging, Ref, Tmf, created, dump, one, ref
+from ledger.http.tmf import LISTED, Fields, Json, Money, Paging, Ref, Resource, Tmf, again, created, dump, one, ref
 from ledger.queries.accounts import account_summary
 from ledger.queries.bills import bill_view_by_id
-from ledger.queries.payments import PaymentView, RefundNotFound, RefundView, account_refunds, payment_by_reference, \
-    payment_view, refund_view
+from ledger.queries.payments import (
+    PaymentView,
+    RefundNotFound,
+    RefundView,
+    account_refunds,
+    payment_by_reference,
+    payment_view,
+    refund_view,
+)
 
 router = APIRouter(prefix=PAYMENT_API, tags=["TMF676 Payment Management"])
 METHODS = Literal["cash", "check", "bankCard", "thirdParty", "accountBalance", "loyaltyBurn", "digitalWallet", "directDebit"]
@@ -82,11 +90,12 @@ class Payment(Resource):
                              totalAmount=Money.of(a.amount, cur)) for a in v.allocations]
         reversal = v.reversal
         return cls(id=v.payment_id, href=href("Payment", v.payment_id), correlatorId=v.external_reference,
-                   status=v.status, statusDate=reversal["at"] if reversal else v.recorded_at,  # type: ignore[arg-type]
+                   status=v.status, statusDate=reversal["at"] if reversal else v.recorded_at,
                    paymentDate=v.payment_date, account=Ref(**ref("BillingAccount", v.account_id)),
                    totalAmount=Money.of(v.amount, cur), amount=Money.of(v.amount, cur),
                    paymentMethod=PaymentMethodRef(name=v.method, referredType=v.method),
-                   payer=Ref(id=v.payer_ref, role="payer", referredType="Party"), paymentItem=items, toBalance=Money.of(v.to_balance, cur),
+                   payer=Ref(id=v.payer_ref, role="payer", referredType="Party"), paymentItem=items,
+                   toBalance=Money.of(v.to_balance, cur),
                    reversal=Reversal(kind=reversal["kind"], reason=reversal["reason"], reversedAt=reversal["at"])
                    if reversal else None)
 
@@ -154,7 +163,7 @@ def create_payment(svc: Services, caller: Allowed, once: Once, body: PaymentCrea
             "date": body.paymentDate}
         if body.paymentItem is not None:
             data["allocations"] = [_allocation(svc, account, item) for item in body.paymentItem]
-        result = svc.execute(RecordPayment.parse(data))
+        result = svc.execute(RecordPayment.parse(data), PaymentRecorded)
         doc = dump(Payment.of(payment_view(svc.reads, UUID(result.payment_id))))
         return created(doc) if result.created else one(doc, None)
 
@@ -259,14 +268,16 @@ def create_refund(svc: Services, caller: Allowed, once: Once, body: RefundCreate
     def build() -> Json:
         result = svc.execute(RefundCredit.parse({
             "account_id": body.account.id, "refund_id": body.correlatorId, "amount": body.totalAmount.value,
-            "method": body.paymentMethod.kind(), "reference": body.description, "date": body.refundDate}))
+            "method": body.paymentMethod.kind(), "reference": body.description, "date": body.refundDate}),
+            CreditRefunded)
         doc = refund_doc(svc, part_id(result.account_id, result.refund_id))
         return created(doc) if result.applied else one(doc, None)
 
     return once.once(caller, body, build)
 
 
-@router.get("/refund", name="refund.list", response_model=list[Refund], responses={**LISTED, **error_responses(400, 401, 403, 404)})
+@router.get("/refund", name="refund.list", response_model=list[Refund],
+            responses={**LISTED, **error_responses(400, 401, 403, 404)})
 def list_refunds(svc: Services, caller: Allowed, paging: Paging,
                  account_id: Annotated[str | None, Query(alias="account.id", max_length=200)] = None) -> Json:
     """An account's refunds (account.id is required: refunds are listed per billing account)."""

@@ -6,7 +6,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -15,6 +15,8 @@ from ledger.commands.base import Command
 from ledger.commands.results import Result
 from ledger.errors import LedgerError
 from ledger.http.auth import Authenticator
+
+R = TypeVar("R", bound=Result)
 
 
 class ApiServices:
@@ -40,8 +42,12 @@ class ApiServices:
     def epoch(self) -> float:
         return time.time()
 
-    def execute(self, command: Command) -> Result:
-        return self.parts.ledger.execute(command)
+    def execute(self, command: Command, expected: type[R] = Result) -> R:  # type: ignore[assignment]
+        """Run a command on the write Ledger; its typed result (`expected`: the result type the handler returns)."""
+        result = self.parts.ledger.execute(command)
+        if not isinstance(result, expected):
+            raise TypeError(f"{type(command).__name__} answered a {type(result).__name__}, not a {expected.__name__}")
+        return result
 
     def start_run(self, key: str, command: Command) -> Future[Any] | None:
         """Run a long command (a cycle run) on the background Ledger; None when the same run is already going.

@@ -37,8 +37,8 @@ def select(db: ReadModelDatabase, table: Table, *, equal: Mapping[str, Any], ran
     total = int(db.conn.execute(f"SELECT COUNT(*) FROM {table.name}{clause}", params).fetchone()[0])
     wanted = ", ".join(_column(table, c) for c in columns)
     ordered = ", ".join(_column(table, c) for c in order + list(table.key))
-    rows = db.conn.execute(f"SELECT {wanted} FROM {table.name}{clause} ORDER BY {ordered} LIMIT {int(limit)} OFFSET {int(offset)}",
-                           params).fetchall()
+    page = f" ORDER BY {ordered} LIMIT {int(limit)} OFFSET {int(offset)}"
+    rows = db.conn.execute(f"SELECT {wanted} FROM {table.name}{clause}{page}", params).fetchall()
     return [dict(zip(columns, row)) for row in rows], total
 
 

@@ -114,7 +114,7 @@ class Notifier:
                 done, self._delivered = self._delivered, 0
             if on_step:
                 on_step(done)
-        for _, (thread, halt) in list(self._threads.items()):
+        for _, (_thread, halt) in list(self._threads.items()):
             halt.set()
         for _, (thread, _) in list(self._threads.items()):
             thread.join(timeout=self.timeout + 1)

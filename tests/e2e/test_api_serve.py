@@ -12,8 +12,20 @@ from typing import Any
 import httpx
 
 from ledger.contracts.tmf import LEDGER_API
-from tests.support.api import (ACCOUNTS, BILLS, CHARGES, CYCLES, PAYMENTS, REFUNDS, SPECS, account_body, charge_body,
-                               money, payment_body, spec_body)
+from tests.support.api import (
+    ACCOUNTS,
+    BILLS,
+    CHARGES,
+    CYCLES,
+    PAYMENTS,
+    REFUNDS,
+    SPECS,
+    account_body,
+    charge_body,
+    money,
+    payment_body,
+    spec_body,
+)
 from tests.support.server import ledger_cli, ledger_env, serving
 
 

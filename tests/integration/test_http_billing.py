@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tests.support.api import (BILLS, CHARGES, CYCLES, ON_DEMAND, PAYMENTS, REFUNDS, Api, charge_body, money,
-                               payment_body, set_up)
+from tests.support.api import BILLS, CHARGES, CYCLES, ON_DEMAND, PAYMENTS, REFUNDS, Api, charge_body, money, payment_body, set_up
 
 OCT = "2026-10-07T09:15:00+02:00"
 

@@ -13,9 +13,14 @@ import pytest
 import schemathesis
 from fastapi.routing import APIRoute
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from schemathesis.config import SchemathesisConfig
-from schemathesis.checks import (content_type_conformance, not_a_server_error, response_headers_conformance,
-                                 response_schema_conformance, status_code_conformance)
 
 from ledger.http.app import ROUTERS
 from ledger.http.roles import PERMISSIONS
