@@ -19,7 +19,22 @@ from ledger.http.deps import Allowed, Services
 from ledger.http.errors import ApiError, error_responses
 from ledger.http.idempotency import Once
 from ledger.http.listing import list_accounts
-from ledger.http.tmf import LISTED, Fields, Json, Money, Paging, Ref, Resource, TimePeriod, Tmf, again, created, dump, one
+from ledger.http.tmf import (
+    LISTED,
+    Extensible,
+    Fields,
+    Json,
+    Money,
+    Paging,
+    Ref,
+    Resource,
+    TimePeriod,
+    Tmf,
+    again,
+    created,
+    dump,
+    one,
+)
 from ledger.queries.accounts import AccountSummary, account_summary
 from ledger.queries.cycles import SpecificationView, specification_view, specification_views
 
@@ -92,7 +107,7 @@ class BillingAccount(Resource):
         )
 
 
-class BillingAccountCreate(Tmf):
+class BillingAccountCreate(Extensible):
     """TMF666 BillingAccount_Create. `id` (the account's reference, default: generated), `currency`, `ratingType`,
     `paymentTermsDays` and `timeZone` are the ledger's extensions; the customer is the relatedParty with role
     customer (or the first); the cycle specification is billStructure.cycleSpecification (id or name)."""
@@ -109,9 +124,6 @@ class BillingAccountCreate(Tmf):
     timeZone: str = "UTC"
     description: str | None = None
     accountType: str | None = None
-    type_: str | None = Field(None, alias="@type")
-    baseType: str | None = Field(None, alias="@baseType")
-    schemaLocation: str | None = Field(None, alias="@schemaLocation")
 
     def command(self) -> OpenBillingAccount:
         customer = next((p for p in self.relatedParty if p.role == "customer"), self.relatedParty[0])
@@ -246,7 +258,7 @@ class BillingCycleSpecification(Resource):
                    paymentDueDateOffset=view.payment_due_date_offset, validFor=TimePeriod(startDateTime=view.defined_at))
 
 
-class BillingCycleSpecificationCreate(Tmf):
+class BillingCycleSpecificationCreate(Extensible):
     name: str = Field(min_length=1, max_length=200)
     frequency: str = "monthly"
     billingDay: int = 1
@@ -259,9 +271,6 @@ class BillingCycleSpecificationCreate(Tmf):
     billingPeriod: str | None = None
     description: str | None = None
     validFor: TimePeriod | None = None
-    type_: str | None = Field(None, alias="@type")
-    baseType: str | None = Field(None, alias="@baseType")
-    schemaLocation: str | None = Field(None, alias="@schemaLocation")
 
     def command(self) -> DefineCycleSpecification:
         return DefineCycleSpecification.parse({

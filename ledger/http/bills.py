@@ -23,7 +23,23 @@ from ledger.http.deps import Allowed, Services
 from ledger.http.errors import error_responses
 from ledger.http.idempotency import Once
 from ledger.http.listing import list_bills
-from ledger.http.tmf import LISTED, Fields, Json, Money, Paging, Ref, Resource, TimePeriod, Tmf, again, created, dump, one, ref
+from ledger.http.tmf import (
+    LISTED,
+    Extensible,
+    Fields,
+    Json,
+    Money,
+    Paging,
+    Ref,
+    Resource,
+    TimePeriod,
+    Tmf,
+    again,
+    created,
+    dump,
+    one,
+    ref,
+)
 from ledger.queries.bills import BillView, bill_view_by_id, on_demand_bill_view
 from ledger.queries.cycles import CycleRunView, cycle_run_ids, cycle_run_view
 
@@ -177,7 +193,7 @@ class CustomerBillOnDemand(Resource):
     type_: str = Field("CustomerBillOnDemand", alias="@type")
 
 
-class CustomerBillOnDemandCreate(Tmf):
+class CustomerBillOnDemandCreate(Extensible):
     """An off-cycle bill of the account's unbilled entries (those effective before `upTo`, an extension; default
     all). `requestId` (an extension) names the request; by default the Idempotency-Key, else a new id."""
 
@@ -187,9 +203,6 @@ class CustomerBillOnDemandCreate(Tmf):
     send: bool = True
     name: str | None = None
     description: str | None = None
-    type_: str | None = Field(None, alias="@type")
-    baseType: str | None = Field(None, alias="@baseType")
-    schemaLocation: str | None = Field(None, alias="@schemaLocation")
 
 
 def on_demand_doc(svc: Services, caller: Caller, account: str, request_id: str, name: str | None = None,

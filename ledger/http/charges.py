@@ -20,7 +20,23 @@ from ledger.errors import ChargeNotFound, InvalidInput, LedgerError
 from ledger.http.deps import Allowed, Services
 from ledger.http.errors import ApiError, error_responses
 from ledger.http.idempotency import Once
-from ledger.http.tmf import DECIMAL, LISTED, Fields, Json, Money, Paging, Ref, Resource, TimePeriod, Tmf, again, dump, one, ref
+from ledger.http.tmf import (
+    DECIMAL,
+    LISTED,
+    Extensible,
+    Fields,
+    Json,
+    Money,
+    Paging,
+    Ref,
+    Resource,
+    TimePeriod,
+    Tmf,
+    again,
+    dump,
+    one,
+    ref,
+)
 from ledger.queries.charges import ChargeView, account_charges, charge_view
 
 router = APIRouter(prefix=BILL_API, tags=["TMF678 Customer Bill Management"])
@@ -68,7 +84,7 @@ class AppliedCustomerBillingRate(Resource):
                    if v.period_start or v.period_end else None)
 
 
-class AppliedCustomerBillingRateCreate(Tmf):
+class AppliedCustomerBillingRateCreate(Extensible):
     """A rated charge: `id` is the rating system's charge id (re-sending it is a duplicate, applied once)."""
 
     id: str = Field(min_length=1, max_length=200)
@@ -83,9 +99,6 @@ class AppliedCustomerBillingRateCreate(Tmf):
     description: str = Field("", max_length=2000)
     name: str | None = None
     isBilled: bool | None = None
-    type_: str | None = Field(None, alias="@type")
-    baseType: str | None = Field(None, alias="@baseType")
-    schemaLocation: str | None = Field(None, alias="@schemaLocation")
 
     def command(self) -> PostCharge:
         """The same mapping as the rating topic's messages (ledger.contracts.rating), so a charge sent both ways

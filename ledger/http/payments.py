@@ -21,7 +21,7 @@ from ledger.http.deps import Allowed, Services
 from ledger.http.errors import ApiError, error_responses
 from ledger.http.idempotency import Once
 from ledger.http.listing import list_payments
-from ledger.http.tmf import LISTED, Fields, Json, Money, Paging, Ref, Resource, Tmf, again, created, dump, one, ref
+from ledger.http.tmf import LISTED, Extensible, Fields, Json, Money, Paging, Ref, Resource, Tmf, again, created, dump, one, ref
 from ledger.queries.accounts import account_summary
 from ledger.queries.bills import bill_view_by_id
 from ledger.queries.payments import (
@@ -100,7 +100,7 @@ class Payment(Resource):
                    if reversal else None)
 
 
-class PaymentCreate(Tmf):
+class PaymentCreate(Extensible):
     """A received payment. Without paymentItem it pays the open bills oldest due first (the payment plan), the
     rest becoming credit balance; each paymentItem pays a bill (item @referredType CustomerBill, its id) or an
     unbilled charge (AppliedCustomerBillingRate). `paymentDate` (when it was paid) is required here."""
@@ -118,9 +118,6 @@ class PaymentCreate(Tmf):
     name: str | None = None
     authorizationCode: str | None = None
     channel: Ref | None = None
-    type_: str | None = Field(None, alias="@type")
-    baseType: str | None = Field(None, alias="@baseType")
-    schemaLocation: str | None = Field(None, alias="@schemaLocation")
 
 
 def visible_payment(svc: Services, caller: Caller, payment_id: str) -> PaymentView:
@@ -238,7 +235,7 @@ class Refund(Resource):
                    paymentMethod=PaymentMethodRef(name=v.method, referredType=v.method), description=v.reference or None)
 
 
-class RefundCreate(Tmf):
+class RefundCreate(Extensible):
     """Return credit balance: `correlatorId` names the refund on the account (idempotent), `refundDate` required."""
 
     correlatorId: str = Field(min_length=1, max_length=200)
@@ -250,9 +247,6 @@ class RefundCreate(Tmf):
     amount: Money | None = None
     payment: Ref | None = None
     name: str | None = None
-    type_: str | None = Field(None, alias="@type")
-    baseType: str | None = Field(None, alias="@baseType")
-    schemaLocation: str | None = Field(None, alias="@schemaLocation")
 
 
 def refund_doc(svc: Services, resource_id: str) -> dict[str, Any]:

@@ -71,7 +71,15 @@ class TimePeriod(Tmf):
     endDateTime: str | None = None
 
 
-class Ref(Tmf):
+class Extensible(Tmf):
+    """An input body: TMF's sub-classing attributes (@type, @baseType, @schemaLocation) are accepted."""
+
+    type_: str | None = Field(None, alias="@type")
+    baseType: str | None = Field(None, alias="@baseType")
+    schemaLocation: str | None = Field(None, alias="@schemaLocation")
+
+
+class Ref(Extensible):
     """A reference to another resource (id, href, and the @-attributes TMF allows)."""
 
     id: str = Field(min_length=1, max_length=200)
@@ -79,9 +87,6 @@ class Ref(Tmf):
     name: str | None = None
     role: str | None = None
     referredType: str | None = Field(None, alias="@referredType")
-    type_: str | None = Field(None, alias="@type")
-    baseType: str | None = Field(None, alias="@baseType")
-    schemaLocation: str | None = Field(None, alias="@schemaLocation")
 
 
 def ref(resource: str, resource_id: str, **extra: Any) -> dict[str, Any]:

@@ -29,7 +29,7 @@ def test_an_opened_account_is_read_back_at_once(api: Api) -> None:
     assert created.status_code == 201
     got = api.get(f"{ACCOUNTS}/ACME").json()
     assert got["state"] == "active" and got["currency"] == "EUR" and got["@type"] == "BillingAccount"
-    assert {b["balanceType"]: b["amount"] for b in got["accountBalance"]}["balance"] == {"unit": "EUR", "value": "0"}
+    assert {b["balanceType"]: b["amount"] for b in got["accountBalance"]}["balance"] == {"unit": "EUR", "value": "0.00"}
 
 
 def test_opening_the_same_account_again_answers_200(api: Api) -> None:
