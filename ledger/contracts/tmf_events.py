@@ -13,7 +13,8 @@ from ledger.aggregates.money import currency, fmt
 from ledger.contracts.ledger_events import event_id
 from ledger.contracts.tmf import href, part_id
 
-EVENT_TYPES = ("BillingAccountCreateEvent", "BillingAccountStateChangeEvent", "AppliedCustomerBillingRateCreateEvent",
+EVENT_TYPES = ("BillingAccountCreateEvent", "BillingAccountStateChangeEvent", "BillingAccountAttributeValueChangeEvent",
+               "AppliedCustomerBillingRateCreateEvent",
                "CustomerBillCreateEvent", "CustomerBillStateChangeEvent", "PaymentCreateEvent", "PaymentStateChangeEvent",
                "RefundCreateEvent")
 QUERY_KEYS = ("eventType", "billingAccount.id")
@@ -64,6 +65,20 @@ def _status(e: Any, owner: Owner, currency_of: Callable[[str], str]) -> Any:
     ref = owner(e.originator_id)
     return None if ref is None else ("BillingAccountStateChangeEvent", ref, "billingAccount", {
         "id": ref, "href": href("BillingAccount", ref), "state": e.status, "@type": "BillingAccount"})
+
+
+def _terms(e: Any, owner: Owner, currency_of: Callable[[str], str]) -> Any:
+    ref = owner(e.originator_id)
+    if ref is None:
+        return None
+    method = e.default_payment_method
+    resource = {"id": ref, "href": href("BillingAccount", ref), "creditLimit": _money(e.credit_limit, currency_of(ref)),
+                "@type": "BillingAccount"}
+    if e.payment_terms_days is not None:
+        resource["paymentTermsDays"] = e.payment_terms_days
+    if method:
+        resource["defaultPaymentMethod"] = {"id": method["id"], "@referredType": method["type"]}
+    return "BillingAccountAttributeValueChangeEvent", ref, "billingAccount", resource
 
 
 def _charge(e: Any, owner: Owner, currency_of: Callable[[str], str]) -> Any:
@@ -124,6 +139,7 @@ def _payment_reversed(e: Any, owner: Owner, currency_of: Callable[[str], str]) -
 _BUILDERS: dict[str, Callable[[Any, Owner, Callable[[str], str]], Any]] = {
     "BillingAccount.Opened": _opened,
     "BillingAccount.StatusChanged": _status,
+    "BillingAccount.TermsChanged": _terms,
     "BillingAccount.ChargeApplied": _charge,
     "BillingAccount.CreditRefunded": _refund,
     "CustomerBill.Issued": _bill_issued,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import Response
 from pydantic import Field
 
-from ledger.commands import CloseAccount, DefineCycleSpecification, OpenBillingAccount, ResumeAccount, SuspendAccount
+from ledger.commands import ChangeAccountTerms, CloseAccount, DefineCycleSpecification, OpenBillingAccount, ResumeAccount, SuspendAccount
 from ledger.commands.results import AccountOpened, SpecificationDefined
 from ledger.contracts.tmf import ACCOUNT_API, href
 from ledger.errors import AccountNotFound, InvalidInput
@@ -146,11 +146,31 @@ class BillingAccountCreate(Extensible):
 
 class BillingAccountUpdate(Tmf):
     """What PATCH may change: the state (suspended, active to resume, closed: a postpaid account gets its final
-    bill). `reason` (an extension) is recorded with the change."""
+    bill), the credit limit, the payment terms (`paymentTermsDays`; null: the specification's offset again) and the
+    default payment method (null removes it). `reason` (an extension) is recorded with the change."""
 
     state: Literal["active", "suspended", "closed"] | None = None
+    creditLimit: Money | None = None
+    paymentTermsDays: int | None = None
+    defaultPaymentMethod: Ref | None = None
     reason: str = Field("", max_length=2000)
     type_: str | None = Field(None, alias="@type")
+
+    def terms(self, account: AccountSummary) -> ChangeAccountTerms | None:
+        """The terms command of this PATCH, or None when it changes no term."""
+        given = self.model_fields_set
+        data: dict[str, Any] = {"account_id": account.account_id, "reason": self.reason}
+        if "creditLimit" in given:
+            if self.creditLimit is None or self.creditLimit.unit != account.currency:
+                raise InvalidInput(f"creditLimit: a Money value in {account.currency}")
+            data["credit_limit"] = self.creditLimit.value
+        if "paymentTermsDays" in given:
+            data["payment_terms_days"] = self.paymentTermsDays
+        if "defaultPaymentMethod" in given:
+            method = self.defaultPaymentMethod
+            data["default_payment_method"] = None if method is None else {"id": method.id, "type": method.referredType
+                                                                          or method.type_}
+        return ChangeAccountTerms.parse(data) if len(data) > 2 else None
 
 
 def visible_account(svc: Services, caller: Caller, account_id: str) -> AccountSummary:
@@ -212,8 +232,11 @@ def get_billing_account(svc: Services, caller: Allowed, id: AccountId, fields: F
               responses=error_responses(400, 401, 403, 404, 409, 415, 422))
 def patch_billing_account(svc: Services, caller: Allowed, id: AccountId,  # noqa: A002
                           body: Annotated[BillingAccountUpdate, Body()]) -> Json:
-    """Change what may change (application/merge-patch+json or application/json): the state."""
+    """Change what may change (application/merge-patch+json or application/json): the terms first, then the state."""
     account = visible_account(svc, caller, id)
+    terms = body.terms(account)
+    if terms is not None:
+        svc.execute(terms)
     if body.state is not None and body.state != account.status:
         model = {"suspended": SuspendAccount, "active": ResumeAccount, "closed": CloseAccount}[body.state]
         svc.execute(model.parse({"account_id": id, "reason": body.reason}))

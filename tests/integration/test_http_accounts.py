@@ -106,3 +106,23 @@ def test_a_limit_beyond_the_maximum_is_400(api: Api) -> None:
     """List `limit` has a maximum (LEDGER_API_MAX_LIMIT)."""
     response = api.get(ACCOUNTS, params={"limit": 100_000})
     assert response.status_code == 400 and "limit" in response.json()["message"]
+
+
+def test_patch_changes_the_terms(api: Api) -> None:
+    """PATCH creditLimit, paymentTermsDays and defaultPaymentMethod; null payment terms go back to the spec's."""
+    set_up(api, "ACME")
+    changed = api.patch(f"{ACCOUNTS}/ACME", {"creditLimit": {"unit": "EUR", "value": "50.00"}, "paymentTermsDays": 30,
+                                             "defaultPaymentMethod": {"id": "dd-1", "@referredType": "directDebit"}})
+    assert changed.status_code == 200, changed.text
+    got = changed.json()
+    assert (got["creditLimit"]["value"], got["paymentTermsDays"], got["defaultPaymentMethod"]["id"]) == ("50.00", 30, "dd-1")
+    cleared = api.patch(f"{ACCOUNTS}/ACME", {"paymentTermsDays": None, "defaultPaymentMethod": None}).json()
+    assert "paymentTermsDays" not in cleared and "defaultPaymentMethod" not in cleared
+    assert cleared["creditLimit"]["value"] == "50.00"
+
+
+def test_patch_terms_the_rules_refuse_is_422(api: Api) -> None:
+    """A credit limit in no whole minor unit is refused by the account's rule."""
+    set_up(api, "ACME")
+    response = api.patch(f"{ACCOUNTS}/ACME", {"creditLimit": {"unit": "EUR", "value": "1.001"}})
+    assert response.status_code == 422 and response.json()["code"] == "invalid_amount"
