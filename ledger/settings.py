@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     api_max_limit: int = Field(default=1000, ge=1, description="the largest `limit` a list accepts")
     api_default_limit: int = Field(default=100, ge=1)
     api_max_batch: int = Field(default=10_000, ge=1, description="charges in one batch POST")
+    api_key_cache_seconds: float = Field(default=2, ge=0, description="an API key checked this recently is trusted")
     api_idempotency_hours: int = Field(default=24, ge=1, description="how long an Idempotency-Key is remembered")
     api_jwt_public_key_file: Path | None = Field(default=None, description="PEM public key(s) that sign bearer JWTs")
     api_jwt_jwks_file: Path | None = Field(default=None, description="a JWKS file of the keys that sign bearer JWTs")

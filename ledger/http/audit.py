@@ -210,6 +210,7 @@ def list_keys(svc: Services, caller: Allowed) -> Json:
                responses={204: {"description": "revoked"}, **error_responses(401, 403, 404)})
 def revoke_key(svc: Services, caller: Allowed, key_id: Annotated[str, Path(min_length=1, max_length=50)]) -> Response:
     revoke_api_key(svc.records, key_id, svc.epoch())
+    svc.auth.forget(key_id)
     return Response(status_code=204)
 
 

@@ -1,7 +1,8 @@
 """Who is calling: an API key (Authorization: Bearer lk_..., or X-API-Key) or an OAuth2 bearer JWT.
 
 API keys are looked up by their hash (the key itself is never stored); a revoked key is refused; its last-used
-time is written at most once a minute per process. JWTs are verified with PyJWT against the configured public
+time is written at most once a minute per process; a key checked in the last LEDGER_API_KEY_CACHE_SECONDS is
+trusted without asking the database again (so a revocation by another process takes up to that long). JWTs are verified with PyJWT against the configured public
 keys (a PEM file, or a JWKS file picked by `kid`): signature, expiry, issuer and audience; the role comes from a
 configured claim (a string or a list with one known role), a customer's accounts from another claim.
 Every refusal is a 401 that names no credential.
@@ -19,7 +20,7 @@ import jwt
 
 from ledger.commands.api_keys import CUSTOMER, PREFIX, ROLES, key_hash
 from ledger.http.errors import ApiError
-from ledger.ports import ApiRecords
+from ledger.ports import ApiKeyRecord, ApiRecords
 from ledger.settings import Settings
 
 _ASYMMETRIC = ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA"]
@@ -49,7 +50,23 @@ class Authenticator:
         self.settings = settings
         self._keys = _jwt_keys(settings)
         self._touched: dict[str, float] = {}
+        self._known: dict[str, tuple[ApiKeyRecord, float]] = {}  # key hash -> (record, until when it is trusted)
         self._lock = threading.Lock()
+
+    def cached(self, authorization: str | None, api_key: str | None) -> Caller | None:
+        """The caller of an API key checked less than LEDGER_API_KEY_CACHE_SECONDS ago (no I/O), else None."""
+        key = api_key.strip() if api_key else _bearer_token(authorization)
+        if not key or not key.startswith(PREFIX):
+            return None
+        found = self._known.get(key_hash(key))
+        if found is None or found[1] < time.monotonic():
+            return None
+        return _caller(found[0])
+
+    def forget(self, key_id: str) -> None:
+        """Trust no cached check of this key any more (it was revoked here)."""
+        with self._lock:
+            self._known = {h: v for h, v in self._known.items() if v[0].key_id != key_id}
 
     def authenticate(self, authorization: str | None, api_key: str | None) -> Caller:
         if api_key:
@@ -63,9 +80,15 @@ class Authenticator:
         return self._api_key(token) if token.startswith(PREFIX) else self._jwt(token)
 
     def _api_key(self, key: str) -> Caller:
-        record = self.records.key_by_hash(key_hash(key))
+        hashed = key_hash(key)
+        record = self.records.key_by_hash(hashed)
         if record is None or record.revoked_at is not None:
             raise unauthorized("unknown or revoked API key")
+        if self.settings.api_key_cache_seconds:
+            with self._lock:
+                if len(self._known) > 10_000:
+                    self._known.clear()
+                self._known[hashed] = (record, time.monotonic() + self.settings.api_key_cache_seconds)
         now = time.time()
         with self._lock:
             due = now - self._touched.get(record.key_id, 0.0) >= _TOUCH_EVERY
@@ -73,7 +96,7 @@ class Authenticator:
                 self._touched[record.key_id] = now
         if due:
             self.records.touch_key(record.key_id, now)
-        return Caller(f"key:{record.key_id}", record.role, record.accounts)
+        return _caller(record)
 
     def _jwt(self, token: str) -> Caller:
         if not self._keys:
@@ -101,6 +124,17 @@ class Authenticator:
             if not accounts:
                 raise unauthorized(f"a customer token needs its accounts in the {s.api_jwt_account_claim!r} claim")
         return Caller(f"jwt:{claims.get('sub', '?')}", role, accounts)
+
+
+def _caller(record: ApiKeyRecord) -> Caller:
+    return Caller(f"key:{record.key_id}", record.role, record.accounts)
+
+
+def _bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
 
 
 def _jwt_keys(settings: Settings) -> dict[Any, Any]:

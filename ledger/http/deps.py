@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPBearer
 
 from ledger.http.auth import Caller
@@ -25,11 +26,13 @@ async def services(request: Request) -> ApiServices:
 Services = Annotated[ApiServices, Depends(services)]
 
 
-def authorized(request: Request, svc: Services, _b: Annotated[object, Depends(_bearer)],
-               _k: Annotated[object, Depends(_api_key)],
-               authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-               x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None) -> Caller:
-    caller = svc.auth.authenticate(authorization, x_api_key)
+async def authorized(request: Request, svc: Services, _b: Annotated[object, Depends(_bearer)],
+                     _k: Annotated[object, Depends(_api_key)],
+                     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+                     x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None) -> Caller:
+    caller = svc.auth.cached(authorization, x_api_key)
+    if caller is None:  # a database look-up (or a JWT's signature): off the event loop
+        caller = await run_in_threadpool(svc.auth.authenticate, authorization, x_api_key)
     request.state.caller = caller
     operation = request.scope["route"].name
     if caller.role not in PERMISSIONS[operation]:
