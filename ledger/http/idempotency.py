@@ -37,6 +37,7 @@ class Idempotency:
         fingerprint = hashlib.sha256(self.request.encode() + b"\n" + orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
         records, now = self.services.records, self.services.epoch()
         keep = self.services.settings.api_idempotency_hours * 3600.0
+        self.services.purge_idempotency_keys(now, keep)
         stored = records.claim(caller.subject, self.key, fingerprint, now, keep)
         if stored is not None:
             if stored.fingerprint != fingerprint:

@@ -35,6 +35,16 @@ class ApiServices:
         self._runs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-cycle-run")
         self._running: set[str] = set()
         self._lock = threading.Lock()
+        self._purged = 0.0
+
+    def purge_idempotency_keys(self, now: float, keep_seconds: float) -> None:
+        """Forget the idempotency keys older than they are kept, at most once an hour per process."""
+        with self._lock:
+            due = now - self._purged >= 3600
+            if due:
+                self._purged = now
+        if due:
+            self.records.purge(now - keep_seconds)
 
     def now(self) -> datetime:
         return self.parts.clock()

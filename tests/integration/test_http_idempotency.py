@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ledger.commands.api_keys import create_api_key
@@ -63,3 +64,14 @@ def test_a_malformed_key_is_400(api: Api) -> None:
     """The header is printable ASCII without spaces, at most 255 characters."""
     response = api.post(SPECS, spec_body(), headers={"Idempotency-Key": "x" * 300})
     assert response.status_code == 400
+
+
+def test_keys_older_than_kept_are_forgotten(api: Api) -> None:
+    """After LEDGER_API_IDEMPOTENCY_HOURS the same key runs the request afresh (and old keys are purged)."""
+    set_up(api)
+    api.post(ACCOUNTS, account_body("ACME"), headers={"Idempotency-Key": "old"})
+    keep = api.parts.settings.api_idempotency_hours * 3600
+    assert api.parts.records.purge(time.time() - keep) == 0  # still kept
+    assert api.parts.records.purge(time.time() + 1) >= 1  # older than now: purged
+    again = api.post(ACCOUNTS, account_body("ACME"), headers={"Idempotency-Key": "old"})
+    assert again.status_code == 200 and "Idempotent-Replayed" not in again.headers
