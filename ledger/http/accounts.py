@@ -10,7 +10,14 @@ from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import Response
 from pydantic import Field
 
-from ledger.commands import ChangeAccountTerms, CloseAccount, DefineCycleSpecification, OpenBillingAccount, ResumeAccount, SuspendAccount
+from ledger.commands import (
+    ChangeAccountTerms,
+    CloseAccount,
+    DefineCycleSpecification,
+    OpenBillingAccount,
+    ResumeAccount,
+    SuspendAccount,
+)
 from ledger.commands.results import AccountOpened, SpecificationDefined
 from ledger.contracts.tmf import ACCOUNT_API, href
 from ledger.errors import AccountNotFound, InvalidInput
