@@ -102,11 +102,7 @@ class ApiParts:
 
 
 def api_parts(settings: Settings, clock: Clock = system_clock) -> ApiParts:
-    """The API's Ledgers keep no aggregate cache between commands: other workers and the background run write the
-    same accounts, and a command deciding on a stale cached copy could refuse wrongly (a stale save is a version
-    conflict and is retried, but a stale read is not); each command loads what it needs (snapshot + later events)."""
-    uncached = settings.model_copy(update={"cache_size": 0})
-    return ApiParts(bootstrap(uncached, clock=clock), bootstrap(uncached, clock=clock), read_store(settings),
+    return ApiParts(bootstrap(settings, clock=clock), bootstrap(settings, clock=clock), read_store(settings),
                     api_tables(settings), read_model_db(settings), settings, clock)
 
 

@@ -12,8 +12,9 @@ import structlog
 
 from ledger.bootstrap import ApiParts
 from ledger.commands.base import Command
-from ledger.commands.results import Result
-from ledger.errors import LedgerError
+from ledger.commands.charges import PostCharges
+from ledger.commands.results import ChargesPosted, Result
+from ledger.errors import InvalidInput, LedgerError
 from ledger.http.auth import Authenticator
 
 R = TypeVar("R", bound=Result)
@@ -21,7 +22,7 @@ R = TypeVar("R", bound=Result)
 
 class ApiServices:
     """Commands go to the write Ledger (one at a time, as in the CLI; other processes' writes are version
-    conflicts, retried); reads go to the read store (no cache, its own connections): they never wait behind a
+    conflicts, retried; a refusal is confirmed on fresh state, see `execute`); reads go to the read store (no cache, its own connections): they never wait behind a
     command, and a GET after a POST sees what the POST wrote. Cycle runs go to a second Ledger on a background
     thread, so charges and payments are not held behind a long run."""
 
@@ -53,11 +54,33 @@ class ApiServices:
         return time.time()
 
     def execute(self, command: Command, expected: type[R] = Result) -> R:  # type: ignore[assignment]
-        """Run a command on the write Ledger; its typed result (`expected`: the result type the handler returns)."""
-        result = self.parts.ledger.execute(command)
+        """Run a command on the write Ledger; its typed result (`expected`: the result type the handler returns).
+
+        The Ledger decides on its cached aggregates, which another worker (or the background run) may have changed:
+        a stale decision that saves is a version conflict, reloaded and retried by the Ledger, but a refusal saves
+        nothing. So a refusal is confirmed on fresh state: the Ledger drops its cache when it refuses, and the
+        command runs once more; a batch's refused charges run once more after the cache is dropped."""
+        ledger = self.parts.ledger
+        try:
+            result = ledger.execute(command)
+        except InvalidInput:
+            raise
+        except LedgerError:
+            result = ledger.execute(command)  # the refusal emptied the cache: this run reads what is stored
+        if isinstance(result, ChargesPosted) and result.rejected and isinstance(command, PostCharges):
+            result = self._confirm_rejections(command, result)
         if not isinstance(result, expected):
             raise TypeError(f"{type(command).__name__} answered a {type(result).__name__}, not a {expected.__name__}")
         return result
+
+    def _confirm_rejections(self, command: PostCharges, first: ChargesPosted) -> ChargesPosted:
+        refused = {r.charge_id for r in first.rejected}
+        again = [c for c in command.charges if c.charge_id in refused]
+        self.parts.ledger.store.forget()
+        second = self.parts.ledger.execute(PostCharges(charges=again))
+        assert isinstance(second, ChargesPosted)
+        return ChargesPosted(applied=first.applied + second.applied, duplicates=first.duplicates + second.duplicates,
+                             rejected=second.rejected, accounts=first.accounts + second.accounts)
 
     def start_run(self, key: str, command: Command) -> Future[Any] | None:
         """Run a long command (a cycle run) on the background Ledger; None when the same run is already going.

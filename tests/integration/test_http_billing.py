@@ -187,3 +187,23 @@ def test_a_customer_reads_its_own_bills_and_payments_only(api: Api) -> None:
     other_bill = _bills(api, "A2")[0]["href"]
     assert api.client.get(other_bill, headers=api.auth("customer", ["A1"])).status_code == 404
     assert api.client.get(PAYMENTS, headers=api.auth("customer", ["A1"])).json() == []
+
+
+def test_a_refusal_from_a_stale_cached_account_is_decided_again_on_fresh_state(make_settings: Any) -> None:
+    """Worker B caches a suspended account; worker A resumes it; B's charge is then applied, not refused: a refusal
+    is confirmed on what is stored (one charge alone, and in a batch)."""
+    from tests.support.api import ACCOUNTS, api_on
+    from tests.support.ledger_factory import FakeClock
+
+    settings = make_settings()
+    with api_on(settings, FakeClock()) as a, api_on(settings, FakeClock()) as b:
+        set_up(a, "ACME")
+        a.patch(f"{ACCOUNTS}/ACME", {"state": "suspended"})
+        assert b.post(PAYMENTS, payment_body("ACME", "PAY-1", "1.00", "2026-10-05T10:00:00Z")).status_code == 201
+        a.patch(f"{ACCOUNTS}/ACME", {"state": "active"})
+        assert b.post(CHARGES, charge_body("ACME", "c1", "2.00", "2026-10-09T10:00:00Z"), role="rating").status_code == 201
+        a.patch(f"{ACCOUNTS}/ACME", {"state": "suspended"})
+        assert b.post(PAYMENTS, payment_body("ACME", "PAY-2", "1.00", "2026-10-05T10:00:00Z")).status_code == 201
+        a.patch(f"{ACCOUNTS}/ACME", {"state": "active"})
+        batch = b.post(f"{CHARGES}/batch", [charge_body("ACME", "c2", "2.00", "2026-10-09T10:00:00Z")], role="rating")
+        assert batch.json()["applied"] == 1 and batch.json()["rejected"] == []
