@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from pathlib import Path
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ledger.contracts.codec import SchemaRegistry
 from ledger.errors import StreamError
+from ledger.eventstore.api_tables import ApiTables
 from ledger.eventstore.setup_lock import setting_up
 from ledger.eventstore.store import LedgerStore
-from ledger.ports import Clock, Progress, system_clock
+from ledger.ports import ApiRecords, Clock, Progress, system_clock
 from ledger.projections.database import ReadModelDatabase
 from ledger.runtime.outages import Dependencies
 from ledger.runtime.supervisor import RunPolicy, Worker, supervise
@@ -25,6 +27,7 @@ from ledger.streaming.positions import PostgresPositions, SqlitePositions
 if TYPE_CHECKING:
     from consumers.charge_ingestion import IngestWorker
     from consumers.projection import ProjectionConsumer
+    from ledger.streaming.notifier import Notifier
     from ledger.streaming.relay import OutboxRelay
 
 
@@ -36,6 +39,81 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock = system_clock, 
     with setting_up(settings.postgres_url) if on_postgres else contextlib.nullcontext():  # type: ignore[arg-type]
         store = LedgerStore(env=settings.eventsourcing_env(), snapshot_interval=settings.snapshot_interval)
     return Ledger(store, settings, clock, progress)
+
+
+def read_store(settings: Settings) -> LedgerStore:
+    """A second store on the same database for reads: no cache (so no aggregate shared with a command in progress,
+    and every load is what the database holds now: a read after a write sees it), the same snapshots."""
+    plain = settings.model_copy(update={"cache_size": 0})
+    on_postgres = plain.store == "postgres" and plain.postgres_url
+    with setting_up(plain.postgres_url) if on_postgres else contextlib.nullcontext():  # type: ignore[arg-type]
+        return LedgerStore(env=plain.eventsourcing_env(), snapshot_interval=plain.snapshot_interval)
+
+
+def api_tables(settings: Settings) -> ApiTables:
+    """The HTTP API's tables (keys, idempotency keys, hub listeners) in the event store's own database."""
+    if settings.store == "postgres":
+        return ApiTables.postgres(settings.postgres_url or "", settings.postgres_schema)
+    settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    return ApiTables.sqlite(settings.sqlite_path)
+
+
+@dataclass
+class ApiParts:
+    """What the HTTP API is built from (ledger/http/app.py `create_app`): the write side (one Ledger: commands
+    under its lock, with its cache), a second Ledger for long runs (cycle runs) so they do not hold the first one's
+    lock, a read store (no cache, its own connections), the API's tables, and the read models for lists."""
+
+    ledger: Ledger
+    batch_ledger: Ledger
+    reads: LedgerStore
+    records: ApiRecords
+    read_models: ReadModelDatabase
+    settings: Settings
+    clock: Clock
+
+    def __post_init__(self) -> None:
+        self._catching_up = threading.Lock()
+        self._feed: Any = None
+
+    @contextlib.contextmanager
+    def listing(self) -> Iterator[ReadModelDatabase]:
+        """The read models for one list query (one connection: one query at a time). Without Kafka nobody else
+        feeds them, so they are first brought up to date from the local event store (through the read store);
+        another worker doing the same at that moment is fine."""
+        with self._catching_up:
+            if not self.settings.kafka_bootstrap:
+                self._catch_up()
+            yield self.read_models
+
+    def _catch_up(self) -> None:
+        from ledger.projections.local_feed import LocalProjection
+        from ledger.projections.projector import OffsetsMoved
+        from ledger.streaming.event_feed import EventFeed
+
+        if self._feed is None:
+            self._feed = LocalProjection(EventFeed(self.reads, self.settings.cache_size), self.read_models)
+        try:
+            self._feed.catch_up()
+        except OffsetsMoved:
+            pass  # another worker projected the same events first
+
+    def close(self) -> None:
+        for part in (self.ledger, self.batch_ledger, self.reads, self.records, self.read_models):
+            part.close()  # type: ignore[attr-defined]
+
+
+def api_parts(settings: Settings, clock: Clock = system_clock) -> ApiParts:
+    return ApiParts(bootstrap(settings, clock=clock), bootstrap(settings, clock=clock), read_store(settings),
+                    api_tables(settings), read_model_db(settings), settings, clock)
+
+
+def notifier(settings: Settings) -> Notifier:
+    """`ledger notify`: the hub's notifier on a read store and the API's tables."""
+    from ledger.streaming.notifier import Notifier
+
+    return Notifier(read_store(settings), api_tables(settings), failing_after=settings.notify_failing_after_seconds,
+                    timeout=settings.notify_timeout_seconds, max_backoff=settings.notify_max_backoff_seconds)
 
 
 GC_THRESHOLDS = (50_000, 20, 100)

@@ -162,3 +162,85 @@ class DeadLetterSink(Protocol):
     def send(self, letters: list[DeadLetter]) -> None: ...
 
     def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------- the HTTP API's own records (issue 12)
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """An API key as stored: never the key itself (only its hash is kept, beside this record)."""
+
+    key_id: str
+    role: str
+    accounts: frozenset[str] | None  # a customer key's billing accounts; None for other roles
+    label: str
+    created_at: float
+    revoked_at: float | None = None
+    last_used_at: float | None = None
+
+
+@dataclass(frozen=True)
+class IdempotentResponse:
+    """What a POST answered the first time under an Idempotency-Key (status 0: the first request still runs)."""
+
+    fingerprint: str
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ListenerRecord:
+    """A hub listener (TMF EventSubscription) and how its deliveries go; its secret is kept apart."""
+
+    id: str
+    callback: str
+    query: str
+    position: int  # the notification id of the last event handled for it
+    state: str  # active, retrying, failing
+    failing_since: float | None
+    last_error: str | None
+    last_delivered_at: float | None
+    delivered: int
+    created_at: float
+
+
+class ApiRecords(Protocol):
+    """The API keys, idempotency keys and hub listeners, in the event store's database."""
+
+    def add_key(self, record: ApiKeyRecord, key_hash: str) -> None: ...
+
+    def key_by_hash(self, key_hash: str) -> ApiKeyRecord | None: ...
+
+    def keys(self) -> list[ApiKeyRecord]: ...
+
+    def revoke_key(self, key_id: str, at: float) -> bool: ...
+
+    def touch_key(self, key_id: str, at: float) -> None: ...
+
+    def claim(self, scope: str, key: str, fingerprint: str, now: float, keep_seconds: float) -> IdempotentResponse | None:
+        """None: the caller holds the key and runs the request; else the stored (or still pending) response."""
+        ...
+
+    def complete(self, scope: str, key: str, response: IdempotentResponse) -> None: ...
+
+    def release(self, scope: str, key: str) -> None: ...
+
+    def purge(self, before: float) -> int: ...
+
+    def add_listener(self, record: ListenerRecord, secret: str) -> None: ...
+
+    def listener(self, listener_id: str) -> ListenerRecord | None: ...
+
+    def listeners(self) -> list[ListenerRecord]: ...
+
+    def listener_secret(self, listener_id: str) -> str | None: ...
+
+    def remove_listener(self, listener_id: str) -> bool: ...
+
+    def delivered(self, listener_id: str, position: int, count: int, at: float) -> None: ...
+
+    def failed(self, listener_id: str, since: float, error: str, failing: bool) -> None: ...
+
+    def close(self) -> None: ...

@@ -57,6 +57,26 @@ class Settings(BaseSettings):
     read_model_schema: str = "ledger_read"
     read_model_sqlite_path: Path = Path(".ledger/read_models.sqlite")
 
+    # HTTP API (issue 12): `ledger serve`, and its notifier `ledger notify`.
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=0, le=65535)
+    api_workers: int = Field(default=1, ge=1, le=64)
+    api_max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="larger request bodies get 413")
+    api_max_limit: int = Field(default=1000, ge=1, description="the largest `limit` a list accepts")
+    api_default_limit: int = Field(default=100, ge=1)
+    api_max_batch: int = Field(default=10_000, ge=1, description="charges in one batch POST")
+    api_key_cache_seconds: float = Field(default=2, ge=0, description="an API key checked this recently is trusted")
+    api_idempotency_hours: int = Field(default=24, ge=1, description="how long an Idempotency-Key is remembered")
+    api_jwt_public_key_file: Path | None = Field(default=None, description="PEM public key(s) that sign bearer JWTs")
+    api_jwt_jwks_file: Path | None = Field(default=None, description="a JWKS file of the keys that sign bearer JWTs")
+    api_jwt_issuer: str | None = None
+    api_jwt_audience: str | None = None
+    api_jwt_role_claim: str = "roles"
+    api_jwt_account_claim: str = "billing_accounts"
+    notify_failing_after_seconds: float = Field(default=300, gt=0, description="a listener failing longer is marked failing")
+    notify_timeout_seconds: float = Field(default=5, gt=0)
+    notify_max_backoff_seconds: float = Field(default=60, gt=0)
+
     @model_validator(mode="after")
     def _postgres_needs_url(self) -> Settings:
         if self.store == "postgres" and not self.postgres_url:

@@ -771,3 +771,41 @@ class BillingAccount(LedgerAggregate):
                 account=self.account_ref,
             )
         self._record(self.StatusChanged, now, status=CLOSED, reason=reason, final_bill_id=final_bill_id)
+
+    # ---------------------------------------------------------------- terms
+
+    class TermsChanged(LedgerAggregate.Event):
+        """The account's terms after the change (credit limit, own payment terms, default payment method)."""
+
+        credit_limit: str
+        payment_terms_days: int | None
+        default_payment_method: dict[str, str] | None
+        reason: str
+
+        def apply(self, a: BillingAccount) -> None:
+            a.credit_limit = D(self.credit_limit)
+            a.payment_terms_days = self.payment_terms_days
+            a.default_payment_method = self.default_payment_method
+
+    def change_terms(self, now: datetime, *, credit_limit: Decimal, payment_terms_days: int | None,
+                     default_payment_method: dict[str, str] | None, reason: str) -> bool:
+        """Set the terms (False when they are already these). A prepaid account's new credit limit must still cover
+        what it is overdrawn by."""
+        if (credit_limit, payment_terms_days, default_payment_method) == (
+                self.credit_limit, self.payment_terms_days, self.default_payment_method):
+            return False
+        if self.status == CLOSED:
+            raise AccountStateError(f"account {self.account_ref} is closed: its terms cannot change", account=self.account_ref)
+        cur = currency(self.currency)
+        if credit_limit < 0 or round_money(credit_limit, cur) != credit_limit:
+            raise InvalidAmount(f"credit limit {credit_limit} must be >= 0 in whole {cur.code} minor units",
+                                credit_limit=credit_limit)
+        if payment_terms_days is not None and payment_terms_days < 0:
+            raise RuleViolation("payment terms must not be negative", payment_terms_days=payment_terms_days)
+        if self.is_prepaid and self.prepaid_balance < -credit_limit:
+            raise CreditLimitExceeded(
+                f"prepaid account {self.account_ref} is overdrawn by {-self.prepaid_balance} {self.currency}: "
+                f"the credit limit cannot go below that", account=self.account_ref, credit_limit=credit_limit)
+        self._record(self.TermsChanged, now, credit_limit=str(credit_limit), payment_terms_days=payment_terms_days,
+                     default_payment_method=default_payment_method, reason=reason)
+        return True

@@ -9,7 +9,7 @@ from ledger.cli.bills import render_bill_summary
 from ledger.cli.context import App, Outcome
 from ledger.cli.options import given, split_spec
 from ledger.cli.output import money, stamp, table
-from ledger.commands import (CloseAccount, DefineCycleSpecification, OpenBillingAccount, ResumeAccount,
+from ledger.commands import (ChangeAccountTerms, CloseAccount, DefineCycleSpecification, OpenBillingAccount, ResumeAccount,
                              SuspendAccount)
 from ledger.commands.base import Command
 from ledger.queries.accounts import account_view
@@ -49,6 +49,18 @@ def _status_change(model: type[Command]) -> Callable[[App, argparse.Namespace], 
         return Outcome(r, text)
 
     return run
+
+
+def do_account_terms(app: App, a: argparse.Namespace) -> Outcome:
+    data: dict[str, Any] = {"account_id": a.account, **given(a, credit_limit="credit_limit",
+                                                             payment_terms_days="payment_terms_days", reason="reason")}
+    if a.payment_method:
+        kind, method_id = split_spec(a.payment_method, 2, "--payment-method", "TYPE:ID, e.g. directDebit:MANDATE-1")
+        data["default_payment_method"] = {"type": kind, "id": method_id}
+    r = app.ledger.execute(ChangeAccountTerms.parse(data))
+    what = "changed" if r.changed else "already these (nothing changed)"
+    terms = r.payment_terms_days if r.payment_terms_days is not None else "the specification's offset"
+    return Outcome(r, f"billing account {r.account_id} terms {what}: credit limit {r.credit_limit}, pays in {terms} days")
 
 
 def do_account_show(app: App, a: argparse.Namespace) -> Outcome:
@@ -127,5 +139,11 @@ def register(top: Any, leaf: Callable[..., argparse.ArgumentParser], group: Call
         s = leaf(g, name, _status_change(model), text)
         s.add_argument("account")
         s.add_argument("--reason")
+    s = leaf(g, "terms", do_account_terms, "change an account's credit limit, payment terms or default payment method")
+    s.add_argument("account")
+    s.add_argument("--credit-limit", help="prepaid: how far the balance may go below zero")
+    s.add_argument("--payment-terms-days", help="days to pay a bill")
+    s.add_argument("--payment-method", help="default payment method TYPE:ID")
+    s.add_argument("--reason")
     s = leaf(g, "show", do_account_show, "an account's current state, open bills and bills")
     s.add_argument("account")

@@ -1,6 +1,6 @@
 """Commands: pydantic-validated inputs (here), their handlers (`handlers.HANDLERS`) and typed results (`results`)."""
 
-from ledger.commands.accounts import (DefineCycleSpecification, OpenBillingAccount, PaymentMethodRef, ResumeAccount,
+from ledger.commands.accounts import (ChangeAccountTerms, DefineCycleSpecification, OpenBillingAccount, PaymentMethodRef, ResumeAccount,
                                       SuspendAccount)
 from ledger.commands.bills import ChangeBillState, CloseAccount, IssueOffCycleBill
 from ledger.commands.charges import AdjustCharge, AppliedTax, PostCharge, PostCharges
@@ -8,7 +8,7 @@ from ledger.commands.cycles import TriggerBillingCycle
 from ledger.commands.payments import Allocation, RecordPayment, RefundCredit, ReversePayment
 
 __all__ = [
-    "AdjustCharge", "Allocation", "AppliedTax", "ChangeBillState", "CloseAccount", "DefineCycleSpecification",
+    "AdjustCharge", "Allocation", "ChangeAccountTerms", "AppliedTax", "ChangeBillState", "CloseAccount", "DefineCycleSpecification",
     "IssueOffCycleBill", "OpenBillingAccount", "PaymentMethodRef", "PostCharge", "PostCharges", "RecordPayment",
     "RefundCredit", "ResumeAccount", "ReversePayment", "SuspendAccount", "TriggerBillingCycle",
 ]

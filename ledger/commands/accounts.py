@@ -13,7 +13,7 @@ from ledger.aggregates.billing_calendar import CycleCalendarError, CycleSpecific
 from ledger.aggregates.money import currency
 from ledger.commands.base import Command, Id, NonNegativeAmount, Text
 from ledger.commands.lookups import load_account
-from ledger.commands.results import AccountOpened, AccountStatusChanged, SpecificationDefined
+from ledger.commands.results import AccountOpened, AccountStatusChanged, AccountTermsChanged, SpecificationDefined
 from ledger.errors import CycleSpecificationNotFound, IdempotencyConflict, InvalidInput, UnknownCurrency
 from ledger.ports import HandlerContext
 
@@ -138,3 +138,29 @@ def resume_account(ctx: HandlerContext, cmd: ResumeAccount) -> AccountStatusChan
     ctx.store.save(account)
     return AccountStatusChanged(account_id=cmd.account_id, status=account.status)
 
+
+class ChangeAccountTerms(Command):
+    """Change an account's credit limit, own payment terms or default payment method: what is given changes (an
+    explicit null payment terms or payment method removes it), the rest stays."""
+
+    account_id: Id
+    credit_limit: NonNegativeAmount | None = None
+    payment_terms_days: int | None = Field(default=None, ge=0, le=365)
+    default_payment_method: PaymentMethodRef | None = None
+    reason: Text = ""
+
+
+def change_account_terms(ctx: HandlerContext, cmd: ChangeAccountTerms) -> AccountTermsChanged:
+    account = load_account(ctx.store, cmd.account_id)
+    given = cmd.model_fields_set
+    credit_limit = cmd.credit_limit if cmd.credit_limit is not None else account.credit_limit
+    terms = cmd.payment_terms_days if "payment_terms_days" in given else account.payment_terms_days
+    method = (cmd.default_payment_method.model_dump() if cmd.default_payment_method else None) \
+        if "default_payment_method" in given else account.default_payment_method
+    changed = account.change_terms(ctx.now(), credit_limit=credit_limit, payment_terms_days=terms,
+                                   default_payment_method=method, reason=cmd.reason)
+    if changed:
+        ctx.store.save(account)
+    return AccountTermsChanged(account_id=cmd.account_id, changed=changed, credit_limit=account.credit_limit,
+                               payment_terms_days=account.payment_terms_days,
+                               default_payment_method=account.default_payment_method)

@@ -17,6 +17,7 @@ HANDLERS: Mapping[type[Command], Handler] = {
     accounts.OpenBillingAccount: accounts.open_account,
     accounts.SuspendAccount: accounts.suspend_account,
     accounts.ResumeAccount: accounts.resume_account,
+    accounts.ChangeAccountTerms: accounts.change_account_terms,
     bills.CloseAccount: bills.close_account,
     bills.IssueOffCycleBill: bills.issue_off_cycle_bill,
     bills.ChangeBillState: bills.change_bill_state,

@@ -55,6 +55,14 @@ class AccountStatusChanged(Result):
         return self.model_dump(exclude_none=True)
 
 
+class AccountTermsChanged(Result):
+    account_id: str
+    changed: bool
+    credit_limit: Decimal
+    payment_terms_days: int | None
+    default_payment_method: dict[str, str] | None
+
+
 class ChargePosted(Result):
     account_id: str
     charge_id: str

@@ -167,6 +167,9 @@ EVENTS: dict[str, dict[str, Convert]] = {
     "BillingAccount.CreditRefunded": dict(
         refund_id=same, amount=money, method=same, reference=same, effective_at=instant, fingerprint=same),
     "BillingAccount.StatusChanged": dict(status=same, reason=same, final_bill_id=optional(uuid_text)),
+    "BillingAccount.TermsChanged": dict(
+        credit_limit=money, payment_terms_days=same, default_payment_method=optional(record(id=same, type=same)),
+        reason=same),
     "CustomerBill.Issued": dict(
         account_id=uuid_text, account_ref=same, bill_number=same, run_type=same, off_cycle_reason=same,
         cycle_id=optional(uuid_text), currency=same, billing_period_start=optional(day),

@@ -152,7 +152,7 @@ def _payment_reversed(batch: ReadModelBatch, row: Row | None, r: dict[str, Any])
 
 
 _ACCOUNT_EVENTS = ("ChargeApplied", "ChargeAdjusted", "BillIssued", "PaymentReceived", "PaymentReversed",
-                   "CreditRefunded", "StatusChanged")
+                   "CreditRefunded", "StatusChanged", "TermsChanged")
 _HANDLERS: dict[str, tuple[str, Callable[..., Row]]] = {
     "BillingAccount.Opened": ("account_balances", _account_opened),
     **{f"BillingAccount.{name}": ("account_balances", _account_position) for name in _ACCOUNT_EVENTS},

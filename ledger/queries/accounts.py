@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ledger.commands.lookups import load_account, load_bill
@@ -30,7 +31,9 @@ class BillLine(View):
     overdue: bool
 
 
-class AccountView(View):
+class AccountSummary(View):
+    """An account's terms, status, balances and open bills (what one load of the account gives)."""
+
     account_id: str
     customer_id: str
     name: str
@@ -52,26 +55,43 @@ class AccountView(View):
     credit_balance: Decimal
     prepaid_balance: Decimal
     identity_holds: bool
+    last_modified: str
     open_bills: list[OpenBillLine]
+
+
+class AccountView(AccountSummary):
+    """The summary with every bill of the account (one load per bill)."""
+
     bills: list[BillLine]
+
+
+def account_summary(store: AggregateStore, clock: Clock, account_ref: str) -> AccountSummary:
+    """An account's current state and which open bills are overdue (in the account's time zone)."""
+    return AccountSummary(**_summary_fields(load_account(store, account_ref), clock))
 
 
 def account_view(store: AggregateStore, clock: Clock, account_ref: str) -> AccountView:
     """An account's current state, with its bills and which open bills are overdue (in the account's time zone)."""
     account = load_account(store, account_ref)
-    today = clock().astimezone(ZoneInfo(account.time_zone)).date()
-    open_bills = [
-        OpenBillLine(bill_number=b["bill_number"], bill_date=b["bill_date"], payment_due_date=b["payment_due_date"],
-                     remaining=b["remaining"], overdue=today > date.fromisoformat(b["payment_due_date"]))
-        for b in sorted(account.open_bills.values(), key=lambda b: (b["payment_due_date"], b["bill_number"]))
-    ]
+    fields = _summary_fields(account, clock)
+    today = fields["as_of"]
     bills = []
     for number in account.bills:
         bill = load_bill(store, account, number)
         bills.append(BillLine(bill_number=number, state=bill.state, run_type=bill.run_type, bill_date=bill.bill_date,
                               payment_due_date=bill.payment_due_date, amount_due=bill.amount_due,
                               remaining_amount=bill.remaining_amount, overdue=bill.is_overdue(today)))
-    return AccountView(
+    return AccountView(**fields, bills=bills)
+
+
+def _summary_fields(account: Any, clock: Clock) -> dict[str, Any]:
+    today = clock().astimezone(ZoneInfo(account.time_zone)).date()
+    open_bills = [
+        OpenBillLine(bill_number=b["bill_number"], bill_date=b["bill_date"], payment_due_date=b["payment_due_date"],
+                     remaining=b["remaining"], overdue=today > date.fromisoformat(b["payment_due_date"]))
+        for b in sorted(account.open_bills.values(), key=lambda b: (b["payment_due_date"], b["bill_number"]))
+    ]
+    return dict(
         account_id=account.account_ref, customer_id=account.customer_id, name=account.name,
         currency=account.currency, rating_type=account.rating_type,
         cycle_specification=account.cycle_specification, time_zone=account.time_zone,
@@ -82,5 +102,5 @@ def account_view(store: AggregateStore, clock: Clock, account_ref: str) -> Accou
         unbilled_prepaid=account.unbilled_prepaid,
         receivable=account.receivable, credit_balance=account.credit_balance,
         prepaid_balance=account.prepaid_balance, identity_holds=account.identity_holds(),
-        open_bills=open_bills, bills=bills,
+        last_modified=account.last_activity, open_bills=open_bills,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,13 @@ def story_ledger(story_settings: Settings) -> Iterator[Ledger]:
     play_story(ledger)
     yield ledger
     ledger.close()
+
+
+@pytest.fixture
+def api(make_settings: SettingsFactory) -> Iterator[Any]:
+    """The HTTP API in-process on the parametrized store (tests/support/api.py), its clock at 2026-10-01."""
+    from tests.support.api import api_on
+    from tests.support.ledger_factory import FakeClock
+
+    with api_on(make_settings(), FakeClock()) as on:
+        yield on

@@ -674,3 +674,45 @@ def test_threads_sharing_one_ledger_lose_no_update() -> None:
     account = fresh_account(ledger, "HOT")
     assert account.balance == writers * per_writer and account.version == 1 + writers * per_writer
     ledger.close()
+
+
+# ---------------------------------------------------------------- terms
+
+
+def _terms(account: BillingAccount, limit: str = "0", days: int | None = None,
+           method: dict[str, str] | None = None) -> bool:
+    return account.change_terms(T0, credit_limit=D(limit), payment_terms_days=days, default_payment_method=method,
+                                reason="renegotiated")
+
+
+def test_terms_change_and_the_same_terms_again_change_nothing() -> None:
+    """New terms are recorded; the same terms again record no event."""
+    account = new_account()
+    assert _terms(account, "0", 30, {"id": "dd-1", "type": "directDebit"})
+    assert (account.payment_terms_days, account.default_payment_method) == (30, {"id": "dd-1", "type": "directDebit"})
+    assert not _terms(account, "0", 30, {"id": "dd-1", "type": "directDebit"})
+    assert [type(e).__name__ for e in account.collect_events()][-1] == "TermsChanged"
+
+
+def test_a_prepaid_credit_limit_cannot_go_below_the_overdraft() -> None:
+    """A prepaid account overdrawn by 8.00 keeps a credit limit of at least 8.00."""
+    account = new_account(rating_type="prepaid", credit_limit="10.00")
+    charge(account, amount="8.00")
+    with pytest.raises(CreditLimitExceeded):
+        _terms(account, "5.00")
+    assert _terms(account, "8.00") and account.credit_limit == D("8.00")
+
+
+@pytest.mark.parametrize("limit", ["-1", "0.001"])
+def test_a_credit_limit_in_no_whole_minor_unit_is_refused(limit: str) -> None:
+    """The same rule as at opening: >= 0, in whole minor units."""
+    with pytest.raises(InvalidAmount):
+        _terms(new_account(), limit)
+
+
+def test_a_closed_account_keeps_its_terms() -> None:
+    """Terms of a closed account do not change."""
+    account = new_account()
+    account.close(T0, "left", None)
+    with pytest.raises(AccountStateError):
+        _terms(account, "5.00")

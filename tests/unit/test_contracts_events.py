@@ -132,6 +132,8 @@ def scenario() -> tuple[list[DomainEvent], dict[UUID, UUID]]:
                           effective_at=datetime(2026, 11, 16, 9, tzinfo=UTC))
     account.suspend(clock(), "fraud check")
     account.resume(clock(), "cleared")
+    account.change_terms(clock(), credit_limit=D("0"), payment_terms_days=None,
+                         default_payment_method={"id": "dd-7", "type": "directDebit"}, reason="mandate signed")
     account.close(clock(), "customer left", final_bill_id=bill.id)
 
     events, owner = [], {}

@@ -1,0 +1,38 @@
+"""The list endpoints' selections: the read models choose which resources and in what order (filters, offset,
+limit, the total); each resource itself is then read from the event store, as it stands now (so an item of a
+list always equals its GET by id). Without Kafka the read models are brought up to date first (see
+bootstrap.ApiParts.listing); with Kafka, `ledger project` keeps them current and a list may lag it a little."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.commands.api_keys import CUSTOMER
+from ledger.http.auth import Caller
+from ledger.http.services import ApiServices
+from ledger.http.tmf import Page
+from ledger.projections.listing import select
+from ledger.projections.tables import ACCOUNT_BALANCES, BILLS, PAYMENTS, Table
+
+
+def _select(svc: ApiServices, caller: Caller, page: Page, table: Table, equal: dict[str, Any],
+            ranges: dict[tuple[str, str], Any], order: list[str], column: str) -> tuple[list[str], int]:
+    within = ("account_ref", caller.accounts or ()) if caller.role == CUSTOMER else None
+    with svc.parts.listing() as db:
+        rows, total = select(db, table, equal=equal, ranges=ranges, within=within, order=order, offset=page.offset,
+                             limit=page.limit, columns=[column])
+    return [str(row[column]) for row in rows], total
+
+
+def list_accounts(svc: ApiServices, caller: Caller, page: Page, equal: dict[str, Any]) -> tuple[list[str], int]:
+    return _select(svc, caller, page, ACCOUNT_BALANCES, equal, {}, ["account_ref"], "account_ref")
+
+
+def list_bills(svc: ApiServices, caller: Caller, page: Page, equal: dict[str, Any],
+               ranges: dict[tuple[str, str], Any]) -> tuple[list[str], int]:
+    return _select(svc, caller, page, BILLS, equal, ranges, ["bill_date", "account_ref", "bill_number"], "bill_id")
+
+
+def list_payments(svc: ApiServices, caller: Caller, page: Page, equal: dict[str, Any],
+                  ranges: dict[tuple[str, str], Any]) -> tuple[list[str], int]:
+    return _select(svc, caller, page, PAYMENTS, equal, ranges, ["payment_date", "external_reference"], "payment_id")
