@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from psycopg.conninfo import conninfo_to_dict
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 POSTGRES_RECORDER_TOPIC = "ledger.eventstore.postgres_recorder:FastPostgresApplicationRecorder"
@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=500, ge=1, description="accounts per transaction in a billing cycle run")
     retries: int = Field(default=10, ge=1, description="attempts when a concurrent writer changed an aggregate")
     log_level: str = "INFO"
+    # Personal data (issue 13): the master key that wraps each customer's key (32 bytes, base64; never logged).
+    master_key: SecretStr | None = None
+    accounts_need_customer: bool = Field(default=False, description="refuse opening an account for an unknown customer")
 
     # Kafka (issue 3): with no bootstrap servers the embedded default feeds the read models from the local store.
     kafka_bootstrap: str | None = Field(default=None, description="host:port[,host:port]; unset: no Kafka")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ledger.commands import accounts, bills, charges, cycles, payments
+from ledger.commands import accounts, bills, charges, customers, cycles, payments
 from ledger.commands.base import Command
 from ledger.commands.results import Result
 from ledger.ports import HandlerContext
@@ -27,6 +27,10 @@ HANDLERS: Mapping[type[Command], Handler] = {
     payments.RecordPayment: payments.record_payment,
     payments.ReversePayment: payments.reverse_payment,
     payments.RefundCredit: payments.refund_credit,
+    customers.CreateCustomer: customers.create_customer,
+    customers.UpdateCustomer: customers.update_customer,
+    customers.CloseCustomer: customers.close_customer,
+    customers.EraseCustomer: customers.erase_customer,
 }
 
 

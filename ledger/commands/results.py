@@ -138,3 +138,14 @@ class CreditRefunded(Result):
     refund_id: str
     applied: bool
     credit_balance: Decimal
+
+
+class CustomerSaved(Result):
+    customer_id: str
+    status: str
+    changed: bool
+
+
+class CustomerErased(Result):
+    customer_id: str
+    erased: bool

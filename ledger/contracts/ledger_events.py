@@ -122,6 +122,7 @@ _CYCLE_SPEC = record(name=same, frequency=same, billing_day=same, anchor_month=s
                      credit_date_offset=same, bill_date_offset=same, mailing_date_offset=same, payment_due_date_offset=same)
 _TRIGGER = record(type=same, by=same, reason=same)
 _ALLOCATION = record(target=same, id=same, amount=money)
+_PARTY = record(id=same, role=same)
 POSITION = record(balance=money, unbilled=money, unbilled_count=same, receivable=money, credit_balance=money,
                   prepaid_balance=money, status=same)
 _POSITION_KEYS = frozenset(("balance", "unbilled", "unbilled_count", "receivable", "credit_balance", "prepaid_balance",
@@ -194,6 +195,12 @@ EVENTS: dict[str, dict[str, Convert]] = {
         skipped=array(uuid_text)),
     "PartyBillingCycle.Completed": dict(accounts_billed=same, accounts_skipped=same, totals=mapping(money)),
     "BillingCycleSpecification.Defined": dict(values=_CYCLE_SPEC),
+    # Customers: personal fields only ever sealed (encrypted with the customer's key), never in clear.
+    "Customer.Registered": dict(customer_ref=same, party_type=same, status=same, personal=mapping(same),
+                                preferences=mapping(same), related_parties=array(_PARTY)),
+    "Customer.Updated": dict(personal=mapping(same), preferences=mapping(same), related_parties=optional(array(_PARTY))),
+    "Customer.StatusChanged": dict(status=same, reason=same),
+    "Customer.Erased": dict(reason=same),
 }
 # Where the event itself names its billing account (the relay passes it for the other bill and payment events).
 _ACCOUNT_FIELD = {"CustomerBill.Issued": "account_id", "CustomerPayment.Received": "account_id"}

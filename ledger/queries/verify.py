@@ -11,6 +11,7 @@ from eventsourcing.utils import get_topic
 
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.billing_cycle_specification import BillingCycleSpecification
+from ledger.aggregates.customer import Customer
 from ledger.aggregates.customer_bill import CustomerBill
 from ledger.aggregates.customer_payment import CustomerPayment
 from ledger.aggregates.party_billing_cycle import PartyBillingCycle
@@ -23,6 +24,7 @@ CREATED: dict[type, str] = {
     CustomerPayment.Received: "payments",
     PartyBillingCycle.Triggered: "cycles",
     BillingCycleSpecification.Defined: "specifications",
+    Customer.Registered: "customers",
 }
 
 
