@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any, Callable
 
-from ledger.cli import accounts, audit, bills, charges, customers, cycles, demo, payments, streams
+from ledger.cli import accounts, audit, bills, charges, customers, cycles, demo, payments, streams, subscriptions
 from ledger.cli.context import App, Outcome
 from ledger.logging_setup import LEVELS
 
-GROUPS = (customers, accounts, charges, cycles, bills, payments, audit, streams, demo)
+GROUPS = (customers, accounts, subscriptions, charges, cycles, bills, payments, audit, streams, demo)
 """Modules that register subcommands, in the order `ledger --help` lists them."""
 
 Subcommand = Callable[[App, argparse.Namespace], Outcome]

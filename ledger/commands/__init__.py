@@ -4,13 +4,17 @@ from ledger.commands.accounts import (DefineCycleSpecification, OpenBillingAccou
                                       SuspendAccount)
 from ledger.commands.bills import ChangeBillState, CloseAccount, IssueOffCycleBill
 from ledger.commands.charges import AdjustCharge, AppliedTax, PostCharge, PostCharges
+from ledger.commands.catalogue import AddOfferingPrice, CreateProductOffering
+from ledger.commands.subscriptions import (ChangeSubscription, CreateSubscription, ResumeSubscription,
+                                           SuspendSubscription, TerminateSubscription)
 from ledger.commands.customers import CloseCustomer, CreateCustomer, EraseCustomer, UpdateCustomer
 from ledger.commands.cycles import TriggerBillingCycle
 from ledger.commands.payments import Allocation, RecordPayment, RefundCredit, ReversePayment
 
 __all__ = [
     "AdjustCharge", "Allocation", "AppliedTax", "ChangeBillState", "CloseAccount", "CloseCustomer", "CreateCustomer",
-    "DefineCycleSpecification", "EraseCustomer", "UpdateCustomer",
+    "DefineCycleSpecification", "EraseCustomer", "UpdateCustomer", "AddOfferingPrice", "CreateProductOffering",
+    "ChangeSubscription", "CreateSubscription", "ResumeSubscription", "SuspendSubscription", "TerminateSubscription",
     "IssueOffCycleBill", "OpenBillingAccount", "PaymentMethodRef", "PostCharge", "PostCharges", "RecordPayment",
     "RefundCredit", "ResumeAccount", "ReversePayment", "SuspendAccount", "TriggerBillingCycle",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ledger.commands import accounts, bills, charges, customers, cycles, payments
+from ledger.commands import accounts, bills, catalogue, charges, customers, cycles, payments, subscriptions
 from ledger.commands.base import Command
 from ledger.commands.results import Result
 from ledger.ports import HandlerContext
@@ -31,6 +31,13 @@ HANDLERS: Mapping[type[Command], Handler] = {
     customers.UpdateCustomer: customers.update_customer,
     customers.CloseCustomer: customers.close_customer,
     customers.EraseCustomer: customers.erase_customer,
+    catalogue.CreateProductOffering: catalogue.create_offering,
+    catalogue.AddOfferingPrice: catalogue.add_offering_price,
+    subscriptions.CreateSubscription: subscriptions.create_subscription,
+    subscriptions.ChangeSubscription: subscriptions.change_subscription,
+    subscriptions.SuspendSubscription: subscriptions.suspend_subscription,
+    subscriptions.ResumeSubscription: subscriptions.resume_subscription,
+    subscriptions.TerminateSubscription: subscriptions.terminate_subscription,
 }
 
 

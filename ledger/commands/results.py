@@ -149,3 +149,20 @@ class CustomerSaved(Result):
 class CustomerErased(Result):
     customer_id: str
     erased: bool
+
+
+class OfferingSaved(Result):
+    offering_id: str
+    changed: bool
+    prices: list[str]
+
+
+class SubscriptionSaved(Result):
+    subscription_id: str
+    account_id: str
+    offering_id: str
+    quantity: int
+    status: str
+    start_date: str
+    end_date: str | None
+    changed: bool

@@ -201,9 +201,22 @@ EVENTS: dict[str, dict[str, Convert]] = {
     "Customer.Updated": dict(personal=mapping(same), preferences=mapping(same), related_parties=optional(array(_PARTY))),
     "Customer.StatusChanged": dict(status=same, reason=same),
     "Customer.Erased": dict(reason=same),
+    "ProductOffering.Defined": dict(offering_ref=same, name=same, description=same),
+    "ProductOffering.PriceVersionAdded": dict(
+        price_id=same, terms=record(price_type=same, currency=same, recurring_period=same, timing=same,
+                                    tax_category=same, tax_rate=optional(money), unit_of_measure=same),
+        version=same, amount=money, valid_from=day, valid_to=optional(day)),
+    "Subscription.Subscribed": dict(subscription_ref=same, account_ref=same, account_id=uuid_text, offering_ref=same,
+                                 quantity=same, start_date=day, end_date=optional(day)),
+    "Subscription.Changed": dict(effective_date=day, offering_ref=same, quantity=same),
+    "Subscription.StateChanged": dict(effective_date=day, state=same, reason=same),
+    "Subscription.Charged": dict(reconciled_until=day, lines=array(record(
+        key=same, charge_id=same, entry_id=same, tax_excluded=money, tax_amount=money, corrections=same,
+        period_start=day, period_end=day, version=same, days=same, tax_category=same, tax_rate=same))),
 }
 # Where the event itself names its billing account (the relay passes it for the other bill and payment events).
-_ACCOUNT_FIELD = {"CustomerBill.Issued": "account_id", "CustomerPayment.Received": "account_id"}
+_ACCOUNT_FIELD = {"CustomerBill.Issued": "account_id", "CustomerPayment.Received": "account_id",
+                  "Subscription.Subscribed": "account_id"}
 
 
 # ---------------------------------------------------------------- API
