@@ -9,7 +9,8 @@ customer, in every event ever stored or published, no longer opens.
 
 The directory holds what search needs in clear (name, email, phone, customer id), folded to lower case without
 accents; erasure deletes its row. On PostgreSQL it has a trigram index (pg_trgm) so `LIKE '%text%'` is an index
-scan; SQLite deletes with `secure_delete` on, so an erased row's bytes are overwritten in the file.
+scan; SQLite deletes with `secure_delete` on, so an erased row's bytes are overwritten in the file, and the
+write-ahead log (which still holds the pages as they were) is checkpointed and truncated after an erasure.
 """
 
 from __future__ import annotations
@@ -213,7 +214,10 @@ class SqliteVault(PersonalDataVault):
     def _delete(self, owner: UUID) -> bool:
         with _sqlite_transaction(self.conn):
             self.conn.execute(f"DELETE FROM {DIRECTORY_TABLE} WHERE customer_id = ?", (str(owner),))
-            return self.conn.execute(f"DELETE FROM {KEYS_TABLE} WHERE customer_id = ?", (str(owner),)).rowcount > 0
+            deleted = self.conn.execute(f"DELETE FROM {KEYS_TABLE} WHERE customer_id = ?", (str(owner),)).rowcount > 0
+        # the write-ahead log still holds the pages as they were before the delete: fold it in and empty it
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return deleted
 
     def _upsert_entry(self, owner: UUID, ref: str, text: str, sort: str) -> None:
         self.conn.execute(f"INSERT INTO {DIRECTORY_TABLE} VALUES (?, ?, ?, ?) ON CONFLICT (customer_id) DO UPDATE SET "
