@@ -9,12 +9,13 @@ from ledger.commands.subscriptions import (ChangeSubscription, CreateSubscriptio
                                            SuspendSubscription, TerminateSubscription)
 from ledger.commands.customers import CloseCustomer, CreateCustomer, EraseCustomer, UpdateCustomer
 from ledger.commands.cycles import TriggerBillingCycle
+from ledger.commands.payment_methods import AddPaymentMethod, DisablePaymentMethod
 from ledger.commands.payments import Allocation, RecordPayment, RefundCredit, ReversePayment
 
 __all__ = [
     "AdjustCharge", "Allocation", "AppliedTax", "ChangeBillState", "CloseAccount", "CloseCustomer", "CreateCustomer",
     "DefineCycleSpecification", "EraseCustomer", "UpdateCustomer", "AddOfferingPrice", "CreateProductOffering",
-    "ChangeSubscription", "CreateSubscription", "ResumeSubscription", "SuspendSubscription", "TerminateSubscription",
+    "AddPaymentMethod", "DisablePaymentMethod", "ChangeSubscription", "CreateSubscription", "ResumeSubscription", "SuspendSubscription", "TerminateSubscription",
     "IssueOffCycleBill", "OpenBillingAccount", "PaymentMethodRef", "PostCharge", "PostCharges", "RecordPayment",
     "RefundCredit", "ResumeAccount", "ReversePayment", "SuspendAccount", "TriggerBillingCycle",
 ]

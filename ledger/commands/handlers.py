@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ledger.commands import accounts, bills, catalogue, charges, customers, cycles, payments, subscriptions
+from ledger.commands import (accounts, bills, catalogue, charges, customers, cycles, payment_methods, payments,
+                             subscriptions)
 from ledger.commands.base import Command
 from ledger.commands.results import Result
 from ledger.ports import HandlerContext
@@ -38,6 +39,8 @@ HANDLERS: Mapping[type[Command], Handler] = {
     subscriptions.SuspendSubscription: subscriptions.suspend_subscription,
     subscriptions.ResumeSubscription: subscriptions.resume_subscription,
     subscriptions.TerminateSubscription: subscriptions.terminate_subscription,
+    payment_methods.AddPaymentMethod: payment_methods.add_payment_method,
+    payment_methods.DisablePaymentMethod: payment_methods.disable_payment_method,
 }
 
 

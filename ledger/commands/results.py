@@ -166,3 +166,19 @@ class SubscriptionSaved(Result):
     start_date: str
     end_date: str | None
     changed: bool
+
+
+class PaymentMethodSaved(Result):
+    method_id: str
+    owner_type: str
+    owner_id: str
+    type: str
+    masked: dict[str, str]
+    status: str
+    changed: bool
+
+    @classmethod
+    def of(cls, method: Any, today: Any, changed: bool) -> PaymentMethodSaved:
+        return cls(method_id=method.method_ref, owner_type=method.owner_type, owner_id=method.owner_ref,
+                   type=method.method_type, masked=method.masked, status=method.status_on(today),
+                   changed=changed)

@@ -12,6 +12,7 @@ from eventsourcing.utils import get_topic
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.billing_cycle_specification import BillingCycleSpecification
 from ledger.aggregates.customer import Customer
+from ledger.aggregates.payment_method import PaymentMethod
 from ledger.aggregates.product_offering import ProductOffering
 from ledger.aggregates.subscription import Subscription
 from ledger.aggregates.customer_bill import CustomerBill
@@ -29,6 +30,7 @@ CREATED: dict[type, str] = {
     Customer.Registered: "customers",
     ProductOffering.Defined: "offerings",
     Subscription.Subscribed: "subscriptions",
+    PaymentMethod.Added: "payment_methods",
 }
 
 

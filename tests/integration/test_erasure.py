@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -21,8 +21,16 @@ from ledger.queries.verify import verify
 from ledger.service import Ledger
 from ledger.settings import Settings
 from ledger.streaming.event_feed import EventFeed
-from tests.support.ledger_factory import (FakeClock, account_of, define_spec, make_ledger, open_account,
-                                          postgres_settings, run_cycle, sqlite_settings)
+from tests.support.ledger_factory import (
+    FakeClock,
+    account_of,
+    define_spec,
+    make_ledger,
+    open_account,
+    postgres_settings,
+    run_cycle,
+    sqlite_settings,
+)
 from tests.support.master_data import define_offering, recurring_price, subscribe
 
 KEY = "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmctLS0"  # 32 bytes, base64 (a test key)
@@ -31,7 +39,7 @@ SECRETS = ("Zébulon Quaresmini", "zebulon.quaresmini@example.org", "+41 79 555 
 
 def _story(settings: Settings) -> tuple[Ledger, io.StringIO]:
     logs = io.StringIO()
-    clock = FakeClock(datetime(2026, 10, 1, tzinfo=timezone.utc))
+    clock = FakeClock(datetime(2026, 10, 1, tzinfo=UTC))
     ledger = make_ledger(settings, clock, quiet=False)
     ledger.log = structlog.wrap_logger(structlog.PrintLogger(logs), processors=[structlog.processors.JSONRenderer()],
                                        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
@@ -44,7 +52,7 @@ def _story(settings: Settings) -> tuple[Ledger, io.StringIO]:
     open_account(ledger, "ACC-Z", "EUR", customer_id="C-Z")
     define_offering(ledger, "BASIC", recurring_price("31.00"))
     subscribe(ledger, "S-Z", "ACC-Z", "BASIC", "2026-10-15")
-    clock.set(datetime(2026, 11, 1, 6, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 11, 1, 6, tzinfo=UTC))
     run_cycle(ledger, "2026-10-01")
     return ledger, logs
 

@@ -13,10 +13,11 @@ from datetime import date
 from decimal import Decimal
 
 from ledger.aggregates.customer import CLOSED, Customer
+from ledger.aggregates.payment_method import PaymentMethod
 from ledger.aggregates.product_offering import ProductOffering
 from ledger.aggregates.subscription import Subscription
 
-MASTER_DATA_AGGREGATES: tuple[type, ...] = (Customer, ProductOffering, Subscription)
+MASTER_DATA_AGGREGATES: tuple[type, ...] = (Customer, ProductOffering, Subscription, PaymentMethod)
 MONTHLY = {"price_type": "recurring", "currency": "EUR", "recurring_period": "monthly", "timing": "advance",
            "tax_category": "VAT", "tax_rate": "20", "unit_of_measure": None}
 
@@ -51,6 +52,12 @@ def master_data_events(clock: Callable[[], datetime], account: Any) -> list[tupl
     sub.change(clock(), effective=date(2026, 11, 16), offering_ref="BASIC", quantity=3)
     sub.suspend(clock(), date(2026, 11, 20), "holiday")
     events = [(event, None) for aggregate in (customer, offering) for event in aggregate.collect_events()]
+    method = PaymentMethod.add(clock(), id=ids.payment_method_id("PM-1"), method_ref="PM-1", owner_type="billingAccount",
+                               owner_ref=account.account_ref, method_type="bankAccountDebit", name="main account",
+                               masked={"iban": "DE89**************3000"}, sealed={"iban": SEALED}, gateway_token=None,
+                               valid_to=date(2030, 12, 31))
+    method.disable(clock(), "closed")
+    events += [(event, None) for event in method.collect_events()]
     return events + [(event, account.id) for event in sub.collect_events()]
 
 
