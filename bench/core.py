@@ -56,7 +56,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from importlib import metadata
 from pathlib import Path
@@ -76,7 +76,7 @@ SPEC = "bench-monthly"
 REPLAY_SPEC = "bench-replay"
 REPLAY_ACCOUNT = "BENCH-REPLAY-1"
 TIME_ZONE = "Europe/Paris"
-UTC = timezone.utc
+UTC = UTC
 
 TARGETS = {  # shown beside the figures, never asserted
     "posting": ("postgres", ">= 15,000 charges/s", lambda v: v >= 15_000),
@@ -103,6 +103,7 @@ class Params:
     seed: int = 20261001
     warm: bool = False
     profile: bool = False
+    subscriptions: int = 0  # per account, each on a monthly plan billed in advance (recurring charges at the cycle)
 
     @property
     def charges(self) -> int:
@@ -439,6 +440,31 @@ class GcTimer:
         gc.callbacks.remove(self._callback)
 
 
+def subscribe_all(ledger: Ledger, target: Target, p: Params, r: dict[str, Any]) -> list[uuid.UUID]:
+    """`p.subscriptions` subscriptions per account (from the period's first day, two offerings, monthly in advance,
+    VAT 20%), so the bill run also prorates and posts their recurring charges; their ids."""
+    if not p.subscriptions:
+        return []
+    from ledger.commands import CreateProductOffering, CreateSubscription
+
+    for name, amount in (("BENCH-BASIC", "19.99"), ("BENCH-PRO", "49.00")):
+        ledger.execute(CreateProductOffering.parse({"offering_id": name, "name": name, "prices": [{
+            "price_id": "monthly", "price_type": "recurring", "currency": "EUR", "amount": amount,
+            "recurring_period": "monthly", "timing": "advance", "tax_category": "VAT", "tax_rate": "20",
+            "valid_from": "2026-01-01"}]}))
+    say(f"{target.name}: {p.subscriptions * p.accounts:,} subscriptions")
+    started, found = time.perf_counter(), []
+    for i in range(p.accounts):
+        for k in range(p.subscriptions):
+            ref = f"{account_ref(i)}-S{k}"
+            ledger.execute(CreateSubscription.parse({
+                "subscription_id": ref, "account_id": account_ref(i), "offering_id": ("BENCH-BASIC", "BENCH-PRO")[k % 2],
+                "quantity": 1 + k, "start_date": OCTOBER.period_start}))
+            found.append(ids.subscription_id(ref))
+    r["subscribe"] = {"subscriptions": len(found), "seconds": time.perf_counter() - started}
+    return found
+
+
 def post_all(ledger: Ledger, feed: Feed) -> dict[str, Any]:
     """Post every batch (validation + execute timed, decoding the feed's JSON not); seconds, validation and GC parts."""
     validate = seconds = 0.0
@@ -505,6 +531,7 @@ def run_store(target: Target, p: Params, profiles: Profiles) -> dict[str, Any]:
         ledger.execute(OpenBillingAccount.parse(account_input(account_ref(i), SPEC)))
     seconds = time.perf_counter() - started
     r["open_accounts"] = {"seconds": seconds, "per_s": p.accounts / seconds}
+    sub_ids = subscribe_all(ledger, target, p, r)
 
     # -- 1. charge posting
     feed = charge_batches(p, OCTOBER)
@@ -525,7 +552,7 @@ def run_store(target: Target, p: Params, profiles: Profiles) -> dict[str, Any]:
 
     # ceiling for the bill run's reads, taken now so the raw reads see the rows the bill run will read
     account_ids = [ids.account_id(account_ref(i)) for i in range(p.accounts)]
-    read_seconds, read_rows = target.raw_read(target.events_table, account_ids)
+    read_seconds, read_rows = target.raw_read(target.events_table, account_ids + sub_ids)  # what the bill run reads
 
     # -- 2. bill run in a fresh Ledger (cold cache)
     say(f"{target.name}: bill run over {p.accounts:,} accounts (cold Ledger, batch_size={p.bill_batch})")
@@ -768,6 +795,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Params]:
     ap.add_argument("--bill-batch", type=int, default=500, help="Settings.batch_size for the bill run")
     ap.add_argument("--replay-loads", type=int, default=7, help="loads per replay figure (median reported)")
     ap.add_argument("--warm", action="store_true", help="also post and bill a 2nd period through a warm Ledger")
+    ap.add_argument("--subscriptions", type=int, default=0,
+                    help="subscriptions per account (monthly, in advance): the bill run posts their recurring charges")
     ap.add_argument("--profile", action="store_true",
                     help="cProfile the posting and bill-run phases; top entries (by cumulative and by own time) to stderr")
     ap.add_argument("--profile-top", type=int, default=15)
@@ -780,7 +809,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Params]:
             ap.error(f"--{name.replace('_', '-')} must be >= 1")
     p = Params(accounts=args.accounts, charges_per_account=args.charges_per_account, replay_events=args.replay_events,
                post_batch=args.post_batch, bill_batch=args.bill_batch, replay_loads=args.replay_loads,
-               warm=args.warm, profile=args.profile)
+               warm=args.warm, profile=args.profile, subscriptions=args.subscriptions)
     return args, p
 
 

@@ -26,6 +26,7 @@ from ledger.streaming.positions import PostgresPositions, SqlitePositions
 
 if TYPE_CHECKING:
     from consumers.charge_ingestion import IngestWorker
+    from ledger.eventstore.personal_data import PersonalDataVault
     from consumers.projection import ProjectionConsumer
     from ledger.streaming.notifier import Notifier
     from ledger.streaming.relay import OutboxRelay
@@ -38,7 +39,20 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock = system_clock, 
     # processes starting together would race creating the tables
     with setting_up(settings.postgres_url) if on_postgres else contextlib.nullcontext():  # type: ignore[arg-type]
         store = LedgerStore(env=settings.eventsourcing_env(), snapshot_interval=settings.snapshot_interval)
-    return Ledger(store, settings, clock, progress)
+        vault = personal_data(settings)
+    return Ledger(store, settings, clock, progress, personal=vault)
+
+
+def personal_data(settings: Settings) -> PersonalDataVault:
+    """The personal-data vault beside the event store: its keys and directory tables in the same database."""
+    from ledger.eventstore.personal_data import MemoryVault, PostgresVault, SqliteVault, master_key_bytes
+
+    key = master_key_bytes(settings.master_key.get_secret_value()) if settings.master_key else None
+    if settings.store == "memory":
+        return MemoryVault(key)
+    if settings.store == "sqlite":
+        return SqliteVault(key, settings.sqlite_path)
+    return PostgresVault(key, settings.postgres_url or "", settings.postgres_schema)
 
 
 def read_store(settings: Settings) -> LedgerStore:

@@ -73,6 +73,30 @@ class ChargeNotFound(NotFound):
     code = "charge_not_found"
 
 
+class CustomerNotFound(NotFound):
+    code = "customer_not_found"
+
+
+class OfferingNotFound(NotFound):
+    code = "offering_not_found"
+
+
+class PriceNotFound(NotFound):
+    code = "price_not_found"
+
+
+class SubscriptionNotFound(NotFound):
+    code = "subscription_not_found"
+
+
+class PaymentMethodNotFound(NotFound):
+    code = "payment_method_not_found"
+
+
+class GroupNotFound(NotFound):
+    code = "group_not_found"
+
+
 class RuleViolation(LedgerError):
     """A business rule refused the command; nothing was changed."""
 
@@ -115,6 +139,12 @@ class IdempotencyConflict(RuleViolation):
     """The same caller id was used before with different content."""
 
     code = "idempotency_conflict"
+
+
+class PersonalDataUnavailable(LedgerError):
+    """Personal data cannot be sealed or read: no master key is configured (LEDGER_MASTER_KEY), or it is wrong."""
+
+    code = "personal_data_unavailable"
 
 
 class ConcurrencyConflict(LedgerError):

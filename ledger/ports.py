@@ -100,12 +100,29 @@ class BatchStore(AggregateStore, Protocol):
     def retrying(self, attempt: Callable[[], R], attempts: int) -> R: ...
 
 
+class PersonalData(Protocol):
+    """The personal-data vault: seals personal values with a key per customer, opens them (None once erased),
+    erases by destroying the key, and keeps the directory customer search reads."""
+
+    def seal(self, owner: UUID, fields: Mapping[str, str]) -> dict[str, str]: ...
+
+    def open(self, owner: UUID, sealed: Mapping[str, str]) -> dict[str, str] | None: ...
+
+    def erase(self, owner: UUID) -> bool: ...
+
+    def index(self, owner: UUID, entry: Mapping[str, str]) -> None: ...
+
+    def search(self, text: str, limit: int, offset: int) -> tuple[list[UUID], int]: ...
+
+
 class HandlerContext(Protocol):
-    """What a command handler is given (the Ledger is one): the store port, the clock, progress and settings."""
+    """What a command handler is given (the Ledger is one): the store port, the clock, progress, settings and the
+    personal-data vault."""
 
     store: BatchStore
     settings: Settings
     progress: Progress
+    personal: PersonalData
 
     def now(self) -> datetime: ...
 

@@ -11,8 +11,8 @@ import structlog
 from ledger.commands.base import Command
 from ledger.commands.handlers import handler_for
 from ledger.commands.results import Result
-from ledger.errors import LedgerError
-from ledger.ports import BatchStore, Clock, NoProgress, Progress
+from ledger.errors import LedgerError, PersonalDataUnavailable
+from ledger.ports import BatchStore, Clock, NoProgress, PersonalData, Progress
 from ledger.settings import Settings
 
 R = TypeVar("R", bound=Result)
@@ -22,8 +22,10 @@ class Ledger:
     """What the CLI, the stream processes, the tests and (later) the API talk to; handlers see it as their
     HandlerContext (store port, clock, progress, settings)."""
 
-    def __init__(self, store: BatchStore, settings: Settings, clock: Clock, progress: Progress | None = None) -> None:
+    def __init__(self, store: BatchStore, settings: Settings, clock: Clock, progress: Progress | None = None,
+                 personal: PersonalData | None = None) -> None:
         self.store = store
+        self.personal: PersonalData = personal or _NoVault()
         self.settings = settings
         self.clock = clock
         self.progress: Progress = progress or NoProgress()
@@ -54,6 +56,18 @@ class Ledger:
 
     def close(self) -> None:
         self.store.close()  # type: ignore[attr-defined]
+        close = getattr(self.personal, "close", None)
+        if close is not None:
+            close()
+
+
+class _NoVault:
+    """A Ledger built without a vault: any use of personal data is refused."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise PersonalDataUnavailable("this ledger has no personal-data vault")
+
+    seal = open = erase = index = search = _refuse
 
 
 _LOGGED = {"account_id", "bill_id", "bill_number", "payment_id", "cycle_id", "applied", "status", "state",

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from psycopg.conninfo import conninfo_to_dict
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 POSTGRES_RECORDER_TOPIC = "ledger.eventstore.postgres_recorder:FastPostgresApplicationRecorder"
@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # contention" measures the three): locks (PostgreSQL; backoff elsewhere), backoff, or plain (at once)
     retry_strategy: Literal["locks", "backoff", "plain"] = "locks"
     log_level: str = "INFO"
+    # Personal data (issue 13): the master key that wraps each customer's key (32 bytes, base64; never logged).
+    master_key: SecretStr | None = None
+    accounts_need_customer: bool = Field(default=False, description="refuse opening an account for an unknown customer")
 
     # Kafka (issue 3): with no bootstrap servers the embedded default feeds the read models from the local store.
     kafka_bootstrap: str | None = Field(default=None, description="host:port[,host:port]; unset: no Kafka")

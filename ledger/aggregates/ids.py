@@ -39,3 +39,23 @@ def off_cycle_bill_id(account: UUID, request_id: str) -> UUID:
 
 def payment_id(external_reference: str) -> UUID:
     return uuid5(LEDGER_NAMESPACE, f"customer-payment:{external_reference}")
+
+
+def customer_id(customer_ref: str) -> UUID:
+    return uuid5(LEDGER_NAMESPACE, f"customer:{customer_ref}")
+
+
+def offering_id(offering_ref: str) -> UUID:
+    return uuid5(LEDGER_NAMESPACE, f"product-offering:{offering_ref}")
+
+
+def subscription_id(subscription_ref: str) -> UUID:
+    return uuid5(LEDGER_NAMESPACE, f"product:{subscription_ref}")
+
+
+def payment_method_id(method_ref: str) -> UUID:
+    return uuid5(LEDGER_NAMESPACE, f"payment-method:{method_ref}")
+
+
+def group_id(group_ref: str) -> UUID:
+    return uuid5(LEDGER_NAMESPACE, f"customer-group:{group_ref}")

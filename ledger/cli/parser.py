@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any, Callable
 
-from ledger.cli import accounts, api, audit, bills, charges, cycles, demo, payments, streams
+from ledger.cli import (accounts, api, audit, bills, charges, customers, cycles, demo, payments, streams,
+                        subscriptions)
 from ledger.cli.context import App, Outcome
 from ledger.logging_setup import LEVELS
 
-GROUPS = (accounts, charges, cycles, bills, payments, audit, streams, api, demo)
+GROUPS = (customers, accounts, subscriptions, charges, cycles, bills, payments, audit, streams, api, demo)
 """Modules that register subcommands, in the order `ledger --help` lists them."""
 
 Subcommand = Callable[[App, argparse.Namespace], Outcome]

@@ -4,11 +4,18 @@ from ledger.commands.accounts import (ChangeAccountTerms, DefineCycleSpecificati
                                       SuspendAccount)
 from ledger.commands.bills import ChangeBillState, CloseAccount, IssueOffCycleBill
 from ledger.commands.charges import AdjustCharge, AppliedTax, PostCharge, PostCharges
+from ledger.commands.catalogue import AddOfferingPrice, CreateProductOffering
+from ledger.commands.subscriptions import (ChangeSubscription, CreateSubscription, ResumeSubscription,
+                                           SuspendSubscription, TerminateSubscription)
+from ledger.commands.customers import CloseCustomer, CreateCustomer, EraseCustomer, UpdateCustomer
 from ledger.commands.cycles import TriggerBillingCycle
+from ledger.commands.payment_methods import AddPaymentMethod, DisablePaymentMethod
 from ledger.commands.payments import Allocation, RecordPayment, RefundCredit, ReversePayment
 
 __all__ = [
-    "AdjustCharge", "Allocation", "ChangeAccountTerms", "AppliedTax", "ChangeBillState", "CloseAccount", "DefineCycleSpecification",
+    "AdjustCharge", "Allocation", "AppliedTax", "ChangeAccountTerms", "ChangeBillState", "CloseAccount", "CloseCustomer", "CreateCustomer",
+    "DefineCycleSpecification", "EraseCustomer", "UpdateCustomer", "AddOfferingPrice", "CreateProductOffering",
+    "AddPaymentMethod", "DisablePaymentMethod", "ChangeSubscription", "CreateSubscription", "ResumeSubscription", "SuspendSubscription", "TerminateSubscription",
     "IssueOffCycleBill", "OpenBillingAccount", "PaymentMethodRef", "PostCharge", "PostCharges", "RecordPayment",
     "RefundCredit", "ResumeAccount", "ReversePayment", "SuspendAccount", "TriggerBillingCycle",
 ]

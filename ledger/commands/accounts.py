@@ -8,13 +8,14 @@ from pydantic import Field, field_validator
 
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
+from ledger.aggregates.customer import Customer
 from ledger.aggregates.billing_cycle_specification import BillingCycleSpecification
 from ledger.aggregates.billing_calendar import CycleCalendarError, CycleSpecification, check_time_zone
 from ledger.aggregates.money import currency
 from ledger.commands.base import Command, Id, NonNegativeAmount, Text
 from ledger.commands.lookups import load_account
 from ledger.commands.results import AccountOpened, AccountStatusChanged, AccountTermsChanged, SpecificationDefined
-from ledger.errors import CycleSpecificationNotFound, IdempotencyConflict, InvalidInput, UnknownCurrency
+from ledger.errors import CustomerNotFound, CycleSpecificationNotFound, IdempotencyConflict, InvalidInput, UnknownCurrency
 from ledger.ports import HandlerContext
 
 
@@ -92,6 +93,9 @@ class OpenBillingAccount(Command[AccountOpened]):
 
 def open_account(ctx: HandlerContext, cmd: OpenBillingAccount) -> AccountOpened:
     account_id = ids.account_id(cmd.account_id)
+    if ctx.settings.accounts_need_customer and ctx.store.find(Customer, ids.customer_id(cmd.customer_id)) is None:
+        raise CustomerNotFound(f"customer {cmd.customer_id!r} not found: create it before its accounts",
+                               customer=cmd.customer_id)
     if ctx.store.find(BillingCycleSpecification, ids.cycle_spec_id(cmd.cycle_specification)) is None:
         raise CycleSpecificationNotFound(
             f"billing cycle specification {cmd.cycle_specification!r} is not defined", specification=cmd.cycle_specification

@@ -97,6 +97,9 @@ def _bill_accounts(ctx: HandlerContext, cycle_id: UUID, batch: Batch, step: Acco
     bills, skipped = [], []
     todo = [account_id for account_id in batch if not cycle.is_done_for(account_id)]
     accounts = ctx.store.preload(BillingAccount, todo, AccountNotFound, "billing account", ahead)  # one round trip
+    prepare = getattr(step, "prepare", None)  # a step that reads what the batch needs besides, in one go
+    if prepare is not None:
+        prepare(todo)
     now = ctx.now()
     for account_id in todo:
         account = accounts[account_id]
@@ -107,6 +110,9 @@ def _bill_accounts(ctx: HandlerContext, cycle_id: UUID, batch: Batch, step: Acco
         bills.append({"account_id": str(account_id), "bill_id": str(bill.id), "currency": account.currency,
                       "amount_due": str(bill.amount_due)})
         touched += [account, bill]
+    changed = getattr(step, "changed", None)  # other aggregates the step changed, saved with the batch
+    if changed is not None:
+        touched += changed()
     return bills, skipped, touched
 
 

@@ -22,6 +22,7 @@ from ledger.aggregates.party_billing_cycle import COMPLETED, PartyBillingCycle, 
 from ledger.commands.base import Command, Id, Text
 from ledger.commands.billing import due_date, issue_bill
 from ledger.commands.cycle_run import AccountStep, bill_in_batches, load_cycle
+from ledger.commands.recurring import RecurringCharges, RecurringStep
 from ledger.commands.lookups import load_specification
 from ledger.commands.results import CycleRunReport
 from ledger.errors import InvalidInput
@@ -78,7 +79,8 @@ def trigger_billing_cycle(ctx: HandlerContext, cmd: TriggerBillingCycle) -> Cycl
 
     todo = [a for a in accounts_on_specification(ctx.store, cmd.specification) if not cycle.is_done_for(a)]
     ctx.progress.start(len(todo), f"billing cycle {cmd.specification} {cmd.period_start}")
-    bill_in_batches(ctx, cycle_id, todo, on_cycle_step(cycle_id, dates, cmd.send))
+    recurring = RecurringCharges.for_run(ctx.store, spec, dates)
+    bill_in_batches(ctx, cycle_id, todo, on_cycle_step(cycle_id, dates, cmd.send, recurring))
     ctx.progress.finish()
     cycle = load_cycle(ctx.store, cycle_id)
     cycle.complete(ctx.now())
@@ -86,13 +88,15 @@ def trigger_billing_cycle(ctx: HandlerContext, cmd: TriggerBillingCycle) -> Cycl
     return cycle_report(cycle, already_completed=False)
 
 
-def on_cycle_step(cycle_id: UUID, dates: CycleDates, send: bool) -> AccountStep:
-    """The per-account step of an on-cycle run: `bill_account` with the occurrence's dates."""
+def on_cycle_step(cycle_id: UUID, dates: CycleDates, send: bool,
+                  recurring: RecurringCharges | None = None) -> AccountStep:
+    """The per-account step of an on-cycle run: the subscriptions' recurring charges (when there are any), then
+    `bill_account` with the occurrence's dates."""
 
     def step(now: dt.datetime, account: BillingAccount) -> CustomerBill | None:
         return bill_account(now, account, cycle_id, dates, send)
 
-    return step
+    return step if recurring is None else RecurringStep(recurring, step)
 
 
 def bill_account(now: dt.datetime, account: BillingAccount, cycle_id: UUID, dates: CycleDates,

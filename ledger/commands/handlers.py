@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ledger.commands import accounts, bills, charges, cycles, payments
+from ledger.commands import (accounts, bills, catalogue, charges, customers, cycles, payment_methods, payments,
+                             subscriptions)
 from ledger.commands.base import Command
 from ledger.commands.results import Result
 from ledger.ports import HandlerContext
@@ -28,6 +29,19 @@ HANDLERS: Mapping[type[Command], Handler] = {
     payments.RecordPayment: payments.record_payment,
     payments.ReversePayment: payments.reverse_payment,
     payments.RefundCredit: payments.refund_credit,
+    customers.CreateCustomer: customers.create_customer,
+    customers.UpdateCustomer: customers.update_customer,
+    customers.CloseCustomer: customers.close_customer,
+    customers.EraseCustomer: customers.erase_customer,
+    catalogue.CreateProductOffering: catalogue.create_offering,
+    catalogue.AddOfferingPrice: catalogue.add_offering_price,
+    subscriptions.CreateSubscription: subscriptions.create_subscription,
+    subscriptions.ChangeSubscription: subscriptions.change_subscription,
+    subscriptions.SuspendSubscription: subscriptions.suspend_subscription,
+    subscriptions.ResumeSubscription: subscriptions.resume_subscription,
+    subscriptions.TerminateSubscription: subscriptions.terminate_subscription,
+    payment_methods.AddPaymentMethod: payment_methods.add_payment_method,
+    payment_methods.DisablePaymentMethod: payment_methods.disable_payment_method,
 }
 
 

@@ -147,3 +147,47 @@ class CreditRefunded(Result):
     refund_id: str
     applied: bool
     credit_balance: Decimal
+
+
+class CustomerSaved(Result):
+    customer_id: str
+    status: str
+    changed: bool
+
+
+class CustomerErased(Result):
+    customer_id: str
+    erased: bool
+
+
+class OfferingSaved(Result):
+    offering_id: str
+    changed: bool
+    prices: list[str]
+
+
+class SubscriptionSaved(Result):
+    subscription_id: str
+    account_id: str
+    offering_id: str
+    quantity: int
+    status: str
+    start_date: str
+    end_date: str | None
+    changed: bool
+
+
+class PaymentMethodSaved(Result):
+    method_id: str
+    owner_type: str
+    owner_id: str
+    type: str
+    masked: dict[str, str]
+    status: str
+    changed: bool
+
+    @classmethod
+    def of(cls, method: Any, today: Any, changed: bool) -> PaymentMethodSaved:
+        return cls(method_id=method.method_ref, owner_type=method.owner_type, owner_id=method.owner_ref,
+                   type=method.method_type, masked=method.masked, status=method.status_on(today),
+                   changed=changed)

@@ -122,6 +122,7 @@ _CYCLE_SPEC = record(name=same, frequency=same, billing_day=same, anchor_month=s
                      credit_date_offset=same, bill_date_offset=same, mailing_date_offset=same, payment_due_date_offset=same)
 _TRIGGER = record(type=same, by=same, reason=same)
 _ALLOCATION = record(target=same, id=same, amount=money)
+_PARTY = record(id=same, role=same)
 POSITION = record(balance=money, unbilled=money, unbilled_count=same, receivable=money, credit_balance=money,
                   prepaid_balance=money, status=same)
 _POSITION_KEYS = frozenset(("balance", "unbilled", "unbilled_count", "receivable", "credit_balance", "prepaid_balance",
@@ -197,9 +198,31 @@ EVENTS: dict[str, dict[str, Convert]] = {
         skipped=array(uuid_text)),
     "PartyBillingCycle.Completed": dict(accounts_billed=same, accounts_skipped=same, totals=mapping(money)),
     "BillingCycleSpecification.Defined": dict(values=_CYCLE_SPEC),
+    # Customers: personal fields only ever sealed (encrypted with the customer's key), never in clear.
+    "Customer.Registered": dict(customer_ref=same, party_type=same, status=same, personal=mapping(same),
+                                preferences=mapping(same), related_parties=array(_PARTY)),
+    "Customer.Updated": dict(personal=mapping(same), preferences=mapping(same), related_parties=optional(array(_PARTY))),
+    "Customer.StatusChanged": dict(status=same, reason=same),
+    "Customer.Erased": dict(reason=same),
+    "ProductOffering.Defined": dict(offering_ref=same, name=same, description=same),
+    "ProductOffering.PriceVersionAdded": dict(
+        price_id=same, terms=record(price_type=same, currency=same, recurring_period=same, timing=same,
+                                    tax_category=same, tax_rate=optional(money), unit_of_measure=same),
+        version=same, amount=money, valid_from=day, valid_to=optional(day)),
+    "PaymentMethod.Added": dict(method_ref=same, owner_type=same, owner_ref=same, method_type=same, name=same,
+                                masked=mapping(same), sealed=mapping(same), gateway_token=same, valid_to=optional(day)),
+    "PaymentMethod.StatusChanged": dict(status=same, reason=same),
+    "Subscription.Subscribed": dict(subscription_ref=same, account_ref=same, account_id=uuid_text, offering_ref=same,
+                                 quantity=same, start_date=day, end_date=optional(day)),
+    "Subscription.Changed": dict(effective_date=day, offering_ref=same, quantity=same),
+    "Subscription.StateChanged": dict(effective_date=day, state=same, reason=same),
+    "Subscription.Charged": dict(reconciled_until=day, lines=array(record(
+        key=same, charge_id=same, entry_id=same, tax_excluded=money, tax_amount=money, corrections=same,
+        period_start=day, period_end=day, version=same, days=same, tax_category=same, tax_rate=same))),
 }
 # Where the event itself names its billing account (the relay passes it for the other bill and payment events).
-_ACCOUNT_FIELD = {"CustomerBill.Issued": "account_id", "CustomerPayment.Received": "account_id"}
+_ACCOUNT_FIELD = {"CustomerBill.Issued": "account_id", "CustomerPayment.Received": "account_id",
+                  "Subscription.Subscribed": "account_id"}
 
 
 # ---------------------------------------------------------------- API

@@ -11,6 +11,10 @@ from eventsourcing.utils import get_topic
 
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.billing_cycle_specification import BillingCycleSpecification
+from ledger.aggregates.customer import Customer
+from ledger.aggregates.payment_method import PaymentMethod
+from ledger.aggregates.product_offering import ProductOffering
+from ledger.aggregates.subscription import Subscription
 from ledger.aggregates.customer_bill import CustomerBill
 from ledger.aggregates.customer_payment import CustomerPayment
 from ledger.aggregates.party_billing_cycle import PartyBillingCycle
@@ -23,6 +27,10 @@ CREATED: dict[type, str] = {
     CustomerPayment.Received: "payments",
     PartyBillingCycle.Triggered: "cycles",
     BillingCycleSpecification.Defined: "specifications",
+    Customer.Registered: "customers",
+    ProductOffering.Defined: "offerings",
+    Subscription.Subscribed: "subscriptions",
+    PaymentMethod.Added: "payment_methods",
 }
 
 

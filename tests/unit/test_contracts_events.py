@@ -27,12 +27,14 @@ from ledger.aggregates.billing_calendar import CycleSpecification, occurrence
 from ledger.contracts import SchemaRegistry, UnencodableRecord, account_position, event_id, event_type, to_record
 from ledger.contracts.ledger_events import EVENTS, event_fields, schema_name
 from tests.support.accounts import new_account
+from tests.support.master_data import MASTER_DATA_AGGREGATES, master_data_events
 from tests.support.ledger_factory import FakeClock
 
 D = Decimal
 UTC = timezone.utc
 T0 = datetime(2026, 10, 1, 9, tzinfo=UTC)
-AGGREGATES = (BillingAccount, CustomerBill, CustomerPayment, PartyBillingCycle, BillingCycleSpecification)
+AGGREGATES = (BillingAccount, CustomerBill, CustomerPayment, PartyBillingCycle, BillingCycleSpecification,
+              *MASTER_DATA_AGGREGATES)
 BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 ENVELOPE = ["event_id", "event_type", "aggregate_type", "aggregate_id", "aggregate_version", "billing_account_id",
             "recorded_at", "position"]
@@ -137,6 +139,10 @@ def scenario() -> tuple[list[DomainEvent], dict[UUID, UUID]]:
     account.close(clock(), "customer left", final_bill_id=bill.id)
 
     events, owner = [], {}
+    for event, account_id in master_data_events(clock, account):
+        events.append(event)
+        if account_id is not None:
+            owner[event.originator_id] = account_id
     for aggregate in (spec, account, cycle, bill, prepayment, bounced, paid):
         for event in aggregate.collect_events():
             events.append(event)

@@ -54,7 +54,7 @@ FORBIDDEN: dict[str, set[str]] = {
 IO_MODULES = {"sqlite3", "socket", "subprocess", "http", "urllib", "ssl", "asyncio", "selectors", "shutil",
               "tempfile", "threading", "multiprocessing", "io", "os", "pathlib", "logging"}
 DOMAIN_THIRD_PARTY = {"eventsourcing.domain", "eventsourcing.utils"}
-USE_CASE_THIRD_PARTY = DOMAIN_THIRD_PARTY | {"pydantic", "eventsourcing.persistence"}
+USE_CASE_THIRD_PARTY = DOMAIN_THIRD_PARTY | {"pydantic", "eventsourcing.persistence", "stdnum"}  # stdnum: pure number checks
 THIRD_PARTY_RULES: dict[str, tuple[set[str], set[str]]] = {
     # layer: (third-party packages it may import, standard-library modules it may not)
     "ledger.aggregates": (DOMAIN_THIRD_PARTY, IO_MODULES),
