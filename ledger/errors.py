@@ -52,6 +52,12 @@ class AccountNotFound(NotFound):
     code = "account_not_found"
 
 
+class AccountNotYetOpen(NotFound):
+    """An as-of moment before the account was opened: the account did not exist then."""
+
+    code = "account_not_yet_open"
+
+
 class BillNotFound(NotFound):
     code = "bill_not_found"
 
@@ -108,6 +114,36 @@ class PaymentStateError(RuleViolation):
 
 class CycleStateError(RuleViolation):
     code = "cycle_state"
+
+
+class TimeRuleViolation(RuleViolation):
+    """A moment a command gives is refused by a rule on time; nothing was changed."""
+
+    code = "time_rule"
+
+
+class EffectiveTooFarAhead(TimeRuleViolation):
+    """A money movement effective further ahead of the ledger's clock than the configured horizon."""
+
+    code = "effective_too_far_ahead"
+
+
+class EffectiveBeforeOpening(TimeRuleViolation):
+    """A charge effective before its account was opened."""
+
+    code = "effective_before_opening"
+
+
+class EffectiveBeforePayment(TimeRuleViolation):
+    """A payment reversal effective before the payment it reverses."""
+
+    code = "effective_before_payment"
+
+
+class PeriodNotOver(TimeRuleViolation):
+    """A billing cycle triggered before its period's cut-offs passed (without an explicit early run)."""
+
+    code = "period_not_over"
 
 
 class IdempotencyConflict(RuleViolation):

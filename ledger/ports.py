@@ -27,6 +27,12 @@ def system_clock() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def fixed_clock(moment: datetime) -> Clock:
+    """A clock that always reads `moment` (in UTC): one scripted step of a session, a test."""
+    utc = moment.astimezone(timezone.utc)
+    return lambda: utc
+
+
 class Progress(Protocol):
     """Reports long work (a cycle run, a verify) to whoever watches: a progress bar, a log, nothing."""
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
 from psycopg.conninfo import conninfo_to_dict
-from pydantic import Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 POSTGRES_RECORDER_TOPIC = "ledger.eventstore.postgres_recorder:FastPostgresApplicationRecorder"
@@ -25,6 +26,12 @@ class Settings(BaseSettings):
     cache_size: int = Field(default=20_000, ge=0, description="accounts kept in memory between commands (0: none)")
     batch_size: int = Field(default=500, ge=1, description="accounts per transaction in a billing cycle run")
     retries: int = Field(default=10, ge=1, description="attempts when a concurrent writer changed an aggregate")
+    fixed_now: AwareDatetime | None = Field(
+        default=None, description="the ledger's clock reads this moment instead of the system's (scripted sessions, "
+                                  "tests); unset in production")
+    effective_horizon_hours: int = Field(
+        default=24, ge=0, description="how far ahead of the ledger's clock a charge, adjustment, payment, refund or "
+                                      "reversal may be effective")
     log_level: str = "INFO"
 
     # Kafka (issue 3): with no bootstrap servers the embedded default feeds the read models from the local store.
@@ -45,6 +52,10 @@ class Settings(BaseSettings):
         if self.store == "postgres" and not self.postgres_url:
             raise ValueError("LEDGER_STORE=postgres needs LEDGER_POSTGRES_URL (e.g. postgresql://user:pw@host:5432/db)")
         return self
+
+    @property
+    def effective_horizon(self) -> timedelta:
+        return timedelta(hours=self.effective_horizon_hours)
 
     def read_model_target(self) -> tuple[str, str | Path]:
         """("postgres", url) or ("sqlite", path): where the read models live."""

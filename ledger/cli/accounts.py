@@ -63,7 +63,9 @@ def render_account(view: dict[str, Any]) -> str:
     lines = [
         f"account {view['account_id']}{name} (customer {view['customer_id']})",
         f"  status           {view['status']} since {stamp(view['status_since'])}",
-        f"  terms            {view['rating_type']}, {cur}, cycle {view['cycle_specification']}, time zone {view['time_zone']}"
+        f"  terms            {view['rating_type']}, {cur}, "
+        + (f"cycle {view['cycle_specification']}" if view["cycle_specification"] else "no billing cycle")
+        + f", time zone {view['time_zone']}"
         + (f", pays in {view['payment_terms_days']} days" if view["payment_terms_days"] is not None else ""),
         f"  credit limit     {m(view['credit_limit'])}",
         f"  balance          {m(view['balance'])}   (what the customer owes; negative: in credit)",
@@ -114,7 +116,7 @@ def register(top: Any, leaf: Callable[..., argparse.ArgumentParser], group: Call
     s.add_argument("account", help="account id (your reference)")
     s.add_argument("--customer", help="customer id")
     s.add_argument("--currency", help="ISO 4217 code, e.g. EUR")
-    s.add_argument("--cycle-spec", help="billing cycle specification name")
+    s.add_argument("--cycle-spec", help="billing cycle specification name (postpaid accounts; prepaid need none)")
     s.add_argument("--rating-type", help="postpaid (default) or prepaid")
     s.add_argument("--credit-limit", help="prepaid: how far the balance may go below zero (default 0)")
     s.add_argument("--payment-terms-days", help="days to pay a bill (default: the cycle specification's offset)")

@@ -200,8 +200,11 @@ def pay(ledger: Ledger, ref: str, external_reference: str, amount: str, currency
     return ledger.execute(payment_cmd(ref, external_reference, amount, currency, when, **kw))
 
 
-def reverse(ledger: Ledger, external_reference: str, kind: str = "bouncedCheck", reason: str = "") -> dict[str, Any]:
-    return ledger.execute(ReversePayment.parse({"external_reference": external_reference, "kind": kind, "reason": reason}))
+def reverse(ledger: Ledger, external_reference: str, kind: str = "bouncedCheck", reason: str = "",
+            when: str | None = None) -> dict[str, Any]:
+    """Reverse a payment, effective at `when` (default: the ledger's clock)."""
+    return ledger.execute(ReversePayment.parse({"external_reference": external_reference, "kind": kind, "reason": reason,
+                                                "date": when or ledger.now().isoformat()}))
 
 
 def refund(ledger: Ledger, ref: str, refund_id: str, amount: str, when: str, method: str = "bankCard") -> dict[str, Any]:

@@ -667,7 +667,7 @@ def test_two_ledgers_posting_concurrently_lose_no_update(tmp_path: Path) -> None
         try:
             start.wait()
             for i in range(per_writer):
-                post_charge(ledgers[index], "HOT", f"w{index}-{i}", f"{index + 1}.01", "EUR", "2026-10-05T10:00:00Z")
+                post_charge(ledgers[index], "HOT", f"w{index}-{i}", f"{index + 1}.01", "EUR", "2026-10-01T10:00:00Z")
         except BaseException as error:  # noqa: BLE001 - reported below
             errors.append(error)
 
@@ -695,7 +695,7 @@ def test_threads_sharing_one_ledger_lose_no_update(tmp_path: Path) -> None:
     def writer(index: int) -> None:
         try:
             for i in range(per_writer):
-                post_charge(ledger, "HOT", f"w{index}-{i}", "1.00", "EUR", "2026-10-05T10:00:00Z")
+                post_charge(ledger, "HOT", f"w{index}-{i}", "1.00", "EUR", "2026-10-01T10:00:00Z")
         except BaseException as error:  # noqa: BLE001 - reported below
             errors.append(error)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -16,6 +16,7 @@ from ledger.contracts import CHARGE_SCHEMA, SchemaRegistry, charge_command_input
 from ledger.errors import InvalidInput
 
 UTC = timezone.utc
+HORIZON = timedelta(days=1)
 FIELDS: dict[str, Any] = dict(
     charge_id="usage-001", account_id="ACME-PARIS", currency="EUR", tax_excluded_amount="18.456789",
     applied_tax=[{"tax_category": "VAT", "tax_rate": "20", "tax_amount": "3.691358"}],
@@ -92,8 +93,8 @@ def test_same_command_as_the_json_import() -> None:
 def test_avro_and_json_copies_of_a_charge_are_duplicates() -> None:
     """A charge applied from Avro and re-sent as JSON is a duplicate, not an idempotency conflict."""
     account, now = new_account(), datetime(2026, 10, 8, tzinfo=UTC)
-    assert command().apply_to(account, now) is True
-    assert PostCharge.parse(JSON_LINE).apply_to(account, now) is False
+    assert command().apply_to(account, now, HORIZON) is True
+    assert PostCharge.parse(JSON_LINE).apply_to(account, now, HORIZON) is False
 
 
 def test_amounts_are_never_floats() -> None:
