@@ -27,7 +27,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -77,7 +77,7 @@ def dataset_settings(url: str, bootstrap_servers: str, partitions: int) -> Setti
                     read_model_schema=f"{schema}_read", topic_partitions=partitions, log_level="WARNING")
 
 
-OPENED_AT = datetime(2026, 10, 1, tzinfo=timezone.utc)  # the accounts open before the charges they get (5 October)
+OPENED_AT = datetime(2026, 10, 1, tzinfo=UTC)  # the accounts open before the charges they get (5 October)
 
 
 def open_accounts(settings: Settings, accounts: int) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 from uuid import UUID
 
@@ -29,7 +29,7 @@ def system_clock() -> datetime:
 
 def fixed_clock(moment: datetime) -> Clock:
     """A clock that always reads `moment` (in UTC): one scripted step of a session, a test."""
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     return lambda: utc
 
 

@@ -13,8 +13,8 @@ from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.entries import CHARGE, TaxLine
 from ledger.commands.base import Amount, Command, Id, Instant, NonNegativeAmount, Text
 from ledger.commands.lookups import load_account
-from ledger.commands.time_rules import within_horizon
 from ledger.commands.results import ChargeAdjusted, ChargePosted, ChargeRejection, ChargesPosted
+from ledger.commands.time_rules import within_horizon
 from ledger.errors import AccountNotFound, LedgerError
 from ledger.ports import HandlerContext
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict
 from typing import Literal
-
-from pydantic import Field
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
+from pydantic import Field
 
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import CLOSED, PREPAID, BillingAccount
