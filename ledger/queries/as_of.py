@@ -252,10 +252,12 @@ def explain(book: Book, f: Figures, figure: str) -> FigureExplained:
     name, keys, whole = _figure_keys(book, f, figure)
     covered = {key for (fig, key) in f.sums if fig == name and (keys is None or key in keys)}
     kept = covered if whole else {key for key in covered if f.sums[name, key]}
-    grouped: dict[tuple[int, datetime], list[Posting]] = defaultdict(list)  # one line per event and moment
+    # one line per event, moment and kind of posting; a payment's receipt and its allocations make one line
+    grouped: dict[tuple[int, datetime, str], list[Posting]] = defaultdict(list)
     for posting in f.in_force:
         if any(fig == name and key in kept for fig, key, _ in posting.moves):
-            grouped[posting.version, posting.effective].append(posting)
+            kind = "payment" if posting.kind == "allocation" else posting.kind
+            grouped[posting.version, posting.effective, kind].append(posting)
     lines = []
     for postings in grouped.values():
         amount = sum((a for p in postings for fig, key, a in p.moves if fig == name and key in kept), ZERO)
