@@ -23,9 +23,11 @@ class LedgerError(Exception):
 
 
 class InvalidInput(LedgerError):
-    """A command's input failed validation; nothing was changed."""
+    """A command's input failed validation; nothing was changed. `problems`: each bad field's location (the
+    model's field names) and message, when a command model found them."""
 
     code = "invalid_input"
+    problems: list[tuple[tuple[str | int, ...], str]] = []
 
 
 class MoneyError(LedgerError):

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from ledger.cli.bills import render_bill_summary
 from ledger.cli.context import App, Outcome
-from ledger.cli.options import given, split_spec
+from ledger.cli.options import given, name_flags, split_spec
 from ledger.cli.output import money, stamp, table
 from ledger.commands import (CloseAccount, DefineCycleSpecification, OpenBillingAccount, ResumeAccount,
                              SuspendAccount)
@@ -16,11 +16,11 @@ from ledger.queries.accounts import account_view
 
 
 def do_spec_define(app: App, a: argparse.Namespace) -> Outcome:
-    cmd = DefineCycleSpecification.parse({"name": a.name, **given(
-        a, frequency="frequency", billing_day="billing_day", anchor_month="anchor_month",
+    cmd = DefineCycleSpecification.parse(given(
+        a, name="name", frequency="frequency", billing_day="billing_day", anchor_month="anchor_month",
         charge_date_offset="charge_date_offset", credit_date_offset="credit_date_offset",
         bill_date_offset="bill_date_offset", mailing_date_offset="mailing_date_offset",
-        payment_due_date_offset="payment_due_date_offset")})
+        payment_due_date_offset="payment_due_date_offset"))
     r = app.ledger.execute(cmd)
     s = cmd.specification()
     what = "defined" if r.created else "already defined with the same values (nothing changed)"
@@ -29,9 +29,10 @@ def do_spec_define(app: App, a: argparse.Namespace) -> Outcome:
 
 
 def do_account_open(app: App, a: argparse.Namespace) -> Outcome:
-    data = {"account_id": a.account, **given(
-        a, customer_id="customer", currency="currency", rating_type="rating_type", cycle_specification="cycle_spec",
-        payment_terms_days="payment_terms_days", credit_limit="credit_limit", time_zone="time_zone", name="name")}
+    data = given(
+        a, account_id="account", customer_id="customer", currency="currency", rating_type="rating_type", cycle_specification="cycle_spec",
+        payment_terms_days="payment_terms_days", credit_limit="credit_limit", time_zone="time_zone", name="name")
+    name_flags(a, default_payment_method="payment_method")
     if a.payment_method:
         kind, method_id = split_spec(a.payment_method, 2, "--payment-method", "TYPE:ID, e.g. directDebit:MANDATE-1")
         data["default_payment_method"] = {"type": kind, "id": method_id}
@@ -42,7 +43,7 @@ def do_account_open(app: App, a: argparse.Namespace) -> Outcome:
 
 def _status_change(model: type[Command]) -> Callable[[App, argparse.Namespace], Outcome]:
     def run(app: App, a: argparse.Namespace) -> Outcome:
-        r = app.ledger.execute(model.parse({"account_id": a.account, **given(a, reason="reason")}))
+        r = app.ledger.execute(model.parse(given(a, account_id="account", reason="reason")))
         text = f"billing account {r.account_id} is {r.status}"
         if r.final_bill is not None:
             text += "\nfinal " + render_bill_summary(r.final_bill.to_dict())

@@ -6,7 +6,7 @@ import argparse
 from typing import Any, Callable
 
 from ledger.cli.context import App, Outcome
-from ledger.cli.options import given
+from ledger.cli.options import given, name_flags
 from ledger.cli.output import money, stamp
 from ledger.commands import TriggerBillingCycle
 
@@ -28,6 +28,7 @@ def render_cycle(data: dict[str, Any]) -> str:
 def do_cycle_run(app: App, a: argparse.Namespace) -> Outcome:
     data = given(a, specification="spec", period_start="period_start", trigger_type="trigger_type",
                  triggered_by="by", reason="reason")
+    name_flags(a, send="no_send", early_run="early_run")
     if a.no_send:
         data["send"] = False
     if a.early_run:

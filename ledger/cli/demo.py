@@ -363,5 +363,5 @@ def do_demo(app: App, a: argparse.Namespace) -> Outcome:
 
 
 def register(top: Any, leaf: Callable[..., argparse.ArgumentParser], group: Callable[[str, str], Any]) -> None:
-    s = leaf(top, "demo", do_demo, "run a guided demo on a fresh SQLite store")
-    s.add_argument("--store-path", help="SQLite file for the demo (must not exist yet; default: a fresh temp file)")
+    leaf(top, "demo", do_demo, "run a guided demo on a fresh SQLite store (--store-path: a file that does not exist "
+                               "yet; default: a fresh temp file)")

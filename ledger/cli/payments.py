@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from ledger.cli.bills import account_currency, render_bill_summary
 from ledger.cli.context import App, Outcome
-from ledger.cli.options import allocations, given
+from ledger.cli.options import allocations, given, name_flags
 from ledger.cli.output import money
 from ledger.commands import RecordPayment, RefundCredit, ReversePayment
 from ledger.commands.lookups import load_account, load_bill
@@ -41,6 +41,7 @@ def do_payment_record(app: App, a: argparse.Namespace) -> Outcome:
         account = load_account(store, data["account_id"].strip())
         data.setdefault("currency", account.currency)
         data.setdefault("payer_ref", account.customer_id)
+    name_flags(a, allocations="allocate")
     allocs = allocations(a.allocate)
     if allocs is not None:
         data["allocations"] = allocs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
@@ -90,11 +90,12 @@ class OpenBillingAccount(Command):
         except CycleCalendarError as error:
             raise ValueError(str(error)) from None
 
-    @model_validator(mode="after")
-    def _postpaid_has_a_cycle(self) -> OpenBillingAccount:
-        if self.rating_type == "postpaid" and self.cycle_specification is None:
-            raise ValueError("a postpaid account needs a cycle_specification (the cycle its bills come from)")
-        return self
+    @field_validator("cycle_specification")
+    @classmethod
+    def _postpaid_has_a_cycle(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("rating_type", "postpaid") == "postpaid":
+            raise ValueError("a postpaid account needs a cycle specification (the cycle its bills come from)")
+        return value
 
 
 def open_account(ctx: HandlerContext, cmd: OpenBillingAccount) -> AccountOpened:

@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.entries import CHARGE, TaxLine
+from ledger.aggregates.money import at_rated_scale
 from ledger.commands.base import Amount, Command, Id, Instant, NonNegativeAmount, Text
 from ledger.commands.lookups import load_account
 from ledger.commands.results import ChargeAdjusted, ChargePosted, ChargeRejection, ChargesPosted
@@ -73,7 +74,8 @@ def post_charge(ctx: HandlerContext, cmd: PostCharge) -> ChargePosted:
     applied = cmd.apply_to(account, ctx.now(), ctx.settings.effective_horizon)
     if applied:
         ctx.store.save(account)
-    return ChargePosted(account_id=cmd.account_id, charge_id=cmd.charge_id, applied=applied, balance=account.balance)
+    return ChargePosted(account_id=cmd.account_id, charge_id=cmd.charge_id, applied=applied,
+                        balance=at_rated_scale(account.balance))
 
 
 class PostCharges(Command):
@@ -140,5 +142,5 @@ def adjust_charge(ctx: HandlerContext, cmd: AdjustCharge) -> ChargeAdjusted:
     if applied:
         ctx.store.save(account)
     return ChargeAdjusted(account_id=cmd.account_id, adjustment_id=cmd.adjustment_id, applied=applied,
-                          balance=account.balance)
+                          balance=at_rated_scale(account.balance))
 

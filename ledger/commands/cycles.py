@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict
+from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
@@ -19,6 +20,7 @@ from ledger.aggregates import ids
 from ledger.aggregates.billing_account import CLOSED, PREPAID, BillingAccount
 from ledger.aggregates.billing_calendar import CycleCalendarError, CycleDates, end_of_day_exclusive, occurrence
 from ledger.aggregates.customer_bill import ON_CYCLE, CustomerBill
+from ledger.aggregates.money import at_minor_unit
 from ledger.aggregates.party_billing_cycle import COMPLETED, PartyBillingCycle, trigger_record
 from ledger.commands.base import Command, Id, Text
 from ledger.commands.billing import due_date, issue_bill
@@ -56,7 +58,8 @@ def cycle_report(cycle: PartyBillingCycle, already_completed: bool) -> CycleRunR
         cycle_id=str(cycle.id), specification=cycle.specification, status=cycle.status,
         period_start=cycle.period_start, period_end=cycle.period_end, bill_date=cycle.bill_date,
         triggers=cycle.triggers, accounts_billed=len(cycle.billed), accounts_skipped=len(cycle.skipped),
-        totals=cycle.totals, already_completed=already_completed,
+        totals={code: at_minor_unit(Decimal(total), code) for code, total in cycle.totals.items()},
+        already_completed=already_completed,
     )
 
 

@@ -17,7 +17,7 @@ from ledger.aggregates.entries import digest
 from ledger.aggregates.payment_plan import oldest_due_first
 from ledger.commands.base import Command, Id, Instant, PositiveAmount, Text
 from ledger.commands.lookups import load_account
-from ledger.commands.results import BillSummary, CreditRefunded, PaymentRecorded, PaymentReversed
+from ledger.commands.results import BillSummary, CreditRefunded, PaymentRecorded, PaymentReversed, account_money
 from ledger.commands.time_rules import within_horizon
 from ledger.errors import (AccountNotFound, AllocationRefused, BillNotFound, CurrencyMismatch, EffectiveBeforePayment,
                            IdempotencyConflict, PaymentNotFound, PaymentStateError)
@@ -154,6 +154,7 @@ def refund_credit(ctx: HandlerContext, cmd: RefundCredit) -> CreditRefunded:
                                     reference=cmd.reference, effective_at=cmd.date)
     if applied:
         ctx.store.save(account)
+    balance = account.prepaid_balance if account.is_prepaid else account.credit_balance
     return CreditRefunded(account_id=cmd.account_id, refund_id=cmd.refund_id, applied=applied,
-                          credit_balance=account.prepaid_balance if account.is_prepaid else account.credit_balance)
+                          credit_balance=account_money(account, balance, rated=account.is_prepaid))
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ledger.aggregates.money import at_minor_unit, at_rated_scale
 from ledger.commands.lookups import load_account, load_bill
 from ledger.ports import AggregateStore, Clock
 from ledger.queries.views import View
@@ -40,6 +41,7 @@ def bill_view(store: AggregateStore, clock: Clock, account_ref: str, bill_number
     account = load_account(store, account_ref)
     bill = load_bill(store, account, bill_number)
     today = clock().astimezone(ZoneInfo(account.time_zone)).date()
+    code = bill.currency
     return BillView(
         bill_id=str(bill.id), bill_number=bill.bill_number, account_id=bill.account_ref, state=bill.state,
         run_type=bill.run_type, off_cycle_reason=bill.off_cycle_reason,
@@ -47,8 +49,9 @@ def bill_view(store: AggregateStore, clock: Clock, account_ref: str, bill_number
         currency=bill.currency, billing_period_start=bill.billing_period_start,
         billing_period_end=bill.billing_period_end, bill_date=bill.bill_date, mailing_date=bill.mailing_date,
         payment_due_date=bill.payment_due_date, overdue=bill.is_overdue(today),
-        tax_excluded_amount=bill.tax_excluded_amount, tax_included_amount=bill.tax_included_amount,
-        rounding_difference=bill.rounding_difference, amount_due=bill.amount_due,
-        remaining_amount=bill.remaining_amount, items=bill.items, tax_items=bill.tax_items,
-        applied_payments=bill.applied_payments,
+        tax_excluded_amount=at_minor_unit(bill.tax_excluded_amount, code),
+        tax_included_amount=at_minor_unit(bill.tax_included_amount, code),
+        rounding_difference=at_rated_scale(bill.rounding_difference), amount_due=at_minor_unit(bill.amount_due, code),
+        remaining_amount=at_minor_unit(bill.remaining_amount, code), items=bill.items, tax_items=bill.tax_items,
+        applied_payments=[{**p, "amount": str(at_minor_unit(Decimal(p["amount"]), code))} for p in bill.applied_payments],
     )

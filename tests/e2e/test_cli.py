@@ -99,7 +99,8 @@ def test_account_show_json_has_partially_paid_bill(cli: Run) -> None:
     """`account show --json` gives the balance figures and the part-paid bill with its due date."""
     scripted_session(cli)
     view = json.loads(ok(cli("--json", "account", "show", "ACC-1")).stdout)
-    assert (view["balance"], view["receivable"], view["unbilled"], view["credit_balance"]) == ("7.0000", "7.00", "0", "0.00")
+    assert (view["balance"], view["receivable"], view["unbilled"], view["credit_balance"]) == (
+        "7.000000", "7.00", "0.000000", "0.00")
     assert view["open_bills"][0]["bill_number"] == "ACC-1-00001"
     assert view["open_bills"][0]["payment_due_date"] == "2026-11-15"
     assert [(b["bill_number"], b["state"], b["remaining_amount"]) for b in view["bills"]] == [("ACC-1-00001", "partiallyPaid", "7.00")]
@@ -111,19 +112,20 @@ def test_naive_date_is_refused_with_exit_2_and_changes_nothing(cli: Run) -> None
     before = history(cli)
     result = cli("charge", "post", "--charge-id", "ch2", "--account", "ACC-1", "--amount", "1.00", "--date", "2026-10-06T10:00:00")
     assert result.returncode == 2
-    assert "invalid PostCharge: date: Input should have timezone info" in result.stderr
+    assert "--date: Input should have timezone info" in result.stderr
     assert result.stdout == ""
     assert history(cli) == before
 
 
 def test_amount_with_seven_decimals_is_refused_with_exit_2(cli: Run) -> None:
-    """An amount finer than six decimal places exits 2 naming the field, and nothing is posted."""
+    """An amount finer than six decimal places exits 2 naming the option, and nothing is posted."""
     scripted_session(cli)
     before = history(cli)
     result = cli("charge", "post", "--charge-id", "ch2", "--account", "ACC-1", "--amount", "1.0000001",
                  "--date", "2026-10-06T10:00:00Z")
     assert result.returncode == 2
-    assert "tax_excluded_amount" in result.stderr and "more than 6 decimal places" in result.stderr
+    assert "--amount" in result.stderr and "more than 6 decimal places" in result.stderr
+    assert "tax_excluded_amount" not in result.stderr
     assert history(cli) == before
 
 
