@@ -76,6 +76,11 @@ class AggregateStore(Protocol):
         """Every stored event of one aggregate, in order (for replays)."""
         ...
 
+    def histories(self, aggregate_ids: Sequence[UUID], after: Mapping[UUID, int] | None = None) -> Mapping[UUID, list[Any]]:
+        """`history` of many aggregates (of each, the events after its version in `after`, when given) in as few
+        round trips as the store allows."""
+        ...
+
     def created(self, topics: Sequence[str]) -> Iterable[Any]:
         """The creation events of the given topics across every aggregate, in the order they were stored."""
         ...

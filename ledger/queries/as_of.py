@@ -23,8 +23,8 @@ from ledger.errors import AccountNotFound, AccountNotYetOpen, InvalidInput
 from ledger.ports import AggregateStore, Clock
 from ledger.queries.as_of_views import (AccountAsOf, AllocationAt, AppliedAt, BillAt, CycleAt, EntryAt, ExplainLine,
                                         FigureExplained, PaymentAt, RefundAt, TriggerAt)
-from ledger.queries.postings import (BALANCE, CREDIT, PAID_AHEAD, PREPAID, REMAINING, UNBILLED, ZERO, Book, Posting,
-                                     project)
+from ledger.queries.postings import (BALANCE, CREDIT, PAID_AHEAD, PREPAID, REMAINING, UNBILLED, WEIGHT, ZERO, Book,
+                                     EntryFacts, Posting, describe, entry_amount, project)
 
 BASES = ("recorded", "effective")
 FIGURES = {"balance": BALANCE, "unbilled": UNBILLED, "paid-ahead": PAID_AHEAD, "receivable": REMAINING,
@@ -54,20 +54,30 @@ class Loaded:
 
 
 def load(store: AggregateStore, account_ref: str, until: datetime | None = None) -> Loaded:
-    """Read every stored event of the account (up to `until`, recorded, when given) and of what it refers to."""
-    events = list(store.history(ids.account_id(account_ref)))
+    """Read every stored event of the account (those recorded by `until`, when given: the events a ledger had then,
+    the first of them recorded after it ends them) and of what it refers to."""
+    events: list[Any] = []
+    payment_ids, bill_ids, cycle_ids = [], [], {}
+    for event in store.history(ids.account_id(account_ref)):
+        if until is not None and events and event.timestamp > until:
+            break  # the rest is not decoded
+        events.append(event)
+        name = type(event).__name__
+        if name == "PaymentReceived":
+            payment_ids.append(event.payment_id)
+        elif name == "BillIssued":
+            bill_ids.append(event.bill_id)
+            if event.cycle_id:
+                cycle_ids[event.cycle_id] = True
     if not events:
         raise AccountNotFound(f"billing account {account_ref!r} not found", account=account_ref)
-    if until is not None:
-        events = [e for e in events if e.timestamp <= until] or events[:1]
-    payments = {str(e.payment_id): list(store.history(e.payment_id))
-                for e in events if type(e).__name__ == "PaymentReceived"}
+    # one round trip where the store can; a bill's own creation event (its items: the bulk of its bytes) is not read,
+    # the account's BillIssued tells the rest
+    found = store.histories([*payment_ids, *bill_ids, *cycle_ids], after=dict.fromkeys(bill_ids, 1))
+    payments = {str(pid): found[pid] for pid in payment_ids}
     refs = {pid: history[0].external_reference for pid, history in payments.items() if history}
     book = project(events, refs)
-    bills = {bill_id: list(store.history(UUID(bill_id))) for bill_id in book.bills}
-    cycles = {cycle_id: list(store.history(UUID(cycle_id)))
-              for cycle_id in {b.cycle_id for b in book.bills.values() if b.cycle_id}}
-    return Loaded(book, bills, payments, cycles)
+    return Loaded(book, {str(b): found[b] for b in bill_ids}, payments, {str(c): found[c] for c in cycle_ids})
 
 
 def _checked(book: Book, as_of: datetime, basis: str) -> None:
@@ -83,27 +93,46 @@ def _checked(book: Book, as_of: datetime, basis: str) -> None:
 
 
 class Figures:
-    """The postings in force at a moment on a basis, summed per figure and key."""
+    """The postings in force at a moment on a basis, summed per figure (and per key: entry, bill)."""
 
     def __init__(self, book: Book, as_of: datetime, basis: str) -> None:
         self.book, self.as_of, self.basis = book, as_of, basis
-        self.in_force = [p for p in book.postings if p.moment(basis) <= as_of]
-        self.sums: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
-        self.totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        recorded = basis == "recorded"
+        self.in_force = [p for p in book.postings if (p.recorded if recorded else p.effective) <= as_of]
+        self.totals = totals = dict.fromkeys(WEIGHT, ZERO)
+        self.on_bills: dict[str, list[Posting]] = defaultdict(list)  # the postings in force moving money on each bill
+        remaining: dict[str, Decimal] = {}
+        paid: dict[str, Decimal] = {}
         for posting in self.in_force:
             for figure, key, amount in posting.moves:
-                self.sums[figure, key] += amount
-                self.totals[figure] += amount
+                totals[figure] += amount
+                if figure == REMAINING:
+                    remaining[key] = remaining.get(key, ZERO) + amount
+                    self.on_bills[key].append(posting)
+                elif figure == PAID_AHEAD:
+                    paid[key] = paid.get(key, ZERO) + amount
+        self._keyed = {REMAINING: remaining, PAID_AHEAD: paid}  # the others summed per key when explained
         self.local_date = as_of.astimezone(ZoneInfo(book.time_zone)).date()
 
+    def keyed(self, figure: str) -> dict[str, Decimal]:
+        """The figure per key ("" for the account-wide ones), from the postings in force."""
+        sums = self._keyed.get(figure)
+        if sums is None:
+            sums = self._keyed[figure] = {}
+            for posting in self.in_force:
+                for fig, key, amount in posting.moves:
+                    if fig == figure:
+                        sums[key] = sums.get(key, ZERO) + amount
+        return sums
+
     def on(self, posting: Posting | None) -> bool:
-        return posting is not None and posting.moment(self.basis) <= self.as_of
+        return posting is not None and (posting.recorded if self.basis == "recorded" else posting.effective) <= self.as_of
 
     def total(self, figure: str) -> Decimal:
-        return self.totals.get(figure, ZERO)
+        return self.totals[figure]
 
     def of(self, figure: str, key: str) -> Decimal:
-        return self.sums.get((figure, key), ZERO)
+        return self.keyed(figure).get(key, ZERO)
 
     def overdue_bills(self) -> set[str]:
         return {bill_id for bill_id, bill in self.book.bills.items() if self.on(bill.issued)
@@ -125,10 +154,19 @@ def account_as_of(store: AggregateStore, clock: Clock, account_ref: str, as_of: 
 def state(loaded: Loaded, f: Figures) -> AccountAsOf:
     book = loaded.book
     status = next((s for at, s, _ in reversed(book.statuses) if at <= f.as_of), "active")
-    entries = [EntryAt(entry_id=e.entry_id, kind=e.kind, charge_id=e.charge_id, amount=f.money(UNBILLED, e.amount),
-                       paid_ahead=f.money(PAID_AHEAD, f.of(PAID_AHEAD, e.entry_id)), effective_at=e.created.effective,
-                       recorded_at=e.created.recorded, description=e.description)
-               for e in book.entries.values() if f.on(e.created) and not f.on(e.billed)]
+    recorded, as_of, billed = f.basis == "recorded", f.as_of, book.billed
+    entries = []
+    for entry_id, created in book.entries.items():
+        if (created.recorded if recorded else created.effective) > as_of:
+            continue
+        bill = billed.get(entry_id)
+        if bill is not None and (bill.recorded if recorded else bill.effective) <= as_of:
+            continue
+        facts = book.entry_facts.get(entry_id) or EntryFacts(created.kind, entry_id, created.text)
+        entries.append(EntryAt(entry_id=entry_id, kind=facts.kind, charge_id=facts.charge_id,
+                               amount=f.money(UNBILLED, entry_amount(created)),
+                               paid_ahead=f.money(PAID_AHEAD, f.of(PAID_AHEAD, entry_id)), effective_at=created.effective,
+                               recorded_at=created.recorded, description=facts.description))
     overdue = f.overdue_bills()
     bills = [_bill(loaded, f, bill_id, bill_id in overdue) for bill_id, bill in book.bills.items() if f.on(bill.issued)]
     figures = {name: f.total(name) for name in (BALANCE, UNBILLED, PAID_AHEAD, REMAINING, CREDIT, PREPAID)}
@@ -150,7 +188,7 @@ def _bill(loaded: Loaded, f: Figures, bill_id: str, overdue: bool) -> BillAt:
     bill = loaded.book.bills[bill_id]
     remaining = f.of(REMAINING, bill_id)
     applied = []
-    for posting in f.in_force:
+    for posting in f.on_bills.get(bill_id, []):
         if posting is bill.issued:
             continue
         amount = sum((a for fig, key, a in posting.moves if fig == REMAINING and key == bill_id), ZERO)
@@ -171,8 +209,9 @@ def _bill(loaded: Loaded, f: Figures, bill_id: str, overdue: bool) -> BillAt:
 
 def _bill_state(events: list[Any], f: Figures, bill: Any, remaining: Decimal) -> str:
     """The bill's life-cycle state at the moment (its steps count from their recording; those recorded with the
-    bill's issue count from the bill's own moment), then sent/partiallyPaid/settled from what remained."""
-    issued_at = events[0].timestamp if events else bill.issued.recorded
+    bill's issue count from the bill's own moment), then sent/partiallyPaid/settled from what remained. `events`:
+    the bill's events after its creation."""
+    issued_at = bill.issued.recorded  # the bill and the account's BillIssued are recorded together
     state = "new"
     for event in events:
         if type(event).__name__ != "StateChanged":
@@ -250,8 +289,9 @@ def explain_figure(store: AggregateStore, clock: Clock, account_ref: str, figure
 
 def explain(book: Book, f: Figures, figure: str) -> FigureExplained:
     name, keys, whole = _figure_keys(book, f, figure)
-    covered = {key for (fig, key) in f.sums if fig == name and (keys is None or key in keys)}
-    kept = covered if whole else {key for key in covered if f.sums[name, key]}
+    sums = f.keyed(name)
+    covered = {key for key in sums if keys is None or key in keys}
+    kept = covered if whole else {key for key in covered if sums[key]}
     # one line per event, moment and kind of posting; a payment's receipt and its allocations make one line
     grouped: dict[tuple[int, datetime, str], list[Posting]] = defaultdict(list)
     for posting in f.in_force:
@@ -264,7 +304,7 @@ def explain(book: Book, f: Figures, figure: str) -> FigureExplained:
         if not amount:
             continue
         first = postings[0]
-        lines.append(ExplainLine(kind=first.kind, ref=first.ref, description="; ".join(dict.fromkeys(p.text for p in postings)),
+        lines.append(ExplainLine(kind=first.kind, ref=first.ref, description="; ".join(dict.fromkeys(describe(p) for p in postings)),
                                  recorded_at=first.recorded, effective_at=first.effective, amount=f.money(name, amount)))
     lines.sort(key=lambda line: (line.effective_at if f.basis == "effective" else line.recorded_at, line.recorded_at))
     total = sum((f.of(name, key) for key in kept), ZERO)

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from ledger.aggregates.billing_calendar import start_of_day
 
@@ -50,11 +50,12 @@ Move = tuple[str, str, Decimal]
 """(figure, key, signed amount): the key is an entry id (unbilled, paid_ahead), a bill id (remaining), else ""."""
 
 _CREDIT_TYPE = "appliedBillingCredit"
+_new, _instant = tuple.__new__, datetime.fromisoformat
+_CHARGE_KINDS = frozenset(("appliedBillingCharge", "appliedPenaltyCharge", _CREDIT_TYPE))
 
 
-@dataclass(frozen=True, slots=True)
-class Posting:
-    """A balanced set of movements from one stored account event."""
+class Posting(NamedTuple):
+    """A balanced set of movements from one stored account event (a tuple: a long account has thousands)."""
 
     version: int  # the account event's version: postings of one event share it
     kind: str  # charge, adjustment, bill, credit applied, prepayment applied, payment, allocation, ...
@@ -68,18 +69,18 @@ class Posting:
         return self.recorded if basis == "recorded" else self.effective
 
 
-@dataclass(slots=True)
-class Entry:
-    """An unbilled entry (charge, credit, penalty, adjustment, reversal debit) as its event made it."""
+class EntryFacts(NamedTuple):
+    """What an entry is, besides its posting: a charge's facts are its posting's (kind, id, description)."""
 
-    entry_id: str
     kind: str
     charge_id: str
-    amount: Decimal
     description: str
-    created: Posting
-    billed: Posting | None = None
-    bill_id: str | None = None
+
+
+def entry_amount(posting: Posting) -> Decimal:
+    """The signed amount the posting put on its entry (an entry's posting moves the balance, then the entry)."""
+    moves = posting.moves
+    return moves[-1][2] if moves else ZERO
 
 
 @dataclass(slots=True)
@@ -147,7 +148,9 @@ class Book:
     opened_at: datetime | None = None
     opened: dict[str, Any] = field(default_factory=dict)
     postings: list[Posting] = field(default_factory=list)
-    entries: dict[str, Entry] = field(default_factory=dict)
+    entries: dict[str, Posting] = field(default_factory=dict)  # entry id -> the posting that made it
+    entry_facts: dict[str, EntryFacts] = field(default_factory=dict)  # adjustments' and reversal debits'
+    billed: dict[str, Posting] = field(default_factory=dict)  # entry id -> the bill's posting that took it
     bills: dict[str, Bill] = field(default_factory=dict)
     payments: dict[str, Payment] = field(default_factory=dict)
     refunds: list[Refund] = field(default_factory=list)
@@ -168,8 +171,9 @@ class _Projector:
     # ------------------------------------------------------------ helpers
 
     def post(self, event: Any, kind: str, ref: str, text: str, effective: datetime, *moves: Move) -> Posting:
-        posting = Posting(event.originator_version, kind, ref, text, event.timestamp, effective,
-                          tuple(m for m in moves if m[2]))
+        if not all(m[2] for m in moves):
+            moves = tuple(m for m in moves if m[2])
+        posting = Posting(event.originator_version, kind, ref, text, event.timestamp, effective, moves)
         self.book.postings.append(posting)
         return posting
 
@@ -208,16 +212,19 @@ class _Projector:
         book.opened = {"customer_id": e.customer_id, "name": e.name, "cycle_specification": e.cycle_specification,
                        "payment_terms_days": e.payment_terms_days, "credit_limit": e.credit_limit}
 
-    def charge_applied(self, e: Any) -> None:
-        signed = -D(e.tax_included) if e.charge_type == _CREDIT_TYPE else D(e.tax_included)
-        effective = datetime.fromisoformat(e.effective_at)
-        text = f"{e.charge_type} {e.charge_id}" + (f" ({e.description})" if e.description else "")
+    def charge_applied(self, e: Any) -> None:  # most of a long account's events: kept lean
+        kind, charge_id, description = e.charge_type, e.charge_id, e.description
+        signed = -D(e.tax_included) if kind == _CREDIT_TYPE else D(e.tax_included)
+        text = description  # a charge's text is its description: `describe` adds its kind and id when shown
         if self.book.rating_type == "prepaid":
-            self.post(e, e.charge_type, e.charge_id, text, effective, (BALANCE, "", signed), (PREPAID, "", -signed))
-            return
-        posting = self.post(e, e.charge_type, e.charge_id, text, effective,
-                            (BALANCE, "", signed), (UNBILLED, e.charge_id, signed))
-        self.book.entries[e.charge_id] = Entry(e.charge_id, e.charge_type, e.charge_id, signed, e.description, posting)
+            moves: tuple[Move, ...] = ((BALANCE, "", signed), (PREPAID, "", -signed))
+        else:
+            moves = ((BALANCE, "", signed), (UNBILLED, charge_id, signed))
+        posting = _new(Posting, (e.originator_version, kind, charge_id, text, e.timestamp,  # Posting(...) at C speed
+                                 _instant(e.effective_at), moves if signed else ()))
+        self.book.postings.append(posting)
+        if moves[1][0] == UNBILLED:
+            self.book.entries[charge_id] = posting
 
     def charge_adjusted(self, e: Any) -> None:
         signed = D(e.tax_included)
@@ -226,23 +233,23 @@ class _Projector:
         if self.book.rating_type == "prepaid":
             self.post(e, "adjustment", e.adjustment_id, text, effective, (BALANCE, "", signed), (PREPAID, "", -signed))
             return
-        posting = self.post(e, "adjustment", e.adjustment_id, text, effective,
-                            (BALANCE, "", signed), (UNBILLED, e.adjustment_id, signed))
-        self.book.entries[e.adjustment_id] = Entry(e.adjustment_id, "adjustment", e.charge_id, signed, e.reason, posting)
+        self.book.entries[e.adjustment_id] = self.post(e, "adjustment", e.adjustment_id, text, effective,
+                                                       (BALANCE, "", signed), (UNBILLED, e.adjustment_id, signed))
+        self.book.entry_facts[e.adjustment_id] = EntryFacts("adjustment", e.charge_id, e.reason)
 
     def bill_issued(self, e: Any) -> None:
         bill_id, number = str(e.bill_id), e.bill_number
-        entries = [self.book.entries[entry_id] for entry_id in e.entry_ids]
-        starts = start_of_day(date.fromisoformat(e.bill_date), self.book.time_zone)
-        effective = max([starts] + [entry.created.effective for entry in entries])
+        book = self.book
+        entries = [(entry_id, book.entries[entry_id]) for entry_id in e.entry_ids]
+        starts = start_of_day(date.fromisoformat(e.bill_date), book.time_zone)
+        effective = max([starts] + [created.effective for _, created in entries])
         amount_due = D(e.amount_due)
         moves: list[Move] = [(BALANCE, "", D(e.rounding_difference))]
-        moves += [(UNBILLED, entry.entry_id, -entry.amount) for entry in entries]
+        moves += [(UNBILLED, entry_id, -entry_amount(created)) for entry_id, created in entries]
         moves.append((REMAINING, bill_id, amount_due) if amount_due > 0 else (CREDIT, "", -amount_due))
         text = f"bill {number} ({e.run_type}, bill date {e.bill_date}): {len(entries)} entries, amount due {e.amount_due}"
         issued = self.post(e, "bill", number, text, effective, *moves)
-        for entry in entries:
-            entry.billed, entry.bill_id = issued, bill_id
+        book.billed.update(dict.fromkeys(e.entry_ids, issued))
         self.book.bills[bill_id] = Bill(bill_id, number, e.run_type, str(e.cycle_id) if e.cycle_id else None,
                                         e.bill_date, e.payment_due_date, amount_due, issued)
         credit = D(e.credit_applied)  # drawn from the credit balance there was before this bill
@@ -282,7 +289,7 @@ class _Projector:
                 bill = self.book.bills[target_id]
                 moment, figure, what = max(effective, bill.issued.effective), REMAINING, f"bill {bill.bill_number}"
             else:
-                moment = max(effective, self.book.entries[target_id].created.effective)
+                moment = max(effective, self.book.entries[target_id].effective)
                 figure, what = PAID_AHEAD, f"charge {target_id}"
             posting = self.post(e, "allocation", ref, f"payment {ref} allocated to {what}", moment,
                                 (CREDIT, "", -value), (figure, target_id, -value if target == "bill" else value))
@@ -320,8 +327,9 @@ class _Projector:
                 posting = self.post(e, "reversal debit", ref,
                                     f"reversal of payment {ref}: credit already used, re-billed as a debit",
                                     effective, (BALANCE, "", debit), (UNBILLED, entry_id, debit))
-                self.book.entries[entry_id] = Entry(entry_id, "paymentReversalDebit", entry_id, debit,
-                                                    f"credit already used from reversed payment: {e.reason}", posting)
+                self.book.entries[entry_id] = posting
+                self.book.entry_facts[entry_id] = EntryFacts("paymentReversalDebit", entry_id,
+                                                             f"credit already used from reversed payment: {e.reason}")
                 postings.append(posting)
         if payment is not None:
             payment.reversed_by = postings
@@ -354,15 +362,24 @@ def project(events: Iterable[Any], payment_refs: Mapping[str, str] | None = None
     """The book of one account from its stored events (in version order). `payment_refs` names payments by their
     external reference (payment id -> reference); `until` stops at the first event recorded after it (enough
     for the recorded basis)."""
-    projector = _Projector(payment_refs or {})
+    projector, handlers = _Projector(payment_refs or {}), _HANDLERS
+    last = None
     for event in events:
         if until is not None and event.timestamp > until:
             break
-        handler = _HANDLERS.get(type(event).__name__)
+        handler = handlers.get(type(event).__name__)
         if handler is not None:
             handler(projector, event)
-        projector.book.last_recorded = event.timestamp
+        last = event
+    projector.book.last_recorded = last.timestamp if last is not None else None
     return projector.book
+
+
+def describe(posting: Posting) -> str:
+    """A posting's text as an auditor reads it (a charge's is kept as its bare description until shown)."""
+    if posting.kind in _CHARGE_KINDS:
+        return f"{posting.kind} {posting.ref}" + (f" ({posting.text})" if posting.text else "")
+    return posting.text
 
 
 def balanced(posting: Posting) -> bool:

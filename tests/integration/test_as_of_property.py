@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
+from uuid import UUID
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -212,7 +213,7 @@ def check_history(ledger: Ledger, history: History) -> None:
     store, ref = ledger.store, history.ref
     account_events = list(store.history(ids.account_id(ref)))
     loaded = load(store, ref)
-    bills = {bill_id: events for bill_id, events in loaded.bills.items()}
+    bills = {bill_id: list(store.history(UUID(bill_id))) for bill_id in loaded.book.bills}
     payments = {pid: events for pid, events in loaded.payments.items()}
     checked = moments(account_events + [e for es in bills.values() for e in es], loaded.book)
     for at in sample(checked):  # through the query itself: what the CLI and the API call
