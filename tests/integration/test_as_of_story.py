@@ -106,6 +106,24 @@ def test_state_at_every_event_boundary(story: Ledger, basis: str, expected: list
             assert _figures(story, at(moment) - timedelta(microseconds=1), basis) == before, (basis, moment, "before")
 
 
+README_TABLE = [  # README "Basis rules", the worked example: (moment, basis, balance, unbilled, receivable, credit, bill)
+    ("2026-10-31T21:00", "recorded", "7.00", "10.00", "0", "3.00", None),
+    ("2026-10-31T21:00", "effective", "5.00", "15.00", "0", "10.00", None),
+    ("2026-11-02T06:00", "recorded", "7.00", "0", "7.00", "0", "partiallyPaid"),
+    ("2026-11-02T06:00", "effective", "5.00", "5.00", "0", "0", "settled"),
+    ("2026-11-10T00:00", "recorded", "5.00", "5.00", "0", "0", "settled"),
+    ("2026-11-10T00:00", "effective", "5.00", "5.00", "0", "0", "settled"),
+    ("2026-11-11T13:00", "recorded", "5.00", "5.00", "0", "0", "settled"),
+    ("2026-11-11T13:00", "effective", "12.00", "5.00", "7.00", "0", "partiallyPaid"),
+]
+
+
+def test_the_readme_worked_example(story: Ledger) -> None:
+    """The table of README "Basis rules" is what the ledger answers."""
+    for moment, basis, *figures in README_TABLE:
+        assert _figures(story, at(moment), basis) == (*(D(v) for v in figures[:4]), figures[4]), (moment, basis)
+
+
 def test_the_bases_disagree_at_the_bill_run_and_both_are_right(story: Ledger) -> None:
     """At the run the ledger knew of 7.00 owed on the bill; what was in force was a settled bill and 5.00 unbilled."""
     run = at("2026-11-02T06:00")
