@@ -20,7 +20,6 @@ Target: under 100 ms on PostgreSQL (shown, never asserted). Progress on stderr; 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -32,7 +31,8 @@ from uuid import UUID
 
 import structlog
 
-from bench.core import UTC, Clock, Target, loadavg, machine, ms_summary, postgres_target, say, sqlite_target
+from bench.core import (UTC, Clock, Target, loadavg, machine, ms_summary, output, postgres_target, say,
+                        sqlite_target)
 from ledger.aggregates import ids
 from ledger.bootstrap import bootstrap, tune_gc
 from ledger.commands import DefineCycleSpecification, OpenBillingAccount, PostCharges, RecordPayment, TriggerBillingCycle
@@ -167,12 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     with (postgres_target() if p.store == "postgres" else sqlite_target()) as target:
         doc["stores"].append(run_store(target, p))
     doc["machine"]["loadavg_at_end"] = loadavg()
-    if p.json:
-        json.dump(doc, sys.stdout, indent=2, default=str)
-        print()
-    else:
-        print_table(doc)
-    return 0
+    return output(doc, p.json, print_table)
 
 
 if __name__ == "__main__":
