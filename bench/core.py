@@ -212,9 +212,6 @@ class Target:
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
-    def oid(self, aggregate_id: uuid.UUID) -> Any:
-        raise NotImplementedError
-
     def info(self) -> dict[str, Any]:
         return {}
 

@@ -10,6 +10,9 @@ from ledger.errors import PublishFailed
 from ledger.ports import DeadLetter
 
 
+ABSENT_VALUE = ("dlq.value", b"absent")  # the original message had no value (sent with an empty one)
+
+
 def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
     return [
         ("dlq.error", letter.error.encode()),
@@ -20,6 +23,15 @@ def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
     ]
 
 
+def _record(letter: DeadLetter) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:
+    """(key, value, headers) of the letter's message. Kafka refuses a message with neither key nor value, which a
+    consumed message can be: such a letter goes with an empty value and the ABSENT_VALUE header."""
+    headers = dead_letter_headers(letter)
+    if letter.key is None and letter.value is None:
+        return None, b"", [*headers, ABSENT_VALUE]
+    return letter.key, letter.value, headers
+
+
 class KafkaDeadLetters:
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.topic = topic
@@ -27,8 +39,8 @@ class KafkaDeadLetters:
 
     def send(self, letters: list[DeadLetter]) -> None:
         try:
-            futures = [self.producer.send(self.topic, key=letter.key, value=letter.value,
-                                          headers=dead_letter_headers(letter)) for letter in letters]
+            futures = [self.producer.send(self.topic, key=key, value=value, headers=headers)
+                       for key, value, headers in map(_record, letters)]
             self.producer.flush(timeout=60)
             for future in futures:
                 future.get(timeout=0)

@@ -55,6 +55,14 @@ def require_kafka(settings: Settings) -> str:
     return settings.kafka_bootstrap
 
 
+def require_lasting_store(settings: Settings) -> None:
+    """The relay and the ingestion record what they did (a position, committed offsets) against stored events:
+    never on the memory store, whose events end with the process."""
+    if settings.store == "memory":
+        raise StreamError("LEDGER_STORE=memory keeps nothing after the process ends: the relay and the ingestion "
+                          "need LEDGER_STORE=sqlite or postgres")
+
+
 def ensure_ledger_topics(settings: Settings) -> None:
     from ledger.streaming.kafka_topics import ensure_topics
 
@@ -65,6 +73,7 @@ def ensure_ledger_topics(settings: Settings) -> None:
 
 def positions(settings: Settings) -> PostgresPositions | SqlitePositions:
     """The relay's position store, in the event store's own database."""
+    require_lasting_store(settings)
     if settings.store == "postgres":
         return PostgresPositions(settings.postgres_url or "", settings.postgres_schema)
     return SqlitePositions(settings.sqlite_path)
@@ -98,6 +107,7 @@ def relay(ledger: Ledger, registry: SchemaRegistry | None = None) -> OutboxRelay
     from ledger.streaming.relay import OutboxRelay
 
     settings = ledger.settings
+    require_lasting_store(settings)
     bootstrap = require_kafka(settings)
     ensure_ledger_topics(settings)
     return OutboxRelay(EventFeed(ledger.store, settings.cache_size), registry or SchemaRegistry.load(),
@@ -113,6 +123,7 @@ def ingestion(ledger: Ledger, registry: SchemaRegistry | None = None) -> tuple[C
     from consumers.dead_letters import KafkaDeadLetters
 
     settings = ledger.settings
+    require_lasting_store(settings)
     bootstrap = require_kafka(settings)
     ensure_ledger_topics(settings)
     consumer = KafkaConsumer(settings.rating_topic, **consumer_config(bootstrap, settings.ingest_group))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -14,6 +14,8 @@ from ledger.commands.results import Result
 from ledger.errors import LedgerError
 from ledger.ports import BatchStore, Clock, NoProgress, Progress
 from ledger.settings import Settings
+
+R = TypeVar("R", bound=Result)
 
 
 class Ledger:
@@ -33,7 +35,7 @@ class Ledger:
     def now(self) -> datetime:
         return self.clock()
 
-    def execute(self, command: Command) -> Result:
+    def execute(self, command: Command[R]) -> R:
         """Run one command: validate rules, save every touched aggregate atomically, retry on version conflicts."""
         handler = handler_for(command)
         log = self.log.bind(command=type(command).__name__, **command.log_ids())

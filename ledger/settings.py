@@ -16,7 +16,8 @@ POSTGRES_RECORDER_TOPIC = "ledger.eventstore.postgres_recorder:FastPostgresAppli
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
 
-    store: Literal["sqlite", "postgres"] = "sqlite"
+    # memory: the eventsourcing library's in-process (POPO) recorders, for tests and trying things; nothing persists
+    store: Literal["sqlite", "postgres", "memory"] = "sqlite"
     sqlite_path: Path = Path(".ledger/ledger.sqlite")
     postgres_url: str | None = None
     postgres_schema: str | None = None
@@ -74,6 +75,9 @@ class Settings(BaseSettings):
             # clears the cache, so a half-applied change is never seen by the next command.
             "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
         }
+        if self.store == "memory":
+            env["PERSISTENCE_MODULE"] = "eventsourcing.popo"
+            return env
         if self.store == "sqlite":
             self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
             env |= {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(self.sqlite_path),

@@ -12,12 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
 
+from ledger.aggregates.entries import Entry, TaxLine
 from ledger.aggregates.money import ZERO, currency, round_money
 
 EXEMPT = "exempt"
-_EXEMPT_LINES = ({"category": EXEMPT, "rate": "0", "amount": "0"},)
+_EXEMPT_LINES = (TaxLine(EXEMPT, Decimal(0), Decimal(0)),)
+_ZERO_RATES = {False: Decimal(0), True: Decimal("-0")}  # a zero rate's key, by its sign
+
+
+@lru_cache(maxsize=1024)  # a few distinct rates, on every entry of every bill
+def _normal(rate: Decimal) -> Decimal:
+    """A non-zero rate as tax items group it: 20 and 20.0 are one item (equal non-zero rates normalise alike)."""
+    return rate.normalize()
 
 
 @dataclass(frozen=True)
@@ -30,12 +37,7 @@ class BillTotals:
     rounding_difference: Decimal
 
 
-@lru_cache(maxsize=1024)  # a few distinct rates, on every entry of every bill
-def _rate_key(rate: str) -> Decimal:
-    return Decimal(rate).normalize()
-
-
-def compose(entries: list[dict[str, Any]], currency_code: str) -> BillTotals:
+def compose(entries: list[Entry], currency_code: str) -> BillTotals:
     cur = currency(currency_code)
     bases: dict[tuple[str, Decimal], Decimal] = {}
     taxes: dict[tuple[str, Decimal], Decimal] = {}
@@ -43,23 +45,24 @@ def compose(entries: list[dict[str, Any]], currency_code: str) -> BillTotals:
     exact_included = ZERO
     items = []
     for entry in entries:
-        excluded = entry["tax_excluded"]
+        excluded, included = entry.tax_excluded, entry.tax_included
         exact_excluded += excluded
-        exact_included += entry["tax_included"]
-        for line in entry["taxes"] or _EXEMPT_LINES:
-            key = (line["category"], _rate_key(line["rate"]))
+        exact_included += included
+        for line in entry.taxes or _EXEMPT_LINES:
+            rate = line.rate
+            key = (line.category, _normal(rate) if rate else _ZERO_RATES[rate.is_signed()])
             bases[key] = bases.get(key, ZERO) + excluded
-            taxes[key] = taxes.get(key, ZERO) + Decimal(line["amount"])
+            taxes[key] = taxes.get(key, ZERO) + line.amount
         items.append(
             {
-                "entry_id": entry["id"],
-                "kind": entry["kind"],
-                "charge_id": entry["charge_id"],
-                "product_ref": entry["product_ref"] or "",
-                "description": entry["description"],
+                "entry_id": entry.id,
+                "kind": entry.kind,
+                "charge_id": entry.charge_id,
+                "product_ref": entry.product_ref or "",
+                "description": entry.description,
                 "tax_excluded": str(excluded),
-                "tax_included": str(entry["tax_included"]),
-                "effective_at": entry["effective_at"],
+                "tax_included": str(included),
+                "effective_at": entry.effective_at,
             }
         )
     tax_items = []

@@ -5,41 +5,24 @@ A bill's rounding to the minor unit is booked on the account when the bill is is
 Identity kept by every event: balance == unbilled total - what payments already paid of unbilled
 entries + open bills' remaining - credit_balance - prepaid_balance.
 
-State is compact so a long account's snapshot loads fast: unbilled entries packed one string each
-(`entries`, read through the `unbilled` view), the unbilled total kept as a running sum, payments of unbilled
-entries apart (`entry_paid`). A charge's fingerprint and net amount live in its own unbilled entry while it is
-unbilled and unadjusted; `charges` holds "fingerprint|net" only for the others (billed, adjusted, prepaid):
-`charge_record` reads either, `charge_net` is the view of every charge's net.
+How the state keeps unbilled entries and each charge's fingerprint and net (compact, for fast snapshots) is
+`account_storage`'s: rules read entries as `Entry` values (`unbilled`, `entries_for_bill`) and change them through
+its functions.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TYPE_CHECKING
 from uuid import UUID
 
-from eventsourcing.domain import Snapshot as LibrarySnapshot
-from eventsourcing.utils import get_topic
-
+from ledger.aggregates import account_storage as storage
+from ledger.aggregates.account_storage import AccountSnapshot, ChargeNetView, UnbilledView
 from ledger.aggregates.base import LedgerAggregate
-from ledger.aggregates.entries import (
-    ADJUSTMENT,
-    CHARGE_TYPES,
-    REVERSAL_DEBIT,
-    SEP,
-    ChargeNetView,
-    TaxLine,
-    UnbilledView,
-    charge_of_entry,
-    digest,
-    pack_entry,
-    pack_entry_v2,
-    packed_amount,
-    sign_of,
-    unpack_entry,
-    upcast_packed_v2,
-)
+from ledger.aggregates.entries import ADJUSTMENT, CHARGE_TYPES, REVERSAL_DEBIT, Entry, TaxLine, sign_of
+from ledger.aggregates.fingerprints import digest
+from ledger.aggregates.money import ZERO, currency, round_money
 from ledger.errors import (
     AccountStateError,
     AdjustmentRefused,
@@ -53,103 +36,52 @@ from ledger.errors import (
     InvalidAmount,
     RuleViolation,
 )
-from ledger.aggregates.money import ZERO, currency, round_money
 
-_DECIMALS = ("credit_limit", "balance", "credit_balance", "prepaid_balance", "unbilled_sum")
-_MOMENTS = ("_created_on", "_modified_on")
 PREPAID = "prepaid"
 POSTPAID = "postpaid"
 ACTIVE, SUSPENDED, CLOSED = "active", "suspended", "closed"
 D = Decimal
 
 
-def keep_net(records: dict[str, str], entries: dict[str, str], charge_id: str, fingerprint: str, net: str) -> None:
-    """Set a charge's fingerprint and net: no record while its own unbilled entry says the same, else
-    "fingerprint|net" in `records` (so the state is the same whatever order led to it)."""
-    packed = entries.get(charge_id)
-    if packed is not None and charge_of_entry(packed) == (fingerprint, net):
-        records.pop(charge_id, None)
-    else:
-        records[charge_id] = fingerprint + SEP + net
-
-
 class BillingAccount(LedgerAggregate):
     """A customer's billing account; every charge, bill, payment and refund touches it."""
 
-    # 2: compact state (packed entries, string nets); 3: a charge's fingerprint in its packed entry, "fingerprint|net"
-    # records only for charges billed, adjusted or prepaid; 4: no last_activity (it is modified_on). Older snapshots
-    # are upcast on load.
-    class_version = 4
+    if TYPE_CHECKING:  # the state the events set (declared for type checkers only: the library reads annotations)
+        account_ref: str
+        customer_id: str
+        currency: str
+        rating_type: str
+        cycle_specification: str
+        payment_terms_days: int | None
+        credit_limit: Decimal
+        default_payment_method: dict[str, str] | None
+        time_zone: str
+        name: str
+        status: str
+        status_since: str
+        balance: Decimal
+        credit_balance: Decimal
+        prepaid_balance: Decimal
+        unbilled_sum: Decimal
+        entries: dict[str, str]
+        entry_paid: dict[str, dict[str, Decimal]]
+        open_bills: dict[str, dict[str, Any]]
+        charges: dict[str, str]
+        caller_ids: dict[str, str]
+        billed_paid_entries: dict[str, str]
+        prepaid_excess: dict[str, Decimal]
+        bill_count: int
+        bills: dict[str, str]
 
-    class Snapshot(LibrarySnapshot):
-        """The account's state with its few Decimals and datetimes as strings: nothing for a decoder to walk."""
+    class_version = storage.STATE_VERSION  # the layout of its state; older snapshots are upcast when loaded
 
-        @classmethod
-        def take(cls, aggregate: Any) -> Any:
-            state = {k: v for k, v in vars(aggregate).items() if k not in ("_id", "_version", "_pending_events")}
-            for key in _DECIMALS:
-                state[key] = str(state[key])
-            for key in _MOMENTS:
-                state[key] = state[key].isoformat()
-            state["open_bills"] = {k: {**b, "remaining": str(b["remaining"])} for k, b in state["open_bills"].items()}
-            state["entry_paid"] = {k: {p: str(v) for p, v in paid.items()} for k, paid in state["entry_paid"].items()}
-            state["prepaid_excess"] = {k: str(v) for k, v in state["prepaid_excess"].items()}
-            state["class_version"] = BillingAccount.class_version
-            return cls(originator_id=aggregate.id, originator_version=aggregate.version,  # type: ignore[call-arg]
-                       timestamp=cls.create_timestamp(), topic=get_topic(type(aggregate)), state=state)
+    class Snapshot(AccountSnapshot):
+        """A snapshot of the account in account_storage's layout (stored under this class's topic)."""
 
-        def mutate(self, _: Any) -> Any:
-            state = dict(self.state)
-            version = state.pop("class_version", None)
-            if version == 2:
-                BillingAccount.upcast_v2_v3(state)
-            if version in (2, 3):
-                BillingAccount.upcast_v3_v4(state)
-            for key in _DECIMALS:
-                state[key] = D(state[key])
-            for key in _MOMENTS:
-                state[key] = datetime.fromisoformat(state[key])
-            state["open_bills"] = {k: {**b, "remaining": D(b["remaining"])} for k, b in state["open_bills"].items()}
-            state["entry_paid"] = {k: {p: D(v) for p, v in paid.items()} for k, paid in state["entry_paid"].items()}
-            state["prepaid_excess"] = {k: D(v) for k, v in state["prepaid_excess"].items()}
-            state.update(_id=self.originator_id, _version=self.originator_version, _pending_events=[])
-            account = object.__new__(BillingAccount)
-            object.__setattr__(account, "__dict__", state)
-            return account
-
-    @staticmethod
-    def upcast_v1_v2(state: dict[str, Any]) -> None:
-        """A version-1 snapshot's state (unbilled entries as dicts, Decimal nets) in the compact layout."""
-        entries, paid, total = {}, {}, ZERO
-        for entry_id, e in state.pop("unbilled").items():
-            entries[entry_id] = pack_entry_v2(
-                e["kind"], None if e["charge_id"] == entry_id else e["charge_id"], e["product_ref"], str(e["tax_excluded"]),
-                [[t["category"], t["rate"], t["amount"]] for t in e["taxes"]], str(e["tax_included"]), e["effective_at"],
-                e["description"],
-            )
-            if e.get("paid_by"):
-                paid[entry_id] = dict(e["paid_by"])
-            total += e["tax_included"]
-        state.update(entries=entries, entry_paid=paid, unbilled_sum=total,
-                     nets={k: str(v) for k, v in state.pop("charge_net").items()})
-
-    @staticmethod
-    def upcast_v2_v3(state: dict[str, Any]) -> None:
-        """A version-2 state (every charge in `nets` and in `caller_ids`) in the version-3 layout: each charge's
-        fingerprint packed into its own unbilled entry, a "fingerprint|net" record kept exactly where replaying
-        the events keeps one (`keep_net`)."""
-        caller_ids, entries = state["caller_ids"], state["entries"]
-        fingerprints = {key[7:]: caller_ids.pop(key) for key in [k for k in caller_ids if k.startswith("charge:")]}
-        for entry_id, packed in entries.items():
-            entries[entry_id] = upcast_packed_v2(entry_id, packed, fingerprints)
-        state["charges"] = {}
-        for charge_id, net in state.pop("nets").items():
-            keep_net(state["charges"], entries, charge_id, fingerprints[charge_id], net)
-
-    @staticmethod
-    def upcast_v3_v4(state: dict[str, Any]) -> None:
-        """Version 3 kept `last_activity`, always the last event's timestamp: now read from modified_on."""
-        state.pop("last_activity", None)
+    # The library's own Snapshot (version-1 snapshots were taken with it) upcasts by calling these by name.
+    upcast_v1_v2 = staticmethod(storage.upcast_v1_v2)
+    upcast_v2_v3 = staticmethod(storage.upcast_v2_v3)
+    upcast_v3_v4 = staticmethod(storage.upcast_v3_v4)
 
     class Opened(LedgerAggregate.Created):
         account_ref: str
@@ -243,22 +175,17 @@ class BillingAccount(LedgerAggregate):
 
     @property
     def unbilled(self) -> UnbilledView:
-        """Unbilled entries by entry id, each read as a dict with Decimal amounts (read-only)."""
-        return UnbilledView(self.entries, self.entry_paid)
+        """Unbilled entries by entry id, each read as an Entry (read-only)."""
+        return UnbilledView(self)
 
     @property
     def charge_net(self) -> ChargeNetView:
         """Every charge's signed net amount after its adjustments, by charge id (read-only)."""
-        return ChargeNetView(self.charges, self.entries)
+        return ChargeNetView(self)
 
     def charge_record(self, charge_id: str) -> tuple[str, str] | None:
         """(fingerprint, signed net as a decimal string) of a charge; None when the account has no such charge."""
-        record = self.charges.get(charge_id)
-        if record is not None:
-            fingerprint, _, net = record.partition(SEP)
-            return fingerprint, net
-        packed = self.entries.get(charge_id)
-        return None if packed is None else charge_of_entry(packed)
+        return storage.charge_record(self, charge_id)
 
     @property
     def unbilled_total(self) -> Decimal:
@@ -277,17 +204,16 @@ class BillingAccount(LedgerAggregate):
         return self.balance == (self.unbilled_total - self.unbilled_prepaid + self.receivable
                                 - self.credit_balance - self.prepaid_balance)
 
-    def entries_for_bill(self, charge_cutoff: datetime | None, credit_cutoff: datetime | None) -> list[dict[str, Any]]:
+    def entries_for_bill(self, charge_cutoff: datetime | None, credit_cutoff: datetime | None) -> list[Entry]:
         """Unbilled entries a bill takes: debits effective before the charge cut-off, credits before the credit cut-off.
 
         A cut-off of None takes everything (final and customer-requested bills).
         """
         chosen = []
-        paid, moment = self.entry_paid, datetime.fromisoformat
-        for entry_id, packed in self.entries.items():
-            entry = unpack_entry(entry_id, packed, paid.get(entry_id) if paid else None)
-            cutoff = credit_cutoff if entry["tax_included"] < ZERO else charge_cutoff
-            if cutoff is None or moment(entry["effective_at"]) < cutoff:
+        moment = datetime.fromisoformat
+        for entry in self.unbilled.values():
+            cutoff = credit_cutoff if entry.tax_included < ZERO else charge_cutoff
+            if cutoff is None or moment(entry.effective_at) < cutoff:
                 chosen.append(entry)
         return chosen
 
@@ -307,23 +233,6 @@ class BillingAccount(LedgerAggregate):
                 **{kind: caller_id},
             )
         return True
-
-    def put_entry(self, entry_id: str, packed: str, amount: Decimal) -> None:
-        """Add (or replace) an unbilled entry, keeping the running unbilled total (and the record of a charge
-        whose own entry is replaced)."""
-        old = self.entries.get(entry_id)
-        self.entries[entry_id] = packed
-        if old is not None:
-            own = charge_of_entry(old)
-            if own is not None and entry_id not in self.charges:
-                keep_net(self.charges, self.entries, entry_id, *own)
-            self.resum_unbilled()
-        else:
-            self.unbilled_sum += amount
-
-    def resum_unbilled(self) -> None:
-        """The unbilled total summed afresh from the entries left (as a sum of them would read, e.g. 0 not 0.0000)."""
-        self.unbilled_sum = sum((packed_amount(p) for p in self.entries.values()), ZERO)
 
     # ---------------------------------------------------------------- rules
 
@@ -370,20 +279,21 @@ class BillingAccount(LedgerAggregate):
         fingerprint: str
 
         def apply(self, a: BillingAccount) -> None:
-            if sign_of(self.charge_type) < 0:  # a credit: its amounts are stored signed
+            if sign_of(self.charge_type) < 0:  # a credit: its amounts are kept signed
                 signed = -D(self.tax_included)
                 included, excluded = str(signed), str(-D(self.tax_excluded))
-                lines = [[t["category"], t["rate"], str(-D(t["amount"]))] for t in self.taxes]
+                taxes = [{**t, "amount": str(-D(t["amount"]))} for t in self.taxes]
             else:
                 signed, included, excluded = D(self.tax_included), self.tax_included, self.tax_excluded
-                lines = [[t["category"], t["rate"], t["amount"]] for t in self.taxes]
+                taxes = self.taxes
             a.balance += signed
-            if a.rating_type == PREPAID:  # no entry to carry the charge's fingerprint and net
-                a.charges[self.charge_id] = self.fingerprint + SEP + included
+            if a.rating_type == PREPAID:  # no entry: a prepaid charge draws down the balance
+                storage.set_charge(a, self.charge_id, self.fingerprint, included)
                 a.prepaid_balance -= signed
                 return
-            a.put_entry(self.charge_id, pack_entry(self.charge_type, None, self.product_ref, excluded, lines, included,
-                                                   self.effective_at, self.description, self.fingerprint), signed)
+            storage.add_entry(a, self.charge_id, signed, self.charge_type, product_ref=self.product_ref,
+                              tax_excluded=excluded, taxes=taxes, tax_included=included, effective_at=self.effective_at,
+                              description=self.description, fingerprint=self.fingerprint)
 
     def apply_charge(
         self,
@@ -466,12 +376,10 @@ class BillingAccount(LedgerAggregate):
             if a.is_prepaid:
                 a.prepaid_balance -= signed
             else:
-                a.put_entry(self.adjustment_id, pack_entry(
-                    ADJUSTMENT, self.charge_id, None, self.tax_excluded,
-                    [[t["category"], t["rate"], t["amount"]] for t in self.taxes], self.tax_included, self.effective_at,
-                    self.reason,
-                ), signed)
-            keep_net(a.charges, a.entries, self.charge_id, fingerprint, str(D(net) + signed))
+                storage.add_entry(a, self.adjustment_id, signed, ADJUSTMENT, charge_id=self.charge_id,
+                                  tax_excluded=self.tax_excluded, taxes=self.taxes, tax_included=self.tax_included,
+                                  effective_at=self.effective_at, description=self.reason)
+            storage.set_charge(a, self.charge_id, fingerprint, str(D(net) + signed))
 
     def adjust_charge(
         self,
@@ -537,14 +445,11 @@ class BillingAccount(LedgerAggregate):
 
         def apply(self, a: BillingAccount) -> None:
             a.balance += D(self.rounding_difference)
-            entries, records, paid = a.entries, a.charges, a.entry_paid
-            for entry_id in self.entry_ids:
-                own = charge_of_entry(entries.pop(entry_id))
-                if own is not None and entry_id not in records:  # a billed charge keeps its fingerprint and net
-                    records[entry_id] = own[0] + SEP + own[1]
-                if paid and paid.pop(entry_id, None):
+            storage.bill_entries(a, self.entry_ids)
+            paid = a.entry_paid
+            for entry_id in self.entry_ids if paid else ():  # what payments paid of them now sits on the bill
+                if paid.pop(entry_id, None):
                     a.billed_paid_entries[entry_id] = str(self.bill_id)
-            a.resum_unbilled()
             amount_due = D(self.amount_due)
             credit = D(self.credit_applied)
             prepaid = sum((D(p["amount"]) for p in self.prepaid), ZERO)
@@ -571,7 +476,7 @@ class BillingAccount(LedgerAggregate):
     def next_bill_number(self) -> str:
         return f"{self.account_ref}-{self.bill_count + 1:05d}"
 
-    def bill_issued(
+    def issue_bill(
         self,
         now: datetime,
         *,
@@ -579,7 +484,7 @@ class BillingAccount(LedgerAggregate):
         bill_number: str,
         run_type: str,
         cycle_id: UUID | None,
-        entries: list[dict[str, Any]],
+        entries: list[Entry],
         amount_due: Decimal,
         bill_date: str,
         payment_due_date: str,
@@ -593,16 +498,16 @@ class BillingAccount(LedgerAggregate):
             raise AccountStateError(f"account {self.account_ref} is prepaid: charges draw down its balance, no bills", account=self.account_ref)
         if str(bill_id) in self.open_bills:
             raise RuleViolation(f"bill {bill_id} was already issued", bill=bill_id)
-        missing = [e["id"] for e in entries if e["id"] not in self.entries]
+        missing = [e.id for e in entries if e.id not in self.entries]
         if missing:
             raise RuleViolation(f"entries already billed or unknown: {', '.join(missing)}", account=self.account_ref)
         prepaid, room = [], max(amount_due, ZERO)
         for e in entries:
-            paid_by = e.get("paid_by")
+            paid_by = e.paid_by
             for pid, amt in sorted(paid_by.items()) if paid_by else ():
                 applied = min(amt, room)
                 room -= applied
-                prepaid.append({"payment_id": pid, "entry_id": e["id"], "amount": str(applied), "excess": str(amt - applied)})
+                prepaid.append({"payment_id": pid, "entry_id": e.id, "amount": str(applied), "excess": str(amt - applied)})
         prepaid_total = sum((D(p["amount"]) for p in prepaid), ZERO)
         open_amount = amount_due - prepaid_total
         credit = min(self.credit_balance, open_amount) if open_amount > 0 else ZERO
@@ -613,13 +518,13 @@ class BillingAccount(LedgerAggregate):
             bill_number=bill_number,
             run_type=run_type,
             cycle_id=cycle_id,
-            entry_ids=[e["id"] for e in entries],
+            entry_ids=[e.id for e in entries],
             amount_due=str(amount_due),
             credit_applied=str(credit),
             prepaid=prepaid,
             bill_date=bill_date,
             payment_due_date=payment_due_date,
-            rounding_difference=str(amount_due - sum((e["tax_included"] for e in entries), ZERO)),
+            rounding_difference=str(amount_due - sum((e.tax_included for e in entries), ZERO)),
         )
         return credit, [p for p in prepaid if D(p["amount"]) > 0]
 
@@ -651,7 +556,8 @@ class BillingAccount(LedgerAggregate):
                 a.credit_balance += D(self.to_balance)
 
     def entry_remaining(self, entry_id: str) -> Decimal:
-        return packed_amount(self.entries[entry_id]) - sum(self.entry_paid.get(entry_id, {}).values(), ZERO)
+        """What is left to pay of an unbilled entry."""
+        return storage.entry_amount(self, entry_id) - sum(self.entry_paid.get(entry_id, {}).values(), ZERO)
 
     def receive_payment(
         self,
@@ -738,11 +644,9 @@ class BillingAccount(LedgerAggregate):
                 a.credit_balance -= removed
             debit = D(self.debit)
             if debit:
-                entry_id = f"reversal:{pid}"
-                a.put_entry(entry_id, pack_entry(
-                    REVERSAL_DEBIT, None, None, str(debit), [], str(debit), self.effective_at,
-                    f"credit already used from reversed payment: {self.reason}",
-                ), debit)
+                storage.add_entry(a, f"reversal:{pid}", debit, REVERSAL_DEBIT, tax_excluded=str(debit), taxes=[],
+                                  tax_included=str(debit), effective_at=self.effective_at,
+                                  description=f"credit already used from reversed payment: {self.reason}")
 
     def current_targets(self, allocations: list[dict[str, str]]) -> list[tuple[str, str]]:
         """Where each allocation's money sits now: a charge paid before billing has since moved onto its bill."""

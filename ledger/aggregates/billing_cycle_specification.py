@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import Any, TYPE_CHECKING
 from uuid import UUID
 
 from ledger.aggregates.base import LedgerAggregate
@@ -12,6 +12,10 @@ from ledger.aggregates.billing_calendar import CycleSpecification
 
 
 class BillingCycleSpecification(LedgerAggregate):
+
+    if TYPE_CHECKING:  # the state the events set (declared for type checkers only: the library reads annotations)
+        values: dict[str, Any]
+
     class Defined(LedgerAggregate.Created):
         values: dict[str, Any]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TYPE_CHECKING
 from uuid import UUID
 
 from ledger.aggregates.base import LedgerAggregate
@@ -29,6 +29,29 @@ PAYMENT_STATES = (SENT, PARTIALLY_PAID, SETTLED)  # states in which payments mov
 
 class CustomerBill(LedgerAggregate):
     """One bill: the entries it contains, its totals and tax items, and the payments applied to it."""
+
+    if TYPE_CHECKING:  # the state the events set (declared for type checkers only: the library reads annotations)
+        account_id: UUID
+        account_ref: str
+        bill_number: str
+        run_type: str
+        off_cycle_reason: str | None
+        cycle_id: UUID | None
+        currency: str
+        billing_period_start: str | None
+        billing_period_end: str | None
+        bill_date: str
+        mailing_date: str | None
+        payment_due_date: str
+        items: list[dict[str, str]]
+        tax_items: list[dict[str, str]]
+        tax_excluded_amount: Decimal
+        tax_included_amount: Decimal
+        rounding_difference: Decimal
+        amount_due: Decimal
+        remaining_amount: Decimal
+        applied_payments: list[dict[str, Any]]
+        state: str
 
     class Issued(LedgerAggregate.Created):
         account_id: UUID

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TYPE_CHECKING
 from uuid import UUID
 
 from ledger.aggregates.base import LedgerAggregate
@@ -16,6 +16,22 @@ DONE, CANCELED = "done", "canceled"
 
 
 class CustomerPayment(LedgerAggregate):
+
+    if TYPE_CHECKING:  # the state the events set (declared for type checkers only: the library reads annotations)
+        account_id: UUID
+        account_ref: str
+        external_reference: str
+        amount: Decimal
+        currency: str
+        method: str
+        payer_ref: str
+        payment_date: str
+        fingerprint: str
+        allocations: list[dict[str, str]]
+        to_balance: Decimal
+        status: str
+        reversal: dict[str, Any] | None
+
     class Received(LedgerAggregate.Created):
         account_id: UUID
         account_ref: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TYPE_CHECKING
 from uuid import UUID
 
 from ledger.aggregates.base import LedgerAggregate
@@ -29,6 +29,24 @@ def trigger_record(trigger_type: str, triggered_by: str, reason: str, early_run:
 
 
 class PartyBillingCycle(LedgerAggregate):
+
+    if TYPE_CHECKING:  # the state the events set (declared for type checkers only: the library reads annotations)
+        specification: str
+        specification_values: dict[str, Any]
+        period_start: str
+        period_end: str
+        bill_date: str
+        charge_date: str
+        credit_date: str
+        mailing_date: str
+        payment_due_date: str
+        triggers: list[dict[str, str]]
+        status: str
+        billed: dict[str, str]
+        skipped: dict[str, bool]
+        totals: dict[str, str]
+        completion: dict[str, Any] | None
+
     class Triggered(LedgerAggregate.Created):
         specification: str
         specification_values: dict[str, Any]

@@ -18,7 +18,7 @@ from ledger.errors import CycleSpecificationNotFound, IdempotencyConflict, Inval
 from ledger.ports import HandlerContext
 
 
-class DefineCycleSpecification(Command):
+class DefineCycleSpecification(Command[SpecificationDefined]):
     """TMF666 BillingCycleSpecification: when periods start and the offsets of the cycle's dates."""
 
     name: Id
@@ -60,7 +60,7 @@ class PaymentMethodRef(Command):
     type: Literal["cash", "check", "bankCard", "thirdParty", "accountBalance", "loyaltyBurn", "digitalWallet", "directDebit"]
 
 
-class OpenBillingAccount(Command):
+class OpenBillingAccount(Command[AccountOpened]):
     account_id: Id
     customer_id: Id
     currency: str = Field(pattern=r"^[A-Z]{3}$")
@@ -124,12 +124,12 @@ def open_account(ctx: HandlerContext, cmd: OpenBillingAccount) -> AccountOpened:
     return AccountOpened(account_id=cmd.account_id, created=True)
 
 
-class SuspendAccount(Command):
+class SuspendAccount(Command[AccountStatusChanged]):
     account_id: Id
     reason: Text = ""
 
 
-class ResumeAccount(Command):
+class ResumeAccount(Command[AccountStatusChanged]):
     account_id: Id
     reason: Text = ""
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from ledger.errors import InvalidInput, LedgerError
 from ledger.aggregates.money import to_decimal
 
-C = TypeVar("C", bound="Command")
+C = TypeVar("C", bound="Command[Any]")
+R = TypeVar("R")
 
 
 def _exact(value: Any) -> Decimal:
@@ -38,8 +39,11 @@ Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
 """A moment with a time zone offset (naive times are refused: they are ambiguous)."""
 
 
-class Command(BaseModel):
-    """Base of every command: unknown fields are refused, values are immutable once validated."""
+class Command(BaseModel, Generic[R]):
+    """Base of every command: unknown fields are refused, values are immutable once validated.
+
+    A command names the result its handler returns (`class PostCharge(Command[ChargePosted])`), so
+    `Ledger.execute(command)` is typed with it; the pieces of another command's input are plain `Command`s."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, validate_default=True)
 

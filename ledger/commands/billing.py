@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
 from ledger.aggregates.bill_composition import compose
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.customer_bill import CustomerBill
+from ledger.aggregates.entries import Entry
 
 
 def issue_bill(
@@ -20,7 +20,7 @@ def issue_bill(
     run_type: str,
     cycle_id: UUID | None,
     off_cycle_reason: str | None,
-    entries: list[dict[str, Any]],
+    entries: list[Entry],
     period: tuple[date, date] | None,
     bill_date: date,
     mailing_date: date | None,
@@ -30,7 +30,7 @@ def issue_bill(
     """Put `entries` on a new bill; applies charge prepayments and credit balance; validates and sends it if asked."""
     totals = compose(entries, account.currency)
     bill_number = account.next_bill_number()
-    credit, prepaid = account.bill_issued(
+    credit, prepaid = account.issue_bill(
         now, bill_id=bill_id, bill_number=bill_number, run_type=run_type, cycle_id=cycle_id, entries=entries,
         amount_due=totals.tax_included_amount, bill_date=bill_date.isoformat(),
         payment_due_date=payment_due_date.isoformat(),

@@ -35,7 +35,7 @@ def _off_cycle(ctx: HandlerContext, account: BillingAccount, request_id: str, re
     )
 
 
-class IssueOffCycleBill(Command):
+class IssueOffCycleBill(Command[OffCycleBillIssued]):
     """An OffCyclePartyBill on customer request: bills the unbilled entries effective before `up_to` (default: all)."""
 
     account_id: Id
@@ -59,7 +59,7 @@ def issue_off_cycle_bill(ctx: HandlerContext, cmd: IssueOffCycleBill) -> OffCycl
     return OffCycleBillIssued(**BillSummary.of(bill).model_dump(), created=True)
 
 
-class CloseAccount(Command):
+class CloseAccount(Command[AccountStatusChanged]):
     """Close an account; a postpaid account's unbilled entries go on an off-cycle final bill."""
 
     account_id: Id
@@ -75,7 +75,7 @@ def close_account(ctx: HandlerContext, cmd: CloseAccount) -> AccountStatusChange
                                 final_bill=BillSummary.of(bill) if bill else None)
 
 
-class ChangeBillState(Command):
+class ChangeBillState(Command[BillSummary]):
     """Move a bill through its TMF678 life cycle: validate, hold, release (back to new), send."""
 
     account_id: Id

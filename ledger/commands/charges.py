@@ -26,7 +26,7 @@ class AppliedTax(Command):
     tax_amount: Amount
 
 
-class PostCharge(Command):
+class PostCharge(Command[ChargePosted]):
     """An applied customer billing rate from a rating system (TMF678 names)."""
 
     charge_id: Id
@@ -78,7 +78,7 @@ def post_charge(ctx: HandlerContext, cmd: PostCharge) -> ChargePosted:
                         balance=at_rated_scale(account.balance))
 
 
-class PostCharges(Command):
+class PostCharges(Command[ChargesPosted]):
     """Many charges at once: each account is loaded once and every touched account is saved in one transaction."""
 
     charges: list[PostCharge] = Field(min_length=1, max_length=100_000)
@@ -117,7 +117,7 @@ def post_charges(ctx: HandlerContext, cmd: PostCharges) -> ChargesPosted:
     return ChargesPosted(applied=applied, duplicates=duplicates, rejected=rejected, accounts=len(touched))
 
 
-class AdjustCharge(Command):
+class AdjustCharge(Command[ChargeAdjusted]):
     """A correction that points at the charge it corrects (negative lowers what the customer owes)."""
 
     adjustment_id: Id

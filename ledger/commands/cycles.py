@@ -34,7 +34,7 @@ from ledger.ports import AggregateStore, HandlerContext
 _OPENED_TOPIC = get_topic(BillingAccount.Opened)
 
 
-class TriggerBillingCycle(Command):
+class TriggerBillingCycle(Command[CycleRunReport]):
     """Start the occurrence of `specification` whose period starts on `period_start`, recording who triggered it."""
 
     specification: Id

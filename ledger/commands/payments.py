@@ -13,7 +13,7 @@ from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.customer_bill import CustomerBill
 from ledger.aggregates.customer_payment import CANCELED, CustomerPayment
-from ledger.aggregates.entries import digest
+from ledger.aggregates.fingerprints import digest
 from ledger.aggregates.payment_plan import oldest_due_first
 from ledger.commands.base import Command, Id, Instant, PositiveAmount, Text
 from ledger.commands.lookups import load_account
@@ -34,7 +34,7 @@ class Allocation(Command):
     amount: PositiveAmount
 
 
-class RecordPayment(Command):
+class RecordPayment(Command[PaymentRecorded]):
     """A received payment (TMF676). Without allocations it pays open bills oldest due first; the rest is credit."""
 
     account_id: Id
@@ -98,7 +98,7 @@ def record_payment(ctx: HandlerContext, cmd: RecordPayment) -> PaymentRecorded:
     return PaymentRecorded.of(payment, created=True)
 
 
-class ReversePayment(Command):
+class ReversePayment(Command[PaymentReversed]):
     """A bounced check or a chargeback, effective at `date`: the payment's allocations are undone and its bills reopen."""
 
     external_reference: Id
@@ -136,7 +136,7 @@ def reverse_payment(ctx: HandlerContext, cmd: ReversePayment) -> PaymentReversed
     return PaymentReversed.of_reversal(payment, [BillSummary.of(b) for b in bills.values()])
 
 
-class RefundCredit(Command):
+class RefundCredit(Command[CreditRefunded]):
     """Return credit balance (an overpayment or prepayment) to the payer."""
 
     account_id: Id

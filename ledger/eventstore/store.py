@@ -1,8 +1,12 @@
-"""The event store: an eventsourcing Application that loads and atomically saves the ledger's aggregates."""
+"""The event store: an eventsourcing Application that loads and atomically saves the ledger's aggregates.
+
+Its shortcuts past the library's own steps (decoding rows, collecting events, snapshots, batch loads) are listed,
+with the tests that pin them, in ledger/aggregates/library_bypasses.py, which holds the pure ones it uses.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 from uuid import UUID
@@ -13,8 +17,9 @@ from eventsourcing.utils import Environment, get_topic, resolve_topic
 
 from ledger.eventstore.json_transcoder import FastJSONTranscoder
 from ledger.eventstore.postgres_pool import hand_out_last_used_first
-from ledger.aggregates.base import LedgerAggregate, construct
+from ledger.aggregates.base import LedgerAggregate
 from ledger.aggregates.billing_account import BillingAccount
+from ledger.aggregates.library_bypasses import event_from_state, mutate, project
 from ledger.errors import ConcurrencyConflict, NotFound
 from ledger.eventstore.overlap import PendingSave, ReadAhead, Rows
 
@@ -22,29 +27,6 @@ A = TypeVar("A")
 ACCOUNT_SNAPSHOT_TOPIC = get_topic(BillingAccount.Snapshot)
 _EVENT_CLASSES: dict[str, tuple[type, bool]] = {}  # topic -> (event class, has a class version to upcast from)
 R = TypeVar("R")
-
-
-def project(aggregate: Any, events: Iterable[Any]) -> Any:
-    """Apply events in order (a snapshot's mutate builds the aggregate); the library's projector also runs a
-    runtime typing.Protocol isinstance check per event, which costs more than applying most events."""
-    for event in events:
-        aggregate = mutate(event, aggregate)
-    return aggregate
-
-
-def mutate(event: Any, aggregate: Any) -> Any:
-    """event.mutate(aggregate) for events read back from the store: the next version is applied as the library
-    does (apply, then version and modified_on) without its id check (the rows were selected by that id), a ledger
-    aggregate's creation event by `construct`; a snapshot or a version out of sequence goes through the library's
-    own mutate (which raises for the latter)."""
-    if aggregate is None and isinstance(event, LedgerAggregate.Created):
-        return construct(event)
-    if aggregate is None or event.originator_version != aggregate._version + 1:
-        return event.mutate(aggregate)
-    event.apply(aggregate)
-    aggregate._version = event.originator_version
-    aggregate._modified_on = event.timestamp
-    return aggregate
 
 
 class LedgerStore(Application):
@@ -191,9 +173,7 @@ class LedgerStore(Application):
             return self.mapper.to_domain_event(StoredEvent(aggregate_id, version, topic, state))
         event_state["originator_id"] = aggregate_id
         event_state["originator_version"] = version
-        event = object.__new__(cls)
-        object.__setattr__(event, "__dict__", event_state)
-        return event
+        return event_from_state(cls, event_state)
 
     def _snapshot(self, stored: StoredEvent) -> Any:
         """Mapper.to_domain_event for a stored snapshot; an account's snapshot, plain JSON but for its timestamp
@@ -204,9 +184,7 @@ class LedgerStore(Application):
         event_state = transcoder.decode_top_level_typed(stored.state, ("timestamp",))
         event_state["originator_id"] = stored.originator_id
         event_state["originator_version"] = stored.originator_version
-        snapshot = object.__new__(BillingAccount.Snapshot)
-        object.__setattr__(snapshot, "__dict__", event_state)
-        return snapshot
+        return event_from_state(BillingAccount.Snapshot, event_state)
 
     def load(self, cls: type[A], aggregate_id: UUID, missing: type[NotFound], what: str, version: int | None = None) -> A:
         try:

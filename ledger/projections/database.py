@@ -14,8 +14,7 @@ import psycopg
 from psycopg import sql
 
 from ledger.projections.read_models import ReadModelBatch, Row
-from ledger.projections.tables import (ACCOUNT_BALANCES, BILL_ALLOCATIONS, BILLS, OFFSETS, PAYMENTS, TABLES, Table,
-                                       ddl)
+from ledger.projections.tables import ACCOUNT_BALANCES, BILL_ALLOCATIONS, BILLS, OFFSETS, PAYMENTS, Table, ddl
 
 
 class ReadModelDatabase:
@@ -130,12 +129,6 @@ class ReadModelDatabase:
     def save_offsets(self, consumer: str, topic: str, next_offsets: dict[int, int]) -> None:
         self.upsert(OFFSETS, [{"consumer": consumer, "topic": topic, "partition": p, "next_offset": o}
                               for p, o in sorted(next_offsets.items())])
-
-    def drop_all(self) -> None:
-        """Empty the read models (a fresh build)."""
-        with self.transaction():
-            for table in TABLES:
-                self.conn.execute(f"DELETE FROM {table.name}")
 
     # ------------------------------------------------------------ conversions
 

@@ -1,4 +1,4 @@
-"""How far each follower of the notification log got, kept in the event store's own database (or in memory)."""
+"""How far each follower of the notification log got, kept in the event store's own database."""
 
 from __future__ import annotations
 
@@ -11,20 +11,6 @@ from psycopg import sql
 from ledger.eventstore.setup_lock import setting_up
 
 _TABLE = "ledger_follower_positions"
-
-
-class MemoryPositions:
-    def __init__(self) -> None:
-        self.positions: dict[str, int] = {}
-
-    def get(self, name: str) -> int:
-        return self.positions.get(name, 0)
-
-    def set(self, name: str, position: int) -> None:
-        self.positions[name] = position
-
-    def close(self) -> None:
-        pass
 
 
 class SqlitePositions:

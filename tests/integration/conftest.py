@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from ledger.contracts.codec import SchemaRegistry
-from ledger.cli.demo import DemoClock
 from ledger.service import Ledger
 from ledger.settings import Settings
 from ledger.bootstrap import ensure_ledger_topics
@@ -67,7 +66,7 @@ def story_settings(make_settings: SettingsFactory) -> Settings:
 @pytest.fixture
 def story_ledger(story_settings: Settings) -> Iterator[Ledger]:
     """A ledger (either store) on which the README demo's story has been played."""
-    ledger = make_ledger(story_settings, DemoClock())  # type: ignore[arg-type]
+    ledger = make_ledger(story_settings)
     play_story(ledger)
     yield ledger
     ledger.close()

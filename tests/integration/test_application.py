@@ -19,6 +19,7 @@ from tests.support.ledger_factory import (
     account_of,
     bill_by_number,
     charge_cmd,
+    charged_accounts,
     cycle_of,
     define_spec,
     fresh,
@@ -156,18 +157,16 @@ def test_concurrent_posting_loses_no_update(ledger: Ledger, make_settings: Setti
     assert errors == []
     account = fresh_account(ledger, "HOT")
     assert account.balance == writers * per_writer * D("0.0015")
-    assert len(account.unbilled) == writers * per_writer and account.identity_holds()
+    assert len(account.unbilled) == writers * per_writer and account.version == 1 + writers * per_writer
+    assert account.identity_holds()
 
 
 def _five_charged_accounts_at_bill_time(make_settings: SettingsFactory, clock: FakeClock) -> tuple[Ledger, list[str]]:
     """A ledger billing 2 accounts per batch, five accounts with a 7.00 charge each, the clock at October's bill run."""
     ledger = make_ledger(make_settings(batch_size=2), clock)
     define_spec(ledger)
-    refs = [f"ACC-{i}" for i in range(5)]
-    clock.set(datetime(2026, 10, 5, 10, tzinfo=UTC))
-    for ref in refs:
-        open_account(ledger, ref, "EUR")
-        post_charge(ledger, ref, f"{ref}-c", "7.00", "EUR", "2026-10-05T10:00:00Z")
+    clock.set(datetime(2026, 10, 5, 10, tzinfo=UTC))  # the accounts open when their charges come
+    refs = charged_accounts(ledger, 5, "7.00")
     clock.set(datetime(2026, 11, 1, 6, tzinfo=UTC))
     return ledger, refs
 
@@ -253,7 +252,7 @@ def test_snapshots_give_the_same_state_as_a_full_replay(make_settings: SettingsF
     snapshots = list(ledger.store.snapshots.get(live.id))
     assert snapshots, "snapshots should have been taken"
     from_snapshot = fresh(ledger, live.id)
-    replay = replay_store(make_settings())
+    replay = replay_store(ledger)
     try:
         from_events = replay.repository.get(live.id)
         assert from_snapshot.__dict__ == from_events.__dict__ == live.__dict__

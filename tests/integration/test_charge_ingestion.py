@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
@@ -11,16 +10,8 @@ from consumers.charge_ingestion import ChargeIngestion
 from consumers.dead_letters import MemoryDeadLetters
 from ledger.contracts.codec import SchemaRegistry
 from ledger.contracts.rating import CHARGE_SCHEMA, charge_record
+from tests.support.kafka_fakes import ConsumedRecord
 from tests.support.ledger_factory import (FakeClock, account_of, define_spec, make_ledger, open_account)
-
-
-@dataclass
-class Msg:
-    value: bytes | None
-    offset: int = 0
-    key: bytes | None = None
-    topic: str = "rating.charges"
-    partition: int = 0
 
 
 @pytest.fixture
@@ -43,7 +34,7 @@ def _charge(registry: SchemaRegistry, charge_id: str, account: str = "ACC-1", am
 def _ingest(ledger, registry, messages):
     letters = MemoryDeadLetters()
     result = ChargeIngestion(ledger.execute, registry, letters).process(
-        [Msg(m, offset=n) if isinstance(m, (bytes, type(None))) else m for n, m in enumerate(messages)])
+        [ConsumedRecord(m, offset=n) if isinstance(m, (bytes, type(None))) else m for n, m in enumerate(messages)])
     return result, letters.letters
 
 
@@ -88,5 +79,5 @@ def test_charges_the_ledger_refuses_go_to_dead_letters(ledger, registry, kwargs,
 
 def test_dead_letters_say_where_the_message_came_from(ledger, registry):
     """A dead letter names its source topic, partition and offset."""
-    _, letters = _ingest(ledger, registry, [_charge(registry, "c0"), Msg(b"junk", offset=41, partition=3)])
+    _, letters = _ingest(ledger, registry, [_charge(registry, "c0"), ConsumedRecord(b"junk", offset=41, partition=3)])
     assert (letters[0].source_topic, letters[0].source_partition, letters[0].source_offset) == ("rating.charges", 3, 41)

@@ -10,21 +10,8 @@ from kafka.partitioner import DefaultPartitioner
 from ledger.streaming.kafka_publisher import KafkaPublisher
 from ledger.streaming.kafka_topics import ensure_topics
 from ledger.ports import OutboundMessage
+from tests.support.kafka_fakes import FakeCluster
 from tests.support.pipeline import read_topic
-
-
-class _Cluster:
-    def __init__(self, partitions: set[int]) -> None:
-        self.partitions = partitions
-
-    def topics(self, exclude_internal_topics: bool = True) -> set[str]:
-        return {"t"}
-
-    def partitions_for_topic(self, topic: str) -> set[int]:
-        return set(self.partitions)
-
-    def available_partitions_for_topic(self, topic: str) -> set[int]:
-        return set(self.partitions)
 
 
 def test_messages_land_on_the_default_partitioner_s_partitions_in_order(kafka_bootstrap: str) -> None:
@@ -39,7 +26,7 @@ def test_messages_land_on_the_default_partitioner_s_partitions_in_order(kafka_bo
     finally:
         publisher.close()
     received = read_topic(kafka_bootstrap, topic)
-    default, cluster = DefaultPartitioner(), _Cluster(set(range(5)))
+    default, cluster = DefaultPartitioner(), FakeCluster.of("t", 5)
     assert len(received) == len(messages)
     for record in received:
         assert record.partition == default.partition("t", record.key, record.key, None, None, cluster)

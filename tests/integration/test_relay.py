@@ -18,7 +18,8 @@ from tests.support.ledger_factory import max_notification_id
 
 
 def _relay(story_ledger: Ledger, registry: SchemaRegistry, publisher: InMemoryPublisher, batch: int = 7) -> OutboxRelay:
-    return OutboxRelay(EventFeed(story_ledger.store), registry, lambda: publisher, positions(story_ledger.settings), batch_size=batch)
+    return OutboxRelay(EventFeed(story_ledger.store), registry, publisher.reopen, positions(story_ledger.settings),
+                       batch_size=batch)
 
 
 def _headers(message: Any) -> dict[str, str]:
@@ -103,11 +104,10 @@ def test_positions_match_a_replay_of_the_account(story_ledger, registry):
 @pytest.fixture
 def snapshotted_story(make_settings) -> Any:
     """The story on a store that snapshots accounts every 2 events, so loads start from snapshots."""
-    from ledger.cli.demo import DemoClock
     from tests.support.ledger_factory import make_ledger
     from tests.support.streams import play_story
 
-    ledger = make_ledger(make_settings(snapshot_interval=2), DemoClock())
+    ledger = make_ledger(make_settings(snapshot_interval=2))
     play_story(ledger)
     yield ledger
     ledger.close()

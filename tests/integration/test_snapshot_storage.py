@@ -49,7 +49,7 @@ def test_a_version_2_snapshot_loads_to_the_replayed_state(postgres_schema: tuple
     settings = postgres_settings(url, schema, snapshot_interval=1000, cache_size=0)
     clock = FakeClock(datetime(2026, 10, 1, tzinfo=UTC))
     ledger = make_ledger(settings, clock)
-    replay = replay_store(settings)
+    replay = replay_store(ledger)
     try:
         define_spec(ledger)
         open_account(ledger, "V2", "EUR")

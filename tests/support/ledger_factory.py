@@ -1,8 +1,9 @@
-"""Building Ledgers for tests: a controllable clock, SQLite/PostgreSQL settings, command shortcuts, replay stores.
+"""Building Ledgers for tests: a controllable clock, in-memory/SQLite/PostgreSQL settings, command shortcuts,
+replay stores.
 
 Usage:
     clock = FakeClock(datetime(2026, 10, 1, tzinfo=UTC))
-    ledger = make_ledger(sqlite_settings(tmp_path / "l.sqlite"), clock)
+    ledger = make_ledger(memory_settings(), clock)          # or sqlite_settings(tmp_path / "l.sqlite"), ...
     define_spec(ledger); open_account(ledger, "ACC-1", "EUR")
     post_charge(ledger, "ACC-1", "c1", "10.00", "EUR", "2026-10-05T10:00:00Z")
 """
@@ -47,14 +48,18 @@ SPEC = "monthly"
 
 
 class FakeClock:
-    """A clock the test moves by hand; `ledger.now()` returns whatever it was last set to."""
+    """A clock the test moves by hand; `ledger.now()` returns whatever it was last set to. With `tick`, every
+    reading first moves it on by that much (each event gets its own moment)."""
 
-    def __init__(self, start: datetime = datetime(2026, 10, 1, tzinfo=UTC)) -> None:
+    def __init__(self, start: datetime = datetime(2026, 10, 1, tzinfo=UTC), *, tick: timedelta | None = None) -> None:
         if start.tzinfo is None:
             raise ValueError("FakeClock needs an aware datetime")
         self.moment = start
+        self.tick = tick
 
     def __call__(self) -> datetime:
+        if self.tick:
+            self.moment += self.tick
         return self.moment
 
     def set(self, moment: datetime) -> None:
@@ -63,6 +68,11 @@ class FakeClock:
     def advance(self, **delta: float) -> datetime:
         self.moment += timedelta(**delta)
         return self.moment
+
+
+def memory_settings(**overrides: Any) -> Settings:
+    """Settings of the in-memory store (the library's POPO recorders): no file, no server, nothing kept."""
+    return Settings(store="memory", **overrides)
 
 
 def sqlite_settings(path: Path | str, **overrides: Any) -> Settings:
@@ -95,10 +105,14 @@ def ledger_on(settings: Settings, clock: FakeClock | None = None) -> Iterator[Le
         ledger.close()
 
 
-def replay_store(settings: Settings) -> LedgerStore:
-    """A second store on the same database with no cache and no snapshots: every load replays all events."""
-    plain = settings.model_copy(update={"cache_size": 0, "snapshot_interval": 0})
-    return LedgerStore(env=plain.eventsourcing_env(), snapshot_interval=0)
+def replay_store(ledger: Ledger) -> LedgerStore:
+    """A second store on the ledger's database with no cache and no snapshots: every load replays all events.
+    On the memory store, whose events live in the ledger's own recorder, it reads that recorder."""
+    plain = ledger.settings.model_copy(update={"cache_size": 0, "snapshot_interval": 0})
+    store = LedgerStore(env=plain.eventsourcing_env(), snapshot_interval=0)
+    if plain.store == "memory":
+        store.recorder = store.events.recorder = ledger.store.recorder
+    return store
 
 
 def max_notification_id(ledger: Ledger) -> int:
@@ -163,6 +177,18 @@ def define_spec(ledger: Ledger, name: str = SPEC, **values: Any) -> dict[str, An
 def open_account(ledger: Ledger, ref: str, currency: str = "EUR", **values: Any) -> dict[str, Any]:
     data = {"account_id": ref, "customer_id": f"cust-{ref}", "currency": currency, "cycle_specification": SPEC, **values}
     return ledger.execute(OpenBillingAccount.parse(data))
+
+
+def charged_accounts(ledger: Ledger, count: int, amount: str = "10.00", *, charges: int = 1,
+                     currency: str = "EUR") -> list[str]:
+    """Open ACC-0 .. ACC-{count - 1} (the spec must be defined), each with `charges` charges of `amount` effective
+    at the ledger's clock, as they are rated (ids ACC-n-c1, ACC-n-c2, ...); returns their references."""
+    refs = [f"ACC-{n}" for n in range(count)]
+    for ref in refs:
+        open_account(ledger, ref, currency)
+        for k in range(1, charges + 1):
+            post_charge(ledger, ref, f"{ref}-c{k}", amount, currency, ledger.now().isoformat())
+    return refs
 
 
 def tax(category: str, rate: str, amount: str) -> dict[str, str]:

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledger.aggregates.account_storage import pack_entry_v2
 from ledger.aggregates.billing_account import BillingAccount
-from ledger.aggregates.entries import pack_entry_v2
+from ledger.aggregates.entries import Entry
+
+
+def version_1_entry(e: Entry) -> dict[str, Any]:
+    """An unbilled entry as a version-1 state held it: a dict with Decimal amounts and string tax lines."""
+    return {"id": e.id, "kind": e.kind, "charge_id": e.charge_id, "product_ref": e.product_ref,
+            "tax_excluded": e.tax_excluded,
+            "taxes": [{"category": t.category, "rate": str(t.rate), "amount": str(t.amount)} for t in e.taxes],
+            "tax_included": e.tax_included, "effective_at": e.effective_at, "description": e.description,
+            "paid_by": dict(e.paid_by)}
 
 
 def version_2_state(account: BillingAccount) -> dict[str, Any]:
@@ -16,9 +26,9 @@ def version_2_state(account: BillingAccount) -> dict[str, Any]:
     for entry_id in state["entries"]:
         e = account.unbilled[entry_id]
         entries[entry_id] = pack_entry_v2(
-            e["kind"], None if e["charge_id"] == entry_id else e["charge_id"], e["product_ref"], str(e["tax_excluded"]),
-            [[t["category"], t["rate"], t["amount"]] for t in e["taxes"]], str(e["tax_included"]), e["effective_at"],
-            e["description"])
+            e.kind, None if e.charge_id == entry_id else e.charge_id, e.product_ref, str(e.tax_excluded),
+            [[t.category, str(t.rate), str(t.amount)] for t in e.taxes], str(e.tax_included), e.effective_at,
+            e.description)
     fingerprints = {f"charge:{c}": account.charge_record(c)[0] for c in account.charge_net}  # type: ignore[index]
     state.pop("charges")
     return {**state, "entries": entries, "nets": {c: str(n) for c, n in account.charge_net.items()},

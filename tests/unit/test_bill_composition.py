@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.aggregates.bill_composition import EXEMPT, compose
 from ledger.aggregates.money import currency, round_money
+from tests.support.entries import entry
 
 D = Decimal
-
-
-def entry(entry_id: str, excluded: str, *taxes: tuple[str, str, str], kind: str = "appliedBillingCharge") -> dict[str, Any]:
-    lines = [{"category": c, "rate": r, "amount": a} for c, r, a in taxes]
-    return {"id": entry_id, "kind": kind, "charge_id": entry_id, "product_ref": None, "tax_excluded": D(excluded),
-            "taxes": lines, "tax_included": D(excluded) + sum((D(a) for _, _, a in taxes), D(0)),
-            "effective_at": "2026-10-05T10:00:00+00:00", "description": ""}
 
 
 def test_rounds_once_per_tax_item_not_per_entry() -> None:
@@ -34,7 +27,7 @@ def test_rounding_difference_is_visible_and_exact() -> None:
     """tax_included == exact sum of entries + rounding_difference."""
     entries = [entry("a", "0.125", ("VAT", "8.875", "0.011094")), entry("b", "1.995")]
     totals = compose(entries, "USD")
-    exact = sum((e["tax_included"] for e in entries), D(0))
+    exact = sum((e.tax_included for e in entries), D(0))
     assert totals.tax_included_amount == exact + totals.rounding_difference
     assert totals.tax_included_amount == totals.tax_excluded_amount + totals.tax_amount
 

@@ -6,7 +6,6 @@ import sys
 import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -27,28 +26,21 @@ from ledger.errors import (
     RuleViolation,
     UnknownCurrency,
 )
+from tests.support.accounts import new_account
 from tests.support.ledger_factory import (
     FakeClock,
     define_spec,
     fresh_account,
     make_ledger,
+    memory_settings,
     open_account,
     post_charge,
-    sqlite_settings,
 )
 
 D = Decimal
 UTC = timezone.utc
 T0 = datetime(2026, 10, 1, 9, tzinfo=UTC)
 OCT5 = datetime(2026, 10, 5, 10, tzinfo=UTC)
-
-
-def new_account(currency: str = "EUR", *, rating_type: str = "postpaid", credit_limit: str = "0", **kw: Any) -> BillingAccount:
-    values: dict[str, Any] = dict(id=uuid4(), account_ref="ACC-1", customer_id="C-1", currency_code=currency,
-                                  rating_type=rating_type, cycle_specification="monthly", payment_terms_days=None,
-                                  credit_limit=D(credit_limit), default_payment_method=None, time_zone="UTC")
-    values.update(kw)
-    return BillingAccount.open(T0, **values)
 
 
 def charge(account: BillingAccount, charge_id: str = "c1", amount: str = "10.00", *, kind: str = CHARGE,
@@ -70,9 +62,9 @@ def adjust(account: BillingAccount, adjustment_id: str, charge_id: str, amount: 
 
 def issue(account: BillingAccount, amount_due: str | None = None, entries: list[dict[str, Any]] | None = None) -> tuple[str, Any]:
     entries = list(account.unbilled.values()) if entries is None else entries
-    due = D(amount_due) if amount_due is not None else sum((e["tax_included"] for e in entries), D(0))
+    due = D(amount_due) if amount_due is not None else sum((e.tax_included for e in entries), D(0))
     bill_id = uuid4()
-    result = account.bill_issued(T0, bill_id=bill_id, bill_number=account.next_bill_number(), run_type="offCycle",
+    result = account.issue_bill(T0, bill_id=bill_id, bill_number=account.next_bill_number(), run_type="offCycle",
                                  cycle_id=None, entries=entries, amount_due=due, bill_date="2026-11-01",
                                  payment_due_date="2026-11-15")
     return str(bill_id), result
@@ -126,7 +118,7 @@ def test_charge_raises_balance_and_stays_unbilled() -> None:
     account = new_account()
     assert charge(account, "c1", "10.004", taxes=[TaxLine("VAT", D(20), D("2.0008"))])
     assert account.balance == D("12.0048")
-    assert account.unbilled["c1"]["tax_included"] == D("12.0048")
+    assert account.unbilled["c1"].tax_included == D("12.0048")
     assert account.identity_holds()
 
 
@@ -135,7 +127,7 @@ def test_credit_lowers_balance() -> None:
     account = new_account()
     charge(account, "c1", "10")
     charge(account, "cr1", "4", kind=CREDIT)
-    assert account.balance == D(6) and account.unbilled["cr1"]["tax_included"] == D(-4)
+    assert account.balance == D(6) and account.unbilled["cr1"].tax_included == D(-4)
     assert account.identity_holds()
 
 
@@ -332,7 +324,7 @@ def test_adjustment_lowers_the_charge_and_the_balance() -> None:
     charge(account, "c1", "10")
     assert adjust(account, "a1", "c1", "-4", taxes=[TaxLine("VAT", D(20), D("-0.8"))])
     assert account.charge_net["c1"] == D("5.2") and account.balance == D("5.2")
-    assert account.unbilled["a1"]["charge_id"] == "c1" and account.unbilled["c1"]["tax_included"] == D(10)
+    assert account.unbilled["a1"].charge_id == "c1" and account.unbilled["c1"].tax_included == D(10)
     assert account.identity_holds()
 
 
@@ -441,8 +433,8 @@ def test_entries_for_bill_respects_separate_cutoffs() -> None:
     charge(account, "d_late", "1", at=datetime(2026, 11, 2, tzinfo=UTC))
     charge(account, "c_late", "1", kind=CREDIT, at=datetime(2026, 11, 2, tzinfo=UTC))
     cut = datetime(2026, 11, 1, tzinfo=UTC)
-    assert {e["id"] for e in account.entries_for_bill(cut, cut)} == {"d_early"}
-    assert {e["id"] for e in account.entries_for_bill(cut, datetime(2026, 11, 3, tzinfo=UTC))} == {"d_early", "c_late"}
+    assert {e.id for e in account.entries_for_bill(cut, cut)} == {"d_early"}
+    assert {e.id for e in account.entries_for_bill(cut, datetime(2026, 11, 3, tzinfo=UTC))} == {"d_early", "c_late"}
     assert len(account.entries_for_bill(None, None)) == 3
 
 
@@ -612,7 +604,7 @@ def test_reversal_of_spent_credit_leaves_a_debit() -> None:
     issue(account)  # takes the 10 credit
     account.reverse_payment(T0, payment_id=pid, amount=D(10), allocations=[], to_balance=D(10), bills={}, reason="",
                             effective_at=T0)
-    assert account.unbilled[f"reversal:{pid}"]["tax_included"] == D(10)
+    assert account.unbilled[f"reversal:{pid}"].tax_included == D(10)
     assert account.balance == D(10) and account.identity_holds()
 
 
@@ -651,43 +643,12 @@ def test_reversal_of_a_prepayment_split_between_bill_and_credit() -> None:
     assert account.balance == D(6) and account.identity_holds()
 
 
-# --- concurrency through two Ledgers on one SQLite file --------------------------------------
+# --- concurrency: threads sharing one Ledger (several Ledgers on one database: tests/integration/test_application.py)
 
 
-def test_two_ledgers_posting_concurrently_lose_no_update(tmp_path: Path) -> None:
-    """Two Ledger instances on one SQLite file, each in its own thread, post to one account: final balance is the sum."""
-    settings = sqlite_settings(tmp_path / "shared.sqlite", retries=200)
-    ledgers = [make_ledger(settings, FakeClock()) for _ in range(2)]
-    define_spec(ledgers[0])
-    open_account(ledgers[0], "HOT", "EUR")
-    per_writer, errors = 25, []
-    start = threading.Barrier(len(ledgers))
-
-    def writer(index: int) -> None:
-        try:
-            start.wait()
-            for i in range(per_writer):
-                post_charge(ledgers[index], "HOT", f"w{index}-{i}", f"{index + 1}.01", "EUR", "2026-10-01T10:00:00Z")
-        except BaseException as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(len(ledgers))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    account = fresh_account(ledgers[1], "HOT")
-    assert account.balance == per_writer * (D("1.01") + D("2.01"))
-    assert len(account.unbilled) == 2 * per_writer and account.version == 1 + 2 * per_writer
-    assert account.identity_holds()
-    for ledger in ledgers:
-        ledger.close()
-
-
-def test_threads_sharing_one_ledger_lose_no_update(tmp_path: Path) -> None:
+def test_threads_sharing_one_ledger_lose_no_update() -> None:
     """Threads that share one Ledger instance post to one account: every charge counts and the stream replays."""
-    ledger = make_ledger(sqlite_settings(tmp_path / "shared.sqlite", retries=500, snapshot_interval=10), FakeClock())
+    ledger = make_ledger(memory_settings(retries=500, snapshot_interval=10), FakeClock())
     define_spec(ledger)
     open_account(ledger, "HOT", "EUR")
     writers, per_writer, errors = 8, 50, []

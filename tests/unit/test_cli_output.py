@@ -15,6 +15,7 @@ import structlog
 
 from ledger.aggregates.bill_composition import compose
 from ledger.aggregates.customer_bill import CustomerBill
+from ledger.aggregates.entries import Entry
 from ledger.aggregates.money import at_minor_unit, at_rated_scale
 from ledger.cli.context import store_label
 from ledger.cli.options import flag_message, name_flags
@@ -107,9 +108,8 @@ def test_rated_figures_are_written_at_six_places() -> None:
 
 def test_a_bill_summary_shows_its_figures_at_the_minor_unit() -> None:
     """A settled bill's remaining amount is 0.00, beside its amount due 12.00."""
-    entry = {"id": "c1", "kind": "appliedBillingCharge", "charge_id": "c1", "product_ref": None,
-             "tax_excluded": D("12"), "taxes": [], "tax_included": D("12"), "effective_at": "2026-10-05T10:00:00+00:00",
-             "description": "", "paid_by": {}}
+    entry = Entry(id="c1", kind="appliedBillingCharge", charge_id="c1", product_ref=None, tax_excluded=D("12"), taxes=(),
+                  tax_included=D("12"), effective_at="2026-10-05T10:00:00+00:00", description="", paid_by={})
     bill = CustomerBill.issue(datetime(2026, 11, 1, tzinfo=timezone.utc), id=uuid4(), account_id=uuid4(),
                               account_ref="A", bill_number="A-00001", run_type="offCycle", off_cycle_reason="x",
                               cycle_id=None, currency_code="EUR", billing_period=None, bill_date=date(2026, 11, 1),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -55,12 +54,12 @@ from tests.support.ledger_factory import (
     define_spec,
     make_ledger,
     max_notification_id,
+    memory_settings,
     open_account,
     pay,
     post_charge,
     reverse,
     run_cycle,
-    sqlite_settings,
 )
 
 WHEN = "2026-10-05T10:00:00Z"
@@ -182,9 +181,9 @@ def test_commands_are_immutable() -> None:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
+def ledger() -> Iterator[Ledger]:
     clock = FakeClock(datetime(2026, 10, 1, tzinfo=timezone.utc))
-    ledger = make_ledger(sqlite_settings(tmp_path / "ledger.sqlite"), clock)
+    ledger = make_ledger(memory_settings(), clock)
     define_spec(ledger)
     open_account(ledger, "A", "EUR")
     open_account(ledger, "PRE", "EUR", rating_type="prepaid", credit_limit="5")

@@ -12,12 +12,15 @@ import pytest
 from eventsourcing.application import Application
 from eventsourcing.domain import Snapshot as LibrarySnapshot
 from eventsourcing.persistence import JSONTranscoder, Mapper
+from eventsourcing.utils import get_topic, resolve_topic
 
 from ledger.eventstore.json_transcoder import FastJSONTranscoder
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.entries import CREDIT, TaxLine
 from ledger.errors import IdempotencyConflict
-from tests.support.snapshot_layouts import version_2_snapshot_state, version_2_state, version_3_snapshot_state
+from tests.support.accounts import new_account
+from tests.support.snapshot_layouts import (version_1_entry, version_2_snapshot_state, version_2_state,
+                                           version_3_snapshot_state)
 
 D = Decimal
 UTC = timezone.utc
@@ -35,10 +38,7 @@ def transcoders() -> tuple[JSONTranscoder, FastJSONTranscoder]:
 
 def busy_account(*, keep_events: bool = False) -> BillingAccount:
     """An account with every kind of state: charges, a credit, an adjustment, a bill, prepayments, an overpayment."""
-    account = BillingAccount.open(T0, id=uuid4(), account_ref="ACC-1", customer_id="C-1", currency_code="EUR",
-                                  rating_type="postpaid", cycle_specification="monthly", payment_terms_days=None,
-                                  credit_limit=D("0"), default_payment_method={"id": "m1", "type": "cash"},
-                                  time_zone="Europe/Paris")
+    account = new_account(at=T0, default_payment_method={"id": "m1", "type": "cash"}, time_zone="Europe/Paris")
     vat = [TaxLine("VAT", D(20), D("2.000002"))]
     for i in range(4):
         account.apply_charge(T0, charge_id=f"c{i}", charge_type="appliedBillingCharge", currency_code="EUR",
@@ -51,7 +51,7 @@ def busy_account(*, keep_events: bool = False) -> BillingAccount:
     account.receive_payment(T0, payment_id=uuid4(), amount=D(4), effective_at=OCT5,
                             allocations=[{"target": "charge", "id": "c1", "amount": D(4)}])
     entries = [account.unbilled[k] for k in ("c0", "c1", "a1")]
-    account.bill_issued(T0, bill_id=uuid4(), bill_number="ACC-1-00001", run_type="onCycle", cycle_id=None,
+    account.issue_bill(T0, bill_id=uuid4(), bill_number="ACC-1-00001", run_type="onCycle", cycle_id=None,
                         entries=entries, amount_due=D("23.00"), bill_date="2026-11-01", payment_due_date="2026-11-15")
     account.receive_payment(T0, payment_id=uuid4(), amount=D(3), effective_at=OCT5,
                             allocations=[{"target": "charge", "id": "c2", "amount": D(3)}])
@@ -68,7 +68,14 @@ def test_snapshot_round_trip_gives_the_same_state() -> None:
     stored = mapper.to_stored_event(BillingAccount.Snapshot.take(account))
     restored = mapper.to_domain_event(stored).mutate(None)
     assert restored.__dict__ == account.__dict__
-    assert restored.identity_holds() and restored.unbilled["c2"]["paid_by"] == account.unbilled["c2"]["paid_by"]
+    assert restored.identity_holds() and restored.unbilled["c2"].paid_by == account.unbilled["c2"].paid_by
+
+
+def test_snapshots_keep_their_stored_topic() -> None:
+    """Account snapshots are stored, and found again, under the topic already in databases."""
+    topic = "ledger.aggregates.billing_account:BillingAccount.Snapshot"
+    assert get_topic(BillingAccount.Snapshot) == topic and resolve_topic(topic) is BillingAccount.Snapshot
+    assert BillingAccount.Snapshot.take(busy_account()).topic == "ledger.aggregates.billing_account:BillingAccount"
 
 
 def test_snapshot_state_holds_no_typed_values() -> None:
@@ -85,7 +92,7 @@ def test_version_1_snapshot_is_upcast_to_the_compact_layout() -> None:
     legacy = version_2_state(account)
     entries, paid, nets = legacy.pop("entries"), legacy.pop("entry_paid"), legacy.pop("nets")
     legacy.pop("unbilled_sum")
-    legacy["unbilled"] = {k: account.unbilled[k] for k in entries}
+    legacy["unbilled"] = {k: version_1_entry(account.unbilled[k]) for k in entries}
     legacy["charge_net"] = {k: D(v) for k, v in nets.items()}
     assert any(e["paid_by"] for e in legacy["unbilled"].values()) and paid
     snapshot = LibrarySnapshot(originator_id=account.id, originator_version=account.version,  # type: ignore[call-arg]
@@ -211,13 +218,14 @@ def test_fast_transcoder_reads_what_the_library_writes() -> None:
 
 def test_packed_entry_keeps_separators_and_empty_values() -> None:
     """Values holding the separator, empty strings and None survive packing (the JSON form is used for them)."""
-    from ledger.aggregates.entries import charge_of_entry, pack_entry, unpack_entry
+    from ledger.aggregates.account_storage import charge_of_entry, pack_entry, unpack_entry
 
-    odd = pack_entry("appliedBillingCharge", "", "", "1", [["V|A", "20", "0.2"]], "1.2", "2026-10-05", "a|b", "f1")
+    odd = pack_entry("appliedBillingCharge", "", "", "1", [{"category": "V|A", "rate": "20", "amount": "0.2"}], "1.2",
+                     "2026-10-05", "a|b", "f1")
     plain = pack_entry("appliedBillingCharge", None, None, "1", [], "1", "2026-10-05", "")
     assert odd.startswith("[") and not plain.startswith("[")
     entry = unpack_entry("e1", odd, None)
-    assert (entry["charge_id"], entry["product_ref"], entry["description"]) == ("", "", "a|b")
-    assert entry["taxes"] == [{"category": "V|A", "rate": "20", "amount": "0.2"}]
-    assert (unpack_entry("e2", plain, None)["charge_id"], unpack_entry("e2", plain, None)["product_ref"]) == ("e2", None)
+    assert (entry.charge_id, entry.product_ref, entry.description) == ("", "", "a|b")
+    assert entry.taxes == (TaxLine("V|A", D(20), D("0.2")),)
+    assert (unpack_entry("e2", plain, None).charge_id, unpack_entry("e2", plain, None).product_ref) == ("e2", None)
     assert charge_of_entry(odd) == ("f1", "1.2") and charge_of_entry(plain) is None

@@ -5,11 +5,9 @@ from __future__ import annotations
 import importlib.resources
 import io
 import json
-import shutil
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from functools import cache
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -129,14 +127,6 @@ def test_load_defaults_to_the_schemas_package() -> None:
     charge_v1 = importlib.resources.files("schemas") / CHARGE_SCHEMA / "v1.avsc"
     assert SCHEMA_DIR == importlib.resources.files("schemas")
     assert registry().schema(CHARGE_SCHEMA, 1) == json.loads(charge_v1.read_text(encoding="utf-8"))
-
-
-def test_load_skips_python_s_pycache(tmp_path: Path) -> None:
-    """The __pycache__ folder Python writes beside schemas/__init__.py is not taken for a schema."""
-    shutil.copytree(Path(str(SCHEMA_DIR / CHARGE_SCHEMA)), tmp_path / CHARGE_SCHEMA)
-    (tmp_path / "__pycache__").mkdir()
-    (tmp_path / "__pycache__" / "__init__.cpython-311.pyc").write_bytes(b"")
-    assert SchemaRegistry.load(tmp_path).names() == [CHARGE_SCHEMA]
 
 
 def test_names_are_the_schema_folders() -> None:

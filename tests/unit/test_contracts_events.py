@@ -26,6 +26,8 @@ from ledger.aggregates.payment_plan import oldest_due_first
 from ledger.aggregates.billing_calendar import CycleSpecification, occurrence
 from ledger.contracts import SchemaRegistry, UnencodableRecord, account_position, event_id, event_type, to_record
 from ledger.contracts.ledger_events import EVENTS, event_fields, schema_name
+from tests.support.accounts import new_account
+from tests.support.ledger_factory import FakeClock
 
 D = Decimal
 UTC = timezone.utc
@@ -51,16 +53,7 @@ def domain_fields(cls: type) -> list[str]:
     return [f.name for f in dataclasses.fields(cls) if f.name not in BASE_FIELDS]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.moment = T0
-
-    def __call__(self) -> datetime:
-        self.moment += timedelta(seconds=1, microseconds=7)
-        return self.moment
-
-
-def _pay(clock: Clock, account: BillingAccount, ref: str, amount: str, plan: list[dict[str, Any]],
+def _pay(clock: FakeClock, account: BillingAccount, ref: str, amount: str, plan: list[dict[str, Any]],
          bills: dict[str, CustomerBill]) -> CustomerPayment:
     now, pid = clock(), ids.payment_id(ref)
     rest = account.receive_payment(now, payment_id=pid, amount=D(amount), allocations=plan, effective_at=now)
@@ -77,12 +70,11 @@ def _pay(clock: Clock, account: BillingAccount, ref: str, amount: str, plan: lis
 @cache
 def scenario() -> tuple[list[DomainEvent], dict[UUID, UUID]]:
     """A month of one account, built on the aggregates directly: every event type, with its billing account."""
-    clock = Clock()
+    clock = FakeClock(T0, tick=timedelta(seconds=1, microseconds=7))  # each event at its own moment
     spec_values = CycleSpecification("monthly", payment_due_date_offset=14)
     spec = BillingCycleSpecification.define(clock(), id=ids.cycle_spec_id("monthly"), spec=spec_values)
-    account = BillingAccount.open(
-        clock(), id=ids.account_id("ACME"), account_ref="ACME", customer_id="CUST-ACME", currency_code="EUR",
-        rating_type="postpaid", cycle_specification="monthly", payment_terms_days=10, credit_limit=D("0"),
+    account = new_account(
+        at=clock(), id=ids.account_id("ACME"), account_ref="ACME", customer_id="CUST-ACME", payment_terms_days=10,
         default_payment_method={"id": "pm-1", "type": "bankCard"}, time_zone="Europe/Paris", name="Acme Paris")
     account.apply_charge(
         clock(), charge_id="usage-1", charge_type=CHARGE, currency_code="EUR", tax_excluded=D("18.456789"),
@@ -109,7 +101,7 @@ def scenario() -> tuple[list[DomainEvent], dict[UUID, UUID]]:
     entries = account.entries_for_bill(None, None)
     totals = compose(entries, "EUR")
     bill_id, number, now = ids.on_cycle_bill_id(account.id, cycle.id), account.next_bill_number(), clock()
-    _, prepaid = account.bill_issued(now, bill_id=bill_id, bill_number=number, run_type="onCycle", cycle_id=cycle.id,
+    _, prepaid = account.issue_bill(now, bill_id=bill_id, bill_number=number, run_type="onCycle", cycle_id=cycle.id,
                                      entries=entries, amount_due=totals.tax_included_amount, bill_date="2026-11-01",
                                      payment_due_date="2026-11-11")
     bill = CustomerBill.issue(

@@ -6,14 +6,13 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import cache
 from typing import Any
-from uuid import uuid4
 
 import pytest
 
-from ledger.aggregates.billing_account import BillingAccount
 from ledger.commands.charges import PostCharge
 from ledger.contracts import CHARGE_SCHEMA, SchemaRegistry, charge_command_input, charge_record
 from ledger.errors import InvalidInput
+from tests.support.accounts import new_account
 
 UTC = timezone.utc
 HORIZON = timedelta(days=1)
@@ -43,12 +42,6 @@ def through_avro(record: dict[str, Any], version: int | None = None) -> dict[str
 
 def command(**changes: Any) -> PostCharge:
     return PostCharge.parse(charge_command_input(through_avro(charge_record(**{**FIELDS, **changes}))))
-
-
-def new_account() -> BillingAccount:
-    return BillingAccount.open(datetime(2026, 10, 1, tzinfo=UTC), id=uuid4(), account_ref="ACME-PARIS", customer_id="C-1",
-                               currency_code="EUR", rating_type="postpaid", cycle_specification="monthly",
-                               payment_terms_days=None, credit_limit=Decimal(0), default_payment_method=None, time_zone="UTC")
 
 
 def test_schema_uses_tmf678_names() -> None:
@@ -92,7 +85,8 @@ def test_same_command_as_the_json_import() -> None:
 
 def test_avro_and_json_copies_of_a_charge_are_duplicates() -> None:
     """A charge applied from Avro and re-sent as JSON is a duplicate, not an idempotency conflict."""
-    account, now = new_account(), datetime(2026, 10, 8, tzinfo=UTC)
+    account = new_account(at=datetime(2026, 10, 1, tzinfo=UTC), account_ref="ACME-PARIS")
+    now = datetime(2026, 10, 8, tzinfo=UTC)
     assert command().apply_to(account, now, HORIZON) is True
     assert PostCharge.parse(JSON_LINE).apply_to(account, now, HORIZON) is False
 

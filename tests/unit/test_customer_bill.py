@@ -23,18 +23,11 @@ from ledger.aggregates.customer_bill import (
     CustomerBill,
 )
 from ledger.errors import AllocationRefused, InvalidBillTransition
+from tests.support.entries import entry
 
 D = Decimal
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 ALL_STATES = sorted(TRANSITIONS)
-
-
-def entry(entry_id: str, amount: str, taxes: list[dict[str, str]] | None = None) -> dict[str, Any]:
-    taxes = taxes or []
-    included = D(amount) + sum((D(t["amount"]) for t in taxes), D(0))
-    return {"id": entry_id, "kind": "appliedBillingCharge", "charge_id": entry_id, "product_ref": None,
-            "tax_excluded": D(amount), "taxes": taxes, "tax_included": included,
-            "effective_at": "2026-10-05T10:00:00+00:00", "description": ""}
 
 
 def new_bill(*amounts: str, currency: str = "EUR", run_type: str = OFF_CYCLE, cycle_id: Any = None,
@@ -93,7 +86,7 @@ def test_due_date_before_bill_date_is_refused() -> None:
 
 def test_net_credit_bill_has_nothing_to_pay() -> None:
     """A negative amount due leaves remaining at zero."""
-    totals = compose([entry("c", "3"), {**entry("cr", "-5"), "kind": "appliedBillingCredit"}], "EUR")
+    totals = compose([entry("c", "3"), entry("cr", "-5", kind="appliedBillingCredit")], "EUR")
     bill = CustomerBill.issue(T0, id=uuid4(), account_id=uuid4(), account_ref="A", bill_number="A-1", run_type=OFF_CYCLE,
                               off_cycle_reason=None, cycle_id=None, currency_code="EUR", billing_period=None,
                               bill_date=date(2026, 11, 1), mailing_date=None, payment_due_date=date(2026, 11, 1),
@@ -106,8 +99,7 @@ def test_net_credit_bill_has_nothing_to_pay() -> None:
 
 def test_bill_rounds_once_per_tax_item_and_shows_the_difference() -> None:
     """Three 10.004 + 2.0008 VAT entries bill 36.01, with rounding_difference -0.0044 shown on the bill."""
-    vat = [{"category": "VAT", "rate": "20", "amount": "2.0008"}]
-    totals = compose([entry(f"e{i}", "10.004", vat) for i in range(3)], "EUR")
+    totals = compose([entry(f"e{i}", "10.004", ("VAT", "20", "2.0008")) for i in range(3)], "EUR")
     bill = CustomerBill.issue(T0, id=uuid4(), account_id=uuid4(), account_ref="A", bill_number="A-1", run_type=OFF_CYCLE,
                               off_cycle_reason=None, cycle_id=None, currency_code="EUR", billing_period=None,
                               bill_date=date(2026, 11, 1), mailing_date=None, payment_due_date=date(2026, 11, 15),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -17,12 +16,12 @@ from tests.support.ledger_factory import (
     define_spec,
     make_ledger,
     max_notification_id,
+    memory_settings,
     open_account,
     pay,
     post_charge,
     reverse,
     run_cycle,
-    sqlite_settings,
 )
 
 D = Decimal
@@ -85,10 +84,10 @@ def test_double_reversal_is_refused() -> None:
 # --- reversal through a Ledger ---------------------------------------------------------------
 
 
-def test_second_reversal_is_refused_even_after_the_prepaid_charge_was_billed(tmp_path: Path) -> None:
+def test_second_reversal_is_refused_even_after_the_prepaid_charge_was_billed() -> None:
     """Reversing a charge prepayment twice, with a billing run in between, is refused as already reversed."""
     clock = FakeClock(datetime(2026, 10, 1, tzinfo=timezone.utc))
-    ledger = make_ledger(sqlite_settings(tmp_path / "l.sqlite"), clock)
+    ledger = make_ledger(memory_settings(), clock)
     define_spec(ledger)
     open_account(ledger, "A", "EUR")
     clock.set(datetime(2026, 10, 6, tzinfo=timezone.utc))

@@ -9,22 +9,7 @@ from uuid import UUID
 from kafka.partitioner import DefaultPartitioner
 
 from ledger.streaming.kafka_publisher import KeyHashes, producer_config
-
-
-class Cluster:
-    """The two ClusterMetadata queries a partitioner makes."""
-
-    def __init__(self, partitions: dict[str, set[int]]) -> None:
-        self.partitions = partitions
-
-    def topics(self, exclude_internal_topics: bool = True) -> set[str]:
-        return set(self.partitions)
-
-    def partitions_for_topic(self, topic: str) -> set[int] | None:
-        return set(self.partitions[topic]) if topic in self.partitions else None
-
-    def available_partitions_for_topic(self, topic: str) -> set[int] | None:
-        return self.partitions_for_topic(topic)
+from tests.support.kafka_fakes import FakeCluster
 
 
 def test_same_partition_as_the_default_partitioner() -> None:
@@ -32,7 +17,7 @@ def test_same_partition_as_the_default_partitioner() -> None:
     keys = [str(UUID(int=rng.getrandbits(128))).encode() for _ in range(3_000)] + [b"", b"B-000001", "é".encode()]
     ours, default = KeyHashes(keep=500), DefaultPartitioner()
     for count in (1, 2, 3, 6, 7, 64):
-        cluster = Cluster({"events": set(range(count))})
+        cluster = FakeCluster.of("events", count)
         ordered = sorted(cluster.partitions_for_topic("events") or ())
         for key in keys + keys[:100]:  # seen keys again: from the kept hashes
             assert ours.partition(key, ordered) == default.partition("events", key, key, b"v", b"v", cluster)

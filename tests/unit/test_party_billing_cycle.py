@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Iterator
 from uuid import uuid4
 
@@ -18,15 +17,16 @@ from tests.support.ledger_factory import (
     account_of,
     bill_of,
     bills_of,
+    charged_accounts,
     cycle_of,
     define_spec,
     make_ledger,
     max_notification_id,
+    memory_settings,
     open_account,
     pay,
     post_charge,
     run_cycle,
-    sqlite_settings,
 )
 
 T0 = datetime(2026, 11, 1, 2, tzinfo=timezone.utc)
@@ -114,7 +114,7 @@ def test_completed_cycle_takes_no_more_bills_and_completes_once() -> None:
         cycle.complete(T0)
 
 
-# --- cycle runs through a Ledger on SQLite ---------------------------------------------------
+# --- cycle runs through a Ledger on the in-memory store --------------------------------------
 
 
 OCT = date(2026, 10, 1)
@@ -127,24 +127,16 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path, clock: FakeClock) -> Iterator[Ledger]:
-    ledger = make_ledger(sqlite_settings(tmp_path / "ledger.sqlite", batch_size=2), clock)
+def ledger(clock: FakeClock) -> Iterator[Ledger]:
+    ledger = make_ledger(memory_settings(batch_size=2), clock)
     define_spec(ledger)
     yield ledger
     ledger.close()
 
 
-def _accounts_with_charges(ledger: Ledger, count: int) -> list[str]:
-    refs = [f"ACC-{i}" for i in range(count)]
-    for ref in refs:
-        open_account(ledger, ref, "EUR")
-        post_charge(ledger, ref, f"{ref}-c1", "10.00", "EUR", "2026-10-05T10:00:00Z")
-    return refs
-
-
 def test_cycle_run_bills_each_account_and_completes(ledger: Ledger, clock: FakeClock) -> None:
     """Triggering a period bills every account on the specification and completes the cycle."""
-    refs = _accounts_with_charges(ledger, 3)
+    refs = charged_accounts(ledger, 3)
     open_account(ledger, "EMPTY", "EUR")
     clock.set(datetime(2026, 11, 1, 6, tzinfo=timezone.utc))
     result = run_cycle(ledger, OCT, by="alice")
@@ -156,7 +148,7 @@ def test_cycle_run_bills_each_account_and_completes(ledger: Ledger, clock: FakeC
 
 def test_retriggering_a_completed_cycle_never_bills_twice(ledger: Ledger, clock: FakeClock) -> None:
     """A second trigger of a completed period changes nothing and says so."""
-    refs = _accounts_with_charges(ledger, 3)
+    refs = charged_accounts(ledger, 3)
     clock.set(datetime(2026, 11, 1, 6, tzinfo=timezone.utc))
     run_cycle(ledger, OCT)
     before = max_notification_id(ledger)
@@ -168,7 +160,7 @@ def test_retriggering_a_completed_cycle_never_bills_twice(ledger: Ledger, clock:
 
 def test_interrupted_cycle_resumes_and_bills_only_the_rest(ledger: Ledger, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run that died after its first batch resumes on re-trigger and bills only the accounts not yet billed."""
-    refs = _accounts_with_charges(ledger, 5)
+    refs = charged_accounts(ledger, 5)
     first_run = datetime(2026, 11, 1, 6, tzinfo=timezone.utc)
     clock.set(first_run)
     real_save = ledger.store.save

@@ -1,4 +1,4 @@
-"""Stateful property test: random sequences of ledger commands against a Ledger on a temporary SQLite file.
+"""Stateful property test: random sequences of ledger commands against a Ledger on the in-memory store.
 
 A hypothesis RuleBasedStateMachine posts charges, credits and penalties (0-6 decimal places, random taxes),
 adjusts charges, runs billing cycles month by month on a fake clock, issues off-cycle bills, records payments
@@ -17,7 +17,7 @@ Invariants checked after every step:
   open have nothing remaining;
 * no ledger entry is on two bills, and no charge (other than through an adjustment pointing at it) either;
 * money conservation (derived below), per account and hence summed over accounts;
-* replay equals live: every aggregate reloaded from its events alone (a second store on the same file with
+* replay equals live: every aggregate reloaded from its events alone (a second store on the same events with
   no cache and no snapshots) has the same `__dict__` as the live one; so has one rebuilt from snapshots.
 
 Money conservation. Cash enters an account through payments and leaves through reversals and refunds.
@@ -33,11 +33,8 @@ had already been spent leaves that spent part on the bill it paid and books a re
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, settings
@@ -59,6 +56,7 @@ from tests.support.ledger_factory import (
     define_spec,
     fresh,
     make_ledger,
+    memory_settings,
     off_cycle,
     open_account,
     payment_cmd,
@@ -66,7 +64,6 @@ from tests.support.ledger_factory import (
     replay_store,
     reverse,
     run_cycle,
-    sqlite_settings,
 )
 
 D = Decimal
@@ -92,12 +89,11 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @initialize()
     def start(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="ledger-stateful-"))
-        self.settings = sqlite_settings(self.dir / "ledger.sqlite", snapshot_interval=3, batch_size=2)
+        self.settings = memory_settings(snapshot_interval=3, batch_size=2)
         self.clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
         self.month = (2026, 1)
         self.ledger = make_ledger(self.settings, self.clock)
-        self.replay = replay_store(self.settings)
+        self.replay = replay_store(self.ledger)
         define_spec(self.ledger)
         for ref, (code, zone) in ACCOUNTS.items():
             open_account(self.ledger, ref, code, time_zone=zone)
@@ -113,7 +109,6 @@ class LedgerMachine(RuleBasedStateMachine):
         if hasattr(self, "ledger"):
             self.ledger.close()
             self.replay.close()
-            shutil.rmtree(self.dir, ignore_errors=True)
 
     # ------------------------------------------------------------ helpers
 
@@ -373,7 +368,7 @@ class LedgerMachine(RuleBasedStateMachine):
             refunds = self.refunds[ref]
             net_credit_bills = sum((-b.amount_due for b in bills if b.amount_due < 0), ZERO)
             debits = sum((D(i["tax_included"]) for b in bills for i in b.items if i["kind"] == REVERSAL_DEBIT), ZERO)
-            debits += sum((e["tax_included"] for e in account.unbilled.values() if e["kind"] == REVERSAL_DEBIT), ZERO)
+            debits += sum((e.tax_included for e in account.unbilled.values() if e.kind == REVERSAL_DEBIT), ZERO)
             on_bills = sum((D(p["amount"]) for b in bills for p in b.applied_payments), ZERO)
             on_entries = account.unbilled_prepaid
             lhs = paid - reversed_ - refunds + net_credit_bills + debits
