@@ -191,9 +191,9 @@ def check_recorded_equals_live(view: Any, account: Any, bills: dict[str, list[An
     assert (view.credit_balance, view.prepaid_balance, view.paid_ahead) == (
         account.credit_balance, account.prepaid_balance, account.unbilled_prepaid)
     assert view.status == account.status
-    assert {e.entry_id: e.amount for e in view.unbilled_entries} == {k: v["tax_included"] for k, v in account.unbilled.items()}
+    assert {e.entry_id: e.amount for e in view.unbilled_entries} == {k: v.tax_included for k, v in account.unbilled.items()}
     assert {e.entry_id: e.paid_ahead for e in view.unbilled_entries} == {
-        k: sum(v["paid_by"].values(), D(0)) for k, v in account.unbilled.items()}
+        k: sum(v.paid_by.values(), D(0)) for k, v in account.unbilled.items()}
     assert {b.bill_number for b in view.bills} == set(account.bills)
     for bill_view in view.bills:
         bill = live(bills[bill_view.bill_id], at)
