@@ -31,8 +31,7 @@ from uuid import UUID
 
 import structlog
 
-from bench.core import (UTC, Clock, Target, loadavg, machine, ms_summary, output, postgres_target, say,
-                        sqlite_target)
+from bench.core import UTC, Clock, Target, loadavg, machine, ms_summary, output, postgres_target, say, sqlite_target
 from ledger.aggregates import ids
 from ledger.bootstrap import bootstrap, tune_gc
 from ledger.commands import DefineCycleSpecification, OpenBillingAccount, PostCharges, RecordPayment, TriggerBillingCycle

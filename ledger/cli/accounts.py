@@ -30,7 +30,8 @@ def do_spec_define(app: App, a: argparse.Namespace) -> Outcome:
 
 def do_account_open(app: App, a: argparse.Namespace) -> Outcome:
     data = given(
-        a, account_id="account", customer_id="customer", currency="currency", rating_type="rating_type", cycle_specification="cycle_spec",
+        a, account_id="account", customer_id="customer", currency="currency", rating_type="rating_type",
+        cycle_specification="cycle_spec",
         payment_terms_days="payment_terms_days", credit_limit="credit_limit", time_zone="time_zone", name="name")
     name_flags(a, default_payment_method="payment_method")
     if a.payment_method:

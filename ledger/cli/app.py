@@ -23,7 +23,6 @@ from ledger.errors import InvalidInput, LedgerError
 from ledger.logging_setup import configure_logging
 from ledger.settings import Settings
 
-
 LONG_RUNNING = ("relay", "ingest", "project")  # stream processes: they log what they refuse and go on
 
 

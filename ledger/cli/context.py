@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict
-from typing import Any
 
 from ledger.bootstrap import bootstrap
 from ledger.cli.progress import ProgressBar

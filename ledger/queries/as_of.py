@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
-from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from ledger.aggregates import ids
@@ -21,10 +20,35 @@ from ledger.aggregates.money import at_minor_unit, at_rated_scale
 from ledger.commands.base import Command, Id, Instant
 from ledger.errors import AccountNotFound, AccountNotYetOpen, InvalidInput
 from ledger.ports import AggregateStore, Clock
-from ledger.queries.as_of_views import (AccountAsOf, AllocationAt, AppliedAt, BillAt, CycleAt, EntryAt, ExplainLine,
-                                        FigureExplained, PaymentAt, RefundAt, TriggerAt)
-from ledger.queries.postings import (BALANCE, CREDIT, PAID_AHEAD, PREPAID, REMAINING, UNBILLED, WEIGHT, ZERO, Book,
-                                     EntryFacts, Posting, describe, entry_amount, project)
+from ledger.queries.as_of_views import (
+    AccountAsOf,
+    AllocationAt,
+    AppliedAt,
+    BillAt,
+    CycleAt,
+    EntryAt,
+    ExplainLine,
+    FigureExplained,
+    PaymentAt,
+    RefundAt,
+    TriggerAt,
+)
+from ledger.queries.postings import (
+    BALANCE,
+    CREDIT,
+    PAID_AHEAD,
+    PREPAID,
+    REMAINING,
+    UNBILLED,
+    WEIGHT,
+    ZERO,
+    Book,
+    EntryFacts,
+    Posting,
+    describe,
+    entry_amount,
+    project,
+)
 
 BASES = ("recorded", "effective")
 FIGURES = {"balance": BALANCE, "unbilled": UNBILLED, "paid-ahead": PAID_AHEAD, "receivable": REMAINING,
@@ -304,7 +328,8 @@ def explain(book: Book, f: Figures, figure: str) -> FigureExplained:
         if not amount:
             continue
         first = postings[0]
-        lines.append(ExplainLine(kind=first.kind, ref=first.ref, description="; ".join(dict.fromkeys(describe(p) for p in postings)),
+        text = "; ".join(dict.fromkeys(describe(p) for p in postings))
+        lines.append(ExplainLine(kind=first.kind, ref=first.ref, description=text,
                                  recorded_at=first.recorded, effective_at=first.effective, amount=f.money(name, amount)))
     lines.sort(key=lambda line: (line.effective_at if f.basis == "effective" else line.recorded_at, line.recorded_at))
     total = sum((f.of(name, key) for key in kept), ZERO)

@@ -64,7 +64,8 @@ class AccountHistory:
     def to_dict(self) -> dict[str, Any]:
         return {"account_id": self.account_ref, "currency": self.currency,
                 "as_of": self.as_of.isoformat() if self.as_of else None, "basis": self.basis,
-                "balance": str(at_rated_scale(self.balance)), "state": self.state, "lines": [line.to_dict() for line in self.lines]}
+                "balance": str(at_rated_scale(self.balance)), "state": self.state,
+                "lines": [line.to_dict() for line in self.lines]}
 
 
 def account_history(store: AggregateStore, account_ref: str, as_of: datetime | None = None, basis: str = "recorded") -> AccountHistory:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 from uuid import UUID
@@ -30,12 +30,24 @@ from ledger.eventstore.store import project as replay
 from ledger.queries.as_of import FIGURES, Figures, account_as_of, explain, load, state
 from ledger.service import Ledger
 from ledger.settings import Settings
-from tests.support.ledger_factory import (FakeClock, account_of, adjust, charge_cmd, define_spec, make_ledger,
-                                          off_cycle, open_account, pay, refund, reverse, run_cycle)
+from tests.support.ledger_factory import (
+    FakeClock,
+    account_of,
+    adjust,
+    charge_cmd,
+    define_spec,
+    make_ledger,
+    off_cycle,
+    open_account,
+    pay,
+    refund,
+    reverse,
+    run_cycle,
+)
 
 D = Decimal
 CENT = D("0.01")
-UTC = timezone.utc
+
 ZONES = ["UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo"]
 EXAMPLES = {"sqlite": 60, "postgres": 25}
 MOMENTS = 14  # moments checked per history (event boundaries, just before them, and effective moments)
@@ -197,7 +209,8 @@ def check_recorded_equals_live(view: Any, account: Any, bills: dict[str, list[An
     assert {b.bill_number for b in view.bills} == set(account.bills)
     for bill_view in view.bills:
         bill = live(bills[bill_view.bill_id], at)
-        assert (bill_view.remaining, bill_view.state, bill_view.amount_due) == (bill.remaining_amount, bill.state, bill.amount_due)
+        assert (bill_view.remaining, bill_view.state, bill_view.amount_due) == (
+            bill.remaining_amount, bill.state, bill.amount_due)
         assert sum((a.amount for a in bill_view.applied), D(0)) == bill.allocated_amount
     known = {pid: live(history, at) for pid, history in payments.items()}
     assert {p.payment_id for p in view.payments} == {pid for pid, p in known.items() if p is not None}

@@ -15,7 +15,7 @@ The story (account ACME in Paris, EUR; all moments UTC):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -28,7 +28,7 @@ from ledger.settings import Settings
 from tests.support.ledger_factory import FakeClock, define_spec, make_ledger, open_account, pay, post_charge, reverse, run_cycle
 
 D = Decimal
-UTC = timezone.utc
+
 BILL = "ACME-00001"
 
 
@@ -157,7 +157,8 @@ def test_the_bill_names_its_cycle_and_who_triggered_it(story: Ledger) -> None:
     view = account_as_of(story.store, story.now, "ACME", at("2026-11-15T23:30"), "recorded")  # 16 Nov in Paris
     [bill] = view.bills
     assert bill.cycle is not None and (bill.cycle.period_start, [t.by for t in bill.cycle.triggers]) == ("2026-10-01", ["alice"])
-    assert (view.local_date, bill.payment_due_date, bill.overdue, view.overdue) == (date(2026, 11, 16), "2026-11-15", True, D("7.00"))
+    assert (view.local_date, bill.payment_due_date, bill.overdue, view.overdue) == (
+        date(2026, 11, 16), "2026-11-15", True, D("7.00"))
 
 
 def test_an_explained_bill_lists_what_made_its_remaining_amount(story: Ledger) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from uuid import uuid4
@@ -110,7 +110,7 @@ def test_a_bill_summary_shows_its_figures_at_the_minor_unit() -> None:
     """A settled bill's remaining amount is 0.00, beside its amount due 12.00."""
     entry = Entry(id="c1", kind="appliedBillingCharge", charge_id="c1", product_ref=None, tax_excluded=D("12"), taxes=(),
                   tax_included=D("12"), effective_at="2026-10-05T10:00:00+00:00", description="", paid_by={})
-    bill = CustomerBill.issue(datetime(2026, 11, 1, tzinfo=timezone.utc), id=uuid4(), account_id=uuid4(),
+    bill = CustomerBill.issue(datetime(2026, 11, 1, tzinfo=UTC), id=uuid4(), account_id=uuid4(),
                               account_ref="A", bill_number="A-00001", run_type="offCycle", off_cycle_reason="x",
                               cycle_id=None, currency_code="EUR", billing_period=None, bill_date=date(2026, 11, 1),
                               mailing_date=None, payment_due_date=date(2026, 11, 15), totals=compose([entry], "EUR"))

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -16,7 +16,6 @@ from ledger.errors import EffectiveBeforeOpening, EffectiveTooFarAhead, PeriodNo
 from ledger.settings import Settings
 from tests.support.account_events import AccountScript
 
-UTC = timezone.utc
 NOW = datetime(2026, 11, 1, 6, tzinfo=UTC)
 DAY = timedelta(days=1)
 OCTOBER = occurrence(CycleSpecification("monthly"), date(2026, 10, 1))
