@@ -14,7 +14,9 @@ from ledger.aggregates.party_billing_cycle import trigger_record
 from ledger.commands.time_rules import cutoffs_passed_by, require_period_over, within_horizon
 from ledger.errors import EffectiveBeforeOpening, EffectiveTooFarAhead, PeriodNotOver, RuleViolation
 from ledger.settings import Settings
+from ledger.bootstrap import bootstrap as make_ledger_from
 from tests.support.account_events import AccountScript
+from tests.support.ledger_factory import memory_settings
 
 NOW = datetime(2026, 11, 1, 6, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -93,3 +95,9 @@ def test_an_early_run_is_recorded_on_the_trigger_and_needs_a_reason() -> None:
     assert "early_run" not in trigger_record("person", "alice", "")
     with pytest.raises(RuleViolation, match="why"):
         trigger_record("person", "alice", "", early_run=True)
+
+
+def test_a_fixed_now_setting_fixes_the_ledger_s_clock() -> None:
+    """LEDGER_FIXED_NOW (a scripted session's step): the ledger's clock reads that moment, in UTC."""
+    ledger = make_ledger_from(memory_settings(fixed_now="2026-11-01T07:00:00+01:00"))
+    assert ledger.now() == datetime(2026, 11, 1, 6, tzinfo=UTC) == ledger.now()
