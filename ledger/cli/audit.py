@@ -9,7 +9,8 @@ from ledger.cli.as_of import render_as_of, render_explanation
 from ledger.cli.context import App, Outcome
 from ledger.cli.options import given
 from ledger.cli.output import is_amount, money, stamp, table
-from ledger.queries.as_of import AsOfQuery, account_as_of, explain_figure
+from ledger.queries.as_of import AsOfQuery, account_as_of
+from ledger.queries.explain import explain_figure
 from ledger.queries.history import account_history
 from ledger.queries.verify import verify
 

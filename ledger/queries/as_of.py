@@ -1,14 +1,14 @@
 """An account as it stood at any moment, on the recorded or the effective basis, and any figure of it explained.
 
 Built from stored events alone (the account's, its bills', payments' and cycles'): the account's events become
-postings (`ledger/queries/postings.py`); the state at T is the sum of the postings in force at T, and a figure's
-explanation lists the postings that make it up. The basis rules are in README "Basis rules".
+postings (`ledger/queries/postings.py`); the state at T is the sum of the postings in force at T (a figure's
+explanation, the postings that make it up, is `ledger/queries/explain.py`). The basis rules are in README
+"Basis rules".
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -27,8 +27,6 @@ from ledger.queries.as_of_views import (
     BillAt,
     CycleAt,
     EntryAt,
-    ExplainLine,
-    FigureExplained,
     PaymentAt,
     RefundAt,
     TriggerAt,
@@ -45,15 +43,11 @@ from ledger.queries.postings import (
     Book,
     EntryFacts,
     Posting,
-    describe,
     entry_amount,
     project,
 )
 
 BASES = ("recorded", "effective")
-FIGURES = {"balance": BALANCE, "unbilled": UNBILLED, "paid-ahead": PAID_AHEAD, "receivable": REMAINING,
-           "overdue": REMAINING, "credit-balance": CREDIT, "prepaid-balance": PREPAID}
-"""The figures `explain` knows (besides a bill number: that bill's remaining amount)."""
 _RATED = {BALANCE, UNBILLED, PREPAID}  # figures that sum unrounded charges: six places; the others: minor unit
 _PAYMENT_STATES = ("sent", "partiallyPaid", "settled")
 
@@ -104,7 +98,8 @@ def load(store: AggregateStore, account_ref: str, until: datetime | None = None)
     return Loaded(book, {str(b): found[b] for b in bill_ids}, payments, {str(c): found[c] for c in cycle_ids})
 
 
-def _checked(book: Book, as_of: datetime, basis: str) -> None:
+def checked(book: Book, as_of: datetime, basis: str) -> None:
+    """Refuse a basis that is not one, a naive moment, and a moment before the account was opened."""
     if basis not in BASES:
         raise InvalidInput(f"basis must be one of {', '.join(BASES)}, not {basis!r}", basis=basis)
     if as_of.tzinfo is None:
@@ -171,7 +166,7 @@ def account_as_of(store: AggregateStore, clock: Clock, account_ref: str, as_of: 
     """The whole state of an account at `as_of` (default: now) on the recorded or the effective basis."""
     moment = as_of or clock()
     loaded = load(store, account_ref, moment if basis == "recorded" else None)
-    _checked(loaded.book, moment, basis)
+    checked(loaded.book, moment, basis)
     return state(loaded, Figures(loaded.book, moment, basis))
 
 
@@ -296,60 +291,3 @@ def _refunds(book: Book, f: Figures) -> list[RefundAt]:
     return [RefundAt(refund_id=r.refund_id, amount=f.money(REMAINING, r.amount), method=r.method,
                      effective_at=r.effective, recorded_at=r.recorded)
             for r in book.refunds if (r.recorded if f.basis == "recorded" else r.effective) <= f.as_of]
-
-
-# ---------------------------------------------------------------- explain
-
-
-def explain_figure(store: AggregateStore, clock: Clock, account_ref: str, figure: str, as_of: datetime | None = None,
-                   basis: str = "recorded") -> FigureExplained:
-    """The events that make up one figure at `as_of` (default: now), each with its signed contribution; `figure` is
-    one of FIGURES or a bill number (that bill's remaining amount). The lines sum exactly to the figure."""
-    moment = as_of or clock()
-    loaded = load(store, account_ref, moment if basis == "recorded" else None)
-    _checked(loaded.book, moment, basis)
-    return explain(loaded.book, Figures(loaded.book, moment, basis), figure)
-
-
-def explain(book: Book, f: Figures, figure: str) -> FigureExplained:
-    name, keys, whole = _figure_keys(book, f, figure)
-    sums = f.keyed(name)
-    covered = {key for key in sums if keys is None or key in keys}
-    kept = covered if whole else {key for key in covered if sums[key]}
-    # one line per event, moment and kind of posting; a payment's receipt and its allocations make one line
-    grouped: dict[tuple[int, datetime, str], list[Posting]] = defaultdict(list)
-    for posting in f.in_force:
-        if any(fig == name and key in kept for fig, key, _ in posting.moves):
-            kind = "payment" if posting.kind == "allocation" else posting.kind
-            grouped[posting.version, posting.effective, kind].append(posting)
-    lines = []
-    for postings in grouped.values():
-        amount = sum((a for p in postings for fig, key, a in p.moves if fig == name and key in kept), ZERO)
-        if not amount:
-            continue
-        first = postings[0]
-        text = "; ".join(dict.fromkeys(describe(p) for p in postings))
-        lines.append(ExplainLine(kind=first.kind, ref=first.ref, description=text,
-                                 recorded_at=first.recorded, effective_at=first.effective, amount=f.money(name, amount)))
-    lines.sort(key=lambda line: (line.effective_at if f.basis == "effective" else line.recorded_at, line.recorded_at))
-    total = sum((f.of(name, key) for key in kept), ZERO)
-    return FigureExplained(account_id=book.account_ref, currency=book.currency, basis=f.basis, as_of=f.as_of,
-                           figure=figure, amount=f.money(name, total), lines=lines, items_left_out=len(covered - kept))
-
-
-def _figure_keys(book: Book, f: Figures, figure: str) -> tuple[str, set[str] | None, bool]:
-    """(the figure's bucket, the keys it covers (None: all), whether to show them even when they cancel out)."""
-    if figure == "overdue":
-        return REMAINING, f.overdue_bills(), False
-    if figure in FIGURES:
-        return FIGURES[figure], None, False
-    for bill_id, bill in book.bills.items():
-        if bill.bill_number == figure and f.on(bill.issued):
-            return REMAINING, {bill_id}, True
-    known = ", ".join(FIGURES)
-    raise InvalidInput(f"cannot explain {figure!r}: the figures are {known}, or the number of a bill the account had "
-                       f"at {f.as_of.isoformat()}", figure=figure)
-
-
-def summed(lines: Iterable[ExplainLine]) -> Decimal:
-    return sum((line.amount for line in lines), ZERO)

@@ -27,7 +27,8 @@ from ledger.aggregates import ids
 from ledger.aggregates.entries import CHARGE, CREDIT, PENALTY
 from ledger.errors import AccountNotYetOpen, LedgerError
 from ledger.eventstore.store import project as replay
-from ledger.queries.as_of import FIGURES, Figures, account_as_of, explain, load, state
+from ledger.queries.as_of import Figures, account_as_of, load, state
+from ledger.queries.explain import FIGURES, explain
 from ledger.service import Ledger
 from ledger.settings import Settings
 from tests.support.ledger_factory import (

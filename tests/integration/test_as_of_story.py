@@ -21,7 +21,8 @@ from decimal import Decimal
 import pytest
 
 from ledger.errors import AccountNotYetOpen
-from ledger.queries.as_of import account_as_of, explain_figure
+from ledger.queries.as_of import account_as_of
+from ledger.queries.explain import explain_figure
 from ledger.queries.history import account_history
 from ledger.service import Ledger
 from ledger.settings import Settings

@@ -9,7 +9,7 @@ import pytest
 
 from ledger.aggregates.entries import CREDIT
 from ledger.errors import InvalidInput
-from ledger.queries.as_of import explain
+from ledger.queries.explain import explain
 from ledger.queries.postings import BALANCE, PAID_AHEAD, PREPAID, REMAINING, UNBILLED, balanced
 from ledger.queries.postings import CREDIT as CREDIT_BALANCE
 from tests.support.account_events import AccountScript

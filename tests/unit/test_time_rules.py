@@ -11,10 +11,10 @@ import pytest
 from ledger.aggregates.billing_calendar import CycleSpecification, occurrence
 from ledger.aggregates.entries import CHARGE
 from ledger.aggregates.party_billing_cycle import trigger_record
+from ledger.bootstrap import bootstrap as make_ledger_from
 from ledger.commands.time_rules import cutoffs_passed_by, require_period_over, within_horizon
 from ledger.errors import EffectiveBeforeOpening, EffectiveTooFarAhead, PeriodNotOver, RuleViolation
 from ledger.settings import Settings
-from ledger.bootstrap import bootstrap as make_ledger_from
 from tests.support.account_events import AccountScript
 from tests.support.ledger_factory import memory_settings
 
