@@ -839,11 +839,16 @@ def main(argv: list[str] | None = None) -> int:
     doc["profiles"] = profiles.reports
     for name, report in profiles.reports.items():
         print(f"\n===== cProfile: {name} (top {args.profile_top}) =====\n{report}", file=sys.stderr)
-    if args.json:
+    return output(doc, args.json, print_table)
+
+
+def output(doc: dict[str, Any], as_json: bool, table: Callable[[dict[str, Any]], None]) -> int:
+    """The run's document on stdout: one JSON document, or its table."""
+    if as_json:
         json.dump(doc, sys.stdout, indent=2, default=str)
         print()
     else:
-        print_table(doc)
+        table(doc)
     return 0
 
 

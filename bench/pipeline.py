@@ -27,6 +27,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -43,6 +44,7 @@ from ledger.bootstrap import bootstrap  # noqa: E402
 from ledger.commands import DefineCycleSpecification, OpenBillingAccount  # noqa: E402
 from ledger.contracts.codec import SchemaRegistry  # noqa: E402
 from ledger.contracts.rating import CHARGE_SCHEMA, charge_record  # noqa: E402
+from ledger.ports import fixed_clock  # noqa: E402
 from ledger.settings import Settings  # noqa: E402
 from ledger.bootstrap import ensure_ledger_topics  # noqa: E402
 from tests.support.pipeline import process_env  # noqa: E402
@@ -75,8 +77,11 @@ def dataset_settings(url: str, bootstrap_servers: str, partitions: int) -> Setti
                     read_model_schema=f"{schema}_read", topic_partitions=partitions, log_level="WARNING")
 
 
+OPENED_AT = datetime(2026, 10, 1, tzinfo=UTC)  # the accounts open before the charges they get (5 October)
+
+
 def open_accounts(settings: Settings, accounts: int) -> float:
-    ledger = bootstrap(settings)
+    ledger = bootstrap(settings, clock=fixed_clock(OPENED_AT))  # before the charges' effective moment
     started = time.perf_counter()
     ledger.execute(DefineCycleSpecification.parse({"name": "monthly"}))
     for i in range(accounts):

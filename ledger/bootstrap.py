@@ -16,7 +16,7 @@ from ledger.errors import StreamError
 from ledger.eventstore.api_tables import ApiTables
 from ledger.eventstore.setup_lock import setting_up
 from ledger.eventstore.store import LedgerStore
-from ledger.ports import ApiRecords, Clock, Progress, system_clock
+from ledger.ports import ApiRecords, Clock, Progress, fixed_clock, system_clock
 from ledger.projections.database import ReadModelDatabase
 from ledger.runtime.outages import Dependencies
 from ledger.runtime.supervisor import RunPolicy, Worker, supervise
@@ -33,8 +33,10 @@ if TYPE_CHECKING:
 
 
 
-def bootstrap(settings: Settings | None = None, *, clock: Clock = system_clock, progress: Progress | None = None) -> Ledger:
+def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, progress: Progress | None = None) -> Ledger:
+    """The Ledger on the settings' store; its clock is `clock`, else LEDGER_FIXED_NOW when set, else the system's."""
     settings = settings or Settings()
+    clock = clock or (fixed_clock(settings.fixed_now) if settings.fixed_now else system_clock)
     on_postgres = settings.store == "postgres" and settings.postgres_url
     # processes starting together would race creating the tables
     with setting_up(settings.postgres_url) if on_postgres else contextlib.nullcontext():  # type: ignore[arg-type]

@@ -24,9 +24,11 @@ class LedgerError(Exception):
 
 
 class InvalidInput(LedgerError):
-    """A command's input failed validation; nothing was changed."""
+    """A command's input failed validation; nothing was changed. `problems`: each bad field's location (the
+    model's field names) and message, when a command model found them."""
 
     code = "invalid_input"
+    problems: list[tuple[tuple[str | int, ...], str]] = []
 
 
 class MoneyError(LedgerError):
@@ -51,6 +53,12 @@ class NotFound(LedgerError):
 
 class AccountNotFound(NotFound):
     code = "account_not_found"
+
+
+class AccountNotYetOpen(NotFound):
+    """An as-of moment before the account was opened: the account did not exist then."""
+
+    code = "account_not_yet_open"
 
 
 class BillNotFound(NotFound):
@@ -133,6 +141,36 @@ class PaymentStateError(RuleViolation):
 
 class CycleStateError(RuleViolation):
     code = "cycle_state"
+
+
+class TimeRuleViolation(RuleViolation):
+    """A moment a command gives is refused by a rule on time; nothing was changed."""
+
+    code = "time_rule"
+
+
+class EffectiveTooFarAhead(TimeRuleViolation):
+    """A money movement effective further ahead of the ledger's clock than the configured horizon."""
+
+    code = "effective_too_far_ahead"
+
+
+class EffectiveBeforeOpening(TimeRuleViolation):
+    """A charge effective before its account was opened."""
+
+    code = "effective_before_opening"
+
+
+class EffectiveBeforePayment(TimeRuleViolation):
+    """A payment reversal effective before the payment it reverses."""
+
+    code = "effective_before_payment"
+
+
+class PeriodNotOver(TimeRuleViolation):
+    """A billing cycle triggered before its period's cut-offs passed (without an explicit early run)."""
+
+    code = "period_not_over"
 
 
 class IdempotencyConflict(RuleViolation):

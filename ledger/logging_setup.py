@@ -15,6 +15,15 @@ import structlog
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+def _dropping(events: tuple[str, ...]) -> structlog.typing.Processor:
+    def drop(_: object, __: str, event_dict: structlog.typing.EventDict) -> structlog.typing.EventDict:
+        if event_dict.get("event") in events:
+            raise structlog.DropEvent
+        return event_dict
+
+    return drop
+
+
 def level_number(level: str) -> int:
     """The numeric level of a level name (case-insensitive); ValueError for an unknown name."""
     name = level.strip().upper()
@@ -23,12 +32,15 @@ def level_number(level: str) -> int:
     return logging.getLevelNamesMapping()[name]
 
 
-def configure_logging(level: str, json: bool | None, stream: TextIO | None = None) -> None:
+def configure_logging(level: str, json: bool | None, stream: TextIO | None = None,
+                      printed_elsewhere: tuple[str, ...] = ()) -> None:
     """Send structlog's output to stderr at `level`.
 
     `json`: True for JSON lines, False for the console renderer, None to choose by stream:
     the console renderer when stderr is a terminal, JSON lines otherwise.
     Each JSON line carries an ISO-8601 UTC `timestamp` and the `level`.
+    `printed_elsewhere`: events the console renderer leaves out because the caller shows them to the same person
+    itself (the CLI prints a refused command's error); JSON lines keep them, for whoever collects the logs.
     """
     out = stream if stream is not None else sys.stderr
     is_tty = bool(getattr(out, "isatty", lambda: False)())
@@ -36,8 +48,10 @@ def configure_logging(level: str, json: bool | None, stream: TextIO | None = Non
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer(sort_keys=False) if use_json else structlog.dev.ConsoleRenderer(colors=is_tty)
     )
+    dropped = () if use_json else printed_elsewhere
     structlog.configure(
         processors=[
+            *([_dropping(dropped)] if dropped else []),
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 from uuid import UUID
 
@@ -25,6 +25,12 @@ Clock = Callable[[], datetime]
 
 def system_clock() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def fixed_clock(moment: datetime) -> Clock:
+    """A clock that always reads `moment` (in UTC): one scripted step of a session, a test."""
+    utc = moment.astimezone(UTC)
+    return lambda: utc
 
 
 class Progress(Protocol):
@@ -68,6 +74,11 @@ class AggregateStore(Protocol):
 
     def history(self, aggregate_id: UUID) -> Iterable[Any]:
         """Every stored event of one aggregate, in order (for replays)."""
+        ...
+
+    def histories(self, aggregate_ids: Sequence[UUID], after: Mapping[UUID, int] | None = None) -> Mapping[UUID, list[Any]]:
+        """`history` of many aggregates (of each, the events after its version in `after`, when given) in as few
+        round trips as the store allows."""
         ...
 
     def created(self, topics: Sequence[str]) -> Iterable[Any]:

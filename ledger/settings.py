@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
 from psycopg.conninfo import conninfo_to_dict
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AwareDatetime, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 POSTGRES_RECORDER_TOPIC = "ledger.eventstore.postgres_recorder:FastPostgresApplicationRecorder"
@@ -29,6 +30,12 @@ class Settings(BaseSettings):
     # how a command retries after a version conflict (ledger/eventstore/contention.py; README "Writers under
     # contention" measures the three): locks (PostgreSQL; backoff elsewhere), backoff, or plain (at once)
     retry_strategy: Literal["locks", "backoff", "plain"] = "locks"
+    fixed_now: AwareDatetime | None = Field(
+        default=None, description="the ledger's clock reads this moment instead of the system's (scripted sessions, "
+                                  "tests); unset in production")
+    effective_horizon_hours: int = Field(
+        default=24, ge=0, description="how far ahead of the ledger's clock a charge, adjustment, payment, refund or "
+                                      "reversal may be effective")
     log_level: str = "INFO"
     # Personal data (issue 13): the master key that wraps each customer's key (32 bytes, base64; never logged).
     master_key: SecretStr | None = None
@@ -85,6 +92,10 @@ class Settings(BaseSettings):
         if self.store == "postgres" and not self.postgres_url:
             raise ValueError("LEDGER_STORE=postgres needs LEDGER_POSTGRES_URL (e.g. postgresql://user:pw@host:5432/db)")
         return self
+
+    @property
+    def effective_horizon(self) -> timedelta:
+        return timedelta(hours=self.effective_horizon_hours)
 
     def read_model_target(self) -> tuple[str, str | Path]:
         """("postgres", url) or ("sqlite", path): where the read models live."""

@@ -30,6 +30,7 @@ from ledger.errors import (
     ChargeNotFound,
     CreditLimitExceeded,
     CurrencyMismatch,
+    EffectiveBeforeOpening,
     IdempotencyConflict,
     InsufficientCredit,
     InvalidAmount,
@@ -317,6 +318,10 @@ class BillingAccount(LedgerAggregate):
         if self.remembered("charge", charge_id, fingerprint):
             return False
         self._require_active("apply charges", effective_at)
+        if effective_at < self.created_on:
+            raise EffectiveBeforeOpening(
+                f"charge {charge_id} is effective at {effective}, before account {self.account_ref} was opened "
+                f"({self.created_on.isoformat()})", account=self.account_ref, charge=charge_id)
         if currency_code != self.currency:
             raise CurrencyMismatch(
                 f"charge {charge_id} is in {currency_code} but account {self.account_ref} bills in {self.currency}",

@@ -76,6 +76,19 @@ def fmt(amount: Decimal, cur: Currency) -> str:
     return str(amount.normalize()) if amount.as_tuple().exponent < 0 else str(amount)
 
 
+def at_minor_unit(amount: Decimal, code: str) -> Decimal:
+    """`amount` written at its currency's minor unit (EUR 2 places, JPY 0): how a bill's and a payment's figures
+    are shown, "0.00" and never "0". Only the exponent changes; an amount finer than the unit keeps its places."""
+    quantized = amount.quantize(currency(code).quantum)
+    return quantized if quantized == amount else amount
+
+
+def at_rated_scale(amount: Decimal) -> Decimal:
+    """`amount` at the six places rated charges carry: how every figure that sums unrounded charges (a balance,
+    the unbilled total, an entry) is shown, so they all have one scale."""
+    return amount.quantize(_CHARGE_QUANTUM)
+
+
 @dataclass(frozen=True, slots=True)
 class Money:
     """An exact amount in one currency."""

@@ -15,12 +15,17 @@ TRIGGER_TYPES = ("person", "scheduler", "system")
 RUNNING, COMPLETED = "running", "completed"
 
 
-def trigger_record(trigger_type: str, triggered_by: str, reason: str) -> dict[str, str]:
+def trigger_record(trigger_type: str, triggered_by: str, reason: str, early_run: bool = False) -> dict[str, str]:
+    """Who or what triggered a cycle and why; an early run (before the period's cut-offs passed) says so, with its
+    reason, as "early_run": "true"."""
     if trigger_type not in TRIGGER_TYPES:
         raise RuleViolation(f"trigger type must be one of {', '.join(TRIGGER_TYPES)}, not {trigger_type!r}")
     if not triggered_by.strip():
         raise RuleViolation("a billing cycle must record who or what triggered it")
-    return {"type": trigger_type, "by": triggered_by, "reason": reason}
+    if early_run and not reason.strip():
+        raise RuleViolation("an early run of a billing cycle must say why (a reason)")
+    record = {"type": trigger_type, "by": triggered_by, "reason": reason}
+    return record | {"early_run": "true"} if early_run else record
 
 
 class PartyBillingCycle(LedgerAggregate):

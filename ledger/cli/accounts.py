@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from ledger.cli.bills import render_bill_summary
 from ledger.cli.context import App, Outcome
-from ledger.cli.options import given, split_spec
+from ledger.cli.options import given, name_flags, split_spec
 from ledger.cli.output import money, stamp, table
 from ledger.commands import (ChangeAccountTerms, CloseAccount, DefineCycleSpecification, OpenBillingAccount, ResumeAccount,
                              SuspendAccount)
@@ -16,11 +16,11 @@ from ledger.queries.accounts import account_view
 
 
 def do_spec_define(app: App, a: argparse.Namespace) -> Outcome:
-    cmd = DefineCycleSpecification.parse({"name": a.name, **given(
-        a, frequency="frequency", billing_day="billing_day", anchor_month="anchor_month",
+    cmd = DefineCycleSpecification.parse(given(
+        a, name="name", frequency="frequency", billing_day="billing_day", anchor_month="anchor_month",
         charge_date_offset="charge_date_offset", credit_date_offset="credit_date_offset",
         bill_date_offset="bill_date_offset", mailing_date_offset="mailing_date_offset",
-        payment_due_date_offset="payment_due_date_offset")})
+        payment_due_date_offset="payment_due_date_offset"))
     r = app.ledger.execute(cmd)
     s = cmd.specification()
     what = "defined" if r.created else "already defined with the same values (nothing changed)"
@@ -29,9 +29,11 @@ def do_spec_define(app: App, a: argparse.Namespace) -> Outcome:
 
 
 def do_account_open(app: App, a: argparse.Namespace) -> Outcome:
-    data = {"account_id": a.account, **given(
-        a, customer_id="customer", currency="currency", rating_type="rating_type", cycle_specification="cycle_spec",
-        payment_terms_days="payment_terms_days", credit_limit="credit_limit", time_zone="time_zone", name="name")}
+    data = given(
+        a, account_id="account", customer_id="customer", currency="currency", rating_type="rating_type",
+        cycle_specification="cycle_spec",
+        payment_terms_days="payment_terms_days", credit_limit="credit_limit", time_zone="time_zone", name="name")
+    name_flags(a, default_payment_method="payment_method")
     if a.payment_method:
         kind, method_id = split_spec(a.payment_method, 2, "--payment-method", "TYPE:ID, e.g. directDebit:MANDATE-1")
         data["default_payment_method"] = {"type": kind, "id": method_id}
@@ -42,7 +44,7 @@ def do_account_open(app: App, a: argparse.Namespace) -> Outcome:
 
 def _status_change(model: type[Command]) -> Callable[[App, argparse.Namespace], Outcome]:
     def run(app: App, a: argparse.Namespace) -> Outcome:
-        r = app.ledger.execute(model.parse({"account_id": a.account, **given(a, reason="reason")}))
+        r = app.ledger.execute(model.parse(given(a, account_id="account", reason="reason")))
         text = f"billing account {r.account_id} is {r.status}"
         if r.final_bill is not None:
             text += "\nfinal " + render_bill_summary(r.final_bill.to_dict())
@@ -75,7 +77,9 @@ def render_account(view: dict[str, Any]) -> str:
     lines = [
         f"account {view['account_id']}{name} (customer {view['customer_id']})",
         f"  status           {view['status']} since {stamp(view['status_since'])}",
-        f"  terms            {view['rating_type']}, {cur}, cycle {view['cycle_specification']}, time zone {view['time_zone']}"
+        f"  terms            {view['rating_type']}, {cur}, "
+        + (f"cycle {view['cycle_specification']}" if view["cycle_specification"] else "no billing cycle")
+        + f", time zone {view['time_zone']}"
         + (f", pays in {view['payment_terms_days']} days" if view["payment_terms_days"] is not None else ""),
         f"  credit limit     {m(view['credit_limit'])}",
         f"  balance          {m(view['balance'])}   (what the customer owes; negative: in credit)",
@@ -126,7 +130,7 @@ def register(top: Any, leaf: Callable[..., argparse.ArgumentParser], group: Call
     s.add_argument("account", help="account id (your reference)")
     s.add_argument("--customer", help="customer id")
     s.add_argument("--currency", help="ISO 4217 code, e.g. EUR")
-    s.add_argument("--cycle-spec", help="billing cycle specification name")
+    s.add_argument("--cycle-spec", help="billing cycle specification name (postpaid accounts; prepaid need none)")
     s.add_argument("--rating-type", help="postpaid (default) or prepaid")
     s.add_argument("--credit-limit", help="prepaid: how far the balance may go below zero (default 0)")
     s.add_argument("--payment-terms-days", help="days to pay a bill (default: the cycle specification's offset)")

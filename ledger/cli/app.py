@@ -10,17 +10,21 @@ Logs go to stderr, command output to stdout.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from pydantic import ValidationError
 
 from ledger.bootstrap import tune_gc
 from ledger.cli.context import App
+from ledger.cli.options import flag_message
 from ledger.cli.output import dump_json
 from ledger.cli.parser import build_parser
 from ledger.errors import InvalidInput, LedgerError
 from ledger.logging_setup import configure_logging
 from ledger.settings import Settings
+
+LONG_RUNNING = ("relay", "ingest", "project")  # stream processes: they log what they refuse and go on
 
 
 def _report(error: LedgerError, as_json: bool, out: TextIO, err: TextIO) -> None:
@@ -48,11 +52,17 @@ def main(argv: list[str] | None = None) -> int:
                              for e in error.errors())
         _report(InvalidInput(f"invalid LEDGER_* settings: {problems}"), args.json, out, err)
         return 2
+    if args.store_path:  # the flag names an SQLite file: it wins over LEDGER_STORE and LEDGER_SQLITE_PATH
+        settings = settings.model_copy(update={"store": "sqlite", "sqlite_path": Path(args.store_path)})
     level = args.log_level or settings.log_level
     if args.log_level is None and "log_level" not in settings.model_fields_set and args.command == "demo":
         level = "WARNING"  # the demo narrates on stdout; one log line per command would drown it on a terminal
+    # A refused command's error is printed on stderr below: on a console its log line would say it a second time.
+    # The long-running processes print no such error, so their refusals stay in the console log.
+    echoed = () if args.command in LONG_RUNNING else ("command refused",)
     try:
-        configure_logging(level, {"auto": True if args.json else None, "json": True, "console": False}[args.log_format])
+        configure_logging(level, {"auto": True if args.json else None, "json": True, "console": False}[args.log_format],
+                          printed_elsewhere=echoed)
     except ValueError as error:
         _report(InvalidInput(f"invalid LEDGER_LOG_LEVEL: {error}"), args.json, out, err)
         return 2
@@ -60,14 +70,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         outcome = args.func(app, args)
     except LedgerError as error:
-        _report(error, args.json, out, err)
+        _report(flag_message(error, args) if isinstance(error, InvalidInput) else error, args.json, out, err)
         return error.exit_code  # 2; a long-running process that gave up on a dependency: 3
     except KeyboardInterrupt:
         err.write("interrupted\n")
         return 130
     finally:
         app.close()
-    out.write((dump_json(outcome.data) if args.json else outcome.text) + "\n")
+    where = app.store_used()
+    text = outcome.text + (f"\n(store: {where})" if where else "")
+    out.write((dump_json(outcome.data) if args.json else text) + "\n")
     out.flush()
     return outcome.code
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 from typing import Any, Callable
 
+from ledger.cli.as_of import render_as_of, render_explanation
 from ledger.cli.context import App, Outcome
 from ledger.cli.options import given
 from ledger.cli.output import is_amount, money, stamp, table
-from ledger.queries.history import HistoryQuery, account_history
+from ledger.queries.as_of import AsOfQuery, account_as_of
+from ledger.queries.explain import explain_figure
+from ledger.queries.history import account_history
 from ledger.queries.verify import verify
 
 
-def render_history(data: dict[str, Any]) -> str:
+def render_history(data: dict[str, Any], with_figures: bool = True) -> str:
     cur = data["currency"]
     when = f"as of {data['as_of']}" if data["as_of"] else "up to now"
     lines = [f"history of account {data['account_id']} ({cur}), basis {data['basis']}, {when}",
@@ -21,16 +24,26 @@ def render_history(data: dict[str, Any]) -> str:
                      money(r["balance"], cur), r["description"]] for r in data["lines"]], right=[3, 4]),
              f"balance {money(data['balance'], cur)} {cur}"]
     state = {k: v for k, v in data["state"].items() if k != "balance"}
-    if state:
+    if state and with_figures:
         lines.append("figures: " + ", ".join(f"{k.replace('_', ' ')} {money(v, cur) if is_amount(v) else v}"
                                              for k, v in state.items()))
     return "\n".join(lines)
 
 
 def do_history(app: App, a: argparse.Namespace) -> Outcome:
-    query = HistoryQuery.parse({"account_id": a.account, **given(a, as_of="as_of", basis="basis")})
-    data = account_history(app.ledger.store, query.account_id, query.as_of, query.basis).to_dict()
-    return Outcome(data, render_history(data))
+    """The history's lines; with --as-of also the account's whole state then; with --explain one figure's events."""
+    query = AsOfQuery.parse(given(a, account_id="account", as_of="as_of", basis="basis", explain="explain"))
+    store, clock = app.ledger.store, app.ledger.now
+    if query.explain is not None:
+        explained = explain_figure(store, clock, query.account_id, query.explain, query.as_of, query.basis).to_dict()
+        return Outcome(explained, render_explanation(explained))
+    if query.as_of is None:
+        data = account_history(store, query.account_id, None, query.basis).to_dict()
+        return Outcome(data, render_history(data))
+    state = account_as_of(store, clock, query.account_id, query.as_of, query.basis).to_dict()
+    data = account_history(store, query.account_id, query.as_of, query.basis).to_dict()
+    data |= {"balance": state["balance"], "state": state}
+    return Outcome(data, render_as_of(state) + "\n\n" + render_history(data, with_figures=False))
 
 
 def do_verify(app: App, a: argparse.Namespace) -> Outcome:
@@ -46,9 +59,13 @@ def do_verify(app: App, a: argparse.Namespace) -> Outcome:
 
 
 def register(top: Any, leaf: Callable[..., argparse.ArgumentParser], group: Callable[[str, str], Any]) -> None:
-    s = leaf(top, "history", do_history, "an account's history replayed from its events, with a running balance")
+    s = leaf(top, "history", do_history, "an account's history replayed from its events, with a running balance; "
+                                         "its whole state as of a moment; a figure explained")
     s.add_argument("account")
-    s.add_argument("--as-of", help="stop at this moment (with offset)")
+    s.add_argument("--as-of", help="the account's whole state at this moment (with offset), and its history up to it")
     s.add_argument("--basis", help="recorded (default: what the ledger knew then) or effective (what was in force then)")
+    s.add_argument("--explain", metavar="FIGURE",
+                   help="the events that make up one figure (as of --as-of, default now): balance, unbilled, "
+                        "paid-ahead, receivable, overdue, credit-balance, prepaid-balance, or a bill number")
 
     leaf(top, "verify", do_verify, "rebuild every aggregate from its events and check the books (exit 1 on differences)")

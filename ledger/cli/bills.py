@@ -6,7 +6,7 @@ import argparse
 from typing import Any, Callable
 
 from ledger.cli.context import App, Outcome
-from ledger.cli.options import given
+from ledger.cli.options import given, name_flags
 from ledger.cli.output import money, plain, stamp, table
 from ledger.commands import ChangeBillState, IssueOffCycleBill
 from ledger.commands.lookups import load_account
@@ -58,7 +58,8 @@ def render_bill(view: dict[str, Any]) -> str:
 
 
 def do_bill_issue(app: App, a: argparse.Namespace) -> Outcome:
-    data = {"account_id": a.account, **given(a, request_id="request_id", up_to="up_to")}
+    data = given(a, account_id="account", request_id="request_id", up_to="up_to")
+    name_flags(a, send="no_send")
     if a.no_send:
         data["send"] = False
     r = app.ledger.execute(IssueOffCycleBill.parse(data))
@@ -74,8 +75,8 @@ def do_bill_show(app: App, a: argparse.Namespace) -> Outcome:
 
 def _bill_action(action: str) -> Callable[[App, argparse.Namespace], Outcome]:
     def run(app: App, a: argparse.Namespace) -> Outcome:
-        r = app.ledger.execute(ChangeBillState.parse({"account_id": a.account, "bill_number": a.bill_number,
-                                                      "action": action, **given(a, reason="reason")}))
+        r = app.ledger.execute(ChangeBillState.parse({
+            **given(a, account_id="account", bill_number="bill_number", reason="reason"), "action": action}))
         return Outcome(r, render_bill_summary(r.to_dict(), account_currency(app, a.account)))
 
     return run

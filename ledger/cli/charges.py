@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from ledger.cli.bills import account_currency
 from ledger.cli.context import App, Outcome
-from ledger.cli.options import CHARGE_TYPE_ALIASES, given, taxes
+from ledger.cli.options import CHARGE_TYPE_ALIASES, given, name_flags, taxes
 from ledger.cli.output import money
 from ledger.commands import AdjustCharge, PostCharge
 from ledger.commands.charge_import import check_batch_size, import_charges
@@ -19,6 +19,7 @@ def _charge_input(a: argparse.Namespace) -> dict[str, Any]:
     data = given(a, charge_id="charge_id", account_id="account", currency="currency", tax_excluded_amount="amount",
                  tax_included_amount="tax_included", date="date", product_ref="product", period_start="period_start",
                  period_end="period_end", description="description")
+    name_flags(a, type="type", applied_tax="tax")
     if a.type is not None:
         data["type"] = CHARGE_TYPE_ALIASES.get(a.type, a.type)
     if a.tax:
@@ -61,6 +62,7 @@ def do_charge_import(app: App, a: argparse.Namespace) -> Outcome:
 def do_charge_adjust(app: App, a: argparse.Namespace) -> Outcome:
     data = given(a, adjustment_id="adjustment_id", account_id="account", charge_id="charge_id",
                  tax_excluded_amount="amount", date="date", reason="reason")
+    name_flags(a, applied_tax="tax")
     if a.tax:
         data["applied_tax"] = taxes(a.tax)
     r = app.ledger.execute(AdjustCharge.parse(data))

@@ -6,10 +6,23 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
+from psycopg.conninfo import conninfo_to_dict
+
 from ledger.bootstrap import bootstrap
 from ledger.cli.progress import ProgressBar
 from ledger.service import Ledger
 from ledger.settings import Settings
+
+DEFAULT_SQLITE_PATH = Settings.model_fields["sqlite_path"].default
+
+
+def store_label(settings: Settings) -> str | None:
+    """A store as a person would name it (never its password); None for the default SQLite file."""
+    if settings.store == "sqlite":
+        return None if settings.sqlite_path == DEFAULT_SQLITE_PATH else f"SQLite {settings.sqlite_path}"
+    info = conninfo_to_dict(settings.postgres_url or "")
+    where = f"{info.get('dbname', 'postgres')} on {info.get('host', 'localhost')}:{info.get('port', '5432')}"
+    return f"PostgreSQL {where}" + (f", schema {settings.postgres_schema}" if settings.postgres_schema else "")
 
 
 @dataclass
@@ -28,12 +41,20 @@ class App:
         self.settings = settings
         self.args = args
         self._ledger: Ledger | None = None
+        self._used = False
 
     @property
     def ledger(self) -> Ledger:
         if self._ledger is None:
             self._ledger = bootstrap(self.settings, progress=ProgressBar())
+            self._used = True
         return self._ledger
+
+    def store_used(self) -> str | None:
+        """The event store this command used, when it is not the default (.ledger/ledger.sqlite); else None."""
+        if not self._used:
+            return None
+        return store_label(self.settings)
 
     def close(self) -> None:
         if self._ledger is not None:

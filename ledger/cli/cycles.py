@@ -6,7 +6,7 @@ import argparse
 from typing import Any, Callable
 
 from ledger.cli.context import App, Outcome
-from ledger.cli.options import given
+from ledger.cli.options import given, name_flags
 from ledger.cli.output import money, stamp
 from ledger.commands import TriggerBillingCycle
 
@@ -17,7 +17,8 @@ def render_cycle(data: dict[str, Any]) -> str:
     lines.append(f"  bill date        {data['bill_date']}")
     for trigger in data["triggers"]:
         reason = f": {trigger['reason']}" if trigger.get("reason") else ""
-        lines.append(f"  triggered by     {trigger['by']} ({trigger['type']}) at {stamp(trigger['at'])}{reason}")
+        early = ", EARLY RUN before the period's cut-offs" if trigger.get("early_run") == "true" else ""
+        lines.append(f"  triggered by     {trigger['by']} ({trigger['type']}) at {stamp(trigger['at'])}{early}{reason}")
     lines.append(f"  accounts billed  {data['accounts_billed']}, skipped {data['accounts_skipped']} (nothing to bill or prepaid)")
     totals = ", ".join(f"{money(v, k)} {k}" for k, v in sorted(data["totals"].items())) or "none"
     lines.append(f"  totals           {totals}")
@@ -27,8 +28,11 @@ def render_cycle(data: dict[str, Any]) -> str:
 def do_cycle_run(app: App, a: argparse.Namespace) -> Outcome:
     data = given(a, specification="spec", period_start="period_start", trigger_type="trigger_type",
                  triggered_by="by", reason="reason")
+    name_flags(a, send="no_send", early_run="early_run")
     if a.no_send:
         data["send"] = False
+    if a.early_run:
+        data["early_run"] = True
     r = app.ledger.execute(TriggerBillingCycle.parse(data))
     return Outcome(r, render_cycle(r.to_dict()))
 
@@ -42,3 +46,6 @@ def register(top: Any, leaf: Callable[..., argparse.ArgumentParser], group: Call
     s.add_argument("--by", help="who or what triggered the run")
     s.add_argument("--reason")
     s.add_argument("--no-send", action="store_true", help="leave the bills new (not validated and sent)")
+    s.add_argument("--early-run", action="store_true",
+                   help="bill before the period's cut-offs passed (refused otherwise); needs --reason, recorded on the "
+                        "cycle's trigger")

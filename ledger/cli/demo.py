@@ -263,7 +263,8 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
 
     clock.set(_at("2026-11-12T01:00:00+00:00"))
     reversal = run(ReversePayment.parse({"external_reference": "CHK-INITECH-1", "kind": "bouncedCheck",
-                                         "reason": "check returned unpaid: insufficient funds"}))
+                                         "reason": "check returned unpaid: insufficient funds",
+                                         "date": "2026-11-12T10:00:00+09:00"}))
     for reopened in reversal["reopened"]:
         say.say(f"the check bounces: payment CHK-INITECH-1 is {reversal['status']}; bill {reopened['bill_number']} "
                 f"reopens as {reopened['state']}, {money(reopened['remaining_amount'], 'JPY')} to pay again")
@@ -362,5 +363,5 @@ def do_demo(app: App, a: argparse.Namespace) -> Outcome:
 
 
 def register(top: Any, leaf: Callable[..., argparse.ArgumentParser], group: Callable[[str, str], Any]) -> None:
-    s = leaf(top, "demo", do_demo, "run a guided demo on a fresh SQLite store")
-    s.add_argument("--store-path", help="SQLite file for the demo (must not exist yet; default: a fresh temp file)")
+    leaf(top, "demo", do_demo, "run a guided demo on a fresh SQLite store (--store-path: a file that does not exist "
+                               "yet; default: a fresh temp file)")

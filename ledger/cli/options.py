@@ -11,7 +11,9 @@ CHARGE_TYPE_ALIASES = {"charge": "appliedBillingCharge", "penalty": "appliedPena
 
 
 def given(args: argparse.Namespace, **fields: str) -> dict[str, Any]:
-    """Command input from the options the user actually gave ({model field: namespace attribute})."""
+    """Command input from the options the user actually gave ({model field: namespace attribute}); the mapping is
+    remembered to name the options in an invalid-input error (`flag_message`)."""
+    name_flags(args, **fields)
     return {field: getattr(args, attr) for field, attr in fields.items() if getattr(args, attr, None) is not None}
 
 
@@ -44,3 +46,37 @@ def allocations(values: list[str] | None) -> list[dict[str, str]] | None:
         target, target_id, amount = split_spec(value, 3, "--allocate", "bill:NUMBER:AMOUNT or charge:CHARGE_ID:AMOUNT")
         out.append({"target": target, "id": target_id, "amount": amount})
     return out
+
+
+def name_flags(args: argparse.Namespace, **fields: str) -> None:
+    """Record which option gives which model field ({model field: namespace attribute}), so an invalid-input error
+    can name the option (`given` records its own)."""
+    args.__dict__.setdefault("_fields", {}).update(fields)
+
+
+def flag_message(error: InvalidInput, args: argparse.Namespace) -> InvalidInput:
+    """The error with each bad field named by the command-line option that gave it (--amount, not
+    tax_excluded_amount); unchanged when it has no field locations or the options are unknown."""
+    fields, options = args.__dict__.get("_fields", {}), args.__dict__.get("cli_options", {})
+    if not error.problems or not options:
+        return error
+    parts = []
+    for loc, found in error.problems:
+        message = found.removeprefix("Value error, ")
+        head, rest = (str(loc[0]), loc[1:]) if loc else ("", ())
+        option = options.get(fields.get(head, ""))
+        if option is None:
+            parts.append(f"{'.'.join(str(p) for p in loc) or 'input'}: {message}")
+            continue
+        if rest and isinstance(rest[0], int):  # a repeated option's value: --tax (2nd) AMOUNT
+            detail = f" ({_ordinal(rest[0] + 1)})" + "".join(f" {str(p).removeprefix('tax_').upper()}" for p in rest[1:])
+        else:
+            detail = "".join(f" {str(p).upper()}" for p in rest)
+        parts.append(f"{option}{detail}: {message}")
+    translated = InvalidInput(f"invalid input: {'; '.join(parts)}", **error.context)
+    translated.problems = error.problems
+    return translated
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"

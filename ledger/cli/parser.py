@@ -26,6 +26,8 @@ def _global_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
     parser.add_argument("--json", action="store_true", help="machine output: one JSON document on stdout", **kw)
     parser.add_argument("--log-level", type=str.upper, choices=LEVELS,
                         help="log level (default: LEDGER_LOG_LEVEL or INFO)", **kw)
+    parser.add_argument("--store-path", metavar="FILE",
+                        help="the SQLite store to use (LEDGER_SQLITE_PATH; with it LEDGER_STORE is sqlite)", **kw)
     parser.add_argument("--log-format", choices=["auto", "json", "console"],
                         help="logs on stderr: JSON lines, or a console view (auto, the default: console on a "
                              "terminal, JSON otherwise and with --json)", **({"default": "auto"} if defaults else kw))
@@ -36,10 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     _global_options(p, defaults=True)
     top = p.add_subparsers(dest="command", metavar="COMMAND")
 
+    leaves: list[argparse.ArgumentParser] = []
+
     def leaf(parent: Any, name: str, func: Subcommand, help: str) -> argparse.ArgumentParser:  # noqa: A002
         sub = parent.add_parser(name, help=help, description=help)
         _global_options(sub, defaults=False)
         sub.set_defaults(func=func)
+        leaves.append(sub)
         return sub  # type: ignore[no-any-return]
 
     def group(name: str, help: str) -> Any:  # noqa: A002
@@ -48,4 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module in GROUPS:
         module.register(top, leaf, group)
+    for sub in leaves:  # how each subcommand's inputs are named on the command line, for its error messages
+        sub.set_defaults(cli_options=_option_names(sub))
     return p
+
+
+def _option_names(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """{namespace attribute: the option as typed (--amount) or the positional's name (ACCOUNT)}."""
+    return {action.dest: action.option_strings[-1] if action.option_strings else str(action.metavar or action.dest.upper())
+            for action in parser._actions if action.dest not in ("help", argparse.SUPPRESS)}

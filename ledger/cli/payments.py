@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from ledger.cli.bills import account_currency, render_bill_summary
 from ledger.cli.context import App, Outcome
-from ledger.cli.options import allocations, given
+from ledger.cli.options import allocations, given, name_flags
 from ledger.cli.output import money
 from ledger.commands import RecordPayment, RefundCredit, ReversePayment
 from ledger.commands.lookups import load_account, load_bill
@@ -41,6 +41,7 @@ def do_payment_record(app: App, a: argparse.Namespace) -> Outcome:
         account = load_account(store, data["account_id"].strip())
         data.setdefault("currency", account.currency)
         data.setdefault("payer_ref", account.customer_id)
+    name_flags(a, allocations="allocate")
     allocs = allocations(a.allocate)
     if allocs is not None:
         data["allocations"] = allocs
@@ -55,7 +56,8 @@ def do_payment_record(app: App, a: argparse.Namespace) -> Outcome:
 
 
 def do_payment_reverse(app: App, a: argparse.Namespace) -> Outcome:
-    r = app.ledger.execute(ReversePayment.parse({"external_reference": a.reference, **given(a, kind="kind", reason="reason")}))
+    r = app.ledger.execute(ReversePayment.parse(given(a, external_reference="reference", kind="kind", reason="reason",
+                                                      date="date")))
     code = account_currency(app, r.account_id)
     lines = [f"payment {r.external_reference} of {money(r.amount, code or '')} {code} reversed "
              f"({a.kind}): now {r.status}"]
@@ -89,6 +91,7 @@ def register(top: Any, leaf: Callable[..., argparse.ArgumentParser], group: Call
     s.add_argument("reference", help="the payment's external reference")
     s.add_argument("--kind", help="bouncedCheck, chargeback or other")
     s.add_argument("--reason")
+    s.add_argument("--date", help="when the reversal takes effect, with offset (e.g. the bank's return date)")
 
     s = leaf(top, "refund", do_refund, "refund part of an account's credit balance")
     s.add_argument("--account")

@@ -7,8 +7,10 @@ import gc
 import signal
 import threading
 import time
+from decimal import Decimal
 from typing import Any, Callable
 
+from ledger.aggregates.money import at_minor_unit, at_rated_scale
 from ledger.bootstrap import GC_THRESHOLDS, local_projection
 from ledger.cli.context import App, Outcome
 from ledger.cli.output import money, table
@@ -127,7 +129,18 @@ def do_show_balances(app: App, a: argparse.Namespace) -> Outcome:
     if a.account and not rows:
         raise InvalidInput(f"account {a.account} is not in the read models (run `ledger project` first?)",
                            account=a.account)
+    rows = [_at_scales(row) for row in rows]
     return Outcome(rows, render_balances(rows))
+
+
+_MINOR_UNIT_FIGURES = ("receivable", "overdue_amount", "credit_balance")  # bills' and payments' money
+_RATED_FIGURES = ("balance", "unbilled", "prepaid_balance")  # sums of rated charges
+
+
+def _at_scales(row: dict[str, Any]) -> dict[str, Any]:
+    """A balance row's amounts at one scale per kind, like every other --json output."""
+    return row | {k: at_minor_unit(Decimal(row[k]), row["currency"]) for k in _MINOR_UNIT_FIGURES if k in row} \
+        | {k: at_rated_scale(Decimal(row[k])) for k in _RATED_FIGURES if k in row}
 
 
 def render_balances(rows: list[dict[str, Any]]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
@@ -66,7 +66,8 @@ class OpenBillingAccount(Command[AccountOpened]):
     customer_id: Id
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     rating_type: Literal["prepaid", "postpaid"] = "postpaid"
-    cycle_specification: Id
+    cycle_specification: Id | None = Field(default=None, description="required for postpaid accounts (their bills' "
+                                                                      "cycle); prepaid accounts have no bills")
     payment_terms_days: int | None = Field(default=None, ge=0, le=365)
     credit_limit: NonNegativeAmount = 0  # type: ignore[assignment]
     default_payment_method: PaymentMethodRef | None = None
@@ -90,13 +91,21 @@ class OpenBillingAccount(Command[AccountOpened]):
         except CycleCalendarError as error:
             raise ValueError(str(error)) from None
 
+    @field_validator("cycle_specification")
+    @classmethod
+    def _postpaid_has_a_cycle(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("rating_type", "postpaid") == "postpaid":
+            raise ValueError("a postpaid account needs a cycle specification (the cycle its bills come from)")
+        return value
+
 
 def open_account(ctx: HandlerContext, cmd: OpenBillingAccount) -> AccountOpened:
     account_id = ids.account_id(cmd.account_id)
     if ctx.settings.accounts_need_customer and ctx.store.find(Customer, ids.customer_id(cmd.customer_id)) is None:
         raise CustomerNotFound(f"customer {cmd.customer_id!r} not found: create it before its accounts",
                                customer=cmd.customer_id)
-    if ctx.store.find(BillingCycleSpecification, ids.cycle_spec_id(cmd.cycle_specification)) is None:
+    spec = cmd.cycle_specification or ""  # "": a prepaid account on no cycle
+    if spec and ctx.store.find(BillingCycleSpecification, ids.cycle_spec_id(spec)) is None:
         raise CycleSpecificationNotFound(
             f"billing cycle specification {cmd.cycle_specification!r} is not defined", specification=cmd.cycle_specification
         )
@@ -105,13 +114,13 @@ def open_account(ctx: HandlerContext, cmd: OpenBillingAccount) -> AccountOpened:
     if existing is not None:
         same = (existing.customer_id, existing.currency, existing.rating_type, existing.cycle_specification,
                 existing.credit_limit, existing.time_zone) == (cmd.customer_id, cmd.currency, cmd.rating_type,
-                                                              cmd.cycle_specification, cmd.credit_limit, cmd.time_zone)
+                                                              spec, cmd.credit_limit, cmd.time_zone)
         if not same:
             raise IdempotencyConflict(f"billing account {cmd.account_id!r} already exists with other values", account=cmd.account_id)
         return AccountOpened(account_id=cmd.account_id, created=False)
     account = BillingAccount.open(
         ctx.now(), id=account_id, account_ref=cmd.account_id, customer_id=cmd.customer_id, currency_code=cmd.currency,
-        rating_type=cmd.rating_type, cycle_specification=cmd.cycle_specification,
+        rating_type=cmd.rating_type, cycle_specification=spec,
         payment_terms_days=cmd.payment_terms_days, credit_limit=cmd.credit_limit, default_payment_method=method,
         time_zone=cmd.time_zone, name=cmd.name,
     )

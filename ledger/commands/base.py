@@ -53,10 +53,11 @@ class Command(BaseModel, Generic[R]):
         try:
             return cls.model_validate(data)
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors()
-            )
-            raise InvalidInput(f"invalid {cls.__name__}: {problems}", command=cls.__name__) from None
+            found = [(tuple(e["loc"]), e["msg"]) for e in error.errors()]
+            problems = "; ".join(f"{'.'.join(str(p) for p in loc) or 'input'}: {msg}" for loc, msg in found)
+            invalid = InvalidInput(f"invalid {cls.__name__}: {problems}", command=cls.__name__)
+            invalid.problems = found  # each bad field's location and message, for entry points naming their own inputs
+            raise invalid from None
 
     def log_ids(self) -> dict[str, str]:
         """The caller ids of a command, for its log line."""

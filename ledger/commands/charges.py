@@ -11,9 +11,11 @@ from pydantic import Field, model_validator
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.entries import CHARGE, TaxLine
+from ledger.aggregates.money import at_rated_scale
 from ledger.commands.base import Amount, Command, Id, Instant, NonNegativeAmount, Text
 from ledger.commands.lookups import load_account
 from ledger.commands.results import ChargeAdjusted, ChargePosted, ChargeRejection, ChargesPosted
+from ledger.commands.time_rules import within_horizon
 from ledger.errors import AccountNotFound, LedgerError
 from ledger.ports import HandlerContext
 
@@ -55,7 +57,8 @@ class PostCharge(Command[ChargePosted]):
     def taxes(self) -> list[TaxLine]:
         return [TaxLine(t.tax_category, t.tax_rate, t.tax_amount) for t in self.applied_tax]
 
-    def apply_to(self, account: Any, now: Any) -> bool:
+    def apply_to(self, account: Any, now: dt.datetime, horizon: dt.timedelta) -> bool:
+        within_horizon(now, self.date, horizon, f"charge {self.charge_id}", charge=self.charge_id)
         return account.apply_charge(
             now, charge_id=self.charge_id, charge_type=self.type, currency_code=self.currency,
             tax_excluded=self.tax_excluded_amount, taxes=self.taxes(),
@@ -68,10 +71,11 @@ class PostCharge(Command[ChargePosted]):
 
 def post_charge(ctx: HandlerContext, cmd: PostCharge) -> ChargePosted:
     account = load_account(ctx.store, cmd.account_id)
-    applied = cmd.apply_to(account, ctx.now())
+    applied = cmd.apply_to(account, ctx.now(), ctx.settings.effective_horizon)
     if applied:
         ctx.store.save(account)
-    return ChargePosted(account_id=cmd.account_id, charge_id=cmd.charge_id, applied=applied, balance=account.balance)
+    return ChargePosted(account_id=cmd.account_id, charge_id=cmd.charge_id, applied=applied,
+                        balance=at_rated_scale(account.balance))
 
 
 class PostCharges(Command[ChargesPosted]):
@@ -85,7 +89,7 @@ def post_charges(ctx: HandlerContext, cmd: PostCharges) -> ChargesPosted:
     by_account: dict[str, list[tuple[int, PostCharge]]] = defaultdict(list)
     for index, charge in enumerate(cmd.charges):
         by_account[charge.account_id].append((index, charge))
-    now = ctx.now()
+    now, horizon = ctx.now(), ctx.settings.effective_horizon
     account_ids = {ref: ids.account_id(ref) for ref in by_account}
     accounts = ctx.store.load_many(BillingAccount, list(account_ids.values()))  # one round trip for the batch
     touched: list[BillingAccount] = []
@@ -101,7 +105,7 @@ def post_charges(ctx: HandlerContext, cmd: PostCharges) -> ChargesPosted:
         before = account.version
         for index, charge in charges:
             try:
-                if charge.apply_to(account, now):
+                if charge.apply_to(account, now, horizon):
                     applied += 1
                 else:
                     duplicates += 1
@@ -130,6 +134,8 @@ class AdjustCharge(Command[ChargeAdjusted]):
 
 def adjust_charge(ctx: HandlerContext, cmd: AdjustCharge) -> ChargeAdjusted:
     account = load_account(ctx.store, cmd.account_id)
+    within_horizon(ctx.now(), cmd.date, ctx.settings.effective_horizon, f"adjustment {cmd.adjustment_id}",
+                   adjustment=cmd.adjustment_id)
     taxes = [TaxLine(t.tax_category, t.tax_rate, t.tax_amount) for t in cmd.applied_tax]
     applied = account.adjust_charge(
         ctx.now(), adjustment_id=cmd.adjustment_id, charge_id=cmd.charge_id, tax_excluded=cmd.tax_excluded_amount,
@@ -139,5 +145,5 @@ def adjust_charge(ctx: HandlerContext, cmd: AdjustCharge) -> ChargeAdjusted:
     if applied:
         ctx.store.save(account)
     return ChargeAdjusted(account_id=cmd.account_id, adjustment_id=cmd.adjustment_id, applied=applied,
-                          balance=account.balance)
+                          balance=at_rated_scale(account.balance))
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict
+from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
+from pydantic import Field
 
 from ledger.aggregates import ids
-from ledger.aggregates.billing_account import CLOSED, BillingAccount
+from ledger.aggregates.billing_account import CLOSED, PREPAID, BillingAccount
 from ledger.aggregates.billing_calendar import CycleCalendarError, CycleDates, end_of_day_exclusive, occurrence
 from ledger.aggregates.customer_bill import ON_CYCLE, CustomerBill
+from ledger.aggregates.money import at_minor_unit
 from ledger.aggregates.party_billing_cycle import COMPLETED, PartyBillingCycle, trigger_record
 from ledger.commands.base import Command, Id, Text
 from ledger.commands.billing import due_date, issue_bill
@@ -25,6 +28,7 @@ from ledger.commands.cycle_run import AccountStep, bill_in_batches, load_cycle
 from ledger.commands.recurring import RecurringCharges, RecurringStep
 from ledger.commands.lookups import load_specification
 from ledger.commands.results import CycleRunReport
+from ledger.commands.time_rules import require_period_over
 from ledger.errors import InvalidInput
 from ledger.ports import AggregateStore, HandlerContext
 
@@ -40,12 +44,14 @@ class TriggerBillingCycle(Command[CycleRunReport]):
     triggered_by: Id
     reason: Text = ""
     send: bool = True
+    early_run: bool = Field(default=False, description="bill before the period's cut-offs passed (needs a reason)")
 
 
-def accounts_on_specification(store: AggregateStore, specification: str) -> list[UUID]:
-    """Every account opened on a cycle specification, in opening order (read from the notification log)."""
-    return [event.originator_id for event in store.created([_OPENED_TOPIC])
-            if event.cycle_specification == specification]
+def opened_on_specification(store: AggregateStore, specification: str) -> list[BillingAccount.Opened]:
+    """The opening of every postpaid account on a cycle specification, in opening order (read from the notification
+    log): the accounts its cycles bill (prepaid accounts have no bills and need no specification)."""
+    return [event for event in store.created([_OPENED_TOPIC])
+            if event.cycle_specification == specification and event.rating_type != PREPAID]
 
 
 def cycle_report(cycle: PartyBillingCycle, already_completed: bool) -> CycleRunReport:
@@ -53,7 +59,8 @@ def cycle_report(cycle: PartyBillingCycle, already_completed: bool) -> CycleRunR
         cycle_id=str(cycle.id), specification=cycle.specification, status=cycle.status,
         period_start=cycle.period_start, period_end=cycle.period_end, bill_date=cycle.bill_date,
         triggers=cycle.triggers, accounts_billed=len(cycle.billed), accounts_skipped=len(cycle.skipped),
-        totals=cycle.totals, already_completed=already_completed,
+        totals={code: at_minor_unit(Decimal(total), code) for code, total in cycle.totals.items()},
+        already_completed=already_completed,
     )
 
 
@@ -63,11 +70,14 @@ def trigger_billing_cycle(ctx: HandlerContext, cmd: TriggerBillingCycle) -> Cycl
         dates = occurrence(spec, cmd.period_start)
     except CycleCalendarError as error:
         raise InvalidInput(str(error), specification=cmd.specification, period_start=cmd.period_start) from None
-    trigger = trigger_record(cmd.trigger_type, cmd.triggered_by, cmd.reason)
+    trigger = trigger_record(cmd.trigger_type, cmd.triggered_by, cmd.reason, cmd.early_run)
     cycle_id = ids.cycle_id(cmd.specification, cmd.period_start)
     cycle = ctx.store.find(PartyBillingCycle, cycle_id)
     if cycle is not None and cycle.status == COMPLETED:
         return cycle_report(cycle, already_completed=True)
+    opened = opened_on_specification(ctx.store, cmd.specification)
+    require_period_over(ctx.now(), dates, [event.time_zone for event in opened], cmd.early_run, cmd.reason,
+                        cmd.specification)
     if cycle is None:
         cycle = PartyBillingCycle.trigger(
             ctx.now(), id=cycle_id, specification=cmd.specification, specification_values=asdict(spec),
@@ -77,7 +87,7 @@ def trigger_billing_cycle(ctx: HandlerContext, cmd: TriggerBillingCycle) -> Cycl
         cycle.resume(ctx.now(), trigger)
     ctx.store.save(cycle)
 
-    todo = [a for a in accounts_on_specification(ctx.store, cmd.specification) if not cycle.is_done_for(a)]
+    todo = [event.originator_id for event in opened if not cycle.is_done_for(event.originator_id)]
     ctx.progress.start(len(todo), f"billing cycle {cmd.specification} {cmd.period_start}")
     recurring = RecurringCharges.for_run(ctx.store, spec, dates)
     bill_in_batches(ctx, cycle_id, todo, on_cycle_step(cycle_id, dates, cmd.send, recurring))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
@@ -16,9 +17,10 @@ from ledger.aggregates.fingerprints import digest
 from ledger.aggregates.payment_plan import oldest_due_first
 from ledger.commands.base import Command, Id, Instant, PositiveAmount, Text
 from ledger.commands.lookups import load_account
-from ledger.commands.results import BillSummary, CreditRefunded, PaymentRecorded, PaymentReversed
-from ledger.errors import (AccountNotFound, AllocationRefused, BillNotFound, CurrencyMismatch, IdempotencyConflict,
-                           PaymentNotFound, PaymentStateError)
+from ledger.commands.results import BillSummary, CreditRefunded, PaymentRecorded, PaymentReversed, account_money
+from ledger.commands.time_rules import within_horizon
+from ledger.errors import (AccountNotFound, AllocationRefused, BillNotFound, CurrencyMismatch, EffectiveBeforePayment,
+                           IdempotencyConflict, PaymentNotFound, PaymentStateError)
 from ledger.ports import HandlerContext
 
 Method = Literal["cash", "check", "bankCard", "thirdParty", "accountBalance", "loyaltyBurn", "digitalWallet", "directDebit"]
@@ -75,6 +77,8 @@ def record_payment(ctx: HandlerContext, cmd: RecordPayment) -> PaymentRecorded:
         raise CurrencyMismatch(f"payment in {cmd.currency} for account {cmd.account_id} in {account.currency}",
                                expected=account.currency, got=cmd.currency)
     now = ctx.now()
+    within_horizon(now, cmd.date, ctx.settings.effective_horizon, f"payment {cmd.external_reference}",
+                   payment=cmd.external_reference)
     plan = _plan(account, cmd)
     had_open_bills = bool(account.open_bills)
     rest = account.receive_payment(now, payment_id=payment_id, amount=cmd.amount, allocations=plan, effective_at=cmd.date)
@@ -95,11 +99,12 @@ def record_payment(ctx: HandlerContext, cmd: RecordPayment) -> PaymentRecorded:
 
 
 class ReversePayment(Command[PaymentReversed]):
-    """A bounced check or a chargeback: the payment's allocations are undone and its bills reopen."""
+    """A bounced check or a chargeback, effective at `date`: the payment's allocations are undone and its bills reopen."""
 
     external_reference: Id
     kind: Literal["bouncedCheck", "chargeback", "other"]
     reason: Text = ""
+    date: Instant = Field(description="when the reversal takes effect (the bank's return date, the chargeback's)")
 
 
 def reverse_payment(ctx: HandlerContext, cmd: ReversePayment) -> PaymentReversed:
@@ -109,6 +114,12 @@ def reverse_payment(ctx: HandlerContext, cmd: ReversePayment) -> PaymentReversed
     now = ctx.now()
     if payment.status == CANCELED:
         raise PaymentStateError(f"payment {cmd.external_reference} was already reversed", payment=cmd.external_reference)
+    within_horizon(now, cmd.date, ctx.settings.effective_horizon, f"reversal of payment {cmd.external_reference}",
+                   payment=cmd.external_reference)
+    if cmd.date < datetime.fromisoformat(payment.payment_date):
+        raise EffectiveBeforePayment(
+            f"reversal of payment {cmd.external_reference} is effective at {cmd.date.isoformat()}, before the payment "
+            f"itself ({payment.payment_date})", payment=cmd.external_reference)
     targets = account.current_targets(payment.allocations)
     bills = {bill_id: ctx.store.load(CustomerBill, UUID(bill_id), BillNotFound, "bill")
              for target, bill_id in targets if target == "bill"}
@@ -116,7 +127,7 @@ def reverse_payment(ctx: HandlerContext, cmd: ReversePayment) -> PaymentReversed
             for k, b in bills.items()}
     undone = account.reverse_payment(now, payment_id=payment.id, amount=payment.amount, allocations=payment.allocations,
                                      to_balance=payment.to_balance, bills=info, reason=cmd.reason,
-                                     effective_at=now)
+                                     effective_at=cmd.date)
     payment.reverse(now, reason=cmd.reason, kind=cmd.kind, undone=undone)
     for undo in undone:
         if undo["target"] == "bill":
@@ -138,10 +149,12 @@ class RefundCredit(Command[CreditRefunded]):
 
 def refund_credit(ctx: HandlerContext, cmd: RefundCredit) -> CreditRefunded:
     account = load_account(ctx.store, cmd.account_id)
+    within_horizon(ctx.now(), cmd.date, ctx.settings.effective_horizon, f"refund {cmd.refund_id}", refund=cmd.refund_id)
     applied = account.refund_credit(ctx.now(), refund_id=cmd.refund_id, amount=cmd.amount, method=cmd.method,
                                     reference=cmd.reference, effective_at=cmd.date)
     if applied:
         ctx.store.save(account)
+    balance = account.prepaid_balance if account.is_prepaid else account.credit_balance
     return CreditRefunded(account_id=cmd.account_id, refund_id=cmd.refund_id, applied=applied,
-                          credit_balance=account.prepaid_balance if account.is_prepaid else account.credit_balance)
+                          credit_balance=account_money(account, balance, rated=account.is_prepaid))
 

@@ -92,7 +92,8 @@ def _post(now: dt.datetime, account: BillingAccount, sub: Subscription, posting:
     worth = posting.worth
     taxed = worth.tax_category and worth.tax_rate is not None
     taxes = [TaxLine(worth.tax_category, worth.tax_rate, posting.tax_amount)] if taxed else []  # type: ignore[arg-type]
-    effective = start_of_day(posting.effective_day, account.time_zone)
+    # no earlier than the account's opening: the period it opened in starts at a local midnight it did not exist at
+    effective = max(start_of_day(posting.effective_day, account.time_zone), account.created_on)
     included = posting.tax_excluded + posting.tax_amount
     if posting.correction == 0:
         account.apply_charge(now, charge_id=posting.charge_id, charge_type=CHARGE, currency_code=account.currency,

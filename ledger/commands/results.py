@@ -1,6 +1,8 @@
 """Typed results of the command handlers: what each entry point shows (CLI text and JSON, later HTTP bodies).
 
-Amounts are Decimals (JSON renders them as strings, never floats). `to_dict()` is the plain form the CLI prints
+Amounts are Decimals (JSON renders them as strings, never floats), each kind at one scale: a bill's and a
+payment's figures and the credit balance at the currency's minor unit, figures that sum rated charges (a balance,
+a prepaid balance) at six places (`at_minor_unit`, `at_rated_scale`). `to_dict()` is the plain form the CLI prints
 with `--json` and the service logs from.
 """
 
@@ -10,6 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from ledger.aggregates.money import at_minor_unit, at_rated_scale
 
 
 class Result(BaseModel):
@@ -42,8 +46,9 @@ class BillSummary(Result):
 
     @classmethod
     def of(cls, bill: Any) -> BillSummary:
-        return cls(bill_id=str(bill.id), bill_number=bill.bill_number, state=bill.state, amount_due=bill.amount_due,
-                   remaining_amount=bill.remaining_amount)
+        return cls(bill_id=str(bill.id), bill_number=bill.bill_number, state=bill.state,
+                   amount_due=at_minor_unit(bill.amount_due, bill.currency),
+                   remaining_amount=at_minor_unit(bill.remaining_amount, bill.currency))
 
 
 class AccountStatusChanged(Result):
@@ -137,9 +142,16 @@ class PaymentReversed(PaymentRecorded):
 
 
 def _payment_fields(payment: Any) -> dict[str, Any]:
+    code = payment.currency
+    allocations = [{**a, "amount": str(at_minor_unit(Decimal(a["amount"]), code))} for a in payment.allocations]
     return {"payment_id": str(payment.id), "external_reference": payment.external_reference,
-            "account_id": payment.account_ref, "amount": payment.amount, "status": payment.status,
-            "allocations": payment.allocations, "to_balance": payment.to_balance}
+            "account_id": payment.account_ref, "amount": at_minor_unit(payment.amount, code), "status": payment.status,
+            "allocations": allocations, "to_balance": at_minor_unit(payment.to_balance, code)}
+
+
+def account_money(account: Any, amount: Decimal, rated: bool) -> Decimal:
+    """An account figure at its kind's scale: rated (six places) or the currency's minor unit."""
+    return at_rated_scale(amount) if rated else at_minor_unit(amount, account.currency)
 
 
 class CreditRefunded(Result):

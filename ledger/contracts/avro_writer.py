@@ -72,6 +72,12 @@ def raw_bytes(value: Any) -> bytes:
     return (_VARINT[size] if size < _SMALL else _zigzag(size)) + value
 
 
+def bool_bytes(value: Any) -> bytes:
+    if type(value) is not bool:
+        raise NotPlain(f"{type(value).__name__} for an Avro boolean")
+    return b"\x01" if value else b"\x00"
+
+
 class DecimalBytes:
     """Avro bytes/decimal at one precision and scale: the unscaled value, two's complement big-endian, sized as
     fastavro sizes it (from the magnitude: -128 at scale 0 takes two bytes); only for a Decimal whose exponent is
@@ -131,7 +137,8 @@ def date_bytes(value: Any) -> bytes:
     raise NotPlain("not a date")
 
 
-_PRIMITIVE = {"string": "text_bytes", "long": "long_bytes", "int": "int_bytes", "bytes": "raw_bytes"}
+_PRIMITIVE = {"string": "text_bytes", "long": "long_bytes", "int": "int_bytes", "bytes": "raw_bytes",
+              "boolean": "bool_bytes"}
 _LOGICAL = {("long", "timestamp-micros"): "micros_bytes", ("int", "date"): "date_bytes"}
 
 
@@ -291,7 +298,7 @@ def compile_writer(schema: dict[str, Any], header: bytes = b"") -> Writer:
     namespace: dict[str, Any] = {
         "NotPlain": NotPlain, "Decimal": Decimal, "UUID": UUID, "EXACT": _EXACT, "header": header, "VARINT": _VARINT, "SMALL": _SMALL,
         "text_bytes": text_bytes, "long_bytes": long_bytes,
-        "int_bytes": int_bytes, "raw_bytes": raw_bytes, "micros_bytes": micros_bytes,
+        "int_bytes": int_bytes, "raw_bytes": raw_bytes, "bool_bytes": bool_bytes, "micros_bytes": micros_bytes,
         "date_bytes": date_bytes, **compiler.names,
     }
     exec(compile(source, f"<avro writer {schema.get('name')}>", "exec"), namespace)  # noqa: S102 - our own schema's code

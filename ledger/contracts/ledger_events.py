@@ -120,7 +120,7 @@ def record(*, defaults: dict[str, Any] | None = None, **fields: Convert) -> Conv
 _TAX_LINE = record(category=same, rate=money, amount=money)
 _CYCLE_SPEC = record(name=same, frequency=same, billing_day=same, anchor_month=same, charge_date_offset=same,
                      credit_date_offset=same, bill_date_offset=same, mailing_date_offset=same, payment_due_date_offset=same)
-_TRIGGER = record(type=same, by=same, reason=same)
+_TRIGGER = record(type=same, by=same, reason=same, early_run=lambda flag: flag == "true")  # absent: not early
 _ALLOCATION = record(target=same, id=same, amount=money)
 _PARTY = record(id=same, role=same)
 POSITION = record(balance=money, unbilled=money, unbilled_count=same, receivable=money, credit_balance=money,

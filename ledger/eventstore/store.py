@@ -6,7 +6,7 @@ with the tests that pin them, in ledger/aggregates/library_bypasses.py, which ho
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 from uuid import UUID
@@ -321,8 +321,26 @@ class LedgerStore(Application):
         return self.recorder.select_notifications(start=start, limit=limit, topics=topics or ())
 
     def history(self, aggregate_id: UUID) -> Iterator[Any]:
-        """Every stored event of one aggregate, in version order (no snapshot, no cache)."""
-        return iter(self.events.get(aggregate_id))
+        """Every stored event of one aggregate, in version order (no snapshot, no cache), decoded the way the batch
+        reads decode (an auditor's as-of state reads every event of a long account), each when it is asked for."""
+        if self._bulk:  # PostgreSQL: binary tuple rows
+            event = self._event
+            rows = self.recorder.select_events_after([aggregate_id], [0])  # type: ignore[attr-defined]
+            return (event(aggregate_id, version, topic, state) for _, version, topic, state in rows)
+        return (self.domain_event(stored) for stored in self.recorder.select_events(aggregate_id))
+
+    def histories(self, aggregate_ids: Sequence[UUID], after: Mapping[UUID, int] | None = None) -> dict[UUID, list[Any]]:
+        """`history` of many aggregates (of each, the events after its version in `after`, when given): on PostgreSQL
+        one query for all of them."""
+        ids = list(dict.fromkeys(aggregate_ids))
+        after = after or {}
+        if not self._bulk:
+            return {i: [self.domain_event(s) for s in self.recorder.select_events(i, gt=after.get(i) or None)] for i in ids}
+        found: dict[UUID, list[Any]] = {aggregate_id: [] for aggregate_id in ids}
+        rows = self.recorder.select_events_after(ids, [after.get(i, 0) for i in ids])  # type: ignore[attr-defined]
+        for n, version, topic, state in rows:
+            found[ids[n - 1]].append(self._event(ids[n - 1], version, topic, state))
+        return found
 
     def created(self, topics: Sequence[str], page: int = 5_000) -> Iterator[Any]:
         """The events of the given topics (creation events, say) across every aggregate, in notification order,

@@ -1,4 +1,5 @@
-"""An account as it stands now: status, terms, balances, open bills (overdue judged in its time zone), bills."""
+"""An account as it stands now: status, terms, balances, open bills (overdue judged in its time zone), bills.
+Amounts at one scale per kind (`ledger/commands/results.py`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ledger.aggregates.money import at_minor_unit, at_rated_scale
 from ledger.commands.lookups import load_account, load_bill
 from ledger.ports import AggregateStore, Clock
 from ledger.queries.views import View
@@ -74,33 +76,34 @@ def account_view(store: AggregateStore, clock: Clock, account_ref: str) -> Accou
     """An account's current state, with its bills and which open bills are overdue (in the account's time zone)."""
     account = load_account(store, account_ref)
     fields = _summary_fields(account, clock)
-    today = fields["as_of"]
+    today, code = fields["as_of"], account.currency
     bills = []
     for number in account.bills:
         bill = load_bill(store, account, number)
         bills.append(BillLine(bill_number=number, state=bill.state, run_type=bill.run_type, bill_date=bill.bill_date,
-                              payment_due_date=bill.payment_due_date, amount_due=bill.amount_due,
-                              remaining_amount=bill.remaining_amount, overdue=bill.is_overdue(today)))
+                              payment_due_date=bill.payment_due_date, amount_due=at_minor_unit(bill.amount_due, code),
+                              remaining_amount=at_minor_unit(bill.remaining_amount, code), overdue=bill.is_overdue(today)))
     return AccountView(**fields, bills=bills)
 
 
 def _summary_fields(account: Any, clock: Clock) -> dict[str, Any]:
     today = clock().astimezone(ZoneInfo(account.time_zone)).date()
+    code = account.currency
     open_bills = [
         OpenBillLine(bill_number=b["bill_number"], bill_date=b["bill_date"], payment_due_date=b["payment_due_date"],
-                     remaining=b["remaining"], overdue=today > date.fromisoformat(b["payment_due_date"]))
+                     remaining=at_minor_unit(b["remaining"], code), overdue=today > date.fromisoformat(b["payment_due_date"]))
         for b in sorted(account.open_bills.values(), key=lambda b: (b["payment_due_date"], b["bill_number"]))
     ]
     return dict(
         account_id=account.account_ref, customer_id=account.customer_id, name=account.name,
         currency=account.currency, rating_type=account.rating_type,
         cycle_specification=account.cycle_specification, time_zone=account.time_zone,
-        payment_terms_days=account.payment_terms_days, credit_limit=account.credit_limit,
+        payment_terms_days=account.payment_terms_days, credit_limit=at_minor_unit(account.credit_limit, code),
         default_payment_method=account.default_payment_method,
         status=account.status, status_since=account.status_since, as_of=today,
-        balance=account.balance, unbilled=account.unbilled_total, unbilled_entries=len(account.unbilled),
-        unbilled_prepaid=account.unbilled_prepaid,
-        receivable=account.receivable, credit_balance=account.credit_balance,
-        prepaid_balance=account.prepaid_balance, identity_holds=account.identity_holds(),
+        balance=at_rated_scale(account.balance), unbilled=at_rated_scale(account.unbilled_total),
+        unbilled_entries=len(account.unbilled), unbilled_prepaid=at_minor_unit(account.unbilled_prepaid, code),
+        receivable=at_minor_unit(account.receivable, code), credit_balance=at_minor_unit(account.credit_balance, code),
+        prepaid_balance=at_rated_scale(account.prepaid_balance), identity_holds=account.identity_holds(),
         last_modified=account.last_activity, open_bills=open_bills,
     )

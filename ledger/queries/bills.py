@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.customer_bill import CustomerBill
+from ledger.aggregates.money import at_minor_unit, at_rated_scale
 from ledger.commands.lookups import load_account, load_bill
 from ledger.errors import AccountNotFound, BillNotFound
 from ledger.ports import AggregateStore, Clock
@@ -62,6 +63,7 @@ def on_demand_bill_view(store: AggregateStore, clock: Clock, account_ref: str, r
 
 def _view(bill: CustomerBill, account: BillingAccount, clock: Clock) -> BillView:
     today = clock().astimezone(ZoneInfo(account.time_zone)).date()
+    code = bill.currency
     return BillView(
         bill_id=str(bill.id), bill_number=bill.bill_number, account_id=bill.account_ref, state=bill.state,
         run_type=bill.run_type, off_cycle_reason=bill.off_cycle_reason,
@@ -70,8 +72,10 @@ def _view(bill: CustomerBill, account: BillingAccount, clock: Clock) -> BillView
         currency=bill.currency, billing_period_start=bill.billing_period_start,
         billing_period_end=bill.billing_period_end, bill_date=bill.bill_date, mailing_date=bill.mailing_date,
         payment_due_date=bill.payment_due_date, overdue=bill.is_overdue(today),
-        tax_excluded_amount=bill.tax_excluded_amount, tax_included_amount=bill.tax_included_amount,
-        rounding_difference=bill.rounding_difference, amount_due=bill.amount_due,
-        remaining_amount=bill.remaining_amount, items=bill.items, tax_items=bill.tax_items,
-        applied_payments=bill.applied_payments, last_update=bill.modified_on.isoformat(),
+        tax_excluded_amount=at_minor_unit(bill.tax_excluded_amount, code),
+        tax_included_amount=at_minor_unit(bill.tax_included_amount, code),
+        rounding_difference=at_rated_scale(bill.rounding_difference), amount_due=at_minor_unit(bill.amount_due, code),
+        remaining_amount=at_minor_unit(bill.remaining_amount, code), items=bill.items, tax_items=bill.tax_items,
+        applied_payments=[{**p, "amount": str(at_minor_unit(Decimal(p["amount"]), code))} for p in bill.applied_payments],
+        last_update=bill.modified_on.isoformat(),
     )

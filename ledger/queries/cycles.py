@@ -11,7 +11,7 @@ from ledger.aggregates import ids
 from ledger.aggregates.billing_cycle_specification import BillingCycleSpecification
 from ledger.aggregates.party_billing_cycle import COMPLETED, PartyBillingCycle
 from ledger.commands.cycle_run import load_cycle
-from ledger.commands.cycles import accounts_on_specification, cycle_report
+from ledger.commands.cycles import cycle_report, opened_on_specification
 from ledger.commands.lookups import load_specification
 from ledger.commands.results import CycleRunReport
 from ledger.ports import AggregateStore
@@ -56,7 +56,7 @@ class CycleRunView(CycleRunReport):
 def cycle_run_view(store: AggregateStore, cycle_id: UUID) -> CycleRunView:
     cycle = load_cycle(store, cycle_id)
     done = len(cycle.billed) + len(cycle.skipped)
-    total = done if cycle.status == COMPLETED else len(accounts_on_specification(store, cycle.specification))
+    total = done if cycle.status == COMPLETED else len(opened_on_specification(store, cycle.specification))
     extra: dict[str, Any] = {name: getattr(cycle, name) for name in ("charge_date", "credit_date", "mailing_date",
                                                                      "payment_due_date")}
     return CycleRunView(**cycle_report(cycle, already_completed=cycle.status == COMPLETED).model_dump(), **extra,

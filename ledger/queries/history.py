@@ -2,7 +2,8 @@
 
 Two bases: "recorded" (what the ledger knew at that moment: event timestamps) and "effective"
 (what was in force then: the business date of each charge, payment, refund; a bill counts from
-its recording). Amounts are signed changes to what the customer owes.
+the start of its bill date in the account's time zone: README "Basis rules"). Amounts are signed changes to
+what the customer owes. The account's whole state at a moment is `ledger/queries/as_of.py`.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from uuid import UUID
 
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
-from ledger.aggregates.money import ZERO, currency, fmt
+from ledger.aggregates.money import ZERO, at_minor_unit, at_rated_scale, currency, fmt
 from ledger.aggregates.party_billing_cycle import PartyBillingCycle
 from ledger.commands.base import Command, Id, Instant
 from ledger.errors import AccountNotFound, InvalidInput
 from ledger.ports import AggregateStore
+from ledger.queries.postings import project
 
 BASES = ("recorded", "effective")
 A = BillingAccount
@@ -45,8 +47,8 @@ class HistoryLine:
 
     def to_dict(self) -> dict[str, Any]:
         return {"recorded_at": self.recorded_at.isoformat(), "effective_at": self.effective_at.isoformat(),
-                "kind": self.kind, "description": self.description, "amount": str(self.amount),
-                "balance": str(self.balance), "refs": self.refs}
+                "kind": self.kind, "description": self.description, "amount": str(at_rated_scale(self.amount)),
+                "balance": str(at_rated_scale(self.balance)), "refs": self.refs}
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,8 @@ class AccountHistory:
     def to_dict(self) -> dict[str, Any]:
         return {"account_id": self.account_ref, "currency": self.currency,
                 "as_of": self.as_of.isoformat() if self.as_of else None, "basis": self.basis,
-                "balance": str(self.balance), "state": self.state, "lines": [line.to_dict() for line in self.lines]}
+                "balance": str(at_rated_scale(self.balance)), "state": self.state,
+                "lines": [line.to_dict() for line in self.lines]}
 
 
 def account_history(store: AggregateStore, account_ref: str, as_of: datetime | None = None, basis: str = "recorded") -> AccountHistory:
@@ -74,12 +77,13 @@ def account_history(store: AggregateStore, account_ref: str, as_of: datetime | N
     if not events:
         raise AccountNotFound(f"billing account {account_ref!r} not found", account=account_ref)
     cycles = _CycleNames(store)
+    bill_moments = {bill_id: bill.issued.effective for bill_id, bill in project(events).bills.items()}
     account: Any = None
     raw: list[tuple[datetime, datetime, str, str, Decimal, dict[str, str]]] = []
     state: dict[str, Any] = {}
     for event in events:
         account = event.mutate(account)
-        line = _describe(event, account, cycles)
+        line = _describe(event, account, cycles, bill_moments)
         recorded, effective = event.timestamp, line[0]
         if basis == "recorded" and as_of is not None and recorded > as_of:
             break
@@ -94,16 +98,19 @@ def account_history(store: AggregateStore, account_ref: str, as_of: datetime | N
         running += amount
         lines.append(HistoryLine(recorded, effective, kind, text, amount, running, refs))
     if basis == "effective" and as_of is not None:
-        state = {"balance": str(running)}
+        state = {"balance": str(at_rated_scale(running))}
     return AccountHistory(account.account_ref, account.currency, as_of, basis, lines, running, state)
 
 
 def figures(account: BillingAccount) -> dict[str, Any]:
     """An account's balances, JSON-ready."""
+    code = account.currency
     return {
-        "status": account.status, "balance": str(account.balance), "unbilled": str(account.unbilled_total),
-        "receivable": str(account.receivable), "credit_balance": str(account.credit_balance),
-        "prepaid_balance": str(account.prepaid_balance), "bills": len(account.bills),
+        "status": account.status, "balance": str(at_rated_scale(account.balance)),
+        "unbilled": str(at_rated_scale(account.unbilled_total)),
+        "receivable": str(at_minor_unit(account.receivable, code)),
+        "credit_balance": str(at_minor_unit(account.credit_balance, code)),
+        "prepaid_balance": str(at_rated_scale(account.prepaid_balance)), "bills": len(account.bills),
     }
 
 
@@ -127,7 +134,8 @@ def _m(account: Any, amount: Decimal) -> str:
     return f"{fmt(amount, currency(account.currency))} {account.currency}"
 
 
-def _describe(event: Any, after: Any, cycles: _CycleNames) -> tuple[datetime, str, str, Decimal, dict[str, str]]:
+def _describe(event: Any, after: Any, cycles: _CycleNames,
+              bill_moments: dict[str, datetime]) -> tuple[datetime, str, str, Decimal, dict[str, str]]:
     """(effective moment, kind, description, signed amount, refs) of one account event."""
     D, at = Decimal, event.timestamp
     if isinstance(event, A.Opened):
@@ -152,7 +160,7 @@ def _describe(event: Any, after: Any, cycles: _CycleNames) -> tuple[datetime, st
             text += f", credit balance applied {_m(after, D(event.credit_applied))}"
         rounding = D(event.rounding_difference)
         text += f", rounding {_m(after, rounding)}" if rounding else ""
-        return at, "bill", text, rounding, refs
+        return bill_moments.get(str(event.bill_id), at), "bill", text, rounding, refs
     if isinstance(event, A.PaymentReceived):
         parts = []
         for alloc in event.allocations:

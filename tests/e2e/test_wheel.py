@@ -147,10 +147,12 @@ def stream_env(stream_settings: Settings) -> dict[str, str]:
 
 
 def open_account(installed: Installed, cwd: Path, env: dict[str, str]) -> None:
-    """The monthly specification and account ACC-1 in EUR, through the installed CLI."""
-    ok(run(installed, "ledger", "--json", "cycle-spec", "define", "monthly-1", cwd=cwd, env=env))
+    """The monthly specification and account ACC-1 in EUR, through the installed CLI, on 1 October 2026 (the
+    ledger's clock fixed then: the charges that follow are effective after the opening)."""
+    opening = env | {"LEDGER_FIXED_NOW": "2026-10-01T00:00:00Z"}
+    ok(run(installed, "ledger", "--json", "cycle-spec", "define", "monthly-1", cwd=cwd, env=opening))
     ok(run(installed, "ledger", "--json", "account", "open", "ACC-1", "--customer", "C1", "--currency", "EUR",
-           "--cycle-spec", "monthly-1", cwd=cwd, env=env))
+           "--cycle-spec", "monthly-1", cwd=cwd, env=opening))
 
 
 def post_and_relay(installed: Installed, cwd: Path, env: dict[str, str]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ def ledger(make_settings):
 def _charge(registry: SchemaRegistry, charge_id: str, account: str = "ACC-1", amount: str = "10.00",
             currency: str = "EUR", **extra) -> bytes:
     record = charge_record(charge_id=charge_id, account_id=account, tax_excluded_amount=Decimal(amount),
-                           currency=currency, date="2026-10-05T10:00:00+00:00", **extra)
+                           currency=currency, date="2026-10-01T10:00:00+00:00", **extra)
     return registry.encode(CHARGE_SCHEMA, record)
 
 

@@ -53,6 +53,7 @@ def test_a_version_2_snapshot_loads_to_the_replayed_state(postgres_schema: tuple
     try:
         define_spec(ledger)
         open_account(ledger, "V2", "EUR")
+        clock.set(datetime(2026, 10, 6, 10, tzinfo=UTC))
         for i in range(4):
             post_charge(ledger, "V2", f"c{i}", f"{i + 1}.125", "EUR", f"2026-10-0{i + 2}T10:00:00Z")
         adjust(ledger, "V2", "a1", "c0", "-0.125", "2026-10-06T10:00:00Z")

@@ -30,7 +30,7 @@ def _three_accounts(make_settings: SettingsFactory) -> list[str]:
     for n, ref in enumerate(refs):
         open_account(ledger, ref, "EUR")
         for i in range(n * 2 + 1):  # pass a snapshot (every 3 events)
-            post_charge(ledger, ref, f"c{i}", f"{i + 1}.50", "EUR", "2026-10-05T10:00:00Z")
+            post_charge(ledger, ref, f"c{i}", f"{i + 1}.50", "EUR", "2026-10-01T10:00:00Z")
     ledger.close()
     return refs
 
@@ -130,7 +130,7 @@ def test_an_account_cached_after_its_rows_were_read_ahead_comes_from_the_cache(t
     ledger, account_ids, refs = three_on_postgres
     ahead = ledger.store.read_ahead(account_ids)
     first = ledger.store.load(BillingAccount, account_ids[0], AccountNotFound, "account")
-    post_charge(ledger, refs[0], "after-read-ahead", "7.00", "EUR", "2026-10-05T10:00:00Z")
+    post_charge(ledger, refs[0], "after-read-ahead", "7.00", "EUR", "2026-10-01T10:00:00Z")
     loaded = ledger.store.preload(BillingAccount, account_ids, AccountNotFound, "account", ahead)
     assert loaded[account_ids[0]] is first and first.balance == fresh_account(ledger, refs[0]).balance
 

@@ -181,13 +181,13 @@ def open_account(ledger: Ledger, ref: str, currency: str = "EUR", **values: Any)
 
 def charged_accounts(ledger: Ledger, count: int, amount: str = "10.00", *, charges: int = 1,
                      currency: str = "EUR") -> list[str]:
-    """Open ACC-0 .. ACC-{count - 1} (the spec must be defined), each with `charges` charges of `amount` on
-    5 October (ids ACC-n-c1, ACC-n-c2, ...); returns their references."""
+    """Open ACC-0 .. ACC-{count - 1} (the spec must be defined), each with `charges` charges of `amount` effective
+    at the ledger's clock, as they are rated (ids ACC-n-c1, ACC-n-c2, ...); returns their references."""
     refs = [f"ACC-{n}" for n in range(count)]
     for ref in refs:
         open_account(ledger, ref, currency)
         for k in range(1, charges + 1):
-            post_charge(ledger, ref, f"{ref}-c{k}", amount, currency, "2026-10-05T10:00:00Z")
+            post_charge(ledger, ref, f"{ref}-c{k}", amount, currency, ledger.now().isoformat())
     return refs
 
 
@@ -226,8 +226,11 @@ def pay(ledger: Ledger, ref: str, external_reference: str, amount: str, currency
     return ledger.execute(payment_cmd(ref, external_reference, amount, currency, when, **kw))
 
 
-def reverse(ledger: Ledger, external_reference: str, kind: str = "bouncedCheck", reason: str = "") -> dict[str, Any]:
-    return ledger.execute(ReversePayment.parse({"external_reference": external_reference, "kind": kind, "reason": reason}))
+def reverse(ledger: Ledger, external_reference: str, kind: str = "bouncedCheck", reason: str = "",
+            when: str | None = None) -> dict[str, Any]:
+    """Reverse a payment, effective at `when` (default: the ledger's clock)."""
+    return ledger.execute(ReversePayment.parse({"external_reference": external_reference, "kind": kind, "reason": reason,
+                                                "date": when or ledger.now().isoformat()}))
 
 
 def refund(ledger: Ledger, ref: str, refund_id: str, amount: str, when: str, method: str = "bankCard") -> dict[str, Any]:

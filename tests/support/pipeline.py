@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,9 @@ class Processes:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.logs.glob("*.log"))
 
 
+CHARGE_DATE = "2026-10-05T10:00:00+00:00"  # when the rating system's charges happened
+
+
 class RatingSystem:
     """Publishes charge messages to the rating topic, remembering what it sent (the independent sum)."""
 
@@ -112,7 +116,7 @@ class RatingSystem:
     def charge(self, charge_id: str, account: str, amount: Decimal, currency: str = "EUR") -> bytes:
         value = self.registry.encode(CHARGE_SCHEMA, charge_record(
             charge_id=charge_id, account_id=account, currency=currency, tax_excluded_amount=amount,
-            date="2026-10-05T10:00:00+00:00"))
+            date=CHARGE_DATE))
         self.send(value, account)
         self.sent[charge_id] = (account, amount)
         return value
@@ -189,12 +193,15 @@ def wait_for(check: Callable[[], bool], timeout: float, every: float = 0.5) -> b
 
 @contextlib.contextmanager
 def ledger_with_accounts(settings: Settings, accounts: dict[str, str]) -> Iterator[Ledger]:
-    """A ledger on `settings` with the monthly specification and these accounts (ref -> currency) opened."""
-    ledger = make_ledger(settings, FakeClock())
+    """A ledger on `settings` with the monthly specification and these accounts (ref -> currency) opened on
+    1 October, its clock then moved to just after CHARGE_DATE (the charges the tests send are rated as they come)."""
+    clock = FakeClock()
+    ledger = make_ledger(settings, clock)
     try:
         define_spec(ledger)
         for ref, currency in accounts.items():
             open_account(ledger, ref, currency)
+        clock.set(datetime.fromisoformat(CHARGE_DATE) + timedelta(minutes=5))
         yield ledger
     finally:
         ledger.close()

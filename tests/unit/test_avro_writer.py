@@ -102,6 +102,8 @@ def random_datum(schema: Any, rng: random.Random, names: dict[str, Any] | None =
         return random_text(rng)
     if kind in ("int", "long"):
         return rng.choice(edge_integers(32 if kind == "int" else 64))
+    if kind == "boolean":
+        return rng.random() < 0.5
     if kind == "bytes":
         return bytes(rng.getrandbits(8) for _ in range(rng.choice((0, 1, 40))))
     if kind == "boolean":

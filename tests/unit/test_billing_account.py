@@ -656,7 +656,7 @@ def test_threads_sharing_one_ledger_lose_no_update() -> None:
     def writer(index: int) -> None:
         try:
             for i in range(per_writer):
-                post_charge(ledger, "HOT", f"w{index}-{i}", "1.00", "EUR", "2026-10-05T10:00:00Z")
+                post_charge(ledger, "HOT", f"w{index}-{i}", "1.00", "EUR", "2026-10-01T10:00:00Z")
         except BaseException as error:  # noqa: BLE001 - reported below
             errors.append(error)
 

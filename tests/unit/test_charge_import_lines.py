@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 
 from ledger.commands.charge_import import import_charges
-from tests.support.ledger_factory import define_spec, make_ledger, memory_settings, open_account
+from tests.support.ledger_factory import FakeClock, define_spec, make_ledger, memory_settings, open_account
 
 
 def test_a_conflicting_resend_is_reported_on_its_own_line():
     """A charge, its conflicting re-send, then its valid re-send in one batch: the refusal names line 2, not line 3."""
-    ledger = make_ledger(memory_settings())
+    clock = FakeClock()
+    ledger = make_ledger(memory_settings(), clock)
     define_spec(ledger)
     open_account(ledger, "A", "EUR")
+    clock.advance(days=5)
     charge = {"charge_id": "c1", "account_id": "A", "currency": "EUR", "date": "2026-10-05T10:00:00Z"}
     lines = [json.dumps({**charge, "tax_excluded_amount": "1.00"}), json.dumps({**charge, "tax_excluded_amount": "9.00"}),
              json.dumps({**charge, "tax_excluded_amount": "1.00"})]

@@ -33,6 +33,9 @@ from ledger.errors import (
     CreditLimitExceeded,
     CurrencyMismatch,
     CycleSpecificationNotFound,
+    EffectiveBeforeOpening,
+    EffectiveBeforePayment,
+    EffectiveTooFarAhead,
     IdempotencyConflict,
     InsufficientCredit,
     InvalidAmount,
@@ -41,6 +44,7 @@ from ledger.errors import (
     LedgerError,
     PaymentNotFound,
     PaymentStateError,
+    PeriodNotOver,
     RuleViolation,
 )
 from ledger.service import Ledger
@@ -67,7 +71,8 @@ ADJUST = {"adjustment_id": "a1", "account_id": "A", "charge_id": "c1", "tax_excl
           "reason": "goodwill"}
 PAYMENT = {"account_id": "A", "external_reference": "P1", "amount": "10", "currency": "EUR", "method": "cash",
            "payer_ref": "C", "date": WHEN}
-REVERSAL = {"external_reference": "P1", "kind": "bouncedCheck"}
+REVERSAL = {"external_reference": "P1", "kind": "bouncedCheck", "date": "2026-11-07T00:00:00Z"}
+LATER = "2027-01-01T00:00:00Z"  # far beyond the effective horizon of the fixture's clock
 REFUND = {"account_id": "A", "refund_id": "r1", "amount": "1", "method": "cash", "date": WHEN}
 TRIGGER = {"specification": "monthly", "period_start": "2026-10-01", "trigger_type": "person", "triggered_by": "alice"}
 OFF_CYCLE = {"account_id": "A", "request_id": "req-1"}
@@ -182,13 +187,16 @@ def ledger() -> Iterator[Ledger]:
     define_spec(ledger)
     open_account(ledger, "A", "EUR")
     open_account(ledger, "PRE", "EUR", rating_type="prepaid", credit_limit="5")
+    clock.set(datetime(2026, 10, 5, 10, tzinfo=timezone.utc))
     post_charge(ledger, "A", "c1", "10", "EUR", WHEN)
     post_charge(ledger, "A", "c-oct", "20", "EUR", WHEN)
     clock.set(datetime(2026, 11, 1, 6, tzinfo=timezone.utc))
     run_cycle(ledger, "2026-10-01")
+    clock.set(datetime(2026, 11, 6, 0, tzinfo=timezone.utc))
     post_charge(ledger, "A", "c2", "5", "EUR", "2026-11-05T10:00:00Z")
     pay(ledger, "A", "P1", "10", "EUR", "2026-11-06T00:00:00Z")
-    reverse(ledger, "P1")
+    reverse(ledger, "P1", when="2026-11-06T00:00:00Z")
+    pay(ledger, "A", "P-kept", "1", "EUR", "2026-11-06T00:00:00Z", allocations=[{"target": "charge", "id": "c2", "amount": "1"}])
     yield ledger
     ledger.close()
 
@@ -226,6 +234,19 @@ REFUSALS: list[tuple[str, type, type[LedgerError], dict[str, Any]]] = [
     ("resume an active account", ResumeAccount, AccountStateError, {"account_id": "A"}),
     ("off-cycle bill of nothing", IssueOffCycleBill, RuleViolation, {**OFF_CYCLE, "up_to": "2026-10-01T00:00:00Z"}),
     ("off-cycle bill of prepaid", IssueOffCycleBill, RuleViolation, {**OFF_CYCLE, "account_id": "PRE"}),
+    ("charge beyond the horizon", PostCharge, EffectiveTooFarAhead, {**CHARGE, "charge_id": "x", "date": LATER}),
+    ("charge before the account opened", PostCharge, EffectiveBeforeOpening,
+     {**CHARGE, "charge_id": "x", "date": "2026-09-30T23:59:59Z"}),
+    ("adjustment beyond the horizon", AdjustCharge, EffectiveTooFarAhead, {**ADJUST, "date": LATER}),
+    ("payment beyond the horizon", RecordPayment, EffectiveTooFarAhead, {**PAYMENT, "external_reference": "P2", "date": LATER}),
+    ("refund beyond the horizon", RefundCredit, EffectiveTooFarAhead, {**REFUND, "date": LATER}),
+    ("reversal beyond the horizon", ReversePayment, EffectiveTooFarAhead,
+     {**REVERSAL, "external_reference": "P-kept", "date": LATER}),
+    ("reversal before its payment", ReversePayment, EffectiveBeforePayment,
+     {**REVERSAL, "external_reference": "P-kept", "date": "2026-11-05T23:59:59Z"}),
+    ("cycle before its cut-off", TriggerBillingCycle, PeriodNotOver, {**TRIGGER, "period_start": "2026-11-01"}),
+    ("early run without a reason", TriggerBillingCycle, RuleViolation,
+     {**TRIGGER, "period_start": "2026-11-01", "early_run": True}),
 ]
 
 

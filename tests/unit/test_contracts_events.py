@@ -99,7 +99,7 @@ def scenario() -> tuple[list[DomainEvent], dict[UUID, UUID]]:
         specification_values=asdict(spec_values),
         dates={k: v.isoformat() for k, v in asdict(occurrence(spec_values, date(2026, 10, 1))).items()},
         trigger=trigger_record("person", "alice", "October bill run"))
-    cycle.resume(clock(), trigger_record("scheduler", "nightly", ""))
+    cycle.resume(clock(), trigger_record("scheduler", "nightly", "catch-up before the cut-off", early_run=True))
     entries = account.entries_for_bill(None, None)
     totals = compose(entries, "EUR")
     bill_id, number, now = ids.on_cycle_bill_id(account.id, cycle.id), account.next_bill_number(), clock()
@@ -173,6 +173,8 @@ def sample(kind: str) -> DomainEvent:
 
 def matches(domain: Any, decoded: Any) -> bool:
     """Does a decoded Avro value carry exactly the domain value (strings of amounts, moments, dates, ids converted back)?"""
+    if isinstance(decoded, bool):  # a flag kept as "true" in the domain's dicts of strings
+        return domain in (decoded, str(decoded).lower())
     if isinstance(decoded, Decimal):
         return not isinstance(domain, float) and Decimal(str(domain)) == decoded
     if isinstance(decoded, datetime):
@@ -182,7 +184,7 @@ def matches(domain: Any, decoded: Any) -> bool:
     if isinstance(decoded, UUID):
         return UUID(str(domain)) == decoded
     if isinstance(decoded, dict):
-        present = {k for k, v in decoded.items() if v is not None}
+        present = {k for k, v in decoded.items() if v is not None and v is not False}  # absent: null or false
         return isinstance(domain, dict) and present <= domain.keys() and all(matches(domain[k], decoded.get(k)) for k in domain)
     if isinstance(decoded, list):
         return len(domain) == len(decoded) and all(matches(a, b) for a, b in zip(domain, decoded))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -15,6 +15,7 @@ from ledger.errors import InvalidInput
 from tests.support.accounts import new_account
 
 UTC = timezone.utc
+HORIZON = timedelta(days=1)
 FIELDS: dict[str, Any] = dict(
     charge_id="usage-001", account_id="ACME-PARIS", currency="EUR", tax_excluded_amount="18.456789",
     applied_tax=[{"tax_category": "VAT", "tax_rate": "20", "tax_amount": "3.691358"}],
@@ -86,8 +87,8 @@ def test_avro_and_json_copies_of_a_charge_are_duplicates() -> None:
     """A charge applied from Avro and re-sent as JSON is a duplicate, not an idempotency conflict."""
     account = new_account(at=datetime(2026, 10, 1, tzinfo=UTC), account_ref="ACME-PARIS")
     now = datetime(2026, 10, 8, tzinfo=UTC)
-    assert command().apply_to(account, now) is True
-    assert PostCharge.parse(JSON_LINE).apply_to(account, now) is False
+    assert command().apply_to(account, now, HORIZON) is True
+    assert PostCharge.parse(JSON_LINE).apply_to(account, now, HORIZON) is False
 
 
 def test_amounts_are_never_floats() -> None:

@@ -90,6 +90,7 @@ def test_second_reversal_is_refused_even_after_the_prepaid_charge_was_billed() -
     ledger = make_ledger(memory_settings(), clock)
     define_spec(ledger)
     open_account(ledger, "A", "EUR")
+    clock.set(datetime(2026, 10, 6, tzinfo=timezone.utc))
     post_charge(ledger, "A", "c1", "10", "EUR", "2026-10-05T00:00:00Z")
     pay(ledger, "A", "P1", "4", "EUR", "2026-10-06T00:00:00Z", allocations=[{"target": "charge", "id": "c1", "amount": "4"}])
     reverse(ledger, "P1")

@@ -106,7 +106,7 @@ def test_month_end_billing_day_periods_follow_the_clamped_calendar() -> None:
 def test_a_dst_day_is_one_day_and_charges_start_at_local_midnight() -> None:
     """Paris leaves summer time on 25 October 2026: 25..31 October is 7 of 31 days; October's line is effective at
     its first local midnight (UTC+2), November's advance line at 31 October's (UTC+1: the cycle's charge date)."""
-    ledger, clock = ledger_at("2026-10-01", time_zone="Europe/Paris")
+    ledger, clock = ledger_at("2026-09-30", time_zone="Europe/Paris")
     define_offering(ledger, "BASIC", recurring_price("31.00", tax_rate=None))
     subscribe(ledger, "S", "A", "BASIC", "2026-10-25")
     cycle(ledger, clock, "2026-10-01", "2026-11-01T06:00:00+00:00")
@@ -115,6 +115,18 @@ def test_a_dst_day_is_one_day_and_charges_start_at_local_midnight() -> None:
     items = bill_view(ledger.store, ledger.now, "A", "A-00001").items
     assert [(i["tax_excluded"], i["effective_at"]) for i in items] == [
         ("7.000000", "2026-09-30T22:00:00+00:00"), ("31.000000", "2026-10-30T23:00:00+00:00")]
+
+
+def test_a_line_of_the_opening_period_is_effective_no_earlier_than_the_opening() -> None:
+    """Opened at 02:00 Paris time on 1 October: October's line is effective at the opening, not at local midnight."""
+    ledger, clock = ledger_at("2026-10-01", time_zone="Europe/Paris")
+    define_offering(ledger, "BASIC", recurring_price("31.00", tax_rate=None))
+    subscribe(ledger, "S", "A", "BASIC", "2026-10-01")
+    cycle(ledger, clock, "2026-10-01", "2026-11-01T06:00:00+00:00")
+    from ledger.queries.bills import bill_view
+
+    items = bill_view(ledger.store, ledger.now, "A", "A-00001").items
+    assert items[0]["effective_at"] == "2026-10-01T00:00:00+00:00"
 
 
 def test_suspended_days_are_credited_on_a_period_billed_in_advance() -> None:

@@ -90,13 +90,14 @@ class LedgerMachine(RuleBasedStateMachine):
     @initialize()
     def start(self) -> None:
         self.settings = memory_settings(snapshot_interval=3, batch_size=2)
-        self.clock = FakeClock(datetime(2026, 1, 3, 9, tzinfo=UTC))
+        self.clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
         self.month = (2026, 1)
         self.ledger = make_ledger(self.settings, self.clock)
         self.replay = replay_store(self.ledger)
         define_spec(self.ledger)
         for ref, (code, zone) in ACCOUNTS.items():
             open_account(self.ledger, ref, code, time_zone=zone)
+        self.clock.set(datetime(2026, 1, 3, 9, tzinfo=UTC))  # charges come up to 48 hours late: after the opening
         self.balance = {ref: ZERO for ref in REFS}
         self.charges: dict[str, dict[str, Any]] = {}  # charge id -> {"ref", "cmd"}
         self.payments: dict[str, dict[str, Any]] = {}  # external reference -> {"ref", "amount", "reversed", "cmd"}

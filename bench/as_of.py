@@ -1,0 +1,173 @@
+"""Benchmark of the auditors' as-of state: one account of about 10,000 events, its state at a moment in the middle
+of its history, with the raw select of the same rows measured in the same run.
+
+    python -m bench.as_of [--store postgres|sqlite] [--months 10] [--charges-per-month 998] [--loads 9] [--json]
+
+The account (Paris, EUR) gets --charges-per-month rated charges a month, its month's bill (a cycle run on the 1st)
+and a payment of it on the 5th, for --months months: 10 x (998 + 2) + 1 = 10,001 events with the defaults. The
+moment is the middle of the 6th month. Measured, median of --loads, each on a fresh Ledger with no cache:
+
+- `account_as_of` on the recorded and on the effective basis, on a store written without snapshots and on one
+  written with a snapshot every 200 events (the as-of state is built from events alone, so a snapshot should
+  change nothing: the two figures show it);
+- the ceiling: the raw select (binary rows, no decoding) of every row the query reads: the account's events and
+  those of its bills, payments and cycles, one query per aggregate as the store does;
+- for reference, the current state's replay from events (`load_account`, no snapshot).
+
+Target: under 100 ms on PostgreSQL (shown, never asserted). Progress on stderr; the table (or --json) on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import structlog
+
+from bench.core import UTC, Clock, Target, loadavg, machine, ms_summary, output, postgres_target, say, sqlite_target
+from ledger.aggregates import ids
+from ledger.bootstrap import bootstrap, tune_gc
+from ledger.commands import DefineCycleSpecification, OpenBillingAccount, PostCharges, RecordPayment, TriggerBillingCycle
+from ledger.commands.lookups import load_account
+from ledger.queries.as_of import account_as_of, load
+
+ACCOUNT, SPEC = "AUDIT-1", "audit-monthly"
+TARGET_MS = 100
+
+
+def charge(month: datetime, n: int, j: int) -> dict[str, Any]:
+    """The j-th of n charges of a month: 0.0001 .. 50.0000 EUR plus 20% VAT, spread over its first 28 days."""
+    excluded = Decimal((j * 7919) % 500_000 + 1).scaleb(-4)
+    return {"charge_id": f"{month:%Y-%m}-{j:05d}", "account_id": ACCOUNT, "currency": "EUR",
+            "tax_excluded_amount": str(excluded),
+            "applied_tax": [{"tax_category": "VAT", "tax_rate": "20", "tax_amount": str(excluded * Decimal("0.2"))}],
+            "date": (month + timedelta(seconds=(j * 2_419_200) // n)).isoformat(), "description": "usage"}
+
+
+def build(target: Target, months: int, per_month: int) -> datetime:
+    """The account's history on `target`, snapshotted every 200 events as by default; returns its middle moment."""
+    clock = Clock(datetime(2026, 1, 1, tzinfo=UTC))
+    ledger = bootstrap(target.settings(snapshot_interval=200), clock=clock)
+    ledger.execute(DefineCycleSpecification.parse({"name": SPEC, "payment_due_date_offset": 14}))
+    ledger.execute(OpenBillingAccount.parse({"account_id": ACCOUNT, "customer_id": "C", "currency": "EUR",
+                                             "cycle_specification": SPEC, "time_zone": "Europe/Paris"}))
+    middle = clock.now
+    for m in range(months):
+        start = datetime(2026 + m // 12, m % 12 + 1, 1, tzinfo=UTC)
+        following = datetime(2026 + (m + 1) // 12, (m + 1) % 12 + 1, 1, tzinfo=UTC)
+        clock.now = following - timedelta(hours=12)  # the month's usage is rated before it ends
+        charges = [charge(start, per_month, j) for j in range(per_month)]
+        for k in range(0, per_month, 2_000):
+            ledger.execute(PostCharges.parse({"charges": charges[k : k + 2_000]}))
+        clock.now = following + timedelta(hours=2)
+        ledger.execute(TriggerBillingCycle.parse({"specification": SPEC, "period_start": start.date().isoformat(),
+                                                  "trigger_type": "scheduler", "triggered_by": "bench"}))
+        due = load_account(ledger.store, ACCOUNT).receivable
+        clock.now = following + timedelta(days=4)
+        ledger.execute(RecordPayment.parse({"account_id": ACCOUNT, "external_reference": f"PAY-{m}", "amount": str(due),
+                                            "currency": "EUR", "method": "directDebit", "payer_ref": "C",
+                                            "date": clock.now.isoformat()}))
+        if m == months // 2:
+            middle = start + timedelta(days=15)
+    ledger.close()
+    return middle
+
+
+def timed(run: Callable[[], Any], loads: int) -> list[float]:
+    samples = []
+    for _ in range(loads):
+        started = time.perf_counter()
+        run()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def measure(target: Target, snapshot_interval: int, middle: datetime, loads: int) -> dict[str, Any]:
+    """The as-of state on both bases through a store that reads snapshots (interval > 0) or not (0)."""
+    ledger = bootstrap(target.settings(snapshot_interval=snapshot_interval, cache_size=0))
+    try:
+        found = {basis: ms_summary(timed(lambda b=basis: account_as_of(ledger.store, ledger.now, ACCOUNT, middle, b),
+                                         loads)) for basis in ("recorded", "effective")}
+        state = account_as_of(ledger.store, ledger.now, ACCOUNT, middle, "effective")
+        found["state"] = {"bills": len(state.bills), "payments": len(state.payments),
+                          "unbilled_entries": len(state.unbilled_entries), "balance": str(state.balance)}
+    finally:
+        ledger.close()
+    return found
+
+
+def run_store(target: Target, p: argparse.Namespace) -> dict[str, Any]:
+    r: dict[str, Any] = {"store": target.name, "info": target.info()}
+    say(f"{target.name}: building the account ({p.months} months x {p.charges_per_month:,} charges)")
+    middle = build(target, p.months, p.charges_per_month)
+    ledger = bootstrap(target.settings(snapshot_interval=0, cache_size=0))
+    loaded = load(ledger.store, ACCOUNT)
+    bills = [UUID(b) for b in loaded.bills]
+    whole = [ids.account_id(ACCOUNT), *(UUID(k) for kind in (loaded.payments, loaded.cycles) for k in kind)]
+    aggregates = whole + bills
+    r["events"] = {"account": len(list(ledger.store.history(whole[0]))), "aggregates": len(aggregates),
+                   "all_read": sum(len(list(ledger.store.history(a))) for a in whole) + sum(map(len, loaded.bills.values()))}
+    r["replay_ms"] = ms_summary(timed(lambda: load_account(ledger.store, ACCOUNT), p.loads))
+    ledger.close()
+    r["middle"] = middle.isoformat()
+    r["snapshots_stored"] = target.count(target.snapshots_table)
+    say(f"{target.name}: as-of at {middle:%Y-%m-%d %H:%M}Z, {r['events']['all_read']:,} rows of "
+        f"{len(aggregates)} aggregates ({r['snapshots_stored']} snapshots stored)")
+    # the same rows, one query per aggregate (a bill's from version 2: its creation event is not read)
+    r["raw_select_ms"] = ms_summary([(target.raw_read(target.events_table, whole)[0]
+                                      + target.raw_read(target.events_table, bills, gt=1)[0]) * 1000 for _ in range(p.loads)])
+    r["without_snapshots"] = measure(target, 0, middle, p.loads)
+    r["with_snapshots"] = measure(target, 200, middle, p.loads)
+    return r
+
+
+def print_table(doc: dict[str, Any]) -> None:
+    m = doc["machine"]
+    print(f"machine: nproc={m['nproc']}  cpu={m['cpu'] or '?'}  python={m['python']}  "
+          f"loadavg start={m.get('loadavg_at_start')} end={m.get('loadavg_at_end')}")
+    for r in doc["stores"]:
+        e = r["events"]
+        print(f"\n{r['store']}: account of {e['account']:,} events; the query reads {e['all_read']:,} rows of "
+              f"{e['aggregates']} aggregates; moment {r['middle']}; state then: {r['without_snapshots']['state']}")
+        raw, replay = r["raw_select_ms"]["median_ms"], r["replay_ms"]["median_ms"]
+        print(f"{'measure':<52} {'median':>10} {'min':>10} {'x raw select':>13} {'x replay':>9}  target")
+        for label, key, basis in [("as-of, recorded basis, no snapshots", "without_snapshots", "recorded"),
+                                  ("as-of, effective basis, no snapshots", "without_snapshots", "effective"),
+                                  ("as-of, recorded basis, snapshots every 200", "with_snapshots", "recorded"),
+                                  ("as-of, effective basis, snapshots every 200", "with_snapshots", "effective")]:
+            s = r[key][basis]
+            verdict = "met" if s["median_ms"] < TARGET_MS else "MISSED"
+            print(f"{label:<52} {s['median_ms']:>8.1f}ms {s['min_ms']:>8.1f}ms {s['median_ms'] / raw:>12.1f}x "
+                  f"{s['median_ms'] / replay:>8.1f}x  < {TARGET_MS} ms: {verdict}")
+        print(f"{'raw select of the same rows (ceiling)':<52} {raw:>8.1f}ms {r['raw_select_ms']['min_ms']:>8.1f}ms")
+        print(f"{'current state replayed from events (reference)':<52} {r['replay_ms']['median_ms']:>8.1f}ms")
+        print(f"({r['snapshots_stored']} snapshots stored; 'no snapshots' is a store that does not read them)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.as_of", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--store", choices=("postgres", "sqlite"), default="postgres")
+    ap.add_argument("--months", type=int, default=10)
+    ap.add_argument("--charges-per-month", type=int, default=998)
+    ap.add_argument("--loads", type=int, default=9)
+    ap.add_argument("--json", action="store_true")
+    p = ap.parse_args(argv)
+    tune_gc()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+                        logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    doc: dict[str, Any] = {"machine": machine(), "params": vars(p), "stores": []}
+    with (postgres_target() if p.store == "postgres" else sqlite_target()) as target:
+        doc["stores"].append(run_store(target, p))
+    doc["machine"]["loadavg_at_end"] = loadavg()
+    return output(doc, p.json, print_table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
