@@ -23,7 +23,7 @@ from ledger.ports import NoProgress
 from ledger.queries.verify import verify
 from tests.support.ledger_factory import UTC, FakeClock, account_of, make_ledger, post_charge, postgres_settings, run_cycle
 from tests.support.outages import ChargeFeeder, ProgressWatch
-from tests.support.pipeline import Processes, RatingSystem, ledger_with_accounts, wait_for
+from tests.support.pipeline import Processes, RatingSystem, ledger_with_accounts, rating_moment, wait_for
 
 SHARED = [f"H-{n}" for n in range(10)]
 
@@ -120,7 +120,7 @@ def test_a_save_waits_while_a_retrier_holds_the_accounts_it_writes(postgres_sche
     settings = postgres_settings(*postgres_schema)
     with ledger_with_accounts(settings, {"L-1": "EUR"}):
         pass
-    writer, retrier = make_ledger(settings), make_ledger(settings)
+    writer, retrier = make_ledger(settings, FakeClock(rating_moment())), make_ledger(settings)
     try:
         saved = threading.Event()
         with retrier.store.writer_locks.holding() as take:

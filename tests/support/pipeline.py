@@ -191,6 +191,11 @@ def wait_for(check: Callable[[], bool], timeout: float, every: float = 0.5) -> b
 
 
 
+def rating_moment() -> datetime:
+    """Just after CHARGE_DATE: a ledger clock at which the charges the tests send are within the effective horizon."""
+    return datetime.fromisoformat(CHARGE_DATE) + timedelta(minutes=5)
+
+
 @contextlib.contextmanager
 def ledger_with_accounts(settings: Settings, accounts: dict[str, str]) -> Iterator[Ledger]:
     """A ledger on `settings` with the monthly specification and these accounts (ref -> currency) opened on
@@ -201,7 +206,7 @@ def ledger_with_accounts(settings: Settings, accounts: dict[str, str]) -> Iterat
         define_spec(ledger)
         for ref, currency in accounts.items():
             open_account(ledger, ref, currency)
-        clock.set(datetime.fromisoformat(CHARGE_DATE) + timedelta(minutes=5))
+        clock.set(rating_moment())
         yield ledger
     finally:
         ledger.close()
