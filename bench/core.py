@@ -76,7 +76,6 @@ SPEC = "bench-monthly"
 REPLAY_SPEC = "bench-replay"
 REPLAY_ACCOUNT = "BENCH-REPLAY-1"
 TIME_ZONE = "Europe/Paris"
-UTC = UTC
 
 TARGETS = {  # shown beside the figures, never asserted
     "posting": ("postgres", ">= 15,000 charges/s", lambda v: v >= 15_000),

@@ -26,8 +26,8 @@ from ledger.streaming.positions import PostgresPositions, SqlitePositions
 
 if TYPE_CHECKING:
     from consumers.charge_ingestion import IngestWorker
-    from ledger.eventstore.personal_data import PersonalDataVault
     from consumers.projection import ProjectionConsumer
+    from ledger.eventstore.personal_data import PersonalDataVault
     from ledger.streaming.notifier import Notifier
     from ledger.streaming.relay import OutboxRelay
 
@@ -234,8 +234,8 @@ def demo_read_models(store_path: Path) -> ReadModelDatabase:
 
 
 def relay(ledger: Ledger, registry: SchemaRegistry | None = None) -> OutboxRelay:
-    from ledger.streaming.kafka_publisher import KafkaPublisher
     from ledger.streaming.event_feed import EventFeed
+    from ledger.streaming.kafka_publisher import KafkaPublisher
     from ledger.streaming.relay import OutboxRelay
 
     settings = ledger.settings

@@ -7,9 +7,9 @@ six decimal places (rated usage); a bill rounds once per tax line.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Sequence
 
 from ledger.aggregates.currencies import MINOR_UNITS
 from ledger.errors import CurrencyMismatch, InvalidAmount, UnknownCurrency

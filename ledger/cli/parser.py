@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from ledger.cli import (accounts, api, audit, bills, charges, customers, cycles, demo, payments, streams,
-                        subscriptions)
+from ledger.cli import accounts, api, audit, bills, charges, customers, cycles, demo, payments, streams, subscriptions
 from ledger.cli.context import App, Outcome
 from ledger.logging_setup import LEVELS
 

@@ -8,9 +8,9 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
-from ledger.aggregates.customer import Customer
-from ledger.aggregates.billing_cycle_specification import BillingCycleSpecification
 from ledger.aggregates.billing_calendar import CycleCalendarError, CycleSpecification, check_time_zone
+from ledger.aggregates.billing_cycle_specification import BillingCycleSpecification
+from ledger.aggregates.customer import Customer
 from ledger.aggregates.money import currency
 from ledger.commands.base import Command, Id, NonNegativeAmount, Text
 from ledger.commands.lookups import load_account

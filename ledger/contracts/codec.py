@@ -10,17 +10,19 @@ import json
 import os
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import fastavro
 from fastavro.schema import fingerprint as _fingerprint_hex
 from fastavro.schema import to_parsing_canonical_form
 
-from ledger.contracts.avro_reader import NotCompilable as ReaderNotCompilable, compile_reader
+from ledger.contracts.avro_reader import NotCompilable as ReaderNotCompilable
+from ledger.contracts.avro_reader import compile_reader
 from ledger.contracts.avro_writer import NotCompilable, Writer, compile_writer
 from ledger.contracts.errors import InvalidSchemaFile, UndecodableMessage, UnencodableRecord, UnknownSchema
 

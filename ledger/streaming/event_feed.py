@@ -7,11 +7,11 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
-from ledger.eventstore.account_history import load_at_versions
-from ledger.eventstore.notification_log import NotificationLog
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.contracts.ledger_events import account_position, to_record
 from ledger.errors import NotFound
+from ledger.eventstore.account_history import load_at_versions
+from ledger.eventstore.notification_log import NotificationLog
 from ledger.eventstore.store import mutate
 
 if TYPE_CHECKING:

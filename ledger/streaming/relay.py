@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from functools import cache
-from typing import Any, Callable
+from typing import Any
 
 import structlog
 
 from ledger.contracts.codec import SchemaRegistry
 from ledger.errors import PublishFailed
-from ledger.streaming.event_feed import EventFeed, FeedItem
 from ledger.ports import EventPublisher, OutboundMessage, PositionStore
 from ledger.runtime.metrics import ProcessMetrics
 from ledger.runtime.outages import DATABASES, KAFKA
 from ledger.runtime.supervisor import RunPolicy, supervise
+from ledger.streaming.event_feed import EventFeed, FeedItem
 
 RELAY_NAME = "event-topic-relay"
 DEFAULT_DEPENDENCIES = {"kafka": (PublishFailed,)}

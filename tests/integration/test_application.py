@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -39,7 +39,6 @@ from tests.support.ledger_factory import (
 )
 
 D = Decimal
-UTC = timezone.utc
 OCT, NOV = date(2026, 10, 1), date(2026, 11, 1)
 SettingsFactory = Callable[..., Settings]
 

@@ -3,19 +3,27 @@ layouts loaded through the batch read."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 
-from ledger.eventstore.postgres_recorder import RAISE_WORK_MEM
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.errors import AccountNotFound
-from tests.support.ledger_factory import (FakeClock, adjust, define_spec, make_ledger, open_account, pay,
-                                          post_charge, postgres_settings, replay_store, run_cycle)
+from ledger.eventstore.postgres_recorder import RAISE_WORK_MEM
+from tests.support.ledger_factory import (
+    FakeClock,
+    adjust,
+    define_spec,
+    make_ledger,
+    open_account,
+    pay,
+    post_charge,
+    postgres_settings,
+    replay_store,
+    run_cycle,
+)
 from tests.support.snapshot_layouts import version_2_snapshot_state
-
-UTC = timezone.utc
 
 
 def _storage(url: str, schema: str, table: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
@@ -38,7 +38,6 @@ from tests.support.ledger_factory import (
 )
 
 D = Decimal
-UTC = timezone.utc
 T0 = datetime(2026, 10, 1, 9, tzinfo=UTC)
 OCT5 = datetime(2026, 10, 5, 10, tzinfo=UTC)
 

@@ -3,7 +3,7 @@ library's own paths give (the bypasses listed in ledger/aggregates/library_bypas
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -21,7 +21,7 @@ from ledger.eventstore.store import LedgerStore
 from tests.support.accounts import new_account
 
 D = Decimal
-T0 = datetime(2026, 10, 1, 9, tzinfo=timezone.utc)
+T0 = datetime(2026, 10, 1, 9, tzinfo=UTC)
 ACCOUNT_ID = UUID("12345678-1234-5678-1234-567812345678")
 
 
