@@ -335,7 +335,8 @@ def stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
 # --------------------------------------------------------------------------- the run
 
 
-def prepare(url: str, bootstrap_servers: str, registry: SchemaRegistry, a: argparse.Namespace, seed: int) -> tuple[Settings, dict[str, Any]]:
+def prepare(url: str, bootstrap_servers: str, registry: SchemaRegistry, a: argparse.Namespace,
+            seed: int) -> tuple[Settings, dict[str, Any]]:
     settings = dataset_settings(url, bootstrap_servers, a.partitions)
     ensure_ledger_topics(settings)
     opened = open_accounts(settings, a.accounts)

@@ -46,7 +46,8 @@ def to_decimal(value: object, *, places: int = CHARGE_PLACES, what: str = "amoun
     The result must be finite and carry at most `places` decimal places.
     """
     if isinstance(value, bool) or isinstance(value, float):
-        raise InvalidAmount(f"{what} must be given exactly (a string or integer), not {type(value).__name__} {value!r}", value=value)
+        raise InvalidAmount(f"{what} must be given exactly (a string or integer), not {type(value).__name__} {value!r}",
+                            value=value)
     if isinstance(value, Decimal):
         amount = value
     elif isinstance(value, (int, str)):

@@ -231,7 +231,8 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
         view = account_view(store, ledger.now, account["account_id"]).to_dict()
         for bill in view["bills"]:
             bills[bill["bill_number"]] = {"account_id": account["account_id"], "currency": account["currency"], **bill}
-            say.say(f"  {bill['bill_number']:<20} {bill['state']:<6} amount due {money(bill['amount_due'], account['currency']):>14}"
+            say.say(f"  {bill['bill_number']:<20} {bill['state']:<6} "
+                    f"amount due {money(bill['amount_due'], account['currency']):>14}"
                     f"  due {bill['payment_due_date']}")
     tokyo = load_account(store, "INITECH-TOKYO")
     say.say(f"  INITECH-TOKYO keeps {len(tokyo.unbilled)} unbilled entry (usage-tokyo-003, November in Tokyo); "

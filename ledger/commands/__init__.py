@@ -24,9 +24,11 @@ from ledger.commands.subscriptions import (
 )
 
 __all__ = [
-    "AdjustCharge", "Allocation", "AppliedTax", "ChangeAccountTerms", "ChangeBillState", "CloseAccount", "CloseCustomer", "CreateCustomer",
+    "AdjustCharge", "Allocation", "AppliedTax", "ChangeAccountTerms", "ChangeBillState", "CloseAccount", "CloseCustomer",
+    "CreateCustomer",
     "DefineCycleSpecification", "EraseCustomer", "UpdateCustomer", "AddOfferingPrice", "CreateProductOffering",
-    "AddPaymentMethod", "DisablePaymentMethod", "ChangeSubscription", "CreateSubscription", "ResumeSubscription", "SuspendSubscription", "TerminateSubscription",
+    "AddPaymentMethod", "DisablePaymentMethod", "ChangeSubscription", "CreateSubscription", "ResumeSubscription",
+    "SuspendSubscription", "TerminateSubscription",
     "IssueOffCycleBill", "OpenBillingAccount", "PaymentMethodRef", "PostCharge", "PostCharges", "RecordPayment",
     "RefundCredit", "ResumeAccount", "ReversePayment", "SuspendAccount", "TriggerBillingCycle",
 ]

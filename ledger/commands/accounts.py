@@ -116,7 +116,8 @@ def open_account(ctx: HandlerContext, cmd: OpenBillingAccount) -> AccountOpened:
                 existing.credit_limit, existing.time_zone) == (cmd.customer_id, cmd.currency, cmd.rating_type,
                                                               spec, cmd.credit_limit, cmd.time_zone)
         if not same:
-            raise IdempotencyConflict(f"billing account {cmd.account_id!r} already exists with other values", account=cmd.account_id)
+            raise IdempotencyConflict(f"billing account {cmd.account_id!r} already exists with other values",
+                                      account=cmd.account_id)
         return AccountOpened(account_id=cmd.account_id, created=False)
     account = BillingAccount.open(
         ctx.now(), id=account_id, account_ref=cmd.account_id, customer_id=cmd.customer_id, currency_code=cmd.currency,

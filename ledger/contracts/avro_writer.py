@@ -297,7 +297,8 @@ def compile_writer(schema: dict[str, Any], header: bytes = b"") -> Writer:
     compiler.emit(1, f"return b''.join((header, {', '.join(parts)}))")
     source = "def write(record):\n" + "\n".join(compiler.lines) + "\n"
     namespace: dict[str, Any] = {
-        "NotPlain": NotPlain, "Decimal": Decimal, "UUID": UUID, "EXACT": _EXACT, "header": header, "VARINT": _VARINT, "SMALL": _SMALL,
+        "NotPlain": NotPlain, "Decimal": Decimal, "UUID": UUID, "EXACT": _EXACT, "header": header, "VARINT": _VARINT,
+        "SMALL": _SMALL,
         "text_bytes": text_bytes, "long_bytes": long_bytes,
         "int_bytes": int_bytes, "raw_bytes": raw_bytes, "bool_bytes": bool_bytes, "micros_bytes": micros_bytes,
         "date_bytes": date_bytes, **compiler.names,

@@ -108,7 +108,8 @@ class SchemaRegistry:
                 numbers.append(int(match.group(1)))
                 versions.append(_read_version(folder.name, int(match.group(1)), path))
             if sorted(numbers) != list(range(1, len(numbers) + 1)):
-                raise InvalidSchemaFile(f"{folder}: versions must be v1..vN without gaps, found {sorted(numbers)}", path=str(folder))
+                raise InvalidSchemaFile(f"{folder}: versions must be v1..vN without gaps, found {sorted(numbers)}",
+                                        path=str(folder))
         return cls(versions)
 
     # ---------------------------------------------------------------- queries
@@ -164,7 +165,8 @@ class SchemaRegistry:
         str() of either gives the same text)."""
         if len(data) < HEADER_SIZE or data[:2] != MAGIC:
             raise UndecodableMessage(
-                "not an Avro single-object message: " + ("too short" if len(data) < HEADER_SIZE else f"bad magic {bytes(data[:2]).hex()}"),
+                "not an Avro single-object message: "
+                + ("too short" if len(data) < HEADER_SIZE else f"bad magic {bytes(data[:2]).hex()}"),
                 length=len(data),
             )
         fp = bytes(data[2:HEADER_SIZE])

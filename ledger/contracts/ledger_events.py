@@ -261,7 +261,8 @@ def event_fields(event_type_name: str) -> list[str]:
     return list(_mapping(event_type_name))
 
 
-def to_record(domain_event: Any, billing_account_id: UUID | None, position: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+def to_record(domain_event: Any, billing_account_id: UUID | None,
+              position: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
     """(schema full name, record for SchemaRegistry.encode) of a domain event.
 
     `billing_account_id`: the account the event belongs to; when None it is taken from the event where it can be

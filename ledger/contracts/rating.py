@@ -70,7 +70,7 @@ def charge_record(
     currency: str,
     tax_excluded_amount: Any,
     date: datetime | str,
-    type: str = "appliedBillingCharge",
+    type: str = "appliedBillingCharge",  # noqa: A002  (the record's field, a keyword producers pass)
     applied_tax: list[dict[str, Any]] = (),  # type: ignore[assignment]
     tax_included_amount: Any = None,
     product_ref: str | None = None,

@@ -112,5 +112,6 @@ def _check_books(ids: dict[str, list[UUID]], loaded: dict[UUID, Any]) -> list[st
     for account_id in ids["accounts"]:
         account = loaded[account_id]
         if not account.identity_holds():
-            problems.append(f"account {account.account_ref}: balance {account.balance} != unbilled + receivable - credit - prepaid")
+            problems.append(f"account {account.account_ref}: balance {account.balance} "
+                            "!= unbilled + receivable - credit - prepaid")
     return problems

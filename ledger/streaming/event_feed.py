@@ -73,7 +73,8 @@ class EventFeed:
         if owner_type == "BillingAccount":
             return aggregate_id, account_position(self._account_after(event))
         if owner_type in ("CustomerBill", "CustomerPayment", "Subscription"):
-            account_id = getattr(event, "account_id", None) or self._owner.get(aggregate_id) or self._first_account_id(aggregate_id)
+            account_id = (getattr(event, "account_id", None) or self._owner.get(aggregate_id)
+                          or self._first_account_id(aggregate_id))
             self._owner.remember(aggregate_id, account_id)
             return account_id, None
         return None, None

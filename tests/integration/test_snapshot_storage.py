@@ -68,7 +68,8 @@ def test_a_version_2_snapshot_loads_to_the_replayed_state(postgres_schema: tuple
         clock.set(datetime(2026, 11, 1, 6, tzinfo=UTC))
         run_cycle(ledger, "2026-10-01")
         post_charge(ledger, "V2", "c9", "9.99", "EUR", "2026-11-01T10:00:00Z")
-        pay(ledger, "V2", "P1", "1.00", "EUR", "2026-11-01T12:00:00Z", allocations=[{"target": "charge", "id": "c9", "amount": "1.00"}])
+        pay(ledger, "V2", "P1", "1.00", "EUR", "2026-11-01T12:00:00Z",
+            allocations=[{"target": "charge", "id": "c9", "amount": "1.00"}])
         account_id = ids.account_id("V2")
         replayed = replay.repository.get(account_id)
         snapshot = BillingAccount.Snapshot(originator_id=account_id, originator_version=replayed.version,  # type: ignore[call-arg]

@@ -367,7 +367,8 @@ def test_event_id_text_is_the_uuid5_text() -> None:
         assert event_id_text(str(aggregate), version) == str(event_id(aggregate, version))
 
 
-@pytest.mark.parametrize("value", ["0", "-0", "0E+5", Decimal("0"), Decimal("-0E-9"), Decimal("0.00"), "12.3456", "-0.000001", "1E+3", "0.0000005", "0.0000015", "-2.5E-7",
+@pytest.mark.parametrize("value", ["0", "-0", "0E+5", Decimal("0"), Decimal("-0E-9"), Decimal("0.00"), "12.3456", "-0.000001",
+                                   "1E+3", "0.0000005", "0.0000015", "-2.5E-7",
                                    Decimal("7.000000"), Decimal("-7.000000"), Decimal("1.10"), Decimal("0E-10"),
                                    Decimal("123456789012345678901234.123456"), 42])
 def test_money_quantizes_as_before(value: Any) -> None:

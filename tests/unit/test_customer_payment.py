@@ -68,7 +68,8 @@ def test_reversal_cancels_the_payment() -> None:
     payment = new_payment()
     payment.reverse(T0, reason="NSF", kind="bouncedCheck", undone=[{"target": "bill", "id": "b", "amount": "5", "bill": {}}])
     assert payment.status == CANCELED
-    assert payment.reversal["kind"] == "bouncedCheck" and payment.reversal["undone"] == [{"target": "bill", "id": "b", "amount": "5"}]
+    assert payment.reversal["kind"] == "bouncedCheck"
+    assert payment.reversal["undone"] == [{"target": "bill", "id": "b", "amount": "5"}]
 
 
 def test_double_reversal_is_refused() -> None:

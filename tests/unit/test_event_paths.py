@@ -32,7 +32,8 @@ def _account() -> BillingAccount:
 def _bill_kwargs(account: BillingAccount) -> dict[str, Any]:
     entries = [account.unbilled[k] for k in account.entries]
     return dict(id=UUID(int=5), account_id=account.id, account_ref="A-1", bill_number="A-1-00001", run_type=ON_CYCLE,
-                off_cycle_reason=None, cycle_id=UUID(int=6), currency_code="EUR", billing_period=(date(2026, 10, 1), date(2026, 10, 31)),
+                off_cycle_reason=None, cycle_id=UUID(int=6), currency_code="EUR",
+                billing_period=(date(2026, 10, 1), date(2026, 10, 31)),
                 bill_date=date(2026, 11, 1), mailing_date=None, payment_due_date=date(2026, 11, 15),
                 totals=compose(entries, "EUR"))
 

@@ -159,7 +159,8 @@ def test_retriggering_a_completed_cycle_never_bills_twice(ledger: Ledger, clock:
     assert [account_of(ledger, ref).bill_count for ref in refs] == [1, 1, 1]
 
 
-def test_interrupted_cycle_resumes_and_bills_only_the_rest(ledger: Ledger, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_cycle_resumes_and_bills_only_the_rest(ledger: Ledger, clock: FakeClock,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """A run that died after its first batch resumes on re-trigger and bills only the accounts not yet billed."""
     refs = charged_accounts(ledger, 5)
     first_run = datetime(2026, 11, 1, 6, tzinfo=UTC)
