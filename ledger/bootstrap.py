@@ -116,7 +116,7 @@ class ApiParts:
 
     def close(self) -> None:
         for part in (self.ledger, self.batch_ledger, self.reads, self.records, self.read_models):
-            part.close()  # type: ignore[attr-defined]
+            part.close()
 
 
 def api_parts(settings: Settings, clock: Clock = system_clock) -> ApiParts:

@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         _global_options(sub, defaults=False)
         sub.set_defaults(func=func)
         leaves.append(sub)
-        return sub  # type: ignore[no-any-return]
+        return sub
 
     def group(name: str, help: str) -> Any:  # noqa: A002
         g = top.add_parser(name, help=help, description=help)

@@ -29,7 +29,7 @@ class FeedItem(NamedTuple):
 
 
 def _new_item(fields: tuple[Any, ...]) -> FeedItem:
-    return tuple.__new__(FeedItem, fields)  # type: ignore[type-var]  # a named tuple's own __new__ is a Python lambda
+    return tuple.__new__(FeedItem, fields)
 
 
 class _Lru(OrderedDict):

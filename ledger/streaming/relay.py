@@ -30,7 +30,7 @@ DEFAULT_DEPENDENCIES = {"kafka": (PublishFailed,)}
 def to_message(registry: SchemaRegistry, item: FeedItem) -> OutboundMessage:
     """Key by billing account (one account's whole history on one partition); cycle events by their own id."""
     record = item.record
-    return tuple.__new__(OutboundMessage, (  # type: ignore[type-var]  # a named tuple's own __new__ is a Python lambda
+    return tuple.__new__(OutboundMessage, (
         (record["billing_account_id"] or record["aggregate_id"]).encode(),  # key: the ids' canonical text
         registry.encode(item.schema, record),
         [("event_id", record["event_id"].encode()), _type_header(item.event_type),
