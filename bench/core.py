@@ -76,7 +76,6 @@ SPEC = "bench-monthly"
 REPLAY_SPEC = "bench-replay"
 REPLAY_ACCOUNT = "BENCH-REPLAY-1"
 TIME_ZONE = "Europe/Paris"
-UTC = UTC
 
 TARGETS = {  # shown beside the figures, never asserted
     "posting": ("postgres", ">= 15,000 charges/s", lambda v: v >= 15_000),
@@ -725,7 +724,8 @@ def print_table(doc: dict[str, Any]) -> None:
     for r in doc["stores"]:
         print(f"{r['store']}: " + "  ".join(f"{k}={v}" for k, v in r["info"].items()))
     print()
-    header = f"{'store':<9} {'measure':<40} {'figure':>13} {'ceiling':>13} {'ceiling is':<24} {'ratio':>6}  {'target':<20} {'':<8}"
+    header = (f"{'store':<9} {'measure':<40} {'figure':>13} {'ceiling':>13} {'ceiling is':<24} {'ratio':>6}  "
+              f"{'target':<20} {'':<8}")
     print(header)
     print("-" * len(header))
     for row in doc["rows"]:
@@ -744,7 +744,8 @@ def print_table(doc: dict[str, Any]) -> None:
               f"(cyclic GC {bc['gc_share']:.0%}); "
               f"opening accounts {r['open_accounts']['per_s']:,.0f}/s")
         by_method = ", ".join(f"{k} {v:,.0f}" for k, v in c.get("insert_rows_per_s_by_method", {}).items())
-        print(f"{'':<{len(r['store'])}}  raw: insert {c['insert_rows_per_s']:,.0f} rows/s [{by_method}] ({c['state_bytes']} B state; "
+        print(f"{'':<{len(r['store'])}}  raw: insert {c['insert_rows_per_s']:,.0f} rows/s [{by_method}] "
+              f"({c['state_bytes']} B state; "
               f"mean ChargeApplied state {c['mean_charge_state_bytes']:.0f} B), read {c['read_accounts_per_s']:,.0f} "
               f"accounts/s ({c['read_rows']:,} rows); replay loads ms (events) "
               f"{r['replay_events']['samples_ms']}, (snapshot of {r['replay_snapshot']['snapshot_bytes']:,} B) "

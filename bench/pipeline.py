@@ -26,11 +26,12 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -39,14 +40,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from ledger.streaming.kafka_publisher import producer_config  # noqa: E402
-from ledger.bootstrap import bootstrap  # noqa: E402
+from ledger.bootstrap import bootstrap, ensure_ledger_topics  # noqa: E402
 from ledger.commands import DefineCycleSpecification, OpenBillingAccount  # noqa: E402
 from ledger.contracts.codec import SchemaRegistry  # noqa: E402
 from ledger.contracts.rating import CHARGE_SCHEMA, charge_record  # noqa: E402
 from ledger.ports import fixed_clock  # noqa: E402
 from ledger.settings import Settings  # noqa: E402
-from ledger.bootstrap import ensure_ledger_topics  # noqa: E402
+from ledger.streaming.kafka_publisher import producer_config  # noqa: E402
 from tests.support.pipeline import process_env  # noqa: E402
 
 
@@ -335,7 +335,8 @@ def stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
 # --------------------------------------------------------------------------- the run
 
 
-def prepare(url: str, bootstrap_servers: str, registry: SchemaRegistry, a: argparse.Namespace, seed: int) -> tuple[Settings, dict[str, Any]]:
+def prepare(url: str, bootstrap_servers: str, registry: SchemaRegistry, a: argparse.Namespace,
+            seed: int) -> tuple[Settings, dict[str, Any]]:
     settings = dataset_settings(url, bootstrap_servers, a.partitions)
     ensure_ledger_topics(settings)
     opened = open_accounts(settings, a.accounts)

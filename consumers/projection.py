@@ -85,7 +85,7 @@ class ProjectionConsumer:
             self._ping_database()
             return 0
         records = []
-        for tp, batch in polled.items():
+        for batch in polled.values():
             for message in batch:
                 _, record = self.registry.decode(message.value, uuid_as_text=True)  # the read models store ids as text
                 records.append(record)

@@ -26,8 +26,8 @@ from ledger.streaming.positions import PostgresPositions, SqlitePositions
 
 if TYPE_CHECKING:
     from consumers.charge_ingestion import IngestWorker
-    from ledger.eventstore.personal_data import PersonalDataVault
     from consumers.projection import ProjectionConsumer
+    from ledger.eventstore.personal_data import PersonalDataVault
     from ledger.streaming.notifier import Notifier
     from ledger.streaming.relay import OutboxRelay
 
@@ -116,7 +116,7 @@ class ApiParts:
 
     def close(self) -> None:
         for part in (self.ledger, self.batch_ledger, self.reads, self.records, self.read_models):
-            part.close()  # type: ignore[attr-defined]
+            part.close()
 
 
 def api_parts(settings: Settings, clock: Clock = system_clock) -> ApiParts:
@@ -234,8 +234,8 @@ def demo_read_models(store_path: Path) -> ReadModelDatabase:
 
 
 def relay(ledger: Ledger, registry: SchemaRegistry | None = None) -> OutboxRelay:
-    from ledger.streaming.kafka_publisher import KafkaPublisher
     from ledger.streaming.event_feed import EventFeed
+    from ledger.streaming.kafka_publisher import KafkaPublisher
     from ledger.streaming.relay import OutboxRelay
 
     settings = ledger.settings

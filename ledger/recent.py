@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 
-class Recent(dict):  # type: ignore[type-arg]
+class Recent(dict):
     """A dict of recent results that empties itself when full: bounded memory, no per-hit bookkeeping.
 
     Hot paths look up with the dict's own `get` and store a miss with `keep(key, value)`, which returns the value.

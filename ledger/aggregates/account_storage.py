@@ -119,7 +119,7 @@ def _tax_line(category: str, rate: str, amount: str) -> TaxLine:
     line: Any = _new(_TaxLineShape)
     line.category, line.rate, line.amount = category, _RATES[rate], D(amount)
     line.__class__ = TaxLine  # the same slots: Python allows it
-    return line  # type: ignore[no-any-return]
+    return line
 
 
 def unpack_entry(entry_id: str, packed: str, paid_by: dict[str, Decimal] | None) -> Entry:
@@ -150,7 +150,7 @@ def unpack_entry(entry_id: str, packed: str, paid_by: dict[str, Decimal] | None)
     entry.description = description
     entry.paid_by = dict(paid_by) if paid_by else {}
     entry.__class__ = Entry
-    return entry  # type: ignore[no-any-return]
+    return entry
 
 
 # ---------------------------------------------------------------- the account's entries and charge records
@@ -307,7 +307,7 @@ class AccountSnapshot(LibrarySnapshot):
         state["entry_paid"] = {k: {p: str(v) for p, v in paid.items()} for k, paid in state["entry_paid"].items()}
         state["prepaid_excess"] = {k: str(v) for k, v in state["prepaid_excess"].items()}
         state["class_version"] = STATE_VERSION
-        return cls(originator_id=aggregate.id, originator_version=aggregate.version,  # type: ignore[call-arg]
+        return cls(originator_id=aggregate.id, originator_version=aggregate.version,
                    timestamp=cls.create_timestamp(), topic=get_topic(type(aggregate)), state=state)
 
     def mutate(self, _: Any) -> Any:

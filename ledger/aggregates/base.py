@@ -32,8 +32,8 @@ class LedgerAggregate(Aggregate):
         timestamp = kwargs.pop("timestamp", None)
         created = library_bypasses.create(cls, event_class, id, timestamp, kwargs)
         if created is None:
-            return super()._create(event_class, id=id, timestamp=timestamp, **kwargs)  # type: ignore[misc]
-        return created  # type: ignore[no-any-return]
+            return super()._create(event_class, id=id, timestamp=timestamp, **kwargs)
+        return created
 
     @property
     def recorded_at(self) -> datetime:

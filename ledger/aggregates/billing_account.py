@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from ledger.aggregates import account_storage as storage
@@ -143,7 +143,8 @@ class BillingAccount(LedgerAggregate):
         if rating_type not in (PREPAID, POSTPAID):
             raise RuleViolation(f"rating type must be prepaid or postpaid, not {rating_type!r}", rating_type=rating_type)
         if credit_limit < 0 or round_money(credit_limit, cur) != credit_limit:
-            raise InvalidAmount(f"credit limit {credit_limit} must be >= 0 in whole {cur.code} minor units", credit_limit=credit_limit)
+            raise InvalidAmount(f"credit limit {credit_limit} must be >= 0 in whole {cur.code} minor units",
+                                credit_limit=credit_limit)
         if payment_terms_days is not None and payment_terms_days < 0:
             raise RuleViolation("payment terms must not be negative", payment_terms_days=payment_terms_days)
         return cls._create(
@@ -257,7 +258,8 @@ class BillingAccount(LedgerAggregate):
     def _check_prepaid_funds(self, amount: Decimal) -> None:
         if self.is_prepaid and amount > 0 and self.prepaid_balance - amount < -self.credit_limit:
             raise CreditLimitExceeded(
-                f"charge of {amount} {self.currency} exceeds prepaid balance {self.prepaid_balance} plus credit limit {self.credit_limit}",
+                f"charge of {amount} {self.currency} exceeds prepaid balance {self.prepaid_balance} "
+                f"plus credit limit {self.credit_limit}",
                 account=self.account_ref,
                 amount=amount,
                 available=self.prepaid_balance + self.credit_limit,
@@ -394,18 +396,21 @@ class BillingAccount(LedgerAggregate):
         reason: str,
     ) -> bool:
         """Correct an earlier charge with a new signed entry that points at it; the charge itself is never edited."""
-        fingerprint = digest(charge_id, tax_excluded, [t.as_event() for t in taxes], tax_included, effective_at.isoformat(), reason)
+        fingerprint = digest(charge_id, tax_excluded, [t.as_event() for t in taxes], tax_included, effective_at.isoformat(),
+                             reason)
         if self.remembered("adjustment", adjustment_id, fingerprint):
             return False
         if self.status == CLOSED:
             raise AccountStateError(f"account {self.account_ref} is closed: cannot adjust charges", account=self.account_ref)
         record = self.charge_record(charge_id)
         if record is None:
-            raise ChargeNotFound(f"account {self.account_ref} has no charge {charge_id!r} to adjust", account=self.account_ref, charge=charge_id)
+            raise ChargeNotFound(f"account {self.account_ref} has no charge {charge_id!r} to adjust", account=self.account_ref,
+                                 charge=charge_id)
         if tax_included == 0:
             raise InvalidAmount("an adjustment of zero changes nothing", adjustment=adjustment_id)
         if tax_excluded + sum((t.amount for t in taxes), ZERO) != tax_included:
-            raise InvalidAmount(f"adjustment {adjustment_id}: tax-included amount != tax-excluded + taxes", adjustment=adjustment_id)
+            raise InvalidAmount(f"adjustment {adjustment_id}: tax-included amount != tax-excluded + taxes",
+                                adjustment=adjustment_id)
         net = D(record[1])
         after = net + tax_included
         if (net >= 0 and after < 0) or (net < 0 and after > 0):
@@ -495,7 +500,8 @@ class BillingAccount(LedgerAggregate):
         adjustments on the same bill made it smaller than what was prepaid) becomes credit balance.
         """
         if self.is_prepaid:
-            raise AccountStateError(f"account {self.account_ref} is prepaid: charges draw down its balance, no bills", account=self.account_ref)
+            raise AccountStateError(f"account {self.account_ref} is prepaid: charges draw down its balance, no bills",
+                                    account=self.account_ref)
         if str(bill_id) in self.open_bills:
             raise RuleViolation(f"bill {bill_id} was already issued", bill=bill_id)
         missing = [e.id for e in entries if e.id not in self.entries]
@@ -590,9 +596,11 @@ class BillingAccount(LedgerAggregate):
                 if self.is_prepaid:
                     raise AllocationRefused("prepaid accounts have no unbilled charges: a payment tops up the balance")
                 if alloc["id"] not in self.entries:
-                    raise AllocationRefused(f"charge {alloc['id']} is not unbilled on account {self.account_ref}", charge=alloc["id"])
+                    raise AllocationRefused(f"charge {alloc['id']} is not unbilled on account {self.account_ref}",
+                                            charge=alloc["id"])
                 if value > self.entry_remaining(alloc["id"]):
-                    raise AllocationRefused(f"allocation {value} exceeds what remains of charge {alloc['id']}", charge=alloc["id"])
+                    raise AllocationRefused(f"allocation {value} exceeds what remains of charge {alloc['id']}",
+                                            charge=alloc["id"])
             else:
                 raise AllocationRefused(f"allocation target must be 'bill' or 'charge', not {alloc['target']!r}")
             total += value
@@ -726,7 +734,8 @@ class BillingAccount(LedgerAggregate):
             else:
                 a.credit_balance -= amount
 
-    def refund_credit(self, now: datetime, *, refund_id: str, amount: Decimal, method: str, reference: str, effective_at: datetime) -> bool:
+    def refund_credit(self, now: datetime, *, refund_id: str, amount: Decimal, method: str, reference: str,
+                      effective_at: datetime) -> bool:
         """Return credit balance (overpayment, prepayment) to the payer."""
         fingerprint = digest(amount, method, reference, effective_at.isoformat())
         if self.remembered("refund", refund_id, fingerprint):
@@ -757,19 +766,22 @@ class BillingAccount(LedgerAggregate):
 
     def suspend(self, now: datetime, reason: str) -> None:
         if self.status != ACTIVE:
-            raise AccountStateError(f"account {self.account_ref} is {self.status}, only an active account can be suspended", account=self.account_ref)
+            raise AccountStateError(f"account {self.account_ref} is {self.status}, only an active account can be suspended",
+                                    account=self.account_ref)
         self._record(self.StatusChanged, now, status=SUSPENDED, reason=reason, final_bill_id=None)
 
     def resume(self, now: datetime, reason: str) -> None:
         if self.status != SUSPENDED:
-            raise AccountStateError(f"account {self.account_ref} is {self.status}, only a suspended account can be resumed", account=self.account_ref)
+            raise AccountStateError(f"account {self.account_ref} is {self.status}, only a suspended account can be resumed",
+                                    account=self.account_ref)
         self._record(self.StatusChanged, now, status=ACTIVE, reason=reason, final_bill_id=None)
 
     def close(self, now: datetime, reason: str, final_bill_id: UUID | None) -> None:
         if self.status == CLOSED:
             raise AccountStateError(f"account {self.account_ref} is already closed", account=self.account_ref)
         if self.entries:
-            raise AccountStateError(f"account {self.account_ref} still has unbilled entries: issue the final bill first", account=self.account_ref)
+            raise AccountStateError(f"account {self.account_ref} still has unbilled entries: issue the final bill first",
+                                    account=self.account_ref)
         if self.is_prepaid and self.prepaid_balance < 0:
             raise AccountStateError(
                 f"prepaid account {self.account_ref} owes {-self.prepaid_balance} {self.currency}: settle it before closing",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -174,14 +174,14 @@ def start_of_day(day: date, time_zone: str) -> datetime:
     """
     zone = _zone(time_zone)
     midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
-    earliest = midnight.astimezone(timezone.utc)  # fold=0: the earlier instant when midnight is ambiguous
+    earliest = midnight.astimezone(UTC)  # fold=0: the earlier instant when midnight is ambiguous
     if earliest.astimezone(zone).replace(tzinfo=None) == midnight.replace(tzinfo=None):
         return earliest
     # Midnight is skipped. fold=1 reads it with the post-transition offset, landing before the
     # transition (previous day); fold=0 lands at or after it. The two differ when the gap starts before
     # midnight (Toronto 1919: 23:30 -> 00:30), so bisect, in whole seconds like tzdata transitions,
     # for the first instant whose local date is `day` or later (later: the whole day was skipped).
-    before = midnight.replace(fold=1).astimezone(timezone.utc)
+    before = midnight.replace(fold=1).astimezone(UTC)
     after = earliest
     while after - before > timedelta(seconds=1):
         middle = before + timedelta(seconds=(after - before).total_seconds() // 2)

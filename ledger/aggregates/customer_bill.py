@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from ledger.aggregates.base import LedgerAggregate
 from ledger.aggregates.bill_composition import BillTotals
-from ledger.errors import AllocationRefused, InvalidBillTransition
 from ledger.aggregates.money import ZERO
+from ledger.errors import AllocationRefused, InvalidBillTransition
 
 D = Decimal
 NEW, ON_HOLD, VALIDATED, SENT, PARTIALLY_PAID, SETTLED = "new", "onHold", "validated", "sent", "partiallyPaid", "settled"

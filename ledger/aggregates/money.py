@@ -7,9 +7,9 @@ six decimal places (rated usage); a bill rounds once per tax line.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Sequence
 
 from ledger.aggregates.currencies import MINOR_UNITS
 from ledger.errors import CurrencyMismatch, InvalidAmount, UnknownCurrency
@@ -46,7 +46,8 @@ def to_decimal(value: object, *, places: int = CHARGE_PLACES, what: str = "amoun
     The result must be finite and carry at most `places` decimal places.
     """
     if isinstance(value, bool) or isinstance(value, float):
-        raise InvalidAmount(f"{what} must be given exactly (a string or integer), not {type(value).__name__} {value!r}", value=value)
+        raise InvalidAmount(f"{what} must be given exactly (a string or integer), not {type(value).__name__} {value!r}",
+                            value=value)
     if isinstance(value, Decimal):
         amount = value
     elif isinstance(value, (int, str)):

@@ -158,7 +158,7 @@ def postings(sub: Subscription, offerings: dict[str, ProductOffering], spec: Cyc
                 if worth is not None:
                     found[key] = worth
     result = []
-    for key, worth in found.items():
+    for worth in found.values():
         result.append(_posting(sub, worth, cutoff))
     for key, record in sub.charged.items():  # lines charged before that are worth nothing now
         if key not in found and key in windows:

@@ -10,7 +10,7 @@ changes are only accepted from the day after that, so a settled period is never 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from ledger.aggregates.base import LedgerAggregate

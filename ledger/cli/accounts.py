@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ledger.cli.bills import render_bill_summary
 from ledger.cli.context import App, Outcome
 from ledger.cli.options import given, name_flags, split_spec
 from ledger.cli.output import money, stamp, table
-from ledger.commands import (ChangeAccountTerms, CloseAccount, DefineCycleSpecification, OpenBillingAccount, ResumeAccount,
-                             SuspendAccount)
+from ledger.commands import (
+    ChangeAccountTerms,
+    CloseAccount,
+    DefineCycleSpecification,
+    OpenBillingAccount,
+    ResumeAccount,
+    SuspendAccount,
+)
 from ledger.commands.base import Command
 from ledger.queries.accounts import account_view
 

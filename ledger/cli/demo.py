@@ -11,9 +11,10 @@ import argparse
 import io
 import sys
 import tempfile
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from ledger.bootstrap import bootstrap, demo_read_models, local_projection
 from ledger.cli.accounts import render_account
@@ -24,8 +25,16 @@ from ledger.cli.cycles import render_cycle
 from ledger.cli.output import money as fmt_money
 from ledger.cli.output import stamp
 from ledger.cli.progress import ProgressBar
-from ledger.commands import (AdjustCharge, DefineCycleSpecification, OpenBillingAccount, PostCharge, RecordPayment,
-                             RefundCredit, ReversePayment, TriggerBillingCycle)
+from ledger.commands import (
+    AdjustCharge,
+    DefineCycleSpecification,
+    OpenBillingAccount,
+    PostCharge,
+    RecordPayment,
+    RefundCredit,
+    ReversePayment,
+    TriggerBillingCycle,
+)
 from ledger.commands.base import Command
 from ledger.commands.lookups import load_account
 from ledger.errors import InvalidInput, LedgerError
@@ -37,7 +46,6 @@ from ledger.queries.history import account_history
 from ledger.queries.verify import verify
 from ledger.service import Ledger
 
-UTC = timezone.utc
 START = datetime(2026, 10, 1, 7, 0, tzinfo=UTC)
 SPEC = "monthly"
 
@@ -223,7 +231,8 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
         view = account_view(store, ledger.now, account["account_id"]).to_dict()
         for bill in view["bills"]:
             bills[bill["bill_number"]] = {"account_id": account["account_id"], "currency": account["currency"], **bill}
-            say.say(f"  {bill['bill_number']:<20} {bill['state']:<6} amount due {money(bill['amount_due'], account['currency']):>14}"
+            say.say(f"  {bill['bill_number']:<20} {bill['state']:<6} "
+                    f"amount due {money(bill['amount_due'], account['currency']):>14}"
                     f"  due {bill['payment_due_date']}")
     tokyo = load_account(store, "INITECH-TOKYO")
     say.say(f"  INITECH-TOKYO keeps {len(tokyo.unbilled)} unbilled entry (usage-tokyo-003, November in Tokyo); "

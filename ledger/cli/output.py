@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,7 @@ def stamp(moment: datetime | str | None) -> str:
         return ""
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%MZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ")
 
 
 def plain(number: str) -> str:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from ledger.cli import (accounts, api, audit, bills, charges, customers, cycles, demo, payments, streams,
-                        subscriptions)
+from ledger.cli import accounts, api, audit, bills, charges, customers, cycles, demo, payments, streams, subscriptions
 from ledger.cli.context import App, Outcome
 from ledger.logging_setup import LEVELS
 
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         _global_options(sub, defaults=False)
         sub.set_defaults(func=func)
         leaves.append(sub)
-        return sub  # type: ignore[no-any-return]
+        return sub
 
     def group(name: str, help: str) -> Any:  # noqa: A002
         g = top.add_parser(name, help=help, description=help)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from ledger.cli.bills import account_currency, render_bill_summary
 from ledger.cli.context import App, Outcome

@@ -7,8 +7,9 @@ import gc
 import signal
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from ledger.aggregates.money import at_minor_unit, at_rated_scale
 from ledger.bootstrap import GC_THRESHOLDS, local_projection
@@ -82,8 +83,8 @@ def do_project(app: App, a: argparse.Namespace) -> Outcome:
 
 
 def do_rebuild(app: App, a: argparse.Namespace) -> Outcome:
-    from ledger.projections.rebuild import rebuild
     from ledger.bootstrap import projection, read_model_db
+    from ledger.projections.rebuild import rebuild
 
     settings = app.settings
 
@@ -102,8 +103,8 @@ def do_rebuild(app: App, a: argparse.Namespace) -> Outcome:
 
 
 def do_verify_read_models(app: App, a: argparse.Namespace) -> Outcome:
-    from ledger.projections.verify import verify_read_models
     from ledger.bootstrap import read_model_db
+    from ledger.projections.verify import verify_read_models
 
     db = read_model_db(app.settings)
     try:
@@ -118,8 +119,8 @@ def do_verify_read_models(app: App, a: argparse.Namespace) -> Outcome:
 
 
 def do_show_balances(app: App, a: argparse.Namespace) -> Outcome:
-    from ledger.projections.reader import account_overview
     from ledger.bootstrap import read_model_db
+    from ledger.projections.reader import account_overview
 
     db = read_model_db(app.settings)
     try:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ledger.cli.context import App, Outcome
 from ledger.cli.options import given
-from ledger.commands import (AddOfferingPrice, ChangeSubscription, CreateProductOffering, CreateSubscription,
-                             ResumeSubscription, SuspendSubscription, TerminateSubscription)
+from ledger.commands import (
+    AddOfferingPrice,
+    ChangeSubscription,
+    CreateProductOffering,
+    CreateSubscription,
+    ResumeSubscription,
+    SuspendSubscription,
+    TerminateSubscription,
+)
 from ledger.commands.base import Command
 
 

@@ -8,9 +8,9 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
-from ledger.aggregates.customer import Customer
-from ledger.aggregates.billing_cycle_specification import BillingCycleSpecification
 from ledger.aggregates.billing_calendar import CycleCalendarError, CycleSpecification, check_time_zone
+from ledger.aggregates.billing_cycle_specification import BillingCycleSpecification
+from ledger.aggregates.customer import Customer
 from ledger.aggregates.money import currency
 from ledger.commands.base import Command, Id, NonNegativeAmount, Text
 from ledger.commands.lookups import load_account
@@ -116,7 +116,8 @@ def open_account(ctx: HandlerContext, cmd: OpenBillingAccount) -> AccountOpened:
                 existing.credit_limit, existing.time_zone) == (cmd.customer_id, cmd.currency, cmd.rating_type,
                                                               spec, cmd.credit_limit, cmd.time_zone)
         if not same:
-            raise IdempotencyConflict(f"billing account {cmd.account_id!r} already exists with other values", account=cmd.account_id)
+            raise IdempotencyConflict(f"billing account {cmd.account_id!r} already exists with other values",
+                                      account=cmd.account_id)
         return AccountOpened(account_id=cmd.account_id, created=False)
     account = BillingAccount.open(
         ctx.now(), id=account_id, account_ref=cmd.account_id, customer_id=cmd.customer_id, currency_code=cmd.currency,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from ledger.errors import InvalidInput, LedgerError
 from ledger.aggregates.money import to_decimal
+from ledger.errors import InvalidInput, LedgerError
 
 C = TypeVar("C", bound="Command[Any]")
 R = TypeVar("R")
@@ -32,7 +32,7 @@ Text = Annotated[str, Field(max_length=2000)]
 
 
 def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 Instant = Annotated[AwareDatetime, AfterValidator(_utc)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -68,7 +69,7 @@ def _bill_again(ctx: HandlerContext, cycle_id: UUID, batches: list[Batch], step:
     units (accounts the cycle already has are skipped)."""
     ctx.store.forget()
     for batch in batches:
-        ctx.store.retrying(lambda: _bill_batch(ctx, cycle_id, batch, step), ctx.settings.retries)
+        ctx.store.retrying(partial(_bill_batch, ctx, cycle_id, batch, step), ctx.settings.retries)
         ctx.progress.advance(len(batch))
 
 

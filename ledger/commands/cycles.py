@@ -25,8 +25,8 @@ from ledger.aggregates.party_billing_cycle import COMPLETED, PartyBillingCycle, 
 from ledger.commands.base import Command, Id, Text
 from ledger.commands.billing import due_date, issue_bill
 from ledger.commands.cycle_run import AccountStep, bill_in_batches, load_cycle
-from ledger.commands.recurring import RecurringCharges, RecurringStep
 from ledger.commands.lookups import load_specification
+from ledger.commands.recurring import RecurringCharges, RecurringStep
 from ledger.commands.results import CycleRunReport
 from ledger.commands.time_rules import require_period_over
 from ledger.errors import InvalidInput

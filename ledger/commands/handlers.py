@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ledger.commands import (accounts, bills, catalogue, charges, customers, cycles, payment_methods, payments,
-                             subscriptions)
+from ledger.commands import accounts, bills, catalogue, charges, customers, cycles, payment_methods, payments, subscriptions
 from ledger.commands.base import Command
 from ledger.commands.results import Result
 from ledger.ports import HandlerContext

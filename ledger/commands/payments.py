@@ -19,8 +19,16 @@ from ledger.commands.base import Command, Id, Instant, PositiveAmount, Text
 from ledger.commands.lookups import load_account
 from ledger.commands.results import BillSummary, CreditRefunded, PaymentRecorded, PaymentReversed, account_money
 from ledger.commands.time_rules import within_horizon
-from ledger.errors import (AccountNotFound, AllocationRefused, BillNotFound, CurrencyMismatch, EffectiveBeforePayment,
-                           IdempotencyConflict, PaymentNotFound, PaymentStateError)
+from ledger.errors import (
+    AccountNotFound,
+    AllocationRefused,
+    BillNotFound,
+    CurrencyMismatch,
+    EffectiveBeforePayment,
+    IdempotencyConflict,
+    PaymentNotFound,
+    PaymentStateError,
+)
 from ledger.ports import HandlerContext
 
 Method = Literal["cash", "check", "bankCard", "thirdParty", "accountBalance", "loyaltyBurn", "digitalWallet", "directDebit"]

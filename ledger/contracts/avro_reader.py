@@ -11,9 +11,10 @@ fastavro for it.
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from decimal import Context
-from typing import Any, Callable
+from typing import Any
 from uuid import UUID
 
 import fastavro
@@ -21,7 +22,7 @@ import fastavro
 from ledger.recent import Recent
 
 Convert = Callable[[Any], Any]
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
 _COMPILING = object()
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from decimal import Context, Decimal
 from functools import cache
-from typing import Any, Callable
+from typing import Any
 from uuid import UUID
 
 from ledger.recent import Recent
@@ -13,7 +14,7 @@ from ledger.recent import Recent
 Writer = Callable[[dict[str, Any]], bytes]
 LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
 INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
 _EXACT = Context(prec=200, Emax=999_999, Emin=-999_999)  # scaleb without rounding
 _CACHED = 4_096  # recent moments' and decimals' bytes kept
@@ -296,7 +297,8 @@ def compile_writer(schema: dict[str, Any], header: bytes = b"") -> Writer:
     compiler.emit(1, f"return b''.join((header, {', '.join(parts)}))")
     source = "def write(record):\n" + "\n".join(compiler.lines) + "\n"
     namespace: dict[str, Any] = {
-        "NotPlain": NotPlain, "Decimal": Decimal, "UUID": UUID, "EXACT": _EXACT, "header": header, "VARINT": _VARINT, "SMALL": _SMALL,
+        "NotPlain": NotPlain, "Decimal": Decimal, "UUID": UUID, "EXACT": _EXACT, "header": header, "VARINT": _VARINT,
+        "SMALL": _SMALL,
         "text_bytes": text_bytes, "long_bytes": long_bytes,
         "int_bytes": int_bytes, "raw_bytes": raw_bytes, "bool_bytes": bool_bytes, "micros_bytes": micros_bytes,
         "date_bytes": date_bytes, **compiler.names,

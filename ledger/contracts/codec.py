@@ -10,17 +10,19 @@ import json
 import os
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import fastavro
 from fastavro.schema import fingerprint as _fingerprint_hex
 from fastavro.schema import to_parsing_canonical_form
 
-from ledger.contracts.avro_reader import NotCompilable as ReaderNotCompilable, compile_reader
+from ledger.contracts.avro_reader import NotCompilable as ReaderNotCompilable
+from ledger.contracts.avro_reader import compile_reader
 from ledger.contracts.avro_writer import NotCompilable, Writer, compile_writer
 from ledger.contracts.errors import InvalidSchemaFile, UndecodableMessage, UnencodableRecord, UnknownSchema
 
@@ -106,7 +108,8 @@ class SchemaRegistry:
                 numbers.append(int(match.group(1)))
                 versions.append(_read_version(folder.name, int(match.group(1)), path))
             if sorted(numbers) != list(range(1, len(numbers) + 1)):
-                raise InvalidSchemaFile(f"{folder}: versions must be v1..vN without gaps, found {sorted(numbers)}", path=str(folder))
+                raise InvalidSchemaFile(f"{folder}: versions must be v1..vN without gaps, found {sorted(numbers)}",
+                                        path=str(folder))
         return cls(versions)
 
     # ---------------------------------------------------------------- queries
@@ -162,7 +165,8 @@ class SchemaRegistry:
         str() of either gives the same text)."""
         if len(data) < HEADER_SIZE or data[:2] != MAGIC:
             raise UndecodableMessage(
-                "not an Avro single-object message: " + ("too short" if len(data) < HEADER_SIZE else f"bad magic {bytes(data[:2]).hex()}"),
+                "not an Avro single-object message: "
+                + ("too short" if len(data) < HEADER_SIZE else f"bad magic {bytes(data[:2]).hex()}"),
                 length=len(data),
             )
         fp = bytes(data[2:HEADER_SIZE])

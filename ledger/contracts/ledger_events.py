@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from decimal import Context, Decimal, InvalidOperation
 from hashlib import sha1
-from typing import Any, Callable
+from typing import Any
 from uuid import UUID, uuid5
 
 from ledger.aggregates.ids import LEDGER_NAMESPACE
@@ -64,11 +65,11 @@ def _quantized(value: Any) -> Decimal:
 def instant(value: str | datetime) -> datetime:
     """An ISO moment with offset (or aware datetime) as an aware UTC datetime (timestamp-micros)."""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if moment.tzinfo is timezone.utc:
+    if moment.tzinfo is UTC:
         return moment
     if moment.tzinfo is None:
         raise UnencodableRecord(f"moment {value!r} has no time zone offset", value=value)
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def day(value: str | date) -> date:
@@ -260,7 +261,8 @@ def event_fields(event_type_name: str) -> list[str]:
     return list(_mapping(event_type_name))
 
 
-def to_record(domain_event: Any, billing_account_id: UUID | None, position: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+def to_record(domain_event: Any, billing_account_id: UUID | None,
+              position: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
     """(schema full name, record for SchemaRegistry.encode) of a domain event.
 
     `billing_account_id`: the account the event belongs to; when None it is taken from the event where it can be

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from ledger.errors import InvalidInput, LedgerError
 from ledger.aggregates.money import to_decimal
+from ledger.errors import InvalidInput, LedgerError
 
 CHARGE_SCHEMA = "ledger.rating.AppliedCustomerBillingRate"
 
@@ -70,7 +70,7 @@ def charge_record(
     currency: str,
     tax_excluded_amount: Any,
     date: datetime | str,
-    type: str = "appliedBillingCharge",
+    type: str = "appliedBillingCharge",  # noqa: A002  (the record's field, a keyword producers pass)
     applied_tax: list[dict[str, Any]] = (),  # type: ignore[assignment]
     tax_included_amount: Any = None,
     product_ref: str | None = None,
@@ -97,7 +97,7 @@ def charge_record(
     return {
         "id": charge_id,
         "type": type,
-        "date": moment.astimezone(timezone.utc),
+        "date": moment.astimezone(UTC),
         "description": description,
         "billingAccount": {"id": account_id},
         "product": None if product_ref is None else {"id": product_ref},

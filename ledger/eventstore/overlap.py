@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent

@@ -49,8 +49,8 @@ def master_key_bytes(encoded: str) -> bytes:
     except (ValueError, TypeError):
         key = b""
     if len(key) != 32:
-        raise PersonalDataUnavailable("LEDGER_MASTER_KEY must be 32 random bytes in base64 (e.g. from "
-                                      "`python -c \"import os, base64; print(base64.urlsafe_b64encode(os.urandom(32)).decode())\"`)")
+        raise PersonalDataUnavailable("LEDGER_MASTER_KEY must be 32 random bytes in base64 (e.g. from `python -c "
+                                      "\"import os, base64; print(base64.urlsafe_b64encode(os.urandom(32)).decode())\"`)")
     return key
 
 

@@ -6,23 +6,23 @@ with the tests that pin them, in ledger/aggregates/library_bypasses.py, which ho
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, Cache, LRUCache, ProcessingEvent
 from eventsourcing.persistence import Recording, StoredEvent, Transcoder
 from eventsourcing.utils import Environment, get_topic, resolve_topic
 
-from ledger.eventstore.json_transcoder import FastJSONTranscoder
-from ledger.eventstore.postgres_pool import hand_out_last_used_first
 from ledger.aggregates.base import LedgerAggregate
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.library_bypasses import event_from_state, mutate, project
 from ledger.errors import NotFound
 from ledger.eventstore import contention
+from ledger.eventstore.json_transcoder import FastJSONTranscoder
 from ledger.eventstore.overlap import PendingSave, ReadAhead, Rows
+from ledger.eventstore.postgres_pool import hand_out_last_used_first
 
 A = TypeVar("A")
 ACCOUNT_SNAPSHOT_TOPIC = get_topic(BillingAccount.Snapshot)

@@ -3,8 +3,9 @@
 API keys are looked up by their hash (the key itself is never stored); a revoked key is refused; its last-used
 time is written at most once a minute per process; a key checked in the last LEDGER_API_KEY_CACHE_SECONDS is
 trusted without asking the database again (so a revocation by another process takes up to that long). JWTs
-are verified with PyJWT against the configured public keys (a PEM file, or a JWKS file picked by `kid`): signature, expiry, issuer and audience; the role comes from a
-configured claim (a string or a list with one known role), a customer's accounts from another claim.
+are verified with PyJWT against the configured public keys (a PEM file, or a JWKS file picked by `kid`): signature,
+expiry, issuer and audience; the role comes from a configured claim (a string or a list with one known role), a
+customer's accounts from another claim.
 Every refusal is a 401 that names no credential.
 """
 

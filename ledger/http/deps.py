@@ -20,7 +20,7 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API 
 
 
 async def services(request: Request) -> ApiServices:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 Services = Annotated[ApiServices, Depends(services)]

@@ -23,8 +23,8 @@ R = TypeVar("R", bound=Result)
 class ApiServices:
     """Commands go to the write Ledger (one at a time, as in the CLI; other processes' writes are version
     conflicts, retried; a refusal is confirmed on fresh state, see `execute`); reads go to the read store (no cache,
-    its own connections): they never wait behind a command, and a GET after a POST sees what the POST wrote. Cycle runs go to a second Ledger on a background
-    thread, so charges and payments are not held behind a long run."""
+    its own connections): they never wait behind a command, and a GET after a POST sees what the POST wrote. Cycle runs
+    go to a second Ledger on a background thread, so charges and payments are not held behind a long run."""
 
     def __init__(self, parts: ApiParts) -> None:
         self.parts = parts

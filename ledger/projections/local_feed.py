@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ledger.streaming.event_feed import EventFeed
 from ledger.projections.database import ReadModelDatabase
 from ledger.projections.projector import project
+from ledger.streaming.event_feed import EventFeed
 
 LOCAL_TOPIC = "local-notification-log"
 LOCAL_CONSUMER = "read-models"

@@ -7,8 +7,9 @@ Account rows take the figures the event carries (`position`), so they are exact 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from ledger.errors import ReadModelError
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +18,7 @@ def _due(value: Any) -> date:
 
 def account_overview(db: ReadModelDatabase, account_ref: str | None = None, today: date | None = None) -> list[Row]:
     """Each account's row plus overdue_amount and open_bills (the `account_overview` view, on either database)."""
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     accounts = [r for r in db.all_rows(ACCOUNT_BALANCES) if account_ref is None or r["account_ref"] == account_ref]
     bills_by_account: dict[str, list[Row]] = {}
     for bill in db.all_rows(BILLS):

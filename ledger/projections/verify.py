@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 from uuid import UUID
 
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.customer_bill import CustomerBill
 from ledger.aggregates.customer_payment import CustomerPayment
-from ledger.errors import NotFound
 from ledger.contracts.ledger_events import account_position
+from ledger.errors import NotFound
 from ledger.ports import AggregateStore, NoProgress, Progress
 from ledger.projections.database import ReadModelDatabase
 from ledger.projections.tables import ACCOUNT_BALANCES, BILLS, PAYMENTS, Table

@@ -68,7 +68,8 @@ class AccountHistory:
                 "lines": [line.to_dict() for line in self.lines]}
 
 
-def account_history(store: AggregateStore, account_ref: str, as_of: datetime | None = None, basis: str = "recorded") -> AccountHistory:
+def account_history(store: AggregateStore, account_ref: str, as_of: datetime | None = None,
+                    basis: str = "recorded") -> AccountHistory:
     if basis not in BASES:
         raise InvalidInput(f"basis must be one of {', '.join(BASES)}, not {basis!r}", basis=basis)
     if as_of is not None and as_of.tzinfo is None:
@@ -125,8 +126,10 @@ class _CycleNames:
         if cycle_id not in self.known:
             cycle = self.store.find(PartyBillingCycle, cycle_id)
             trigger = cycle.triggers[0] if cycle else {"by": "?", "type": "?", "reason": ""}
-            self.known[cycle_id] = {"cycle_id": str(cycle_id), "cycle": f"{cycle.specification} {cycle.period_start}" if cycle else "?",
-                                    "triggered_by": trigger["by"], "trigger_type": trigger["type"], "trigger_reason": trigger["reason"]}
+            self.known[cycle_id] = {"cycle_id": str(cycle_id),
+                                    "cycle": f"{cycle.specification} {cycle.period_start}" if cycle else "?",
+                                    "triggered_by": trigger["by"], "trigger_type": trigger["type"],
+                                    "trigger_reason": trigger["reason"]}
         return self.known[cycle_id]
 
 
@@ -142,19 +145,22 @@ def _describe(event: Any, after: Any, cycles: _CycleNames,
         return at, "opened", f"{event.rating_type} account opened for customer {event.customer_id} in {event.currency}", ZERO, {}
     if isinstance(event, A.ChargeApplied):
         amount = (-1 if event.charge_type == "appliedBillingCredit" else 1) * D(event.tax_included)
-        text = f"{event.charge_type} {event.charge_id} {_m(after, amount)}" + (f" ({event.description})" if event.description else "")
+        text = (f"{event.charge_type} {event.charge_id} {_m(after, amount)}"
+                + (f" ({event.description})" if event.description else ""))
         return datetime.fromisoformat(event.effective_at), event.charge_type, text, amount, {"charge_id": event.charge_id}
     if isinstance(event, A.ChargeAdjusted):
         amount = D(event.tax_included)
         text = f"adjustment {event.adjustment_id} of charge {event.charge_id}: {_m(after, amount)} ({event.reason})"
-        return datetime.fromisoformat(event.effective_at), "adjustment", text, amount, {"charge_id": event.charge_id, "adjustment_id": event.adjustment_id}
+        refs = {"charge_id": event.charge_id, "adjustment_id": event.adjustment_id}
+        return datetime.fromisoformat(event.effective_at), "adjustment", text, amount, refs
     if isinstance(event, A.BillIssued):
         refs = {"bill_number": event.bill_number, "bill_id": str(event.bill_id)}
         origin = event.run_type
         if event.cycle_id:
             refs |= cycles(event.cycle_id)
             origin = f"cycle {refs['cycle']} triggered by {refs['trigger_type']} {refs['triggered_by']}"
-        text = (f"bill {event.bill_number} ({origin}): {len(event.entry_ids)} entries, amount due {_m(after, D(event.amount_due))}, "
+        text = (f"bill {event.bill_number} ({origin}): {len(event.entry_ids)} entries, "
+                f"amount due {_m(after, D(event.amount_due))}, "
                 f"due {event.payment_due_date}")
         if D(event.credit_applied):
             text += f", credit balance applied {_m(after, D(event.credit_applied))}"
@@ -176,13 +182,15 @@ def _describe(event: Any, after: Any, cycles: _CycleNames,
             kind = "prepaid top-up" if after.is_prepaid else ("overpayment" if event.allocations else "prepayment")
             parts.append(f"{_m(after, rest)} to balance ({kind})")
         text = f"payment {_m(after, D(event.amount))}: " + "; ".join(parts)
-        return datetime.fromisoformat(event.effective_at), "payment", text, -D(event.amount), {"payment_id": str(event.payment_id)}
+        return (datetime.fromisoformat(event.effective_at), "payment", text, -D(event.amount),
+                {"payment_id": str(event.payment_id)})
     if isinstance(event, A.PaymentReversed):
         reopened = [f"bill {u['bill']['bill_number'] if 'bill' in u else u['id']}" for u in event.undone if u["target"] == "bill"]
         text = f"payment reversed ({event.reason or 'no reason'}): {_m(after, D(event.amount))} back"
         text += f"; reopened {', '.join(reopened)}" if reopened else ""
         text += f"; used credit re-billed as debit {_m(after, D(event.debit))}" if D(event.debit) else ""
-        return datetime.fromisoformat(event.effective_at), "reversal", text, D(event.amount), {"payment_id": str(event.payment_id)}
+        return (datetime.fromisoformat(event.effective_at), "reversal", text, D(event.amount),
+                {"payment_id": str(event.payment_id)})
     if isinstance(event, A.CreditRefunded):
         text = f"refund {event.refund_id} of credit balance {_m(after, D(event.amount))} by {event.method}"
         return datetime.fromisoformat(event.effective_at), "refund", text, D(event.amount), {"refund_id": event.refund_id}

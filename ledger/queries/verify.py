@@ -12,13 +12,13 @@ from eventsourcing.utils import get_topic
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.billing_cycle_specification import BillingCycleSpecification
 from ledger.aggregates.customer import Customer
+from ledger.aggregates.customer_bill import CustomerBill
+from ledger.aggregates.customer_payment import CustomerPayment
+from ledger.aggregates.money import ZERO
+from ledger.aggregates.party_billing_cycle import PartyBillingCycle
 from ledger.aggregates.payment_method import PaymentMethod
 from ledger.aggregates.product_offering import ProductOffering
 from ledger.aggregates.subscription import Subscription
-from ledger.aggregates.customer_bill import CustomerBill
-from ledger.aggregates.customer_payment import CustomerPayment
-from ledger.aggregates.party_billing_cycle import PartyBillingCycle
-from ledger.aggregates.money import ZERO
 from ledger.ports import AggregateStore, Progress
 
 CREATED: dict[type, str] = {
@@ -112,5 +112,6 @@ def _check_books(ids: dict[str, list[UUID]], loaded: dict[UUID, Any]) -> list[st
     for account_id in ids["accounts"]:
         account = loaded[account_id]
         if not account.identity_holds():
-            problems.append(f"account {account.account_ref}: balance {account.balance} != unbilled + receivable - credit - prepaid")
+            problems.append(f"account {account.account_ref}: balance {account.balance} "
+                            "!= unbilled + receivable - credit - prepaid")
     return problems

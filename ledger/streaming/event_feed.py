@@ -7,11 +7,11 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
-from ledger.eventstore.account_history import load_at_versions
-from ledger.eventstore.notification_log import NotificationLog
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.contracts.ledger_events import account_position, to_record
 from ledger.errors import NotFound
+from ledger.eventstore.account_history import load_at_versions
+from ledger.eventstore.notification_log import NotificationLog
 from ledger.eventstore.store import mutate
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ class FeedItem(NamedTuple):
 
 
 def _new_item(fields: tuple[Any, ...]) -> FeedItem:
-    return tuple.__new__(FeedItem, fields)  # type: ignore[type-var]  # a named tuple's own __new__ is a Python lambda
+    return tuple.__new__(FeedItem, fields)
 
 
 class _Lru(OrderedDict):
@@ -73,7 +73,8 @@ class EventFeed:
         if owner_type == "BillingAccount":
             return aggregate_id, account_position(self._account_after(event))
         if owner_type in ("CustomerBill", "CustomerPayment", "Subscription"):
-            account_id = getattr(event, "account_id", None) or self._owner.get(aggregate_id) or self._first_account_id(aggregate_id)
+            account_id = (getattr(event, "account_id", None) or self._owner.get(aggregate_id)
+                          or self._first_account_id(aggregate_id))
             self._owner.remember(aggregate_id, account_id)
             return account_id, None
         return None, None

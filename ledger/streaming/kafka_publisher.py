@@ -9,9 +9,9 @@ from kafka.errors import KafkaError
 from kafka.partitioner import murmur2
 
 from ledger.errors import PublishFailed
-from ledger.streaming.kafka_consumers import RECONNECT_BACKOFF_MAX_MS
 from ledger.ports import OutboundMessage
 from ledger.recent import Recent
+from ledger.streaming.kafka_consumers import RECONNECT_BACKOFF_MAX_MS
 
 
 def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:

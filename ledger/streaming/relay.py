@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from functools import cache
-from typing import Any, Callable
+from typing import Any
 
 import structlog
 
 from ledger.contracts.codec import SchemaRegistry
 from ledger.errors import PublishFailed
-from ledger.streaming.event_feed import EventFeed, FeedItem
 from ledger.ports import EventPublisher, OutboundMessage, PositionStore
 from ledger.runtime.metrics import ProcessMetrics
 from ledger.runtime.outages import DATABASES, KAFKA
 from ledger.runtime.supervisor import RunPolicy, supervise
+from ledger.streaming.event_feed import EventFeed, FeedItem
 
 RELAY_NAME = "event-topic-relay"
 DEFAULT_DEPENDENCIES = {"kafka": (PublishFailed,)}
@@ -29,7 +30,7 @@ DEFAULT_DEPENDENCIES = {"kafka": (PublishFailed,)}
 def to_message(registry: SchemaRegistry, item: FeedItem) -> OutboundMessage:
     """Key by billing account (one account's whole history on one partition); cycle events by their own id."""
     record = item.record
-    return tuple.__new__(OutboundMessage, (  # type: ignore[type-var]  # a named tuple's own __new__ is a Python lambda
+    return tuple.__new__(OutboundMessage, (
         (record["billing_account_id"] or record["aggregate_id"]).encode(),  # key: the ids' canonical text
         registry.encode(item.schema, record),
         [("event_id", record["event_id"].encode()), _type_header(item.event_type),

@@ -3,36 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
 
-import pytest
-
-from tests.support.processes import check_subprocesses_import_this_ledger
-
-Run = Callable[..., subprocess.CompletedProcess]
-
-
-@pytest.fixture
-def cli(tmp_path: Path) -> Run:
-    """Run `python -m ledger ARGS...` (the installed package, from tmp_path) against a fresh SQLite store in tmp_path."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    env |= {
-        "LEDGER_SQLITE_PATH": str(tmp_path / "ledger.sqlite"),
-        "TMPDIR": str(tmp_path),  # where `ledger demo` puts its throw-away store
-    }
-    check_subprocesses_import_this_ledger(env)
-
-    def run(*args: str, stdin: str | None = None, at: str | None = None) -> subprocess.CompletedProcess:
-        """One command; `at` sets the ledger's clock for it (LEDGER_FIXED_NOW), else the system clock runs."""
-        return subprocess.run([sys.executable, "-m", "ledger", *args], input=stdin, capture_output=True, text=True,
-                              env=env | ({"LEDGER_FIXED_NOW": at} if at else {}), cwd=tmp_path, timeout=180)
-
-    return run
+from tests.e2e.conftest import Run
 
 
 def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
@@ -103,14 +78,16 @@ def test_account_show_json_has_partially_paid_bill(cli: Run) -> None:
         "7.000000", "7.00", "0.000000", "0.00")
     assert view["open_bills"][0]["bill_number"] == "ACC-1-00001"
     assert view["open_bills"][0]["payment_due_date"] == "2026-11-15"
-    assert [(b["bill_number"], b["state"], b["remaining_amount"]) for b in view["bills"]] == [("ACC-1-00001", "partiallyPaid", "7.00")]
+    bills = [(b["bill_number"], b["state"], b["remaining_amount"]) for b in view["bills"]]
+    assert bills == [("ACC-1-00001", "partiallyPaid", "7.00")]
 
 
 def test_naive_date_is_refused_with_exit_2_and_changes_nothing(cli: Run) -> None:
     """A charge date without a time zone exits 2 with the model's message and leaves the history as it was."""
     scripted_session(cli)
     before = history(cli)
-    result = cli("charge", "post", "--charge-id", "ch2", "--account", "ACC-1", "--amount", "1.00", "--date", "2026-10-06T10:00:00")
+    result = cli("charge", "post", "--charge-id", "ch2", "--account", "ACC-1", "--amount", "1.00",
+                 "--date", "2026-10-06T10:00:00")
     assert result.returncode == 2
     assert "--date: Input should have timezone info" in result.stderr
     assert result.stdout == ""

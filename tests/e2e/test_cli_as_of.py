@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from tests.e2e.test_cli import cli, ok, scripted_session  # noqa: F401  (cli is a fixture)
+from tests.e2e.test_cli import ok, scripted_session
 
 BILL_IN_FORCE = "2026-11-01T00:00:00Z"  # the October bill is dated 1 November: in force from 23:00Z (Paris midnight)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from tests.e2e.test_cli import cli, ok, scripted_session  # noqa: F401  (cli is a fixture)
+from tests.e2e.test_cli import ok, scripted_session
 
 
 def test_demo_shows_the_read_models_verified(cli) -> None:

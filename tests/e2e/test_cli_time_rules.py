@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.test_cli import cli, ok, scripted_session  # noqa: F401  (cli is a fixture)
+from tests.e2e.test_cli import ok, scripted_session
 
 
 def test_an_early_cycle_run_needs_the_flag_and_a_reason_and_is_recorded(cli) -> None:

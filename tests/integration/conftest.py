@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from ledger.bootstrap import ensure_ledger_topics
 from ledger.contracts.codec import SchemaRegistry
 from ledger.service import Ledger
 from ledger.settings import Settings
-from ledger.bootstrap import ensure_ledger_topics
 from tests.support.ledger_factory import make_ledger, postgres_settings, sqlite_settings
 from tests.support.pipeline import drop_read_schemas, stream_settings
 from tests.support.streams import play_story

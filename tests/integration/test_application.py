@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -39,7 +39,6 @@ from tests.support.ledger_factory import (
 )
 
 D = Decimal
-UTC = timezone.utc
 OCT, NOV = date(2026, 10, 1), date(2026, 11, 1)
 SettingsFactory = Callable[..., Settings]
 
@@ -241,7 +240,8 @@ def test_snapshots_give_the_same_state_as_a_full_replay(make_settings: SettingsF
     clock.set(datetime(2026, 10, 6, tzinfo=UTC))
     for i in range(7):
         post_charge(ledger, "SNAP", f"c{i}", f"{i + 1}.125", "EUR", "2026-10-05T10:00:00Z", taxes=[tax("VAT", "20", "0.225")])
-    pay(ledger, "SNAP", "P1", "5.00", "EUR", "2026-10-06T00:00:00Z", allocations=[{"target": "charge", "id": "c6", "amount": "5.00"}])
+    pay(ledger, "SNAP", "P1", "5.00", "EUR", "2026-10-06T00:00:00Z",
+        allocations=[{"target": "charge", "id": "c6", "amount": "5.00"}])
     clock.set(datetime(2026, 11, 1, 6, tzinfo=UTC))
     run_cycle(ledger, OCT)
     clock.set(datetime(2026, 11, 6, tzinfo=UTC))

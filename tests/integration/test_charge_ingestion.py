@@ -61,7 +61,7 @@ def test_a_charge_delivered_twice_is_applied_once(ledger, registry):
 def test_undecodable_messages_go_to_dead_letters_with_their_bytes(ledger, registry, bad, error):
     """Bytes that are not one of our Avro messages are set aside with the reason; the good ones still apply."""
     result, letters = _ingest(ledger, registry, [bad, _charge(registry, "c1")])
-    assert result.applied == 1 and [(l.value, l.error) for l in letters] == [(bad, error)]
+    assert result.applied == 1 and [(letter.value, letter.error) for letter in letters] == [(bad, error)]
 
 
 @pytest.mark.parametrize("kwargs, error", [

@@ -10,9 +10,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from ledger.bootstrap import bootstrap, read_model_db
 from ledger.streaming.positions import PostgresPositions
-from ledger.bootstrap import bootstrap
-from ledger.bootstrap import read_model_db
 from tests.support.ledger_factory import postgres_settings
 
 STARTS = 6

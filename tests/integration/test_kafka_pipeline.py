@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 
 from consumers.charge_ingestion import run_ingestion
+from ledger.bootstrap import ingestion, projection, read_model_db, relay
 from ledger.projections.reader import account_overview
 from ledger.projections.verify import verify_read_models
 from ledger.settings import Settings
-from ledger.bootstrap import ingestion, projection, read_model_db, relay
 from tests.support import apache_avro
 from tests.support.ledger_factory import account_of
 from tests.support.pipeline import RatingSystem, ledger_with_accounts, read_topic

@@ -7,9 +7,9 @@ import uuid
 
 from kafka.partitioner import DefaultPartitioner
 
+from ledger.ports import OutboundMessage
 from ledger.streaming.kafka_publisher import KafkaPublisher
 from ledger.streaming.kafka_topics import ensure_topics
-from ledger.ports import OutboundMessage
 from tests.support.kafka_fakes import FakeCluster
 from tests.support.pipeline import read_topic
 

@@ -6,16 +6,16 @@ from decimal import Decimal
 
 import pytest
 
+from ledger.bootstrap import read_model_db
 from ledger.errors import ReadModelError
-from ledger.streaming.event_feed import EventFeed
 from ledger.projections.local_feed import LOCAL_CONSUMER, LOCAL_TOPIC, LocalProjection
 from ledger.projections.projector import OffsetsMoved, project
-from ledger.projections.rebuild import rebuild
 from ledger.projections.reader import account_overview
+from ledger.projections.rebuild import rebuild
 from ledger.projections.tables import ACCOUNT_BALANCES, BILLS
 from ledger.projections.verify import verify_read_models
 from ledger.service import Ledger
-from ledger.bootstrap import read_model_db
+from ledger.streaming.event_feed import EventFeed
 
 
 def _feed(story_ledger: Ledger, db) -> int:

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from ledger.streaming.memory_publisher import InMemoryPublisher
+from ledger.bootstrap import positions
 from ledger.contracts.codec import SchemaRegistry
 from ledger.errors import PublishFailed
-from ledger.streaming.event_feed import EventFeed
-from ledger.streaming.relay import OutboxRelay
 from ledger.service import Ledger
-from ledger.bootstrap import positions
+from ledger.streaming.event_feed import EventFeed
+from ledger.streaming.memory_publisher import InMemoryPublisher
+from ledger.streaming.relay import OutboxRelay
 from tests.support.ledger_factory import max_notification_id
 
 
@@ -85,8 +85,8 @@ def test_a_restarted_relay_continues_from_the_stored_position(story_ledger, regi
 def test_positions_match_a_replay_of_the_account(story_ledger, registry):
     """The figures each account event carries are the account's state right after that event."""
     from ledger.aggregates.billing_account import BillingAccount
-    from ledger.errors import NotFound
     from ledger.contracts.ledger_events import account_position
+    from ledger.errors import NotFound
 
     publisher = InMemoryPublisher()
     _relay(story_ledger, registry, publisher, batch=5).catch_up()
@@ -115,9 +115,9 @@ def snapshotted_story(make_settings) -> Any:
 
 def test_accounts_load_at_any_version_as_single_loads_give_them(snapshotted_story):
     """The batch load gives, for every account and version, the account a single load at that version gives."""
-    from ledger.eventstore.account_history import load_at_versions
     from ledger.aggregates.billing_account import BillingAccount
     from ledger.errors import NotFound
+    from ledger.eventstore.account_history import load_at_versions
 
     store = snapshotted_story.store
     versions: dict[Any, int] = defaultdict(int)
@@ -135,9 +135,9 @@ def test_accounts_load_at_any_version_as_single_loads_give_them(snapshotted_stor
 
 
 def test_a_missing_version_is_not_found(snapshotted_story):
-    from ledger.eventstore.account_history import load_at_versions
     from ledger.aggregates.billing_account import BillingAccount
     from ledger.errors import NotFound
+    from ledger.eventstore.account_history import load_at_versions
 
     store = snapshotted_story.store
     first = next(n for n in store.notifications(start=1, limit=100) if "BillingAccount" in n.topic)

@@ -3,19 +3,27 @@ layouts loaded through the batch read."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 
-from ledger.eventstore.postgres_recorder import RAISE_WORK_MEM
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.errors import AccountNotFound
-from tests.support.ledger_factory import (FakeClock, adjust, define_spec, make_ledger, open_account, pay,
-                                          post_charge, postgres_settings, replay_store, run_cycle)
+from ledger.eventstore.postgres_recorder import RAISE_WORK_MEM
+from tests.support.ledger_factory import (
+    FakeClock,
+    adjust,
+    define_spec,
+    make_ledger,
+    open_account,
+    pay,
+    post_charge,
+    postgres_settings,
+    replay_store,
+    run_cycle,
+)
 from tests.support.snapshot_layouts import version_2_snapshot_state
-
-UTC = timezone.utc
 
 
 def _storage(url: str, schema: str, table: str) -> str:
@@ -60,7 +68,8 @@ def test_a_version_2_snapshot_loads_to_the_replayed_state(postgres_schema: tuple
         clock.set(datetime(2026, 11, 1, 6, tzinfo=UTC))
         run_cycle(ledger, "2026-10-01")
         post_charge(ledger, "V2", "c9", "9.99", "EUR", "2026-11-01T10:00:00Z")
-        pay(ledger, "V2", "P1", "1.00", "EUR", "2026-11-01T12:00:00Z", allocations=[{"target": "charge", "id": "c9", "amount": "1.00"}])
+        pay(ledger, "V2", "P1", "1.00", "EUR", "2026-11-01T12:00:00Z",
+            allocations=[{"target": "charge", "id": "c9", "amount": "1.00"}])
         account_id = ids.account_id("V2")
         replayed = replay.repository.get(account_id)
         snapshot = BillingAccount.Snapshot(originator_id=account_id, originator_version=replayed.version,  # type: ignore[call-arg]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -11,15 +11,22 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from ledger.eventstore.postgres_recorder import FastPostgresApplicationRecorder
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.errors import AccountNotFound
+from ledger.eventstore.postgres_recorder import FastPostgresApplicationRecorder
 from ledger.settings import Settings
-from tests.support.ledger_factory import (FakeClock, define_spec, fresh_account, make_ledger, max_notification_id,
-                                          open_account, post_charge, postgres_settings)
+from tests.support.ledger_factory import (
+    FakeClock,
+    define_spec,
+    fresh_account,
+    make_ledger,
+    max_notification_id,
+    open_account,
+    post_charge,
+    postgres_settings,
+)
 
-UTC = timezone.utc
 SettingsFactory = Callable[..., Settings]
 
 

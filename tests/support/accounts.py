@@ -7,14 +7,14 @@ Usage:
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
 from ledger.aggregates.billing_account import BillingAccount
 
-OPENED_AT = datetime(2026, 10, 1, 9, tzinfo=timezone.utc)
+OPENED_AT = datetime(2026, 10, 1, 9, tzinfo=UTC)
 
 
 def new_account(currency: str = "EUR", *, at: datetime = OPENED_AT, rating_type: str = "postpaid",

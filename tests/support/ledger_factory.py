@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -39,11 +39,10 @@ from ledger.commands import (
     TriggerBillingCycle,
 )
 from ledger.errors import AccountNotFound, BillNotFound, CycleNotFound, PaymentNotFound
+from ledger.eventstore.store import LedgerStore
 from ledger.service import Ledger
 from ledger.settings import Settings
-from ledger.eventstore.store import LedgerStore
 
-UTC = timezone.utc
 SPEC = "monthly"
 
 

@@ -4,14 +4,12 @@ without a store: every one of their event types, for the contract tests."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from ledger.aggregates import ids
-from datetime import date
-from decimal import Decimal
-
 from ledger.aggregates.customer import CLOSED, Customer
 from ledger.aggregates.payment_method import PaymentMethod
 from ledger.aggregates.product_offering import ProductOffering

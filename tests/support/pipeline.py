@@ -88,7 +88,7 @@ class Processes:
         self.kills += 1
 
     def stop_all(self) -> None:
-        for name, process in list(self.running.items()):
+        for process in list(self.running.values()):
             process.send_signal(signal.SIGTERM)
         for name, process in list(self.running.items()):
             try:

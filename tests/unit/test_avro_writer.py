@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import random
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Context, Decimal
 from functools import cache
 from typing import Any
@@ -18,7 +18,6 @@ from ledger.contracts import SchemaRegistry, UnencodableRecord
 from ledger.contracts.avro_writer import NotCompilable, NotPlain, compile_writer, decimal_writer
 from ledger.contracts.codec import MAGIC
 
-UTC = timezone.utc
 WIDE = Context(prec=60)  # scaleb without rounding a 30-digit value
 DECIMAL_30_6 = {"type": "bytes", "logicalType": "decimal", "precision": 30, "scale": 6}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
@@ -38,7 +38,6 @@ from tests.support.ledger_factory import (
 )
 
 D = Decimal
-UTC = timezone.utc
 T0 = datetime(2026, 10, 1, 9, tzinfo=UTC)
 OCT5 = datetime(2026, 10, 5, 10, tzinfo=UTC)
 
@@ -636,8 +635,9 @@ def test_reversal_of_a_prepayment_split_between_bill_and_credit() -> None:
     charge(account, "cr", "4", kind=CREDIT)
     bill_id, _ = issue(account)
     info = {bill_id: {"bill_number": "ACC-1-00001", "bill_date": "2026-11-01", "payment_due_date": "2026-11-15"}}
-    undone = account.reverse_payment(T0, payment_id=pid, amount=D(10), allocations=[{"target": "charge", "id": "c1", "amount": "10"}],
-                                     to_balance=D(0), bills=info, reason="chargeback", effective_at=T0)
+    undone = account.reverse_payment(T0, payment_id=pid, amount=D(10),
+                                     allocations=[{"target": "charge", "id": "c1", "amount": "10"}], to_balance=D(0),
+                                     bills=info, reason="chargeback", effective_at=T0)
     assert [(u["target"], u["amount"]) for u in undone] == [("bill", "6")]
     assert account.open_bills[bill_id]["remaining"] == D(6) and account.credit_balance == 0
     assert account.balance == D(6) and account.identity_holds()

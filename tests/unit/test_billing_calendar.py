@@ -1,6 +1,6 @@
 """Unit tests for ledger.aggregates.billing_calendar: billing-period dates and local-day boundaries."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,7 +21,6 @@ from ledger.aggregates.billing_calendar import (
     start_of_day,
 )
 
-UTC = timezone.utc
 ONE_DAY = timedelta(days=1)
 
 

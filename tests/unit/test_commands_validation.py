@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -167,7 +168,7 @@ def test_all_bad_fields_are_reported_together() -> None:
 def test_dates_are_normalised_to_utc() -> None:
     """An instant with an offset is stored as UTC."""
     charge = PostCharge.parse({**CHARGE, "date": "2026-10-31T23:30:00-04:00"})
-    assert charge.date == datetime(2026, 11, 1, 3, 30, tzinfo=timezone.utc)
+    assert charge.date == datetime(2026, 11, 1, 3, 30, tzinfo=UTC)
 
 
 def test_commands_are_immutable() -> None:
@@ -182,17 +183,17 @@ def test_commands_are_immutable() -> None:
 
 @pytest.fixture
 def ledger() -> Iterator[Ledger]:
-    clock = FakeClock(datetime(2026, 10, 1, tzinfo=timezone.utc))
+    clock = FakeClock(datetime(2026, 10, 1, tzinfo=UTC))
     ledger = make_ledger(memory_settings(), clock)
     define_spec(ledger)
     open_account(ledger, "A", "EUR")
     open_account(ledger, "PRE", "EUR", rating_type="prepaid", credit_limit="5")
-    clock.set(datetime(2026, 10, 5, 10, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 10, 5, 10, tzinfo=UTC))
     post_charge(ledger, "A", "c1", "10", "EUR", WHEN)
     post_charge(ledger, "A", "c-oct", "20", "EUR", WHEN)
-    clock.set(datetime(2026, 11, 1, 6, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 11, 1, 6, tzinfo=UTC))
     run_cycle(ledger, "2026-10-01")
-    clock.set(datetime(2026, 11, 6, 0, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 11, 6, 0, tzinfo=UTC))
     post_charge(ledger, "A", "c2", "5", "EUR", "2026-11-05T10:00:00Z")
     pay(ledger, "A", "P1", "10", "EUR", "2026-11-06T00:00:00Z")
     reverse(ledger, "P1", when="2026-11-06T00:00:00Z")
@@ -215,7 +216,8 @@ REFUSALS: list[tuple[str, type, type[LedgerError], dict[str, Any]]] = [
     ("payment to unknown bill", RecordPayment, AllocationRefused,
      {**PAYMENT, "external_reference": "P2", "allocations": [{"target": "bill", "id": "A-99999", "amount": "1"}]}),
     ("payment over a bill", RecordPayment, AllocationRefused,
-     {**PAYMENT, "external_reference": "P2", "amount": "50", "allocations": [{"target": "bill", "id": "A-00001", "amount": "30.01"}]}),
+     {**PAYMENT, "external_reference": "P2", "amount": "50",
+      "allocations": [{"target": "bill", "id": "A-00001", "amount": "30.01"}]}),
     ("payment to billed charge", RecordPayment, AllocationRefused,
      {**PAYMENT, "external_reference": "P2", "allocations": [{"target": "charge", "id": "c1", "amount": "1"}]}),
     ("payment allocations over amount", RecordPayment, AllocationRefused,

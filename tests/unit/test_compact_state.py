@@ -3,7 +3,7 @@ records derived from unbilled entries, and the fast JSON transcoder."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
@@ -14,16 +14,14 @@ from eventsourcing.domain import Snapshot as LibrarySnapshot
 from eventsourcing.persistence import JSONTranscoder, Mapper
 from eventsourcing.utils import get_topic, resolve_topic
 
-from ledger.eventstore.json_transcoder import FastJSONTranscoder
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.entries import CREDIT, TaxLine
 from ledger.errors import IdempotencyConflict
+from ledger.eventstore.json_transcoder import FastJSONTranscoder
 from tests.support.accounts import new_account
-from tests.support.snapshot_layouts import (version_1_entry, version_2_snapshot_state, version_2_state,
-                                           version_3_snapshot_state)
+from tests.support.snapshot_layouts import version_1_entry, version_2_snapshot_state, version_2_state, version_3_snapshot_state
 
 D = Decimal
-UTC = timezone.utc
 T0 = datetime(2026, 10, 1, 9, tzinfo=UTC)
 OCT5 = datetime(2026, 10, 5, 10, tzinfo=UTC)
 

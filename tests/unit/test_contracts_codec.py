@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.resources
 import io
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -33,7 +33,7 @@ from tests.support.schema_files import schema_files, schema_names
 
 PRIMITIVES = {"null": None, "boolean": True, "int": 7, "long": 7_000_000_000, "float": 1.5, "double": 2.5,
               "bytes": b"\x00\x01", "string": "text"}
-LOGICAL = {"decimal": Decimal("-1234.567891"), "timestamp-micros": datetime(2026, 10, 7, 7, 15, 0, 123456, tzinfo=timezone.utc),
+LOGICAL = {"decimal": Decimal("-1234.567891"), "timestamp-micros": datetime(2026, 10, 7, 7, 15, 0, 123456, tzinfo=UTC),
            "date": date(2026, 10, 31), "uuid": "1b4e28ba-2fa1-11d2-883f-0016d3cca427"}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from dataclasses import asdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -17,21 +17,20 @@ from eventsourcing.domain import DomainEvent, Snapshot
 from ledger.aggregates import ids
 from ledger.aggregates.bill_composition import compose
 from ledger.aggregates.billing_account import BillingAccount
+from ledger.aggregates.billing_calendar import CycleSpecification, occurrence
 from ledger.aggregates.billing_cycle_specification import BillingCycleSpecification
 from ledger.aggregates.customer_bill import CustomerBill
 from ledger.aggregates.customer_payment import CustomerPayment
 from ledger.aggregates.entries import CHARGE, CREDIT, TaxLine
 from ledger.aggregates.party_billing_cycle import PartyBillingCycle, trigger_record
 from ledger.aggregates.payment_plan import oldest_due_first
-from ledger.aggregates.billing_calendar import CycleSpecification, occurrence
 from ledger.contracts import SchemaRegistry, UnencodableRecord, account_position, event_id, event_type, to_record
 from ledger.contracts.ledger_events import EVENTS, event_fields, schema_name
 from tests.support.accounts import new_account
-from tests.support.master_data import MASTER_DATA_AGGREGATES, master_data_events
 from tests.support.ledger_factory import FakeClock
+from tests.support.master_data import MASTER_DATA_AGGREGATES, master_data_events
 
 D = Decimal
-UTC = timezone.utc
 T0 = datetime(2026, 10, 1, 9, tzinfo=UTC)
 AGGREGATES = (BillingAccount, CustomerBill, CustomerPayment, PartyBillingCycle, BillingCycleSpecification,
               *MASTER_DATA_AGGREGATES)
@@ -368,7 +367,8 @@ def test_event_id_text_is_the_uuid5_text() -> None:
         assert event_id_text(str(aggregate), version) == str(event_id(aggregate, version))
 
 
-@pytest.mark.parametrize("value", ["0", "-0", "0E+5", Decimal("0"), Decimal("-0E-9"), Decimal("0.00"), "12.3456", "-0.000001", "1E+3", "0.0000005", "0.0000015", "-2.5E-7",
+@pytest.mark.parametrize("value", ["0", "-0", "0E+5", Decimal("0"), Decimal("-0E-9"), Decimal("0.00"), "12.3456", "-0.000001",
+                                   "1E+3", "0.0000005", "0.0000015", "-2.5E-7",
                                    Decimal("7.000000"), Decimal("-7.000000"), Decimal("1.10"), Decimal("0E-10"),
                                    Decimal("123456789012345678901234.123456"), 42])
 def test_money_quantizes_as_before(value: Any) -> None:

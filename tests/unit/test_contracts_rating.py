@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -14,7 +14,6 @@ from ledger.contracts import CHARGE_SCHEMA, SchemaRegistry, charge_command_input
 from ledger.errors import InvalidInput
 from tests.support.accounts import new_account
 
-UTC = timezone.utc
 HORIZON = timedelta(days=1)
 FIELDS: dict[str, Any] = dict(
     charge_id="usage-001", account_id="ACME-PARIS", currency="EUR", tax_excluded_amount="18.456789",

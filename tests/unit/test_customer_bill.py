@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
@@ -26,7 +26,7 @@ from ledger.errors import AllocationRefused, InvalidBillTransition
 from tests.support.entries import entry
 
 D = Decimal
-T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
 ALL_STATES = sorted(TRANSITIONS)
 
 

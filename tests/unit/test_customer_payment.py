@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import uuid4
 
@@ -25,7 +25,7 @@ from tests.support.ledger_factory import (
 )
 
 D = Decimal
-T0 = datetime(2026, 11, 5, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 5, tzinfo=UTC)
 
 
 def new_payment(method: str = "bankCard", amount: str = "25.00") -> CustomerPayment:
@@ -68,7 +68,8 @@ def test_reversal_cancels_the_payment() -> None:
     payment = new_payment()
     payment.reverse(T0, reason="NSF", kind="bouncedCheck", undone=[{"target": "bill", "id": "b", "amount": "5", "bill": {}}])
     assert payment.status == CANCELED
-    assert payment.reversal["kind"] == "bouncedCheck" and payment.reversal["undone"] == [{"target": "bill", "id": "b", "amount": "5"}]
+    assert payment.reversal["kind"] == "bouncedCheck"
+    assert payment.reversal["undone"] == [{"target": "bill", "id": "b", "amount": "5"}]
 
 
 def test_double_reversal_is_refused() -> None:
@@ -86,15 +87,15 @@ def test_double_reversal_is_refused() -> None:
 
 def test_second_reversal_is_refused_even_after_the_prepaid_charge_was_billed() -> None:
     """Reversing a charge prepayment twice, with a billing run in between, is refused as already reversed."""
-    clock = FakeClock(datetime(2026, 10, 1, tzinfo=timezone.utc))
+    clock = FakeClock(datetime(2026, 10, 1, tzinfo=UTC))
     ledger = make_ledger(memory_settings(), clock)
     define_spec(ledger)
     open_account(ledger, "A", "EUR")
-    clock.set(datetime(2026, 10, 6, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 10, 6, tzinfo=UTC))
     post_charge(ledger, "A", "c1", "10", "EUR", "2026-10-05T00:00:00Z")
     pay(ledger, "A", "P1", "4", "EUR", "2026-10-06T00:00:00Z", allocations=[{"target": "charge", "id": "c1", "amount": "4"}])
     reverse(ledger, "P1")
-    clock.set(datetime(2026, 11, 1, 6, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 11, 1, 6, tzinfo=UTC))
     run_cycle(ledger, "2026-10-01")
     before = max_notification_id(ledger)
     with pytest.raises(PaymentStateError, match="already reversed"):

@@ -3,7 +3,7 @@ library's own paths give (the bypasses listed in ledger/aggregates/library_bypas
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -21,7 +21,7 @@ from ledger.eventstore.store import LedgerStore
 from tests.support.accounts import new_account
 
 D = Decimal
-T0 = datetime(2026, 10, 1, 9, tzinfo=timezone.utc)
+T0 = datetime(2026, 10, 1, 9, tzinfo=UTC)
 ACCOUNT_ID = UUID("12345678-1234-5678-1234-567812345678")
 
 
@@ -32,7 +32,8 @@ def _account() -> BillingAccount:
 def _bill_kwargs(account: BillingAccount) -> dict[str, Any]:
     entries = [account.unbilled[k] for k in account.entries]
     return dict(id=UUID(int=5), account_id=account.id, account_ref="A-1", bill_number="A-1-00001", run_type=ON_CYCLE,
-                off_cycle_reason=None, cycle_id=UUID(int=6), currency_code="EUR", billing_period=(date(2026, 10, 1), date(2026, 10, 31)),
+                off_cycle_reason=None, cycle_id=UUID(int=6), currency_code="EUR",
+                billing_period=(date(2026, 10, 1), date(2026, 10, 31)),
                 bill_date=date(2026, 11, 1), mailing_date=None, payment_due_date=date(2026, 11, 15),
                 totals=compose(entries, "EUR"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from types import ModuleType
 
@@ -26,7 +26,7 @@ def reference(*parts):
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.text(), st.text(alphabet=st.characters(max_codepoint=0x7F)),
     st.decimals(allow_nan=False, allow_infinity=False, places=6), st.decimals(), st.floats(),
-    st.datetimes(timezones=st.just(timezone.utc)),
+    st.datetimes(timezones=st.just(UTC)),
 )
 values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.lists(inner, max_size=3).map(tuple)
                       | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
@@ -42,7 +42,7 @@ def test_digest_equals_the_released_fingerprint(parts):
 def test_a_charge_fingerprint_is_unchanged():
     """A charge's fingerprint parts as the account builds them give the released value."""
     parts = ("appliedBillingCharge", "EUR", Decimal("12.3456"), [{"category": "VAT", "rate": "20", "amount": "2.46912"}],
-             Decimal("14.81472"), datetime(2026, 10, 5, 10, tzinfo=timezone.utc).isoformat(), "PRD-1", None, None)
+             Decimal("14.81472"), datetime(2026, 10, 5, 10, tzinfo=UTC).isoformat(), "PRD-1", None, None)
     assert digest(*parts) == reference(*parts)
 
 

@@ -4,7 +4,7 @@ and the processes that must outlive it refuse it."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -26,8 +26,6 @@ from tests.support.ledger_factory import (
     replay_store,
     run_cycle,
 )
-
-UTC = timezone.utc
 
 
 def charged_and_defined(ledger, count: int, charges: int = 1) -> list[str]:

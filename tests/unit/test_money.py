@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.errors import CurrencyMismatch, InvalidAmount, MoneyError, UnknownCurrency
 from ledger.aggregates.money import Money, allocate, currency, fmt, round_money, to_decimal
+from ledger.errors import CurrencyMismatch, InvalidAmount, MoneyError, UnknownCurrency
 
 D = Decimal
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -29,7 +30,7 @@ from tests.support.ledger_factory import (
     run_cycle,
 )
 
-T0 = datetime(2026, 11, 1, 2, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, 2, tzinfo=UTC)
 DATES = {"period_start": "2026-10-01", "period_end": "2026-10-31", "bill_date": "2026-11-01", "charge_date": "2026-10-31",
          "credit_date": "2026-10-31", "mailing_date": "2026-11-03", "payment_due_date": "2026-11-15"}
 
@@ -123,7 +124,7 @@ NOV = date(2026, 11, 1)
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock(datetime(2026, 10, 5, tzinfo=timezone.utc))  # accounts open on the day of their first charges
+    return FakeClock(datetime(2026, 10, 5, tzinfo=UTC))  # accounts open on the day of their first charges
 
 
 @pytest.fixture
@@ -138,7 +139,7 @@ def test_cycle_run_bills_each_account_and_completes(ledger: Ledger, clock: FakeC
     """Triggering a period bills every account on the specification and completes the cycle."""
     refs = charged_accounts(ledger, 3)
     open_account(ledger, "EMPTY", "EUR")
-    clock.set(datetime(2026, 11, 1, 6, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 11, 1, 6, tzinfo=UTC))
     result = run_cycle(ledger, OCT, by="alice")
     assert (result.status, result.accounts_billed, result.accounts_skipped) == (COMPLETED, 3, 1)
     assert result.totals == {"EUR": Decimal("30.00")}
@@ -149,7 +150,7 @@ def test_cycle_run_bills_each_account_and_completes(ledger: Ledger, clock: FakeC
 def test_retriggering_a_completed_cycle_never_bills_twice(ledger: Ledger, clock: FakeClock) -> None:
     """A second trigger of a completed period changes nothing and says so."""
     refs = charged_accounts(ledger, 3)
-    clock.set(datetime(2026, 11, 1, 6, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 11, 1, 6, tzinfo=UTC))
     run_cycle(ledger, OCT)
     before = max_notification_id(ledger)
     again = run_cycle(ledger, OCT, by="bob")
@@ -158,10 +159,11 @@ def test_retriggering_a_completed_cycle_never_bills_twice(ledger: Ledger, clock:
     assert [account_of(ledger, ref).bill_count for ref in refs] == [1, 1, 1]
 
 
-def test_interrupted_cycle_resumes_and_bills_only_the_rest(ledger: Ledger, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_cycle_resumes_and_bills_only_the_rest(ledger: Ledger, clock: FakeClock,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """A run that died after its first batch resumes on re-trigger and bills only the accounts not yet billed."""
     refs = charged_accounts(ledger, 5)
-    first_run = datetime(2026, 11, 1, 6, tzinfo=timezone.utc)
+    first_run = datetime(2026, 11, 1, 6, tzinfo=UTC)
     clock.set(first_run)
     real_save = ledger.store.save
     calls = {"n": 0}
@@ -202,7 +204,7 @@ def test_cycle_skips_prepaid_and_other_specifications(ledger: Ledger, clock: Fak
     post_charge(ledger, "PRE", "p1", "5", "EUR", "2026-10-05T10:00:00Z")
     open_account(ledger, "Q", "EUR", cycle_specification="quarterly")
     post_charge(ledger, "Q", "q1", "5", "EUR", "2026-10-05T10:00:00Z")
-    clock.set(datetime(2026, 11, 1, 6, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 11, 1, 6, tzinfo=UTC))
     result = run_cycle(ledger, OCT)
     assert (result.accounts_billed, result.accounts_skipped) == (0, 0)
     assert account_of(ledger, "Q").unbilled and account_of(ledger, "PRE").bill_count == 0
@@ -213,15 +215,15 @@ def test_cycle_cutoff_follows_each_account_time_zone(ledger: Ledger, clock: Fake
     open_account(ledger, "NY", "USD", time_zone="America/New_York")
     open_account(ledger, "PAR", "EUR", time_zone="Europe/Paris")
     instant = "2026-11-01T03:30:00Z"
-    clock.set(datetime(2026, 11, 1, 3, 30, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 11, 1, 3, 30, tzinfo=UTC))
     post_charge(ledger, "NY", "ny-late", "10.00", "USD", instant)
     post_charge(ledger, "PAR", "par-late", "10.00", "EUR", instant)
-    clock.set(datetime(2026, 11, 1, 12, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 11, 1, 12, tzinfo=UTC))
     run_cycle(ledger, OCT)
     [ny_bill] = bills_of(ledger, "NY")
     assert [i["charge_id"] for i in ny_bill.items] == ["ny-late"] and ny_bill.billing_period_end == "2026-10-31"
     assert bills_of(ledger, "PAR") == [] and "par-late" in account_of(ledger, "PAR").unbilled
-    clock.set(datetime(2026, 12, 1, 12, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 12, 1, 12, tzinfo=UTC))
     run_cycle(ledger, NOV)
     [par_bill] = bills_of(ledger, "PAR")
     assert [i["charge_id"] for i in par_bill.items] == ["par-late"] and par_bill.billing_period_start == "2026-11-01"
@@ -232,7 +234,7 @@ def test_cycle_applies_credit_and_reports_totals(ledger: Ledger, clock: FakeCloc
     open_account(ledger, "A", "EUR")
     pay(ledger, "A", "P-pre", "4.00", "EUR", "2026-10-02T00:00:00Z")
     post_charge(ledger, "A", "c1", "10.00", "EUR", "2026-10-05T10:00:00Z")
-    clock.set(datetime(2026, 11, 1, 6, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 11, 1, 6, tzinfo=UTC))
     run_cycle(ledger, OCT)
     [bill] = bills_of(ledger, "A")
     assert bill.remaining_amount == Decimal("6.00") and bill.applied_payments[0]["source"] == "creditBalance"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -17,7 +17,7 @@ from ledger.aggregates.subscription import Subscription
 from tests.support.master_data import MONTHLY
 
 EUR = currency("EUR")
-AT = datetime(2026, 9, 1, tzinfo=timezone.utc)
+AT = datetime(2026, 9, 1, tzinfo=UTC)
 SPEC = CycleSpecification("monthly")
 OCTOBER = occurrence(SPEC, date(2026, 10, 1))
 NOVEMBER = next_occurrence(SPEC, OCTOBER)

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from ledger.aggregates.entries import ADJUSTMENT, CHARGE
-from ledger.commands import (AddOfferingPrice, ChangeSubscription, ResumeSubscription, SuspendSubscription,
-                             TerminateSubscription)
-from ledger.errors import (CurrencyMismatch, InvalidInput, OfferingNotFound, RuleViolation)
+from ledger.commands import AddOfferingPrice, ChangeSubscription, ResumeSubscription, SuspendSubscription, TerminateSubscription
+from ledger.errors import CurrencyMismatch, InvalidInput, OfferingNotFound, RuleViolation
 from ledger.service import Ledger
 from tests.support.ledger_factory import FakeClock, account_of, define_spec, make_ledger, memory_settings, open_account, run_cycle
 from tests.support.master_data import bill_lines, define_offering, recurring_price, subscribe
 
-UTC = timezone.utc
 D = Decimal
 
 

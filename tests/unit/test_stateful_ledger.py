@@ -33,7 +33,7 @@ had already been spent leaves that spent part on the bill it paid and books a re
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -42,11 +42,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from ledger.aggregates.billing_account import BillingAccount
-from ledger.aggregates.ids import payment_id
 from ledger.aggregates.customer_bill import CustomerBill
 from ledger.aggregates.entries import ADJUSTMENT, CHARGE, CREDIT, PENALTY, REVERSAL_DEBIT, sign_of
-from ledger.errors import AdjustmentRefused, InsufficientCredit, PaymentStateError, RuleViolation
+from ledger.aggregates.ids import payment_id
 from ledger.aggregates.money import currency
+from ledger.errors import AdjustmentRefused, InsufficientCredit, PaymentStateError, RuleViolation
 from tests.support.ledger_factory import (
     FakeClock,
     account_of,
@@ -67,7 +67,6 @@ from tests.support.ledger_factory import (
 )
 
 D = Decimal
-UTC = timezone.utc
 ZERO = D(0)
 ACCOUNTS = {"EUR-1": ("EUR", "Europe/Paris"), "JPY-1": ("JPY", "Asia/Tokyo"), "BHD-1": ("BHD", "America/New_York")}
 REFS = sorted(ACCOUNTS)
