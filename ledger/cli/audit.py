@@ -10,7 +10,7 @@ from ledger.cli.as_of import render_as_of, render_explanation
 from ledger.cli.context import App, Outcome
 from ledger.cli.options import given
 from ledger.cli.output import is_amount, money, stamp, table
-from ledger.queries.as_of import AsOfQuery, account_as_of
+from ledger.queries.as_of import AsOfQuery, history_as_of
 from ledger.queries.explain import explain_figure
 from ledger.queries.history import account_history
 from ledger.queries.verify import verify
@@ -41,9 +41,9 @@ def do_history(app: App, a: argparse.Namespace) -> Outcome:
     if query.as_of is None:
         data = account_history(store, query.account_id, None, query.basis).to_dict()
         return Outcome(data, render_history(data))
-    state = account_as_of(store, clock, query.account_id, query.as_of, query.basis).to_dict()
-    data = account_history(store, query.account_id, query.as_of, query.basis).to_dict()
-    data |= {"balance": state["balance"], "state": state}
+    at, lines = history_as_of(store, clock, query.account_id, query.as_of, query.basis)
+    state = at.to_dict()
+    data = lines.to_dict() | {"balance": state["balance"], "state": state}
     return Outcome(data, render_as_of(state) + "\n\n" + render_history(data, with_figures=False))
 
 

@@ -1,9 +1,9 @@
-"""Audit and administration under /ledger/v1 (not TMF): an account's history with its running balance and its state
-as of a moment on either basis (JSON, or CSV for spreadsheets), explaining a figure, verify (streams its progress),
-and API keys.
+"""Audit and administration under /ledger/v1 (not TMF): an account's history with its running balance and its whole
+state as of a moment on either basis (JSON, or CSV for spreadsheets), a figure explained by the events that make it
+up, verify (streams its progress), and API keys.
 
-Seams for the auditors' issue (11): `as_of_state` and `EXPLAIN` are where its as-of state and explain-a-figure
-query functions plug in; today they are built on `ledger.queries.history.account_history`.
+History, as-of state and explain are the auditors' queries (`ledger/queries/as_of.py`, `explain.py`), the same the
+CLI's `ledger history --as-of / --explain` calls; their input is validated by the same query model (`AsOfQuery`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import csv
 import io
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request
@@ -23,13 +23,14 @@ from pydantic import Field
 
 from ledger.commands.api_keys import ROLES, create_api_key, key_info, revoke_api_key
 from ledger.contracts.tmf import LEDGER_API
-from ledger.errors import RuleViolation
 from ledger.http.deps import Allowed, Services
 from ledger.http.errors import error_responses
 from ledger.http.idempotency import Once
 from ledger.http.tmf import Json, Tmf
-from ledger.ports import AggregateStore
-from ledger.queries.history import AccountHistory, HistoryQuery, account_history
+from ledger.queries.as_of import AsOfQuery, history_as_of
+from ledger.queries.as_of_views import AccountAsOf, FigureExplained
+from ledger.queries.explain import FIGURES, explain_figure
+from ledger.queries.history import AccountHistory
 from ledger.queries.verify import verify
 
 router = APIRouter(prefix=LEDGER_API, tags=["ledger audit and administration"])
@@ -47,33 +48,21 @@ class HistoryLine(Tmf):
 
 
 class HistoryDoc(Tmf):
-    """An account's history replayed from its events alone: each line's signed amount and the running balance;
-    `state`: the account's figures as of the moment on the basis asked (effective: the balance)."""
+    """An account as of a moment (`as_of`, default now) on the basis asked, from its events alone: its whole state
+    then (`state`) and its history's lines up to then, each with its signed amount and the running balance."""
 
     account_id: str
     currency: str
-    as_of: str | None
+    as_of: str
     basis: Basis
     balance: str
-    state: dict[str, Any]
+    state: AccountAsOf
     lines: list[HistoryLine]
 
 
-def history(store: AggregateStore, account_id: str, as_of: datetime | None, basis: str) -> AccountHistory:
-    """SEAM (issue 11): the history and as-of state the auditors' queries define; today's account_history."""
-    query = HistoryQuery.parse({"account_id": account_id, "as_of": as_of, "basis": basis})
-    return account_history(store, query.account_id, query.as_of, query.basis)
+def _query(id: str, as_of: datetime | None, basis: str, explain: str | None = None) -> AsOfQuery:  # noqa: A002
+    return AsOfQuery.parse({"account_id": id, "as_of": as_of, "basis": basis, "explain": explain})
 
-
-def _explain_balance(h: AccountHistory) -> dict[str, Any]:
-    lines = [line.to_dict() for line in h.lines if line.amount]
-    return {"figure": "balance", "value": str(h.balance), "currency": h.currency, "basis": h.basis,
-            "as_of": h.as_of.isoformat() if h.as_of else None,
-            "explanation": f"the sum of the {len(lines)} signed amounts below", "parts": lines}
-
-
-EXPLAIN: dict[str, Callable[[AccountHistory], dict[str, Any]]] = {"balance": _explain_balance}
-"""SEAM (issue 11): figure -> how it is explained; the auditors' explain functions add the other figures."""
 
 _CSV_COLUMNS = ["recorded_at", "effective_at", "kind", "amount", "balance", "description", "refs"]
 
@@ -90,41 +79,37 @@ def _csv(h: AccountHistory) -> str:
 
 
 AccountId = Annotated[str, Path(min_length=1, max_length=200)]
-AsOf = Annotated[datetime | None, Query(alias="asOf", description="a moment with its offset")]
+AsOf = Annotated[datetime | None, Query(alias="asOf", description="a moment with its offset (default: now)")]
+BasisQuery = Annotated[Basis, Query(description="recorded: what the ledger knew then; effective: what was in force "
+                                                "then (README \"Basis rules\")")]
 
 
 @router.get("/billingAccount/{id}/history", name="history.get", response_model=HistoryDoc,
             responses={200: {"content": {"text/csv": {}}}, **error_responses(400, 401, 403, 404)})
 def get_history(svc: Services, caller: Allowed, request: Request, id: AccountId, as_of: AsOf = None,  # noqa: A002
-                basis: Annotated[Basis, Query()] = "recorded",
+                basis: BasisQuery = "recorded",
                 format: Annotated[Literal["json", "csv"] | None, Query()] = None) -> Response:  # noqa: A002
-    """JSON, or CSV with format=csv or Accept: text/csv."""
-    h = history(svc.reads, id, as_of, basis)
+    """The account's whole state as of a moment and its history up to then: JSON, or the history's lines as CSV
+    with format=csv or Accept: text/csv. A moment before the account was opened is 404 account_not_yet_open."""
+    query = _query(id, as_of, basis)
+    state, history = history_as_of(svc.reads, svc.now, query.account_id, query.as_of, query.basis)
     if format == "csv" or (format is None and "text/csv" in request.headers.get("accept", "")):
-        return Response(_csv(h), media_type="text/csv; charset=utf-8",
+        return Response(_csv(history), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="history-{id}.csv"'})
-    return Json(h.to_dict())
+    return Json(history.to_dict() | {"as_of": state.as_of.isoformat(), "balance": state.balance,
+                                     "state": state.to_dict()})
 
 
-class Explanation(Tmf):
-    figure: str
-    value: str
-    currency: str
-    basis: Basis
-    as_of: str | None
-    explanation: str
-    parts: list[HistoryLine]
-
-
-@router.get("/billingAccount/{id}/explain", name="explain.get", response_model=Explanation,
-            responses=error_responses(400, 401, 403, 404, 422))
+@router.get("/billingAccount/{id}/explain", name="explain.get", response_model=FigureExplained,
+            responses=error_responses(400, 401, 403, 404))
 def explain(svc: Services, caller: Allowed, id: AccountId, as_of: AsOf = None,  # noqa: A002
-            figure: Annotated[str, Query(max_length=50)] = "balance", basis: Annotated[Basis, Query()] = "recorded") -> Json:
-    """Which events make a figure (as of a moment, on a basis)."""
-    how = EXPLAIN.get(figure)
-    if how is None:
-        raise RuleViolation(f"figure {figure!r} cannot be explained yet (known: {', '.join(EXPLAIN)})", figure=figure)
-    return Json(how(history(svc.reads, id, as_of, basis)))
+            figure: Annotated[str, Query(max_length=50, description=f"{', '.join(FIGURES)}, or a bill number")] = "balance",
+            basis: BasisQuery = "recorded") -> Json:
+    """The events that make up one figure as of a moment (default now) on a basis, each with its signed
+    contribution: the lines sum exactly to `amount`. An unknown figure is 400."""
+    query = _query(id, as_of, basis, figure)
+    assert query.explain is not None
+    return Json(explain_figure(svc.reads, svc.now, query.account_id, query.explain, query.as_of, query.basis).to_dict())
 
 
 class _Progress:

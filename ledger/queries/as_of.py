@@ -31,6 +31,7 @@ from ledger.queries.as_of_views import (
     RefundAt,
     TriggerAt,
 )
+from ledger.queries.history import BASES, AccountHistory, account_history
 from ledger.queries.postings import (
     BALANCE,
     CREDIT,
@@ -47,7 +48,6 @@ from ledger.queries.postings import (
     project,
 )
 
-BASES = ("recorded", "effective")
 _RATED = {BALANCE, UNBILLED, PREPAID}  # figures that sum unrounded charges: six places; the others: minor unit
 _PAYMENT_STATES = ("sent", "partiallyPaid", "settled")
 
@@ -168,6 +168,14 @@ def account_as_of(store: AggregateStore, clock: Clock, account_ref: str, as_of: 
     loaded = load(store, account_ref, moment if basis == "recorded" else None)
     checked(loaded.book, moment, basis)
     return state(loaded, Figures(loaded.book, moment, basis))
+
+
+def history_as_of(store: AggregateStore, clock: Clock, account_ref: str, as_of: datetime | None = None,
+                  basis: str = "recorded") -> tuple[AccountAsOf, AccountHistory]:
+    """The account's whole state at `as_of` (default: now) and its history's lines up to then, on one basis: what
+    `ledger history --as-of` and the API's history resource answer."""
+    moment = as_of or clock()
+    return account_as_of(store, clock, account_ref, moment, basis), account_history(store, account_ref, moment, basis)
 
 
 def state(loaded: Loaded, f: Figures) -> AccountAsOf:

@@ -11,28 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.money import ZERO, at_minor_unit, at_rated_scale, currency, fmt
 from ledger.aggregates.party_billing_cycle import PartyBillingCycle
-from ledger.commands.base import Command, Id, Instant
 from ledger.errors import AccountNotFound, InvalidInput
 from ledger.ports import AggregateStore
 from ledger.queries.postings import project
 
 BASES = ("recorded", "effective")
 A = BillingAccount
-
-
-class HistoryQuery(Command):
-    """The input of a history query (validated like a command, so errors read the same)."""
-
-    account_id: Id
-    as_of: Instant | None = None
-    basis: Literal["recorded", "effective"] = "recorded"
 
 
 @dataclass(frozen=True)
