@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, progress: Progress | None = None) -> Ledger:
     """The Ledger on the settings' store; its clock is `clock`, else LEDGER_FIXED_NOW when set, else the system's."""
     settings = settings or Settings()
-    clock = clock or (fixed_clock(settings.fixed_now) if settings.fixed_now else system_clock)
+    clock = clock or settings_clock(settings)
     on_postgres = settings.store == "postgres" and settings.postgres_url
     # processes starting together would race creating the tables
     with setting_up(settings.postgres_url) if on_postgres else contextlib.nullcontext():  # type: ignore[arg-type]
@@ -119,7 +119,13 @@ class ApiParts:
             part.close()
 
 
-def api_parts(settings: Settings, clock: Clock = system_clock) -> ApiParts:
+def settings_clock(settings: Settings) -> Clock:
+    """LEDGER_FIXED_NOW's moment when it is set, else the system's clock."""
+    return fixed_clock(settings.fixed_now) if settings.fixed_now else system_clock
+
+
+def api_parts(settings: Settings, clock: Clock | None = None) -> ApiParts:
+    clock = clock or settings_clock(settings)
     return ApiParts(bootstrap(settings, clock=clock), bootstrap(settings, clock=clock), read_store(settings),
                     api_tables(settings), read_model_db(settings), settings, clock)
 

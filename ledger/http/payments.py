@@ -190,6 +190,7 @@ class ReversalCreate(Tmf):
 
     kind: Literal["bouncedCheck", "chargeback", "other"]
     reason: str = Field("", max_length=2000)
+    reversalDate: datetime = Field(description="when the reversal takes effect (the bank's return date, the chargeback's)")
 
 
 @router.post("/payment/{id}/reversal", name="payment.reverse", response_model=Payment,
@@ -201,7 +202,7 @@ def reverse_payment(svc: Services, caller: Allowed, once: Once, body: ReversalCr
     def build() -> Json:
         view = visible_payment(svc, caller, id)
         svc.execute(ReversePayment.parse({"external_reference": view.external_reference, "kind": body.kind,
-                                          "reason": body.reason}))
+                                          "reason": body.reason, "date": body.reversalDate}))
         return one(dump(Payment.of(payment_by_reference(svc.reads, view.external_reference))), None)
 
     return once.once(caller, body, build)

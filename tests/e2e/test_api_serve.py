@@ -47,12 +47,16 @@ def _keys(env: dict[str, str], folder: Path) -> dict[str, str]:
 def test_a_billing_month_over_http_then_verify(tmp_path: Path) -> None:
     """Open, charges (one and a batch), the cycle with its trigger, bill states, an under- and an overpayment, a
     refund, a reversal, history as of a date, then verify: all through `ledger serve`."""
-    env = ledger_env(tmp_path)
+    # the ledger's clock (LEDGER_FIXED_NOW): the account opens on 1 October, the rest happens on 17 November
+    env = ledger_env(tmp_path, LEDGER_FIXED_NOW="2026-10-01T00:00:00+00:00")
     keys = _keys(env, tmp_path)
     with serving(env, tmp_path) as served:
-        ops, rating, auditor, admin = (Client(served.url, keys[r]) for r in ("billing-ops", "rating", "auditor", "admin"))
+        ops = Client(served.url, keys["billing-ops"])
         ops.ok("POST", SPECS, spec_body())
         ops.ok("POST", ACCOUNTS, account_body("ACME", timeZone="Europe/Paris"), headers={"Idempotency-Key": "open-acme"})
+    env = {**env, "LEDGER_FIXED_NOW": "2026-11-17T00:00:00+00:00"}
+    with serving(env, tmp_path) as served:
+        ops, rating, auditor, admin = (Client(served.url, keys[r]) for r in ("billing-ops", "rating", "auditor", "admin"))
         rating.ok("POST", CHARGES, charge_body("ACME", "usage-001", "18.456789", "2026-10-07T09:15:00+02:00",
                                                taxes=[("VAT", "20", "3.691358")]))
         result = rating.ok("POST", f"{CHARGES}/batch", [charge_body("ACME", f"b{n}", "1.00", "2026-10-10T10:00:00Z")
@@ -79,7 +83,8 @@ def test_a_billing_month_over_http_then_verify(tmp_path: Path) -> None:
                                  "paymentMethod": {"@type": "bankCard"}, "refundDate": "2026-11-16T09:00:00Z"})
         pay1 = ops.ok("GET", PAYMENTS, params={"account.id": "ACME"}).json()[0]
         assert pay1["correlatorId"] == "PAY-1"
-        ops.ok("POST", f"{pay1['href']}/reversal", {"kind": "bouncedCheck", "reason": "returned unpaid"})
+        ops.ok("POST", f"{pay1['href']}/reversal", {"kind": "bouncedCheck", "reason": "returned unpaid",
+                                                                 "reversalDate": "2026-11-16T10:00:00Z"})
         account = ops.ok("GET", f"{ACCOUNTS}/ACME").json()
         balances = {b["balanceType"]: b["amount"]["value"] for b in account["accountBalance"]}
         assert balances["balance"] == "7.15"  # 25.15 billed - 30.00 paid + 2.00 refunded + 10.00 reversed
@@ -96,7 +101,7 @@ def test_concurrent_clients_through_two_workers_lose_and_double_nothing(postgres
     balance equals the independent sum of what was sent."""
     url, schema = postgres_schema
     env = ledger_env(tmp_path, LEDGER_STORE="postgres", LEDGER_POSTGRES_URL=url, LEDGER_POSTGRES_SCHEMA=schema,
-                     LEDGER_READ_MODEL_SCHEMA=f"{schema}_read")
+                     LEDGER_READ_MODEL_SCHEMA=f"{schema}_read", LEDGER_FIXED_NOW="2026-10-07T09:10:00+00:00")
     keys = _keys(env, tmp_path)
     accounts = ["C1", "C2", "C3"]
     with serving(env, tmp_path, workers=2) as served:

@@ -12,7 +12,6 @@ import pytest
 from ledger.contracts.tmf import LEDGER_API
 from tests.support.api import CHARGES, PAYMENTS, Api, charge_body, payment_body, set_up
 
-
 HISTORY, EXPLAIN = f"{LEDGER_API}/billingAccount/ACME/history", f"{LEDGER_API}/billingAccount/ACME/explain"
 
 

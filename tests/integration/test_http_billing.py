@@ -154,11 +154,12 @@ def test_a_reversal_cancels_the_payment_and_reopens_its_bill(api: Api) -> None:
     api.post(CHARGES, charge_body("ACME", "c1", "10.00", OCT), role="rating")
     _run_october(api)
     payment = api.post(PAYMENTS, payment_body("ACME", "PAY-1", "10.00", "2026-11-05T10:00:00Z", method="check")).json()
-    reversed_ = api.post(f"{payment['href']}/reversal", {"kind": "bouncedCheck", "reason": "returned unpaid"})
+    reversed_ = api.post(f"{payment['href']}/reversal", {"kind": "bouncedCheck", "reason": "returned unpaid",
+                                                          "reversalDate": "2026-11-16T10:00:00Z"})
     assert reversed_.status_code == 200 and reversed_.json()["status"] == "canceled"
     assert reversed_.json()["reversal"]["kind"] == "bouncedCheck"
     assert _bills(api, "ACME")[0]["state"] == "sent"
-    again = api.post(f"{payment['href']}/reversal", {"kind": "bouncedCheck"})
+    again = api.post(f"{payment['href']}/reversal", {"kind": "bouncedCheck", "reversalDate": "2026-11-16T10:00:00Z"})
     assert again.status_code == 422 and again.json()["code"] == "payment_state"
 
 
@@ -192,11 +193,11 @@ def test_a_customer_reads_its_own_bills_and_payments_only(api: Api) -> None:
 def test_a_refusal_from_a_stale_cached_account_is_decided_again_on_fresh_state(make_settings: Any) -> None:
     """Worker B caches a suspended account; worker A resumes it; B's charge is then applied, not refused: a refusal
     is confirmed on what is stored (one charge alone, and in a batch)."""
-    from tests.support.api import ACCOUNTS, api_on
+    from tests.support.api import ACCOUNTS, STORY_NOW, api_on
     from tests.support.ledger_factory import FakeClock
 
     settings = make_settings()
-    with api_on(settings, FakeClock()) as a, api_on(settings, FakeClock()) as b:
+    with api_on(settings, FakeClock()) as a, api_on(settings, FakeClock(STORY_NOW)) as b:
         set_up(a, "ACME")
         a.patch(f"{ACCOUNTS}/ACME", {"state": "suspended"})
         assert b.post(PAYMENTS, payment_body("ACME", "PAY-1", "1.00", "2026-10-05T10:00:00Z")).status_code == 201

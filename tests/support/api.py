@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -102,11 +103,18 @@ def payment_body(account_id: str, reference: str, amount: str, when: str, curren
     return body
 
 
+STORY_NOW = datetime(2026, 11, 20, tzinfo=UTC)  # after every charge, payment and refund the API tests date
+
+
 def set_up(api: Api, *accounts: str, currency: str = "EUR") -> None:
+    """The monthly specification and these accounts opened at the API's clock (1 October in the fixture), then the
+    clock moved to STORY_NOW: October's charges are after the opening and October's period is over (rules on time)."""
     assert api.post(SPECS, spec_body()).status_code in (200, 201)
     for account in accounts:
         response = api.post(ACCOUNTS, account_body(account, currency))
         assert response.status_code == 201, response.text
+    if isinstance(api.parts.clock, FakeClock) and api.parts.clock.moment < STORY_NOW:
+        api.parts.clock.set(STORY_NOW)
 
 
 __all__ = ["ROLES", "Api", "api_on"]
