@@ -68,7 +68,7 @@ def _letter(message: Message, error: str, reason: str) -> DeadLetter:
 class ChargeIngestion:
     """Turns a batch of consumed messages into one ledger command plus dead letters."""
 
-    def __init__(self, execute: Callable[[Any], dict[str, Any]], registry: SchemaRegistry, dead_letters: DeadLetterSink) -> None:
+    def __init__(self, execute: Callable[[Any], Any], registry: SchemaRegistry, dead_letters: DeadLetterSink) -> None:
         self.execute = execute
         self.registry = registry
         self.dead_letters = dead_letters

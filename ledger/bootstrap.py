@@ -248,7 +248,7 @@ def relay(ledger: Ledger, registry: SchemaRegistry | None = None) -> OutboxRelay
     require_lasting_store(settings)
     bootstrap = require_kafka(settings)
     ensure_ledger_topics(settings)
-    return OutboxRelay(EventFeed(ledger.store, settings.cache_size), registry or SchemaRegistry.load(),
+    return OutboxRelay(EventFeed(ledger.store, settings.cache_size), registry or SchemaRegistry.load(),  # type: ignore[arg-type]  # the relay reads the concrete LedgerStore bootstrap built
                        lambda: KafkaPublisher(bootstrap, settings.events_topic), positions(settings),
                        batch_size=settings.relay_batch_size)
 

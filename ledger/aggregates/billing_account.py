@@ -642,7 +642,7 @@ class BillingAccount(LedgerAggregate):
                 else:
                     bill = a.open_bills.get(undo["id"])
                     if bill is None:
-                        a.open_bills[undo["id"]] = {**undo["bill"], "remaining": value}
+                        a.open_bills[undo["id"]] = {**undo["bill"], "remaining": value}  # type: ignore[dict-item]  # an undo record's bill is a dict (JSON state)
                     else:
                         bill["remaining"] += value
             removed = D(self.balance_removed)

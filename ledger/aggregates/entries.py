@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Final
 
-CHARGE = "appliedBillingCharge"
-PENALTY = "appliedPenaltyCharge"
-CREDIT = "appliedBillingCredit"
+CHARGE: Final = "appliedBillingCharge"
+PENALTY: Final = "appliedPenaltyCharge"
+CREDIT: Final = "appliedBillingCredit"
 CHARGE_TYPES = (CHARGE, PENALTY, CREDIT)
 ADJUSTMENT = "adjustment"
 REVERSAL_DEBIT = "paymentReversalDebit"

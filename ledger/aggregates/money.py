@@ -74,7 +74,8 @@ def fmt(amount: Decimal, cur: Currency) -> str:
     """Canonical text of an amount: at least the currency's minor unit, no trailing noise."""
     if amount == amount.quantize(cur.quantum):
         return str(amount.quantize(cur.quantum))
-    return str(amount.normalize()) if amount.as_tuple().exponent < 0 else str(amount)
+    exponent = amount.as_tuple().exponent  # an int for a finite amount (the only kind money holds)
+    return str(amount.normalize()) if isinstance(exponent, int) and exponent < 0 else str(amount)
 
 
 def at_minor_unit(amount: Decimal, code: str) -> Decimal:

@@ -11,7 +11,7 @@ import argparse
 import io
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -80,7 +80,7 @@ def _at(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def _charge(charge_id: str, account: str, code: str, amount: str, date: str, taxes: list[tuple[str, str, str]] = (),
+def _charge(charge_id: str, account: str, code: str, amount: str, date: str, taxes: Sequence[tuple[str, str, str]] = (),
             kind: str = "appliedBillingCharge", description: str = "", product: str | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {
         "charge_id": charge_id, "account_id": account, "currency": code, "type": kind, "tax_excluded_amount": amount,

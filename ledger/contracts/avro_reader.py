@@ -134,7 +134,7 @@ class _Compiler:
         if len(real) != 1:  # fastavro returns a branch's value without saying which branch it was
             raise NotCompilable("a union of several non-null branches with logical types")
         only = real[0]
-        return lambda value: None if value is None else only(value)
+        return lambda value: None if value is None else only(value)  # type: ignore[misc]  # narrowed above: None converters are filtered out
 
     def record(self, schema: dict[str, Any], namespace: str) -> Convert | None:
         namespace = schema.get("namespace", namespace)
@@ -142,7 +142,7 @@ class _Compiler:
         self.named[name] = _COMPILING
         fields = [(f["name"], self.of(f["type"], namespace)) for f in schema["fields"]]
         fields = [(n, c) for n, c in fields if c is not None]
-        convert = None if not fields else _record_converter(fields)
+        convert = None if not fields else _record_converter(fields)  # type: ignore[arg-type]  # narrowed above: None converters are filtered out
         self.named[name] = convert
         return convert
 

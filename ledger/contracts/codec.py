@@ -76,10 +76,10 @@ class SchemaRegistry:
         self._text_uuid_readers: dict[bytes, Callable[[io.BytesIO], Any]] = {}
         for name, vs in self._versions.items():
             for v in vs:
-                latest = None if v is self._latest[name] else self._latest[name].source
+                reader_source = None if v is self._latest[name] else self._latest[name].source
                 try:
-                    self._plain_readers[v.fingerprint] = compile_reader(v.source, latest)
-                    self._text_uuid_readers[v.fingerprint] = compile_reader(v.source, latest, uuid_as_text=True)
+                    self._plain_readers[v.fingerprint] = compile_reader(v.source, reader_source)
+                    self._text_uuid_readers[v.fingerprint] = compile_reader(v.source, reader_source, uuid_as_text=True)
                 except ReaderNotCompilable:
                     pass
         self._writers = {name: (MAGIC + v.fingerprint, v.parsed) for name, v in self._latest.items()}
@@ -182,7 +182,8 @@ class SchemaRegistry:
         stream.seek(HEADER_SIZE)
         plain_reader = (self._text_uuid_readers if uuid_as_text else self._plain_readers).get(fp)
         try:
-            record = plain_reader(stream) if plain_reader is not None else fastavro.schemaless_reader(stream, writer, reader)
+            record: dict[str, Any] = (plain_reader(stream) if plain_reader is not None  # every message schema is a record
+                                      else fastavro.schemaless_reader(stream, writer, reader))  # type: ignore[assignment]
         except Exception as error:  # truncated or corrupt body: EOFError, ValueError, UnicodeDecodeError, ...
             raise UndecodableMessage(f"{name} body does not decode: {type(error).__name__}: {error}", schema=name) from error
         if stream.tell() != len(data):
@@ -230,7 +231,7 @@ def _read_version(folder_name: str, version: int, path: Traversable) -> SchemaVe
         raise InvalidSchemaFile(f"{path} is not a valid Avro schema: {error}", path=str(path)) from error
     if not isinstance(source, dict) or source.get("type") != "record":
         raise InvalidSchemaFile(f"{path}: a message schema must be a record", path=str(path))
-    full_name = parsed["name"]
+    full_name = parsed["name"]  # type: ignore[index,call-overload]  # a record (checked above): its full name
     if full_name != folder_name:
         raise InvalidSchemaFile(f"{path} defines {full_name}, but its folder is {folder_name}", path=str(path))
     return SchemaVersion(folder_name, version, source, parsed, canonical_fingerprint(source), path)

@@ -19,7 +19,8 @@ def exact(value: Decimal) -> Decimal:
     digits whether it came as Avro or as JSON ("18.45").
     """
     normal = value.normalize()
-    return Decimal(format(normal, "f")) if normal.as_tuple().exponent > 0 else normal
+    exponent = normal.as_tuple().exponent  # an int for a finite amount
+    return Decimal(format(normal, "f")) if isinstance(exponent, int) and exponent > 0 else normal
 
 
 def charge_command_input(record: dict[str, Any]) -> dict[str, Any]:

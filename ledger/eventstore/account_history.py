@@ -43,18 +43,18 @@ def load_at_versions(store: LedgerStore, cls: type, wanted: dict[UUID, int], wha
         rows = _select(recorder, _SNAPSHOTS, snapshots.recorder.events_table_name, (ids, list(wanted.values())))
         for n, version, topic, state in rows:
             stored = StoredEvent(originator_id=ids[n - 1], originator_version=version, topic=topic, state=bytes(state))
-            built[n - 1] = store.mapper.to_domain_event(stored).mutate(None)
+            built[n - 1] = store.mapper.to_domain_event(stored).mutate(None)  # type: ignore[attr-defined]  # the library's concrete events, typed as their protocol
             after[n - 1] = version
     rows = _select(recorder, _EVENTS, recorder.events_table_name, (ids, after, list(wanted.values())))
     for n, version, topic, state in rows:
         stored = StoredEvent(originator_id=ids[n - 1], originator_version=version, topic=topic, state=bytes(state))
-        built[n - 1] = store.mapper.to_domain_event(stored).mutate(built[n - 1])
+        built[n - 1] = store.mapper.to_domain_event(stored).mutate(built[n - 1])  # type: ignore[attr-defined]  # the library's concrete events, typed as their protocol
     return _checked(cls, wanted, dict(zip(ids, built)), what)
 
 
 def _checked(cls: type, wanted: dict[UUID, int], found: dict[UUID, Any], what: str) -> dict[UUID, Any]:
     for aggregate_id, aggregate in found.items():
-        if not isinstance(aggregate, cls) or aggregate.version != wanted[aggregate_id]:
+        if not isinstance(aggregate, cls) or aggregate.version != wanted[aggregate_id]:  # type: ignore[attr-defined]  # an aggregate of cls (checked first)
             raise NotFound(f"{what} not found at version {wanted[aggregate_id]}", id=aggregate_id)
     return found
 

@@ -24,11 +24,11 @@ def _plain(node: list[Any] | dict[str, Any]) -> bool:
         if kind in scalars:
             continue
         if kind is dict:  # an event's list of items: look at each item's values here rather than by a call each
-            for inner in value.values():
+            for inner in value.values():  # type: ignore[union-attr]  # narrowed by the kind test above
                 inner_kind = type(inner)
                 if inner_kind not in scalars and ((inner_kind is not list and inner_kind is not dict) or not _plain(inner)):
                     return False
-        elif kind is not list or not _plain(value):
+        elif kind is not list or not _plain(value):  # type: ignore[arg-type]  # narrowed by the kind test above
             return False
     return True
 

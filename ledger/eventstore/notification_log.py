@@ -29,7 +29,7 @@ class NotificationLog:
             self._query = SQL(
                 "SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{table} "
                 "WHERE notification_id >= %s ORDER BY notification_id LIMIT %s"
-            ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+            ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))  # type: ignore[attr-defined]  # the library's concrete recorder, typed as its protocol
         self._classes: dict[str, tuple[type, bool]] = {}  # topic -> (event class, whose stored state needs upcasting)
         self._decode = mapper.transcoder.decode
 
@@ -37,7 +37,7 @@ class NotificationLog:
         if not self._direct:
             to_event = self.store.mapper.to_domain_event
             return [(n.id, to_event(n)) for n in self.store.notifications(start=after + 1, limit=limit)]
-        datastore = self.store.recorder.datastore
+        datastore = self.store.recorder.datastore  # type: ignore[attr-defined]  # the library's concrete recorder, typed as its protocol
         with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as curs:
             curs.execute(self._query, (after + 1, limit), prepare=True)
             rows = curs.fetchall()
@@ -58,6 +58,6 @@ class NotificationLog:
             return self.store.mapper.to_domain_event(StoredEvent(originator_id, version, topic, bytes(state)))
         event_state["originator_id"] = originator_id
         event_state["originator_version"] = version
-        event = object.__new__(cls)
+        event = object.__new__(cls)  # type: ignore[var-annotated]  # an event of the class the topic names
         object.__setattr__(event, "__dict__", event_state)
         return event

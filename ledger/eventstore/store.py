@@ -37,7 +37,7 @@ class LedgerStore(Application):
 
     def __init__(self, env: dict[str, str], snapshot_interval: int) -> None:
         super().__init__(env=env)
-        self.snapshotting_intervals = {BillingAccount: snapshot_interval} if snapshot_interval else {}
+        self.snapshotting_intervals = {BillingAccount: snapshot_interval} if snapshot_interval else {}  # type: ignore[misc]  # the library's concrete recorder and ids, typed by their protocols
         self._background: ThreadPoolExecutor | None = None  # reads ahead and writes behind; started on first use
         self.saving: list[UUID] = []  # the stored aggregates the last save wrote (whose locks a retry takes)
         datastore = getattr(self.recorder, "datastore", None)
@@ -48,7 +48,7 @@ class LedgerStore(Application):
             self.recorder.share_locks = self.writer_locks.share  # type: ignore[attr-defined]
         recorder = self.recorder
         if hasattr(recorder, "compress_with_lz4") and self.factory.env_create_table():  # type: ignore[attr-defined]
-            recorder.compress_with_lz4(recorder.events_table_name)  # our PostgreSQL recorder: bills' events insert faster
+            recorder.compress_with_lz4(recorder.events_table_name)  # type: ignore[attr-defined]  # our PostgreSQL recorder: bills' events insert faster
             if self.snapshots is not None:  # big snapshots read back faster
                 recorder.store_uncompressed(self.snapshots.recorder.events_table_name)  # type: ignore[attr-defined]
 
@@ -268,7 +268,7 @@ class LedgerStore(Application):
             snapshots = recorder.select_latest_snapshots(table, ids)  # type: ignore[attr-defined]
             position = {aggregate_id: k for k, aggregate_id in enumerate(ids)}
             for stored in snapshots:
-                after[position[stored.originator_id]] = stored.originator_version
+                after[position[stored.originator_id]] = stored.originator_version  # type: ignore[index]  # the library's concrete recorder and ids, typed by their protocols
         return snapshots, recorder.select_events_after(ids, after)  # type: ignore[attr-defined]
 
     def _bulk_reconstruct(self, aggregate_ids: list[UUID]) -> dict[UUID, Any]:
@@ -285,7 +285,7 @@ class LedgerStore(Application):
         if snapshots:
             position = {aggregate_id: k for k, aggregate_id in enumerate(ids)}
             for stored in snapshots:
-                built[position[stored.originator_id]] = self._snapshot(stored).mutate(None)
+                built[position[stored.originator_id]] = self._snapshot(stored).mutate(None)  # type: ignore[index]  # the library's concrete recorder and ids, typed by their protocols
         for n, version, topic, state in events:
             k = n - 1
             built[k] = mutate(event(ids[k], version, topic, state), built[k])

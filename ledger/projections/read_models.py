@@ -52,9 +52,9 @@ class ReadModelBatch:
             raise ReadModelError(f"{record['event_type']} for {key}: expected version {row['version'] + 1}, got {version}",
                                  aggregate_id=key, version=version)
         new_row = handler[1](self, row, record) or row
-        new_row["version"] = version
-        new_row["last_activity"] = record["recorded_at"]
-        rows[key] = new_row
+        new_row["version"] = version  # type: ignore[index]  # a handler builds the row when there was none
+        new_row["last_activity"] = record["recorded_at"]  # type: ignore[index]  # a handler builds the row when there was none
+        rows[key] = new_row  # type: ignore[assignment]  # a handler builds the row when there was none
         self.changed[table].add(key)
         self.applied += 1
         return True

@@ -64,7 +64,7 @@ def verify_read_models(store: AggregateStore, db: ReadModelDatabase, progress: P
             chunk = wanted[start:start + _CHUNK]
             rows = db.load(table, {str(i) for i in chunk})
             for aggregate_id in chunk:
-                aggregate = store.load(cls, aggregate_id, NotFound, kind)
+                aggregate = store.load(cls, aggregate_id, NotFound, kind)  # type: ignore[var-annotated]  # the class of this kind
                 row = rows.get(str(aggregate_id))
                 if row is None:
                     differences.append(f"{table.name} {aggregate_id}: missing from the read model")

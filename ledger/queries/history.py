@@ -176,7 +176,7 @@ def _describe(event: Any, after: Any, cycles: _CycleNames,
         return (datetime.fromisoformat(event.effective_at), "payment", text, -D(event.amount),
                 {"payment_id": str(event.payment_id)})
     if isinstance(event, A.PaymentReversed):
-        reopened = [f"bill {u['bill']['bill_number'] if 'bill' in u else u['id']}" for u in event.undone if u["target"] == "bill"]
+        reopened = [f"bill {u['bill']['bill_number'] if 'bill' in u else u['id']}" for u in event.undone if u["target"] == "bill"]  # type: ignore[index]  # an undo record's bill is a dict (JSON state)
         text = f"payment reversed ({event.reason or 'no reason'}): {_m(after, D(event.amount))} back"
         text += f"; reopened {', '.join(reopened)}" if reopened else ""
         text += f"; used credit re-billed as debit {_m(after, D(event.debit))}" if D(event.debit) else ""

@@ -60,6 +60,7 @@ class EventFeed:
         return [self.item(position, event) for position, event in events]
 
     def item(self, position: int, event: Any) -> FeedItem:
+        position_after: dict[str, Any] | None
         if _owner_type(type(event)) == "BillingAccount":  # most events: no need to ask _account_of
             account_id, position_after = event.originator_id, account_position(self._account_after(event))
         else:
