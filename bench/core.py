@@ -579,9 +579,10 @@ def run_store(target: Target, p: Params, profiles: Profiles) -> dict[str, Any]:
 
     # -- 3. replay of one long account
     say(f"{target.name}: replay account with {p.replay_events:,} charges")
-    replay_clock = Clock(OCTOBER.post_at)
+    replay_clock = Clock(OCTOBER.post_at - timedelta(days=30))  # opened before its charges (a guard refuses others)
     ledger = bootstrap(target.settings(snapshot_interval=0), clock=replay_clock)
     ledger.execute(OpenBillingAccount.parse(account_input(REPLAY_ACCOUNT, REPLAY_SPEC)))
+    replay_clock.now = OCTOBER.post_at
     rng = random.Random(p.seed)
     replay_charges = [charge_input(rng, OCTOBER, REPLAY_ACCOUNT, j) for j in range(p.replay_events)]
     for batch in chunks(replay_charges, p.post_batch):
