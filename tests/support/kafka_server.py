@@ -139,7 +139,8 @@ def kafka_libs(version: str = KAFKA_VERSION) -> Path:
 
 
 def new_cluster_id() -> str:
-    """A KRaft cluster id: URL-safe base64 of 16 random bytes, unpadded (22 characters)."""
+    """A KRaft cluster id: URL-safe base64 of 16 random bytes, unpadded (22 characters; may start with "-", so
+    it is passed as `--cluster-id=ID`, never as a separate argument)."""
     return base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
 
 
@@ -264,7 +265,7 @@ class KafkaServer:
             shutil.rmtree(self._tmp / "data", ignore_errors=True)
             _run([self._java, *_JVM_OPTS, f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
                   f"-Dkafka.logs.dir={self._tmp}", "-cp", f"{self._libs}/*", "kafka.tools.StorageTool",
-                  "format", "--standalone", "-t", new_cluster_id(), "-c", str(self._properties)],
+                  "format", "--standalone", f"--cluster-id={new_cluster_id()}", "-c", str(self._properties)],
                  timeout=120, cwd=self._tmp)
             self.bootstrap = f"127.0.0.1:{port}"
             try:
