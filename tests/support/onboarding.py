@@ -11,6 +11,8 @@ from typing import Any
 from tests.support.ledger_factory import SPEC, define_spec
 from tests.support.master_data import define_offering, recurring_price
 
+MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmctLS0"  # 32 bytes, base64: the vault's key in these tests
+
 
 def account_record(n: int, **values: Any) -> dict[str, Any]:
     return {"id": f"ACC-{n}", "customer_id": f"CUST-{n}", "currency": "EUR", "cycle_spec": SPEC,
