@@ -223,12 +223,15 @@ class Target:
 
     def sample_charge_state(self) -> tuple[str, bytes, float]:
         """A real ChargeApplied row's topic and state, and the mean state size of all of them."""
-        topic, state = self.query(f"SELECT topic, state FROM {self.events_table} WHERE topic LIKE %s LIMIT 1"
-                                  if self.name == "postgres" else
-                                  f"SELECT topic, state FROM {self.events_table} WHERE topic LIKE ? LIMIT 1",
-                                  ("%ChargeApplied",))[0]
-        mean = self.query(f"SELECT AVG(LENGTH(state)) FROM {self.events_table} WHERE topic LIKE "
-                          + ("%s" if self.name == "postgres" else "?"), ("%ChargeApplied",))[0][0]
+        return self.sample_state("%ChargeApplied")
+
+    def sample_state(self, topic_like: str) -> tuple[str, bytes, float]:
+        """A real row's topic and state among those whose topic is LIKE `topic_like`, and their mean state size."""
+        mark = "%s" if self.name == "postgres" else "?"
+        topic, state = self.query(f"SELECT topic, state FROM {self.events_table} WHERE topic LIKE {mark} LIMIT 1",
+                                  (topic_like,))[0]
+        mean = self.query(f"SELECT AVG(LENGTH(state)) FROM {self.events_table} WHERE topic LIKE {mark}",
+                          (topic_like,))[0][0]
         return topic, bytes(state), float(mean)
 
     # ceilings: implemented per driver

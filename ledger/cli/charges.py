@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from typing import Any
 
 from ledger.cli.bills import account_currency
 from ledger.cli.context import App, Outcome
+from ledger.cli.imports import input_lines, report_outcome
 from ledger.cli.options import CHARGE_TYPE_ALIASES, given, name_flags, taxes
 from ledger.cli.output import money
 from ledger.commands import AdjustCharge, PostCharge
 from ledger.commands.charge_import import check_batch_size, import_charges
-from ledger.errors import InvalidInput
 
 
 def _charge_input(a: argparse.Namespace) -> dict[str, Any]:
@@ -42,22 +41,9 @@ def do_charge_post(app: App, a: argparse.Namespace) -> Outcome:
 def do_charge_import(app: App, a: argparse.Namespace) -> Outcome:
     size = check_batch_size(a.batch_size)
     ledger = app.ledger
-    try:
-        stream = sys.stdin if a.file == "-" else open(a.file, encoding="utf-8")
-    except OSError as error:
-        raise InvalidInput(f"cannot read {a.file}: {error.strerror}", file=a.file) from None
-    ledger.progress.start(0, f"importing charges from {'stdin' if a.file == '-' else a.file}")
-    try:
+    with input_lines(a.file, ledger.progress, "importing charges") as stream:
         report = import_charges(ledger.execute, stream, size, ledger.progress)
-    finally:
-        ledger.progress.finish()
-        if stream is not sys.stdin:
-            stream.close()
-    text = [f"charges read {report.lines}: applied {report.applied}, duplicates {report.duplicates}, "
-            f"rejected {len(report.rejected)} ({report.batches} batches)"]
-    for r in report.rejected:
-        text.append(f"  line {r['line']}: {r['charge_id'] or '-'}: {r['message']} [{r['error']}]")
-    return Outcome(report.to_dict(), "\n".join(text), 1 if report.rejected else 0)
+    return report_outcome(report, "charges")
 
 
 def do_charge_adjust(app: App, a: argparse.Namespace) -> Outcome:

@@ -9,17 +9,19 @@ from typing import Any
 from ledger.cli.context import App, Outcome
 from ledger.cli.options import given
 from ledger.cli.output import table
-from ledger.commands.customers import CloseCustomer, CreateCustomer, EraseCustomer, UpdateCustomer
+from ledger.commands.customers import (
+    CloseCustomer,
+    CreateCustomer,
+    EraseCustomer,
+    UpdateCustomer,
+    contact_media,
+    related_parties,
+)
 from ledger.queries.customers import customer_view, search_customers
 
 
 def _contact(a: argparse.Namespace) -> list[dict[str, Any]] | None:
-    media: list[dict[str, Any]] = []
-    for k, email in enumerate(a.email or []):
-        media.append({"medium_type": "email", "email_address": email, "preferred": k == 0})
-    for k, phone in enumerate(a.phone or []):
-        media.append({"medium_type": "phone", "phone_number": phone, "preferred": k == 0 and not media})
-    return media or None
+    return contact_media(a.email or [], a.phone or []) or None
 
 
 def _address(a: argparse.Namespace) -> dict[str, Any] | None:
@@ -39,7 +41,7 @@ def _input(a: argparse.Namespace) -> dict[str, Any]:
     if preferences:
         data["preferences"] = preferences
     if a.related:
-        data["related_party"] = [dict(zip(("role", "id"), r.split(":", 1))) for r in a.related]
+        data["related_party"] = related_parties(a.related)
     return data
 
 

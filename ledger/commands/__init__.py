@@ -13,6 +13,7 @@ from ledger.commands.catalogue import AddOfferingPrice, CreateProductOffering
 from ledger.commands.charges import AdjustCharge, AppliedTax, PostCharge, PostCharges
 from ledger.commands.customers import CloseCustomer, CreateCustomer, EraseCustomer, UpdateCustomer
 from ledger.commands.cycles import TriggerBillingCycle
+from ledger.commands.onboarding import CreateCustomers, CreateSubscriptions, OpenBillingAccounts
 from ledger.commands.payment_methods import AddPaymentMethod, DisablePaymentMethod
 from ledger.commands.payments import Allocation, RecordPayment, RefundCredit, ReversePayment
 from ledger.commands.subscriptions import (
@@ -25,7 +26,7 @@ from ledger.commands.subscriptions import (
 
 __all__ = [
     "AdjustCharge", "Allocation", "AppliedTax", "ChangeAccountTerms", "ChangeBillState", "CloseAccount", "CloseCustomer",
-    "CreateCustomer",
+    "CreateCustomer", "CreateCustomers", "CreateSubscriptions", "OpenBillingAccounts",
     "DefineCycleSpecification", "EraseCustomer", "UpdateCustomer", "AddOfferingPrice", "CreateProductOffering",
     "AddPaymentMethod", "DisablePaymentMethod", "ChangeSubscription", "CreateSubscription", "ResumeSubscription",
     "SuspendSubscription", "TerminateSubscription",

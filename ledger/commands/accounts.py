@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -102,31 +103,47 @@ class OpenBillingAccount(Command[AccountOpened]):
 def open_account(ctx: HandlerContext, cmd: OpenBillingAccount) -> AccountOpened:
     account_id = ids.account_id(cmd.account_id)
     if ctx.settings.accounts_need_customer and ctx.store.find(Customer, ids.customer_id(cmd.customer_id)) is None:
-        raise CustomerNotFound(f"customer {cmd.customer_id!r} not found: create it before its accounts",
-                               customer=cmd.customer_id)
-    spec = cmd.cycle_specification or ""  # "": a prepaid account on no cycle
-    if spec and ctx.store.find(BillingCycleSpecification, ids.cycle_spec_id(spec)) is None:
-        raise CycleSpecificationNotFound(
-            f"billing cycle specification {cmd.cycle_specification!r} is not defined", specification=cmd.cycle_specification
-        )
-    method = cmd.default_payment_method.model_dump() if cmd.default_payment_method else None
+        raise customer_missing(cmd)
+    if cmd.cycle_specification and ctx.store.find(BillingCycleSpecification,
+                                                  ids.cycle_spec_id(cmd.cycle_specification)) is None:
+        raise specification_missing(cmd)
     existing = ctx.store.find(BillingAccount, account_id)
     if existing is not None:
-        same = (existing.customer_id, existing.currency, existing.rating_type, existing.cycle_specification,
-                existing.credit_limit, existing.time_zone) == (cmd.customer_id, cmd.currency, cmd.rating_type,
-                                                              spec, cmd.credit_limit, cmd.time_zone)
-        if not same:
-            raise IdempotencyConflict(f"billing account {cmd.account_id!r} already exists with other values",
-                                      account=cmd.account_id)
+        check_same_account(existing, cmd)
         return AccountOpened(account_id=cmd.account_id, created=False)
-    account = BillingAccount.open(
-        ctx.now(), id=account_id, account_ref=cmd.account_id, customer_id=cmd.customer_id, currency_code=cmd.currency,
-        rating_type=cmd.rating_type, cycle_specification=spec,
+    ctx.store.save(new_account(ctx.now(), cmd))
+    return AccountOpened(account_id=cmd.account_id, created=True)
+
+
+def customer_missing(cmd: OpenBillingAccount) -> CustomerNotFound:
+    return CustomerNotFound(f"customer {cmd.customer_id!r} not found: create it before its accounts",
+                            customer=cmd.customer_id)
+
+
+def specification_missing(cmd: OpenBillingAccount) -> CycleSpecificationNotFound:
+    return CycleSpecificationNotFound(f"billing cycle specification {cmd.cycle_specification!r} is not defined",
+                                      specification=cmd.cycle_specification)
+
+
+def check_same_account(existing: BillingAccount, cmd: OpenBillingAccount) -> None:
+    """Opening an account that exists is a no-op when it has the same terms; other terms are a conflict."""
+    same = (existing.customer_id, existing.currency, existing.rating_type, existing.cycle_specification,
+            existing.credit_limit, existing.time_zone) == (cmd.customer_id, cmd.currency, cmd.rating_type,
+                                                          cmd.cycle_specification or "", cmd.credit_limit, cmd.time_zone)
+    if not same:
+        raise IdempotencyConflict(f"billing account {cmd.account_id!r} already exists with other values",
+                                  account=cmd.account_id)
+
+
+def new_account(now: datetime, cmd: OpenBillingAccount) -> BillingAccount:
+    """The account the command opens (not saved); a prepaid account is on no cycle (specification "")."""
+    method = cmd.default_payment_method.model_dump() if cmd.default_payment_method else None
+    return BillingAccount.open(
+        now, id=ids.account_id(cmd.account_id), account_ref=cmd.account_id, customer_id=cmd.customer_id,
+        currency_code=cmd.currency, rating_type=cmd.rating_type, cycle_specification=cmd.cycle_specification or "",
         payment_terms_days=cmd.payment_terms_days, credit_limit=cmd.credit_limit, default_payment_method=method,
         time_zone=cmd.time_zone, name=cmd.name,
     )
-    ctx.store.save(account)
-    return AccountOpened(account_id=cmd.account_id, created=True)
 
 
 class SuspendAccount(Command[AccountStatusChanged]):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -151,25 +153,54 @@ def _index(vault: PersonalData, customer: Customer) -> None:
 
 
 def create_customer(ctx: HandlerContext, cmd: CreateCustomer) -> CustomerSaved:
-    customer_id = ids.customer_id(cmd.customer_id)
-    existing = ctx.store.find(Customer, customer_id)
-    personal = cmd.personal()
-    preferences = cmd.preferences.given()
-    parties = [p.model_dump() for p in cmd.related_party]
+    existing = ctx.store.find(Customer, ids.customer_id(cmd.customer_id))
     if existing is not None:
-        same = (existing.party_type == cmd.party_type and existing.preferences == preferences
-                and existing.related_parties == parties and not existing.erased
-                and ctx.personal.open(existing.id, existing.personal) == personal)
-        if not same:
-            raise IdempotencyConflict(f"customer {cmd.customer_id!r} already exists with other values",
-                                      customer=cmd.customer_id)
+        check_same_customer(ctx.personal, existing, cmd)
         return CustomerSaved(customer_id=cmd.customer_id, status=existing.status, changed=False)
-    customer = Customer.register(ctx.now(), id=customer_id, customer_ref=cmd.customer_id, party_type=cmd.party_type,
-                                 status=cmd.status, personal=ctx.personal.seal(customer_id, personal),
-                                 preferences=preferences, related_parties=parties)
+    customer = new_customer(ctx.personal, ctx.now(), cmd)
     ctx.store.save(customer)
-    ctx.personal.index(customer_id, directory_entry(cmd.customer_id, personal))
+    index_new_customer(ctx.personal, customer, cmd)
     return CustomerSaved(customer_id=cmd.customer_id, status=customer.status, changed=True)
+
+
+def check_same_customer(vault: PersonalData, existing: Customer, cmd: CreateCustomer) -> None:
+    """Creating a customer that exists is a no-op with the same content (its personal data opened to compare);
+    other content, or a customer whose personal data was erased, is a conflict."""
+    same = (existing.party_type == cmd.party_type and existing.preferences == cmd.preferences.given()
+            and existing.related_parties == [p.model_dump() for p in cmd.related_party] and not existing.erased
+            and vault.open(existing.id, existing.personal) == cmd.personal())
+    if not same:
+        raise IdempotencyConflict(f"customer {cmd.customer_id!r} already exists with other values",
+                                  customer=cmd.customer_id)
+
+
+def new_customer(vault: PersonalData, now: datetime, cmd: CreateCustomer) -> Customer:
+    """The customer the command creates (not saved), its personal fields sealed by the vault."""
+    customer_id = ids.customer_id(cmd.customer_id)
+    return Customer.register(now, id=customer_id, customer_ref=cmd.customer_id, party_type=cmd.party_type,
+                             status=cmd.status, personal=vault.seal(customer_id, cmd.personal()),
+                             preferences=cmd.preferences.given(),
+                             related_parties=[p.model_dump() for p in cmd.related_party])
+
+
+def index_new_customer(vault: PersonalData, customer: Customer, cmd: CreateCustomer) -> None:
+    """The directory row search finds a customer just saved by."""
+    vault.index(customer.id, directory_entry(cmd.customer_id, cmd.personal()))
+
+
+def contact_media(emails: Iterable[str], phones: Iterable[str]) -> list[dict[str, Any]]:
+    """Contact media of email addresses and phone numbers: the first email is preferred, else the first phone."""
+    media: list[dict[str, Any]] = []
+    for k, email in enumerate(emails):
+        media.append({"medium_type": "email", "email_address": email, "preferred": k == 0})
+    for k, phone in enumerate(phones):
+        media.append({"medium_type": "phone", "phone_number": phone, "preferred": k == 0 and not media})
+    return media
+
+
+def related_parties(values: Iterable[str]) -> list[dict[str, str]]:
+    """Related parties written ROLE:ID."""
+    return [dict(zip(("role", "id"), value.split(":", 1))) for value in values]
 
 
 def update_customer(ctx: HandlerContext, cmd: UpdateCustomer) -> CustomerSaved:

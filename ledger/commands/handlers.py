@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ledger.commands import accounts, bills, catalogue, charges, customers, cycles, payment_methods, payments, subscriptions
+from ledger.commands import (
+    accounts,
+    bills,
+    catalogue,
+    charges,
+    customers,
+    cycles,
+    onboarding,
+    payment_methods,
+    payments,
+    subscriptions,
+)
 from ledger.commands.base import Command
 from ledger.commands.results import Result
 from ledger.ports import HandlerContext
@@ -41,6 +52,9 @@ HANDLERS: Mapping[type[Command], Handler] = {
     subscriptions.TerminateSubscription: subscriptions.terminate_subscription,
     payment_methods.AddPaymentMethod: payment_methods.add_payment_method,
     payment_methods.DisablePaymentMethod: payment_methods.disable_payment_method,
+    onboarding.CreateCustomers: onboarding.create_customers,
+    onboarding.OpenBillingAccounts: onboarding.open_accounts,
+    onboarding.CreateSubscriptions: onboarding.create_subscriptions,
 }
 
 

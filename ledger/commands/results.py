@@ -203,3 +203,20 @@ class PaymentMethodSaved(Result):
         return cls(method_id=method.method_ref, owner_type=method.owner_type, owner_id=method.owner_ref,
                    type=method.method_type, masked=method.masked, status=method.status_on(today),
                    changed=changed)
+
+
+class ItemRejection(Result):
+    """An item of a batch that was refused (nothing of it applied): its key, the ledger error's code, its place."""
+
+    key: str
+    error: str
+    message: str
+    index: int  # the item's place in the batch (from 0)
+
+
+class BatchSaved(Result):
+    """What a batch of creations did: items created, items already there with the same content, items refused."""
+
+    created: int
+    unchanged: int
+    rejected: list[ItemRejection]

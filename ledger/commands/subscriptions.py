@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -104,17 +105,30 @@ def _zone(name: str) -> dt.tzinfo:
 
 
 def create_subscription(ctx: HandlerContext, cmd: CreateSubscription) -> SubscriptionSaved:
-    sub_id = ids.subscription_id(cmd.subscription_id)
-    existing = ctx.store.find(Subscription, sub_id)
+    existing = ctx.store.find(Subscription, ids.subscription_id(cmd.subscription_id))
     if existing is not None:
-        first = existing.phases[0]
-        same = (existing.account_ref, first["offering"], first["quantity"], existing.start_date) == (
-            cmd.account_id, cmd.offering_id, cmd.quantity, cmd.start_date.isoformat())
-        if not same:
-            raise IdempotencyConflict(f"subscription {cmd.subscription_id!r} already exists with other values",
-                                      subscription=cmd.subscription_id)
+        check_same_subscription(existing, cmd)
         return _saved(ctx, existing, False)
     account = load_account(ctx.store, cmd.account_id)
+    sub = new_subscription(ctx.now(), cmd, account, lambda: load_offering(ctx.store, cmd.offering_id))
+    ctx.store.save(sub)
+    return _saved(ctx, sub, True)
+
+
+def check_same_subscription(existing: Subscription, cmd: CreateSubscription) -> None:
+    """Creating a subscription that exists is a no-op with the same account, offering, quantity and start."""
+    first = existing.phases[0]
+    same = (existing.account_ref, first["offering"], first["quantity"], existing.start_date) == (
+        cmd.account_id, cmd.offering_id, cmd.quantity, cmd.start_date.isoformat())
+    if not same:
+        raise IdempotencyConflict(f"subscription {cmd.subscription_id!r} already exists with other values",
+                                  subscription=cmd.subscription_id)
+
+
+def new_subscription(now: dt.datetime, cmd: CreateSubscription, account: BillingAccount,
+                     offering: Callable[[], ProductOffering]) -> Subscription:
+    """The subscription the command creates on `account` (not saved), once the rules hold: a postpaid account, a
+    start on or after the account opened, an offering priced in the account's currency (`offering()` loads it)."""
     if account.is_prepaid:
         raise RuleViolation(f"account {cmd.account_id} is prepaid: subscriptions are billed on postpaid accounts",
                             account=cmd.account_id)
@@ -122,12 +136,10 @@ def create_subscription(ctx: HandlerContext, cmd: CreateSubscription) -> Subscri
     if cmd.start_date < opened:
         raise RuleViolation(f"subscription {cmd.subscription_id} cannot start on {cmd.start_date}, before account "
                             f"{cmd.account_id} opened ({opened})", subscription=cmd.subscription_id)
-    _check_offering(account, load_offering(ctx.store, cmd.offering_id))
-    sub = Subscription.create(ctx.now(), id=sub_id, subscription_ref=cmd.subscription_id, account_ref=cmd.account_id,
-                              account_id=account.id, offering_ref=cmd.offering_id, quantity=cmd.quantity,
-                              start_date=cmd.start_date, end_date=cmd.end_date)
-    ctx.store.save(sub)
-    return _saved(ctx, sub, True)
+    _check_offering(account, offering())
+    return Subscription.create(now, id=ids.subscription_id(cmd.subscription_id), subscription_ref=cmd.subscription_id,
+                               account_ref=cmd.account_id, account_id=account.id, offering_ref=cmd.offering_id,
+                               quantity=cmd.quantity, start_date=cmd.start_date, end_date=cmd.end_date)
 
 
 def _period_after(ctx: HandlerContext, sub: Subscription, day: dt.date) -> dt.date:

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tests.e2e.conftest import Run
+from tests.support.onboarding import account_record, as_csv, as_jsonl
 
 
 def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
@@ -148,3 +149,19 @@ def test_allocation_with_wrong_shape_exits_2(cli: Run) -> None:
                  "--date", "2026-11-06T09:00:00Z", "--allocate", "ACC-1-00001")
     assert result.returncode == 2
     assert "bill:NUMBER:AMOUNT" in result.stderr
+
+
+def test_import_accounts_from_csv_then_stdin_reports_lines_and_changes_nothing_again(cli: Run, tmp_path: Path) -> None:
+    """`import accounts` applies a CSV file's good rows and names the bad one (exit 1); the same rows as JSON lines
+    on stdin are all unchanged (exit 0)."""
+    ok(cli("cycle-spec", "define", "monthly", at="2026-10-01T00:00:00Z"))
+    records = [account_record(1), account_record(2, currency="EURO"), account_record(3)]
+    (tmp_path / "accounts.csv").write_text(as_csv(records))
+    first = cli("--json", "import", "accounts", "accounts.csv", "--batch", "2", at="2026-10-01T00:00:00Z")
+    assert first.returncode == 1, first.stderr
+    report = json.loads(first.stdout)
+    assert (report["applied"], [(r["line"], r["id"]) for r in report["rejected"]]) == (2, [(3, "ACC-2")])
+    good = [records[0], records[2]]
+    again = cli("import", "accounts", "-", stdin=as_jsonl(good), at="2026-10-01T00:00:00Z")
+    assert again.returncode == 0, again.stderr
+    assert "applied 0, unchanged 2, rejected 0" in again.stdout
