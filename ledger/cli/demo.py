@@ -8,13 +8,17 @@ clock walks through the two months so recorded dates, due dates and overdue flag
 from __future__ import annotations
 
 import argparse
+import base64
 import io
+import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
+
+from pydantic import SecretStr
 
 from ledger.bootstrap import bootstrap, demo_read_models, local_projection
 from ledger.cli.accounts import render_account
@@ -27,6 +31,10 @@ from ledger.cli.output import stamp
 from ledger.cli.progress import ProgressBar
 from ledger.commands import (
     AdjustCharge,
+    ChangeSubscription,
+    CreateCustomer,
+    CreateProductOffering,
+    CreateSubscription,
     DefineCycleSpecification,
     OpenBillingAccount,
     PostCharge,
@@ -48,6 +56,22 @@ from ledger.service import Ledger
 
 START = datetime(2026, 10, 1, 7, 0, tzinfo=UTC)
 SPEC = "monthly"
+PLANS_SPEC = "monthly-plans"  # the subscriber's own bill run, so the usage run's figures stay as they were
+
+# The subscriber: a customer with personal data, an account in Paris time, Basic from 15 October, Plus from 15 November.
+CUSTOMER = {
+    "customer_id": "CUST-CLAIRE", "party_type": "individual", "name": "Claire Dubois-Lefèvre",
+    "contact_medium": [
+        {"medium_type": "email", "preferred": True, "email_address": "claire.dubois@example.fr"},
+        {"medium_type": "phone", "phone_number": "+33 4 72 00 00 00"},
+    ],
+    "billing_address": {"street1": "12 rue de la République", "post_code": "69002", "city": "Lyon", "country": "FR"},
+    "preferences": {"bill_presentation_media": "email", "language": "fr"},
+}
+SUBSCRIBER = {"account_id": "CLAIRE-LYON", "customer_id": "CUST-CLAIRE", "name": "Claire Dubois-Lefèvre",
+              "currency": "EUR", "time_zone": "Europe/Paris"}
+OFFERINGS = [("BASIC", "Basic", "20.00"), ("PLUS", "Plus", "35.00")]
+SUBSCRIPTION = "SUB-CLAIRE-1"
 
 ACCOUNTS = [
     {"account_id": "ACME-PARIS", "customer_id": "CUST-ACME", "name": "Acme SARL", "currency": "EUR",
@@ -147,11 +171,11 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
     def money(amount: Any, code: str) -> str:
         return f"{fmt_money(amount, code)} {code}"
 
-    say.say("Ledger demo: October and November 2026 for four billing accounts (clock starts "
+    say.say("Ledger demo: October and November 2026 for four billing accounts and a subscriber (clock starts "
             f"{stamp(clock())}).")
 
     # ------------------------------------------------------------------ set-up
-    say.section("Set-up: a cycle specification and four accounts")
+    say.section("Set-up: a cycle specification and four accounts; a customer, a catalogue and a subscription")
     run(DefineCycleSpecification.parse({"name": SPEC, "frequency": "monthly", "billing_day": 1,
                                         "mailing_date_offset": 2, "payment_due_date_offset": 14}))
     say.say(f"cycle specification '{SPEC}': monthly periods from the 1st, bill the day after the period ends, "
@@ -162,6 +186,7 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
         limit = f", credit limit {money(account['credit_limit'], account['currency'])}" if "credit_limit" in account else ""
         say.say(f"opened {account['account_id']:<14} {kind:<8} {account['currency']}  {account['time_zone']:<17}"
                 f" {account['name']}{limit}")
+    _plans_setup(run, say)
 
     # ------------------------------------------------------------------ October usage
     say.section("October: the rating system posts charges")
@@ -234,6 +259,7 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
             say.say(f"  {bill['bill_number']:<20} {bill['state']:<6} "
                     f"amount due {money(bill['amount_due'], account['currency']):>14}"
                     f"  due {bill['payment_due_date']}")
+    plans_first = _plans_cycle(ledger, run, say, "2026-10-01")
     tokyo = load_account(store, "INITECH-TOKYO")
     say.say(f"  INITECH-TOKYO keeps {len(tokyo.unbilled)} unbilled entry (usage-tokyo-003, November in Tokyo); "
             "ANNA-PREPAID is prepaid: no bill")
@@ -278,6 +304,9 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
         say.say(f"the check bounces: payment CHK-INITECH-1 is {reversal['status']}; bill {reopened['bill_number']} "
                 f"reopens as {reopened['state']}, {money(reopened['remaining_amount'], 'JPY')} to pay again")
 
+    clock.set(_at("2026-11-15T08:00:00+00:00"))
+    _plans_upgrade(run, say)
+
     clock.set(_at("2026-11-16T14:00:00+00:00"))
     refund = run(RefundCredit.parse({"account_id": "GLOBEX-NYC", "refund_id": "REF-GLOBEX-1", "amount": "30.00",
                                      "method": "bankCard", "reference": "card refund 2026-11-16",
@@ -298,6 +327,10 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
     as_of = account_history(store, "ACME-PARIS", as_of=end_of_october, basis="effective").to_dict()
     say.say(f"  what was in force at the end of October (Paris time), effective basis: balance "
             f"{money(as_of['balance'], 'EUR')} over {len(as_of['lines'])} lines")
+
+    clock.set(_at("2026-12-01T06:00:00+00:00"))
+    plans_second = _plans_cycle(ledger, run, say, "2026-11-01")
+    subscription_bills = {**plans_first, **plans_second}
 
     say.section("Verify: every aggregate rebuilt from its events, and the books checked")
     report = verify(store, ledger.progress)
@@ -322,10 +355,89 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
                   "totals": cycle["totals"]},
         "refusal": refusal,
         "bills": final,
+        "subscription_bills": subscription_bills,
         "history": history,
         "verify": report.to_dict(),
         **({"read_models": read_model_summary} if read_model_summary else {}),
     }
+
+
+def _plans_setup(run: Callable[[Command], dict[str, Any]], say: _Narrator) -> None:
+    """A customer (personal data sealed with its own key), a two-offering catalogue, an account, a subscription."""
+    run(DefineCycleSpecification.parse({"name": PLANS_SPEC, "frequency": "monthly", "billing_day": 1,
+                                        "mailing_date_offset": 2, "payment_due_date_offset": 14}))
+    customer = run(CreateCustomer.parse(CUSTOMER))
+    say.say(f"customer {customer['customer_id']} created ({CUSTOMER['party_type']}, status {customer.get('status', '-')}): "
+            "name, email, phone and billing address are sealed with the customer's own key (erasable)")
+    for offering_id, name, amount in OFFERINGS:
+        run(CreateProductOffering.parse({"offering_id": offering_id, "name": name, "prices": [{
+            "price_id": "monthly", "price_type": "recurring", "currency": "EUR", "amount": amount,
+            "recurring_period": "monthly", "timing": "advance", "valid_from": "2026-01-01"}]}))
+        say.say(f"product offering {offering_id:<6} {name:<6} {amount} EUR a month, billed in advance")
+    run(OpenBillingAccount.parse({**SUBSCRIBER, "cycle_specification": PLANS_SPEC}))
+    say.say(f"opened {SUBSCRIBER['account_id']:<14} postpaid EUR  {SUBSCRIBER['time_zone']:<17} {SUBSCRIBER['name']}"
+            f" (customer {SUBSCRIBER['customer_id']}, cycle specification '{PLANS_SPEC}')")
+    sub = run(CreateSubscription.parse({"subscription_id": SUBSCRIPTION, "account_id": SUBSCRIBER["account_id"],
+                                        "offering_id": "BASIC", "start_date": "2026-10-15"}))
+    say.say(f"subscription {sub['subscription_id']}: {sub['account_id']} takes BASIC from {sub['start_date']} "
+            f"(status today: {sub['status']})")
+
+
+def _plans_upgrade(run: Callable[[Command], dict[str, Any]], say: _Narrator) -> None:
+    sub = run(ChangeSubscription.parse({"subscription_id": SUBSCRIPTION, "offering_id": "PLUS",
+                                        "effective_date": "2026-11-15"}))
+    say.say(f"CLAIRE-LYON upgrades {sub['subscription_id']} to {sub['offering_id']} from 15 November, effective "
+            "immediately: November (already billed in advance at BASIC) will be corrected at the next run")
+
+
+# What the subscriber's two bills carry, computed by hand (Paris days; amount x days / days in period, 6 places):
+#   October run (bill of 1 November): BASIC 15-31 Oct  20.00 x 17/31 = 10.967742
+#                                     BASIC November (in advance)      = 20.000000   -> bill 30.967742 = 30.97
+#   November run (bill of 1 December): credit for BASIC 15-30 Nov, unused: 20.00 x 14/30 - 20.00 = -10.666667
+#                                      PLUS 15-30 Nov  35.00 x 16/30 = 18.666667
+#                                      PLUS December (in advance)    = 35.000000  -> bill 43.000000 = 43.00
+HAND_COMPUTED = {
+    "CLAIRE-LYON-00001": {"lines": ["10.967742", "20.000000"], "amount_due": "30.97"},
+    "CLAIRE-LYON-00002": {"lines": ["-10.666667", "18.666667", "35.000000"], "amount_due": "43.00"},
+}
+_WORKINGS = {
+    "CLAIRE-LYON-00001": ["BASIC 15-31 October: 20.00 x 17 / 31 days = 10.967742",
+                          "BASIC November, billed in advance: 20.00 x 30 / 30 = 20.000000",
+                          "total 30.967742, rounded once on the bill: 30.97 EUR"],
+    "CLAIRE-LYON-00002": ["credit for BASIC's unused days 15-30 November: 20.00 x 14 / 30 - 20.00 = -10.666667",
+                          "  (an adjustment pointing at the November BASIC charge it corrects)",
+                          "PLUS 15-30 November: 35.00 x 16 / 30 days = 18.666667",
+                          "PLUS December, billed in advance: 35.00 x 31 / 31 = 35.000000",
+                          "total 43.000000, rounded once on the bill: 43.00 EUR"],
+}
+
+
+def _plans_cycle(ledger: Ledger, run: Callable[[Command], dict[str, Any]], say: _Narrator,
+                 period_start: str) -> dict[str, Any]:
+    """Run the subscriber's cycle for the period; show the bill, its hand-computed workings; return its lines."""
+    month = datetime.fromisoformat(period_start).strftime("%B")
+    say.section(f"{ledger.now().strftime('%-d %B')}: the subscriptions' {month} cycle: prorated recurring charges")
+    run(TriggerBillingCycle.parse({"specification": PLANS_SPEC, "period_start": period_start, "trigger_type": "person",
+                                   "triggered_by": "alice", "reason": f"{month} subscriptions bill run"}))
+    found: dict[str, Any] = {}
+    for bill in account_view(ledger.store, ledger.now, SUBSCRIBER["account_id"]).to_dict()["bills"]:
+        number = bill["bill_number"]
+        if number not in _WORKINGS:
+            continue
+        view = bill_view(ledger.store, ledger.now, SUBSCRIBER["account_id"], number).to_dict()
+        if view["billing_period_start"] != period_start:
+            continue
+        say.say("by hand (days in Paris time):")
+        say.block("\n".join(_WORKINGS[number]), indent="    ")
+        say.block(render_bill(view))
+        for item in view["items"]:
+            if item["kind"] == "adjustment":
+                say.say(f"  the credit {item['entry_id']} points at the charge it corrects: {item['charge_id']}")
+        found[number] = {"amount_due": str(view["amount_due"]),
+                         "lines": [{"entry_id": i["entry_id"], "kind": i["kind"], "description": i["description"],
+                                    "charge_id": i.get("charge_id", ""), "tax_excluded": str(i["tax_excluded"])}
+                                   for i in view["items"]]}
+    return found
 
 
 def _show_read_models(ledger: Ledger, say: Any, db: Any) -> dict[str, Any]:
@@ -354,7 +466,10 @@ def do_demo(app: App, a: argparse.Namespace) -> Outcome:
                                store_path=path)
     else:
         path = Path(tempfile.mkdtemp(prefix="ledger-demo-")) / "demo.sqlite"
-    settings = app.settings.model_copy(update={"store": "sqlite", "sqlite_path": path})
+    update: dict[str, Any] = {"store": "sqlite", "sqlite_path": path}
+    if app.settings.master_key is None:  # a throw-away master key for the demo's customer (never printed)
+        update["master_key"] = SecretStr(base64.urlsafe_b64encode(os.urandom(32)).decode())
+    settings = app.settings.model_copy(update=update)
     clock = DemoClock()
     ledger = bootstrap(settings, clock=clock, progress=ProgressBar())
     out = io.StringIO() if app.args.json else sys.stdout
