@@ -27,11 +27,21 @@ from ledger.ports import HandlerContext
 _DIGITS = re.compile(r"\d[\d -]{11,}\d")
 
 
-def _refuse_pan(value: str) -> str:
+PAN_REFUSED = "a full card number is refused: give the brand, last four digits and the gateway token"
+
+
+def holds_full_pan(value: str) -> bool:
+    """The text holds a whole card number (13-19 digits, spaces or dashes between, passing the Luhn check)."""
     for run in _DIGITS.findall(value):
         digits = re.sub(r"\D", "", run)
         if 13 <= len(digits) <= 19 and luhn.is_valid(digits):
-            raise ValueError("a full card number is refused: give the brand, last four digits and the gateway token")
+            return True
+    return False
+
+
+def _refuse_pan(value: str) -> str:
+    if holds_full_pan(value):
+        raise ValueError(PAN_REFUSED)
     return value
 
 

@@ -7,6 +7,10 @@ from urllib.parse import quote
 ACCOUNT_API = "/tmf-api/accountManagement/v4"
 BILL_API = "/tmf-api/customerBillManagement/v4"
 PAYMENT_API = "/tmf-api/paymentManagement/v4"
+CUSTOMER_API = "/tmf-api/customerManagement/v4"
+CATALOG_API = "/tmf-api/productCatalogManagement/v4"
+INVENTORY_API = "/tmf-api/productInventory/v4"
+PAYMENT_METHOD_API = "/tmf-api/paymentMethods/v4"
 LEDGER_API = "/ledger/v1"
 
 RESOURCES = {
@@ -18,6 +22,11 @@ RESOURCES = {
     "BillCycle": f"{BILL_API}/billCycle",
     "Payment": f"{PAYMENT_API}/payment",
     "Refund": f"{PAYMENT_API}/refund",
+    "Customer": f"{CUSTOMER_API}/customer",
+    "ProductOffering": f"{CATALOG_API}/productOffering",
+    "ProductOfferingPrice": f"{CATALOG_API}/productOfferingPrice",
+    "Product": f"{INVENTORY_API}/product",
+    "PaymentMethod": f"{PAYMENT_METHOD_API}/paymentMethod",
 }
 
 

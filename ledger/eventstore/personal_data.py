@@ -19,7 +19,6 @@ import base64
 import os
 import sqlite3
 import threading
-import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,18 +27,13 @@ from uuid import UUID
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ledger.aggregates.search_text import fold
 from ledger.errors import PersonalDataUnavailable
 
 KEYS_TABLE = "ledger_customer_keys"
 DIRECTORY_TABLE = "ledger_customer_directory"
 SEARCHED = ("customer_ref", "name", "email", "phone")
 _PREFIX = "v1."
-
-
-def fold(text: str) -> str:
-    """Lower case without accents or compatibility forms ('Émile ＡＢＣ' -> 'emile abc'): what search compares."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 def master_key_bytes(encoded: str) -> bytes:

@@ -8,15 +8,29 @@ from typing import Any
 from fastapi import FastAPI
 
 from ledger.bootstrap import ApiParts
-from ledger.http import accounts, audit, bills, charges, errors, hub, payments
+from ledger.http import (
+    accounts,
+    audit,
+    bills,
+    catalogue,
+    charges,
+    customers,
+    errors,
+    hub,
+    payment_methods,
+    payments,
+    products,
+)
 from ledger.http.middleware import AccessLog, BodyLimit
 from ledger.http.services import ApiServices
 from ledger.http.tmf import ALWAYS, Resource
 
-ROUTERS = (accounts.router, charges.router, bills.router, payments.router, hub.router, audit.router)
+ROUTERS = (accounts.router, charges.router, bills.router, payments.router, customers.router, catalogue.router,
+           products.router, payment_methods.router, hub.router, audit.router)
 
 DESCRIPTION = """The ledger as a TM Forum Open API service: TMF666 Account Management, TMF678 Customer Bill
-Management, TMF676 Payment Management (v4), plus audit routes under /ledger/v1.
+Management, TMF676 Payment Management, TMF629 Customer Management, TMF620 Product Catalog Management, TMF637
+Product Inventory and TMF670 Payment Methods (v4), plus audit routes under /ledger/v1.
 
 Every route needs an API key (`Authorization: Bearer lk_...` or `X-API-Key`) or an OAuth2 bearer JWT, except
 `/health` and this document. Amounts are TMF Money values whose `value` is a decimal string, never a number.

@@ -1,8 +1,8 @@
 """Who may do what: THE table every route is checked against (and the authorisation matrix test reads).
 
 Each route is named by its operation (`resource.action`); a role absent from an operation's set gets 403.
-Customers see only their own accounts and what hangs off them (bills, payments): another account's resources
-answer 404, so their existence is not leaked.
+Customers see only their own accounts and what hangs off them (bills, payments, products, payment methods) and
+the customer those accounts belong to: another account's resources answer 404, so their existence is not leaked.
 """
 
 from __future__ import annotations
@@ -47,6 +47,32 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "refund.create": _roles(BILLING_OPS),
     "refund.list": READERS,
     "refund.get": READERS,
+    # TMF629 Customer Management (master data: billing-ops changes it; a customer sees itself)
+    "customer.create": _roles(BILLING_OPS),
+    "customer.list": READERS | {CUSTOMER},
+    "customer.get": READERS | {CUSTOMER},
+    "customer.patch": _roles(BILLING_OPS),
+    "customer.delete": _roles(BILLING_OPS),
+    # TMF620 Product Catalog Management (the catalogue is not personal: every reader, a customer too)
+    "productOffering.create": _roles(BILLING_OPS),
+    "productOffering.list": READERS | {CUSTOMER},
+    "productOffering.get": READERS | {CUSTOMER},
+    "productOffering.patch": _roles(BILLING_OPS),
+    "productOfferingPrice.create": _roles(BILLING_OPS),
+    "productOfferingPrice.list": READERS | {CUSTOMER},
+    "productOfferingPrice.get": READERS | {CUSTOMER},
+    "productOfferingPrice.patch": _roles(BILLING_OPS),
+    # TMF637 Product Inventory (subscriptions)
+    "product.create": _roles(BILLING_OPS),
+    "product.list": READERS | {CUSTOMER},
+    "product.get": READERS | {CUSTOMER},
+    "product.patch": _roles(BILLING_OPS),
+    # TMF670 Payment Methods
+    "paymentMethod.create": _roles(BILLING_OPS),
+    "paymentMethod.list": READERS | {CUSTOMER},
+    "paymentMethod.get": READERS | {CUSTOMER},
+    "paymentMethod.patch": _roles(BILLING_OPS),
+    "paymentMethod.delete": _roles(BILLING_OPS),
     # notifications (TMF hub), one per API
     "hub.create": _roles(ADMIN),
     "hub.get": _roles(ADMIN),

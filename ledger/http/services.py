@@ -31,6 +31,7 @@ class ApiServices:
         self.settings = parts.settings
         self.reads = parts.reads
         self.records = parts.records
+        self.personal = parts.ledger.personal  # the vault (thread-safe): read and written by the same process
         self.auth = Authenticator(parts.records, parts.settings)
         self.log = structlog.get_logger("ledger.http")
         self._runs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-cycle-run")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from ledger.aggregates import ids
+from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.customer import Customer
-from ledger.commands.customers import load_customer
+from ledger.aggregates.search_text import fold
+from ledger.commands.customers import directory_entry, load_customer
 from ledger.ports import AggregateStore, PersonalData
 from ledger.queries.views import View
 
@@ -68,3 +71,46 @@ def search_customers(store: AggregateStore, vault: PersonalData, text: str, *, l
 
 def customer_exists(store: AggregateStore, customer_ref: str) -> bool:
     return store.find(Customer, ids.customer_id(customer_ref)) is not None
+
+
+FILTERS = ("customer_id", "name", "email", "phone")
+"""What a customer list may be filtered on (each: contains, case and accents ignored)."""
+MAX_CANDIDATES = 10_000
+"""A filtered list looks at most this many directory matches (the best first) before filtering on the fields."""
+
+
+def _entry(view: CustomerView) -> dict[str, str]:
+    return directory_entry(view.customer_id, {"name": view.name, "contact_medium": json.dumps(view.contact_medium)})
+
+
+def find_customers(store: AggregateStore, vault: PersonalData, filters: Mapping[str, str | None], *, offset: int,
+                   limit: int, within: Collection[str] | None = None) -> tuple[list[CustomerView], int]:
+    """A page of the customers whose given fields (FILTERS) each contain their text, and how many match in all;
+    in the directory's order (prefix matches first, then by name). `within`: only these customer ids. Erased
+    customers are not in the directory, so never listed."""
+    given = {k: fold(v).strip() for k, v in filters.items() if v is not None and v.strip()}
+    if not given and within is None:
+        found, total = vault.search("", limit, offset)
+        customers = store.load_many(Customer, found)
+        return [view_of(c, vault) for c in (customers[i] for i in found) if c is not None], total
+    text = max(given.values(), key=len) if given else ""
+    found, _ = vault.search(text, MAX_CANDIDATES, 0)
+    if within is not None:
+        allowed = {ids.customer_id(c) for c in within}
+        found = [i for i in found if i in allowed]
+    customers = store.load_many(Customer, found)
+    matching = []
+    for customer in (customers[i] for i in found):
+        if customer is None:
+            continue
+        view = view_of(customer, vault)
+        entry = _entry(view)
+        if all(value in fold(entry[field if field != "customer_id" else "customer_ref"]) for field, value in given.items()):
+            matching.append(view)
+    return matching[offset:offset + limit], len(matching)
+
+
+def customers_of_accounts(store: AggregateStore, account_refs: Collection[str]) -> set[str]:
+    """The customer ids the given billing accounts belong to (unknown accounts are left out)."""
+    accounts = store.load_many(BillingAccount, [ids.account_id(a) for a in account_refs])
+    return {a.customer_id for a in accounts.values() if a is not None}
