@@ -301,8 +301,8 @@ def create_price(svc: Services, caller: Allowed, once: Once, body: ProductOfferi
 def list_prices(svc: Services, caller: Allowed, paging: Paging,
                 productOffering_id: Annotated[str | None, Query(alias="productOffering.id", max_length=200)] = None,
                 priceType: Annotated[Literal["recurring", "oneTime", "usage"] | None, Query()] = None) -> Json:
-    """Prices of every offering (or of one), by offering in creation order, then by name."""
-    views = [offering_view(svc.reads, productOffering_id)] if productOffering_id else offering_views(svc.reads)
+    """Prices of every offering (or of one: an unknown offering filters to an empty list), by offering, then name."""
+    views = [v for v in offering_views(svc.reads) if productOffering_id is None or v.offering_id == productOffering_id]
     prices = [p for v in views for p in v.prices if priceType is None or p.price_type == priceType]
     today = _today(svc)
     return paging.respond([dump(ProductOfferingPrice.of(p, today)) for p in paging.window(prices)], len(prices))
