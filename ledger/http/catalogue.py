@@ -110,8 +110,8 @@ class ProductOfferingPrice(Resource):
         current = next((x for x in versions if (x.validFor.endDateTime or "9999") >= day), versions[-1])
         price_ref = part_id(v.offering_id, v.price_id)
         return cls(id=price_ref, href=href("ProductOfferingPrice", price_ref), name=v.price_id,
-                   priceType=v.price_type, recurringChargePeriodType=v.recurring_period,  # type: ignore[arg-type]
-                   recurringChargePeriodLength=1 if v.recurring_period else None, timing=v.timing,  # type: ignore[arg-type]
+                   priceType=v.price_type, recurringChargePeriodType=v.recurring_period,
+                   recurringChargePeriodLength=1 if v.recurring_period else None, timing=v.timing,
                    unitOfMeasure=UnitOfMeasure(units=v.unit_of_measure) if v.unit_of_measure else None,
                    tax=[TaxItem(taxCategory=v.tax_category, taxRate=v.tax_rate)] if v.tax_category and v.tax_rate else [],
                    price=current.price, validFor=current.validFor, version=str(current.version), versions=versions,

@@ -132,12 +132,12 @@ class Customer(Resource):
     @classmethod
     def of(cls, v: CustomerView) -> Customer:
         prefs = v.preferences
-        return cls(id=v.customer_id, href=href("Customer", v.customer_id), name=v.name, status=v.status,  # type: ignore[arg-type]
+        return cls(id=v.customer_id, href=href("Customer", v.customer_id), name=v.name, status=v.status,
                    statusReason=v.status_reason or None,
-                   engagedParty=EngagedParty(id=v.customer_id, referredType=PARTY_TYPES[v.party_type]),  # type: ignore[arg-type]
+                   engagedParty=EngagedParty(id=v.customer_id, referredType=PARTY_TYPES[v.party_type]),
                    contactMedium=[ContactMedium.of(m) for m in v.contact_medium],
                    billingAddress=MediumCharacteristic.of_address(v.billing_address) if v.billing_address else None,
-                   preferences=Preferences(billPresentationMedia=prefs.get("bill_presentation_media"),  # type: ignore[arg-type]
+                   preferences=Preferences(billPresentationMedia=prefs.get("bill_presentation_media"),
                                            language=prefs.get("language")),
                    relatedParty=[PartyRef(id=p["id"], role=p["role"]) for p in v.related_party], erased=v.erased)
 

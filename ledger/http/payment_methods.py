@@ -79,13 +79,13 @@ class PaymentMethod(Resource):
         m = v.masked
         owned_by_account = v.owner_type == "billingAccount"
         return cls(id=v.method_id, href=href("PaymentMethod", v.method_id), name=v.name or v.method_id,
-                   status=v.status, statusDate=v.status_date, statusReason=v.status_reason or None,  # type: ignore[arg-type]
+                   status=v.status, statusDate=v.status_date, statusReason=v.status_reason or None,
                    isPreferred=v.is_default, validFor=TimePeriod(endDateTime=v.valid_to) if v.valid_to else None,
                    account=[Ref(**ref("BillingAccount", v.owner_id))] if owned_by_account else [],
                    relatedParty=None if owned_by_account else Ref(**ref("Customer", v.owner_id, role="owner")),
                    brand=m.get("brand"), lastFourDigits=m.get("last4"), expirationDate=m.get("expiry"),
                    accountNumber=m.get("iban"), accountNumberType="IBAN" if "iban" in m else None,
-                   gatewayToken=v.gateway_token, type_=v.type)  # type: ignore[arg-type]
+                   gatewayToken=v.gateway_token, type_=v.type)
 
 
 def _expiry(value: str | None) -> str | None:
@@ -107,7 +107,7 @@ class PaymentMethodCreate(Extensible):
     it the account's default."""
 
     id: str | None = None
-    type_: TYPES = Field(alias="@type")  # type: ignore[assignment]
+    type_: TYPES = Field(alias="@type")
     name: str = Field("", max_length=2000)
     description: str | None = Field(None, max_length=2000)
     isPreferred: bool = False

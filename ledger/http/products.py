@@ -76,7 +76,7 @@ class Product(Resource):
     @classmethod
     def of(cls, v: SubscriptionView) -> Product:
         return cls(id=v.subscription_id, href=href("Product", v.subscription_id), name=v.subscription_id,
-                   status=v.status, startDate=v.start_date, terminationDate=v.end_date,  # type: ignore[arg-type]
+                   status=v.status, startDate=v.start_date, terminationDate=v.end_date,
                    quantity=v.quantity, productOffering=Ref(**ref("ProductOffering", v.offering_id)),
                    billingAccount=Ref(**ref("BillingAccount", v.account_id)),
                    productPhase=[ProductPhase(startDate=p["from"], productOffering=Ref(**ref("ProductOffering",
