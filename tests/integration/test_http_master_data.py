@@ -1,0 +1,140 @@
+"""TMF629 customer, TMF620 catalogue, TMF637 product and TMF670 paymentMethod over HTTP, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ledger.contracts.tmf import CATALOG_API, CUSTOMER_API, INVENTORY_API, PAYMENT_METHOD_API
+from tests.support.api import ACCOUNTS, Api, account_body, api_on, set_up
+from tests.support.ledger_factory import FakeClock
+from tests.support.onboarding import MASTER_KEY
+
+CUSTOMERS = f"{CUSTOMER_API}/customer"
+OFFERINGS = f"{CATALOG_API}/productOffering"
+PRICES = f"{CATALOG_API}/productOfferingPrice"
+PRODUCTS = f"{INVENTORY_API}/product"
+METHODS = f"{PAYMENT_METHOD_API}/paymentMethod"
+
+
+@pytest.fixture
+def mapi(make_settings: Any) -> Iterator[Api]:
+    """The API with a master key, so personal data can be sealed."""
+    with api_on(make_settings(master_key=MASTER_KEY), FakeClock()) as on:
+        yield on
+
+
+def customer_body(cid: str = "CU-1", name: str = "Zoé Durand", email: str = "zoe@example.org") -> dict[str, Any]:
+    return {"id": cid, "name": name,
+            "contactMedium": [{"mediumType": "email", "preferred": True, "characteristic": {"emailAddress": email}}]}
+
+
+def offering_body(oid: str = "BASIC", amount: str = "20.00") -> dict[str, Any]:
+    return {"id": oid, "name": f"offering {oid}", "productOfferingPrice": [
+        {"name": "monthly", "priceType": "recurring", "price": {"unit": "EUR", "value": amount},
+         "recurringChargePeriodType": "monthly", "timing": "advance",
+         "validFor": {"startDateTime": "2026-01-01T00:00:00Z"}}]}
+
+
+def test_a_created_customer_is_read_back_and_found_by_email(mapi: Api) -> None:
+    """POST customer is 201; GET by id and the email filter (case-insensitive) return it."""
+    created = mapi.post(CUSTOMERS, customer_body())
+    assert created.status_code == 201, created.text
+    assert created.json()["@type"] == "Customer" and created.json()["name"] == "Zoé Durand"
+    assert mapi.get(f"{CUSTOMERS}/CU-1").json()["id"] == "CU-1"
+    found = mapi.get(CUSTOMERS, params={"email": "ZOE@example.org"})
+    assert [c["id"] for c in found.json()] == ["CU-1"] and found.headers["X-Total-Count"] == "1"
+
+
+def test_a_customer_patch_merges_the_given_attributes(mapi: Api) -> None:
+    """PATCH name keeps the contact media as they were."""
+    mapi.post(CUSTOMERS, customer_body())
+    patched = mapi.patch(f"{CUSTOMERS}/CU-1", {"name": "Zoé Martin"})
+    assert patched.status_code == 200, patched.text
+    body = mapi.get(f"{CUSTOMERS}/CU-1").json()
+    assert body["name"] == "Zoé Martin" and body["contactMedium"][0]["characteristic"]["emailAddress"] == "zoe@example.org"
+
+
+def test_deleting_a_customer_erases_it_and_a_second_delete_is_a_no_op(mapi: Api) -> None:
+    """DELETE is 204 twice; the customer reads as erased and no longer shows its name or email."""
+    mapi.post(CUSTOMERS, customer_body())
+    assert mapi.call("DELETE", f"{CUSTOMERS}/CU-1").status_code == 204
+    assert mapi.call("DELETE", f"{CUSTOMERS}/CU-1").status_code == 204
+    body = mapi.get(f"{CUSTOMERS}/CU-1").json()
+    assert body["erased"] is True and "Zoé" not in str(body) and "zoe@example.org" not in str(body)
+    assert mapi.get(CUSTOMERS, params={"email": "zoe@example.org"}).json() == []
+
+
+def test_an_unknown_customer_is_a_tmf_404(mapi: Api) -> None:
+    """GET of an unknown customer answers a TMF Error."""
+    response = mapi.get(f"{CUSTOMERS}/nobody")
+    assert response.status_code == 404 and response.json()["@type"] == "Error"
+
+
+def test_an_offering_with_its_price_is_created_and_listed(mapi: Api) -> None:
+    """POST productOffering is 201; its price is listed under productOfferingPrice with the decimal amount."""
+    created = mapi.post(OFFERINGS, offering_body())
+    assert created.status_code == 201, created.text
+    prices = mapi.get(PRICES, params={"productOffering.id": "BASIC"}).json()
+    assert [(p["name"], p["price"]) for p in prices] == [("monthly", {"unit": "EUR", "value": "20.00"})]
+    assert mapi.get(PRICES, params={"productOffering.id": "unknown"}).json() == []
+
+
+def test_a_subscription_is_created_changed_and_terminated(mapi: Api) -> None:
+    """POST product subscribes an account; PATCH quantity and status take effect and show on GET."""
+    set_up(mapi, "ACME")
+    mapi.post(OFFERINGS, offering_body())
+    created = mapi.post(PRODUCTS, {"id": "SUB-1", "billingAccount": {"id": "ACME"},
+                                   "productOffering": {"id": "BASIC"}, "startDate": "2026-11-20"})
+    assert created.status_code == 201, created.text
+    assert mapi.patch(f"{PRODUCTS}/SUB-1", {"quantity": 2}).status_code == 200
+    assert mapi.get(f"{PRODUCTS}/SUB-1").json()["quantity"] == 2
+    assert mapi.patch(f"{PRODUCTS}/SUB-1", {"status": "terminated"}).status_code == 200
+    listed = mapi.get(PRODUCTS, params={"billingAccount.id": "ACME"}).json()
+    assert [(p["id"], p["status"]) for p in listed] == [("SUB-1", "terminated")]
+
+
+def test_a_subscription_quantity_that_is_not_a_positive_integer_is_refused(mapi: Api) -> None:
+    """quantity 0 is a 400/422 TMF Error and creates nothing."""
+    set_up(mapi, "ACME")
+    mapi.post(OFFERINGS, offering_body())
+    response = mapi.post(PRODUCTS, {"id": "SUB-0", "billingAccount": {"id": "ACME"},
+                                    "productOffering": {"id": "BASIC"}, "quantity": 0, "startDate": "2026-11-20"})
+    assert response.status_code in (400, 422) and response.json()["@type"] == "Error"
+    assert mapi.get(f"{PRODUCTS}/SUB-0").status_code == 404
+
+
+def test_a_full_card_number_is_refused_without_being_echoed(mapi: Api) -> None:
+    """A paymentMethod body holding a full card number is 422 and the error body does not contain it."""
+    set_up(mapi, "ACME")
+    response = mapi.post(METHODS, {"@type": "bankCard", "account": [{"id": "ACME"}],
+                                   "cardNumber": "4111111111111111", "expirationDate": "2030-12-31"})
+    assert response.status_code == 422 and "4111111111111111" not in response.text
+    assert mapi.get(METHODS, params={"account.id": "ACME"}).json() == []
+
+
+def test_a_masked_card_becomes_the_accounts_default_and_is_deactivated(mapi: Api) -> None:
+    """A card given by its last four digits is stored masked, preferred on its account; DELETE disables it."""
+    set_up(mapi, "ACME")
+    created = mapi.post(METHODS, {"id": "PM-1", "@type": "bankCard", "account": [{"id": "ACME"}], "isPreferred": True,
+                                  "brand": "Visa", "lastFourDigits": "1111", "expirationDate": "2030-12-31",
+                                  "gatewayToken": "tok_visa"})
+    assert created.status_code == 201, created.text
+    assert created.json()["isPreferred"] is True
+    assert mapi.call("DELETE", f"{METHODS}/PM-1").status_code == 204
+    assert mapi.get(f"{METHODS}/PM-1").json()["status"] == "disabled"
+
+
+def test_a_customer_key_sees_only_its_own_customer(mapi: Api) -> None:
+    """The customer role reads the customer of its own account; another customer is 404."""
+    mapi.post(CUSTOMERS, customer_body("CU-1"))
+    mapi.post(CUSTOMERS, customer_body("CU-2", "Other", "other@example.org"))
+    set_up(mapi)
+    body = account_body("ACME")
+    body["relatedParty"] = [{"id": "CU-1", "role": "customer", "@referredType": "Customer"}]
+    assert mapi.post(ACCOUNTS, body).status_code == 201
+    headers = mapi.auth("customer", ["ACME"])
+    assert mapi.client.get(f"{CUSTOMERS}/CU-1", headers=headers).status_code == 200
+    assert mapi.client.get(f"{CUSTOMERS}/CU-2", headers=headers).status_code == 404
