@@ -9,6 +9,7 @@ explanation, the postings that make it up, is `ledger/queries/explain.py`). The 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -73,7 +74,7 @@ class Loaded:
     cycles: dict[str, list[Any]]
 
 
-LEAN = {BillingAccount.ChargeApplied: ChargeFacts}
+LEAN: dict[type, Callable[..., Any]] = {BillingAccount.ChargeApplied: ChargeFacts}
 """The account events read as tuples of the fields the postings need (`AggregateStore.lean_history`)."""
 
 
