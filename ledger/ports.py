@@ -76,6 +76,11 @@ class AggregateStore(Protocol):
         """Every stored event of one aggregate, in order (for replays)."""
         ...
 
+    def lean_history(self, aggregate_id: UUID, lean: Mapping[type, Callable[..., Any]]) -> Iterable[Any]:
+        """`history`, with each event of a class in `lean` given as `lean[cls]`: a NamedTuple whose fields
+        (originator_version, timestamp, then some of the event's own) hold what the event holds."""
+        ...
+
     def histories(self, aggregate_ids: Sequence[UUID], after: Mapping[UUID, int] | None = None) -> Mapping[UUID, list[Any]]:
         """`history` of many aggregates (of each, the events after its version in `after`, when given) in as few
         round trips as the store allows."""

@@ -41,6 +41,11 @@ In the event store, beside the transcoder and the recorder they need (ledger/eve
 - store.py `LedgerStore._get`, `load_many`, `_build`: Repository.get by two batch queries (latest snapshots, the events
   after them). Pinned by tests/integration/test_store_batches.py::test_preload_gives_the_accounts_single_loads_give and
   tests/integration/test_relay.py::test_accounts_load_at_any_version_as_single_loads_give_them.
+- store.py `LedgerStore.lean_history` (json_transcoder.py `FastJSONTranscoder.decode_lean`): an account's history
+  for the as-of query with each ChargeApplied row read as the NamedTuple of the fields the postings need, without
+  making the event or scanning the document for typed values; anything it cannot read that way goes the history
+  way. Pinned by test_a_lean_history_holds_what_the_history_holds and
+  test_the_as_of_book_from_the_lean_history_is_the_book_from_the_history.
 - json_transcoder.py `FastJSONTranscoder`: the library's JSONTranscoder bytes, written by orjson. Pinned by
   tests/unit/test_compact_state.py::test_fast_transcoder_*.
 """

@@ -14,6 +14,7 @@ _MARK = b'"_type_":'
 _TIMESTAMP_FIRST = b'{"timestamp":{"_type_":"datetime_iso","_data_":"'  # then a string
 _SCALARS = frozenset((str, int, bool, type(None)))
 _TYPED = frozenset((UUID, datetime, Decimal))
+_ABSENT = object()  # a field missing from a document (never a scalar)
 
 
 def _plain(node: list[Any] | dict[str, Any]) -> bool:
@@ -89,6 +90,26 @@ class FastJSONTranscoder(JSONTranscoder):
         elif wanted:
             self._revive(obj, wanted)
         return obj
+
+    def decode_lean(self, data: bytes, names: tuple[str, ...]) -> tuple[datetime, list[Any]] | None:
+        """An event's timestamp and the values of the given top-level fields, as `decode` gives them, without
+        reviving anything else; None (read it with `decode`) unless the timestamp is the document's first field in
+        the stored form, the document has no class version, and each named field is there with a plain scalar
+        value (a string, integer, boolean or null: never a typed value, list or dict, which `decode` may revive)."""
+        if self._datetime is None or not data.startswith(_TIMESTAMP_FIRST):
+            return None
+        obj = orjson.loads(data)
+        stamp = obj["timestamp"]
+        if len(stamp) != 2 or "class_version" in obj:
+            return None
+        values = []
+        scalars = _SCALARS
+        for name in names:
+            value = obj.get(name, _ABSENT)
+            if type(value) not in scalars:
+                return None
+            values.append(value)
+        return self._datetime(stamp["_data_"]), values
 
     def decode_top_level_typed(self, data: bytes, keys: tuple[str, ...]) -> Any:
         """Decode a document whose only typed values can be those of the given top-level keys (an account's snapshot:

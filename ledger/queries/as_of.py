@@ -9,6 +9,7 @@ explanation, the postings that make it up, is `ledger/queries/explain.py`). The 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -16,6 +17,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from ledger.aggregates import ids
+from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.money import at_minor_unit, at_rated_scale
 from ledger.commands.base import Command, Id, Instant
 from ledger.errors import AccountNotFound, AccountNotYetOpen, InvalidInput
@@ -42,6 +44,7 @@ from ledger.queries.postings import (
     WEIGHT,
     ZERO,
     Book,
+    ChargeFacts,
     EntryFacts,
     Posting,
     entry_amount,
@@ -71,12 +74,16 @@ class Loaded:
     cycles: dict[str, list[Any]]
 
 
+LEAN: dict[type, Callable[..., Any]] = {BillingAccount.ChargeApplied: ChargeFacts}
+"""The account events read as tuples of the fields the postings need (`AggregateStore.lean_history`)."""
+
+
 def load(store: AggregateStore, account_ref: str, until: datetime | None = None) -> Loaded:
     """Read every stored event of the account (those recorded by `until`, when given: the events a ledger had then,
-    the first of them recorded after it ends them) and of what it refers to."""
+    the first of them recorded after it ends them; a charge as its ChargeFacts) and of what it refers to."""
     events: list[Any] = []
     payment_ids, bill_ids, cycle_ids = [], [], {}
-    for event in store.history(ids.account_id(account_ref)):
+    for event in store.lean_history(ids.account_id(account_ref), LEAN):
         if until is not None and events and event.timestamp > until:
             break  # the rest is not decoded
         events.append(event)

@@ -69,6 +69,19 @@ class Posting(NamedTuple):
         return self.recorded if basis == "recorded" else self.effective
 
 
+class ChargeFacts(NamedTuple):
+    """What the postings read of a ChargeApplied event (most of a long account's events): the store gives it
+    without making the event (`AggregateStore.lean_history`), holding what the event holds."""
+
+    originator_version: int
+    timestamp: datetime
+    charge_id: str
+    charge_type: str
+    tax_included: str
+    effective_at: str
+    description: str
+
+
 class EntryFacts(NamedTuple):
     """What an entry is, besides its posting: a charge's facts are its posting's (kind, id, description)."""
 
@@ -352,6 +365,7 @@ class _Projector:
 
 
 _HANDLERS = {"Opened": _Projector.opened, "ChargeApplied": _Projector.charge_applied,
+             "ChargeFacts": _Projector.charge_applied,
              "ChargeAdjusted": _Projector.charge_adjusted, "BillIssued": _Projector.bill_issued,
              "PaymentReceived": _Projector.payment_received, "PaymentReversed": _Projector.payment_reversed,
              "CreditRefunded": _Projector.credit_refunded, "StatusChanged": _Projector.status_changed}
@@ -359,7 +373,8 @@ _HANDLERS = {"Opened": _Projector.opened, "ChargeApplied": _Projector.charge_app
 
 def project(events: Iterable[Any], payment_refs: Mapping[str, str] | None = None,
             until: datetime | None = None) -> Book:
-    """The book of one account from its stored events (in version order). `payment_refs` names payments by their
+    """The book of one account from its stored events (in version order; a ChargeApplied event may come as its
+    ChargeFacts). `payment_refs` names payments by their
     external reference (payment id -> reference); `until` stops at the first event recorded after it (enough
     for the recorded basis)."""
     projector, handlers = _Projector(payment_refs or {}), _HANDLERS

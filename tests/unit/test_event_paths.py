@@ -166,3 +166,34 @@ def test_collecting_gives_the_librarys_processing_event() -> None:
         _same(event, library_event)
     assert list(collected.aggregates) == list(library.aggregates) and collected.saved_kwargs == library.saved_kwargs
     assert not any(aggregate.pending_events for aggregate in collected.aggregates.values())
+
+
+def test_a_lean_history_holds_what_the_history_holds() -> None:
+    """lean_history gives every event history gives, a ChargeApplied one as its ChargeFacts holding the event's
+    values, by the lean decoding and by the history way alike (a typed value in a named field falls back)."""
+    from ledger.queries.postings import ChargeFacts
+
+    store = _popo_store()
+    account = _busy()
+    store.save(account)
+    lean = {BillingAccount.ChargeApplied: ChargeFacts}
+    plain = list(store.history(account.id))
+    expected = [ChargeFacts(*(getattr(e, f) for f in ChargeFacts._fields)) if isinstance(e, BillingAccount.ChargeApplied)
+                else e for e in plain]
+    assert any(isinstance(e, ChargeFacts) for e in expected)
+    assert list(store.lean_history(account.id, lean)) == expected
+    assert list(store._lean_of(e, lean) for e in plain) == expected
+    assert store.mapper.transcoder.decode_lean(b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-10-01T09:00:00+00:00"},'
+                                               b'"charge_id":{"_type_":"uuid_hex","_data_":"00"}}', ("charge_id",)) is None
+
+
+def test_the_as_of_book_from_the_lean_history_is_the_book_from_the_history() -> None:
+    """The as-of query's book (charges read lean, as `as_of.load` reads them) equals the book projected from the
+    account's plain events."""
+    from ledger.queries.as_of import LEAN
+    from ledger.queries.postings import project
+
+    store = _popo_store()
+    account = _busy()
+    store.save(account)
+    assert project(list(store.lean_history(account.id, LEAN))) == project(list(store.history(account.id)))
