@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.core import Clock, chunks, loadavg, machine, output, postgres_target, say, sqlite_target
+from ledger.aggregates import ids
 from ledger.bootstrap import bootstrap
 from ledger.commands.customers import CreateCustomer
 from ledger.commands.onboarding import CreateCustomers
@@ -112,9 +113,9 @@ def run(target: Any, n: int, queries: int, seed: int) -> dict[str, Any]:
         lookup = timed([lambda t=text: vault.search(t, 20, 0) for _, text in drawn])
         by_kind = {k: percentiles([ms for (kind, _), ms in zip(drawn, full, strict=True) if kind == k]) for k in KINDS}
         hits = sum(1 for _, text in drawn[:200] if vault.search(text, 20, 0)[1] > 0)
-        ids = [rng.choice(people)["customer_id"] for _ in range(queries)]
-        ceiling = timed([lambda i=i: target.query(f"SELECT customer_id FROM {target.schema}.{DIRECTORY_TABLE} "
-                                                  "WHERE customer_id = %s", (i,)) for i in ids]) \
+        keys = [ids.customer_id(rng.choice(people)["customer_id"]) for _ in range(queries)]
+        ceiling = timed([lambda k=k: target.query(f"SELECT customer_id FROM {target.schema}.{DIRECTORY_TABLE} "
+                                                  "WHERE customer_id = %s", (k,)) for k in keys]) \
             if target.name == "postgres" else []
         return {"store": target.name, "customers": n, "create_per_s": n / create_s, "queries": queries,
                 "hits_in_first_200": hits, "search": percentiles(full), "directory_lookup": percentiles(lookup),

@@ -13,6 +13,7 @@ from ledger.contracts.codec import SchemaRegistry
 from ledger.service import Ledger
 from ledger.settings import Settings
 from tests.support.ledger_factory import make_ledger, postgres_settings, sqlite_settings
+from tests.support.onboarding import MASTER_KEY
 from tests.support.pipeline import drop_read_schemas, stream_settings
 from tests.support.streams import play_story
 
@@ -61,7 +62,8 @@ def make_stream_settings(postgres_schema: tuple[str, str]) -> Iterator[Callable[
 
 @pytest.fixture
 def story_settings(make_settings: SettingsFactory) -> Settings:
-    return make_settings()
+    """The story's settings: with a master key, as the demo's customer has personal data to seal."""
+    return make_settings(master_key=MASTER_KEY)
 
 
 @pytest.fixture

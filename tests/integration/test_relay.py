@@ -105,9 +105,10 @@ def test_positions_match_a_replay_of_the_account(story_ledger, registry):
 def snapshotted_story(make_settings) -> Any:
     """The story on a store that snapshots accounts every 2 events, so loads start from snapshots."""
     from tests.support.ledger_factory import make_ledger
+    from tests.support.onboarding import MASTER_KEY
     from tests.support.streams import play_story
 
-    ledger = make_ledger(make_settings(snapshot_interval=2))
+    ledger = make_ledger(make_settings(snapshot_interval=2, master_key=MASTER_KEY))
     play_story(ledger)
     yield ledger
     ledger.close()

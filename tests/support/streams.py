@@ -9,6 +9,7 @@ from ledger.cli.demo import run_demo
 from ledger.service import Ledger
 from ledger.streaming.event_feed import EventFeed
 from tests.support.ledger_factory import make_ledger, memory_settings
+from tests.support.onboarding import MASTER_KEY
 
 
 def play_story(ledger: Ledger) -> dict[str, Any]:
@@ -19,7 +20,7 @@ def play_story(ledger: Ledger) -> dict[str, Any]:
 
 def story_records() -> list[dict[str, Any]]:
     """Every event record of the story, in order, as the relay would publish them (on the in-memory store)."""
-    ledger = make_ledger(memory_settings())
+    ledger = make_ledger(memory_settings(master_key=MASTER_KEY))
     try:
         play_story(ledger)
         return [item.record for item in EventFeed(ledger.store).page(0, 100_000)]
