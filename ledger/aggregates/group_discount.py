@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from ledger.aggregates.customer_group import HUNDRED, CustomerGroup
@@ -52,11 +52,12 @@ class GroupRules:
 
     def pieces(self, customer_ref: str, first: date, last: date) -> list[RatedDays]:
         """The customer's days in groups within first..last, one piece per membership and rate version, in order."""
-        found = []
+        found, free = [], first  # memberships overlapping across groups (the commands refuse them): the earlier holds
         for start, until, group in self.by_customer.get(customer_ref, ()):
-            lo, hi = max(first, start), min(last, until) if until else last
+            lo, hi = max(free, start), min(last, until) if until else last
             if lo <= hi:
                 found += [RatedDays(b, e, group.group_ref, r) for b, e, r in group.rate_pieces(lo, hi)]
+                free = hi + timedelta(days=1)
         return found
 
 

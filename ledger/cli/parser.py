@@ -6,11 +6,11 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from ledger.cli import accounts, api, audit, bills, charges, customers, cycles, demo, payments, streams, subscriptions
+from ledger.cli import accounts, api, audit, bills, charges, customers, cycles, demo, groups, payments, streams, subscriptions
 from ledger.cli.context import App, Outcome
 from ledger.logging_setup import LEVELS
 
-GROUPS = (customers, accounts, subscriptions, charges, cycles, bills, payments, audit, streams, api, demo)
+GROUPS = (customers, groups, accounts, subscriptions, charges, cycles, bills, payments, audit, streams, api, demo)
 """Modules that register subcommands, in the order `ledger --help` lists them."""
 
 Subcommand = Callable[[App, argparse.Namespace], Outcome]

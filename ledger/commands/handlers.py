@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ledger.commands import accounts, bills, catalogue, charges, customers, cycles, payment_methods, payments, subscriptions
+from ledger.commands import (
+    accounts,
+    bills,
+    catalogue,
+    charges,
+    customers,
+    cycles,
+    groups,
+    payment_methods,
+    payments,
+    subscriptions,
+)
 from ledger.commands.base import Command
 from ledger.commands.results import Result
 from ledger.ports import HandlerContext
@@ -41,6 +52,11 @@ HANDLERS: Mapping[type[Command], Handler] = {
     subscriptions.TerminateSubscription: subscriptions.terminate_subscription,
     payment_methods.AddPaymentMethod: payment_methods.add_payment_method,
     payment_methods.DisablePaymentMethod: payment_methods.disable_payment_method,
+    groups.CreateGroup: groups.create_group,
+    groups.UpdateGroup: groups.update_group,
+    groups.DeleteGroup: groups.delete_group,
+    groups.AssignMember: groups.assign_member,
+    groups.RemoveMember: groups.remove_member,
 }
 
 
