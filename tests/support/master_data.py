@@ -105,3 +105,22 @@ def bill_lines(ledger: Any, account: str, number: str) -> list[tuple[str, str, s
 
     return [(i["kind"], i["charge_id"], i["tax_excluded"])
             for i in bill_view(ledger.store, ledger.now, account, number).to_dict()["items"]]
+
+
+def create_customer(ledger: Any, ref: str, name: str = "A customer") -> Any:
+    from ledger.commands import CreateCustomer
+
+    return ledger.execute(CreateCustomer.parse({"customer_id": ref, "name": name}))
+
+
+def create_group(ledger: Any, ref: str, rate: str = "10", **extra: Any) -> Any:
+    from ledger.commands import CreateGroup
+
+    return ledger.execute(CreateGroup.parse({"group_id": ref, "name": ref.title(), "discount_rate": rate, **extra}))
+
+
+def assign(ledger: Any, group: str, customer: str, start: str, until: str | None = None) -> Any:
+    from ledger.commands import AssignMember
+
+    return ledger.execute(AssignMember.parse({"group_id": group, "customer_id": customer, "from_date": start,
+                                              **({"until_date": until} if until else {})}))
