@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Literal
 
 from eventsourcing.utils import get_topic
@@ -39,7 +40,7 @@ class CreateGroup(Command[GroupSaved]):
     group_id: Id
     name: Text = Field(min_length=1, max_length=200)
     description: Text = ""
-    discount_rate: Rate = Field(default=0, ge=0, le=100)
+    discount_rate: Rate = Field(default=Decimal(0), ge=0, le=100)
     bill_presentation_media: Media | None = None
 
 
