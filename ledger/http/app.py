@@ -8,12 +8,12 @@ from typing import Any
 from fastapi import FastAPI
 
 from ledger.bootstrap import ApiParts
-from ledger.http import accounts, audit, bills, charges, errors, hub, payments
+from ledger.http import accounts, audit, bills, charges, errors, groups, hub, payments
 from ledger.http.middleware import AccessLog, BodyLimit
 from ledger.http.services import ApiServices
 from ledger.http.tmf import ALWAYS, Resource
 
-ROUTERS = (accounts.router, charges.router, bills.router, payments.router, hub.router, audit.router)
+ROUTERS = (accounts.router, charges.router, bills.router, payments.router, hub.router, audit.router, groups.router)
 
 DESCRIPTION = """The ledger as a TM Forum Open API service: TMF666 Account Management, TMF678 Customer Bill
 Management, TMF676 Payment Management (v4), plus audit routes under /ledger/v1.
