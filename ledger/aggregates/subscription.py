@@ -4,7 +4,8 @@ Its life is a timeline of local calendar days (in the account's time zone): it s
 (offering, quantity, suspension, resumption) holds from its effective day on, and it ends after `end_date` when
 that is set. The cycle run charges it (`Charged`): for each price period it records what it has charged so far per
 price (tax-excluded and tax, after corrections) and up to which day its periods are settled (`reconciled_until`);
-changes are only accepted from the day after that, so a settled period is never reopened.
+changes are only accepted from the day after that, so a settled period is never reopened. Its lines' group
+discounts (credits for its customer's group discount rate) are recorded the same way (`Discounted`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Subscription(LedgerAggregate):
         phases: list[dict[str, Any]]
         reconciled_until: str | None
         charged: dict[str, dict[str, str]]
+        discounted: dict[str, dict[str, str]]
         one_time_offering: str
 
     class Subscribed(LedgerAggregate.Created):
@@ -52,6 +54,7 @@ class Subscription(LedgerAggregate):
                          "state": ACTIVE}]
             s.reconciled_until = None
             s.charged = {}
+            s.discounted = {}
             s.one_time_offering = self.offering_ref
 
     @classmethod
@@ -205,6 +208,19 @@ class Subscription(LedgerAggregate):
         if not lines and self.reconciled_until == reconciled_until.isoformat():
             return
         self._record(self.Charged, now, reconciled_until=reconciled_until.isoformat(), lines=lines)
+
+    class Discounted(LedgerAggregate.Event):
+        lines: list[dict[str, str]]
+
+        def apply(self, s: Subscription) -> None:
+            for line in self.lines:
+                s.discounted[line["key"]] = {k: v for k, v in line.items() if k not in ("key", "entry_id")}
+
+    def record_discounts(self, now: datetime, lines: list[dict[str, str]]) -> None:
+        """What the cycle credited its lines for their customer's group discount: per line its key, the account entry
+        posted (the credit, or a correction of it), the discount now (tax excluded, tax) and its corrections."""
+        if lines:
+            self._record(self.Discounted, now, lines=lines)
 
 
 def _check_quantity(quantity: object) -> None:

@@ -15,6 +15,7 @@ from ledger.cli import (
     customers,
     cycles,
     demo,
+    groups,
     imports,
     payments,
     streams,
@@ -23,7 +24,7 @@ from ledger.cli import (
 from ledger.cli.context import App, Outcome
 from ledger.logging_setup import LEVELS
 
-GROUPS = (customers, accounts, subscriptions, imports, charges, cycles, bills, payments, audit, streams, api, demo)
+GROUPS = (customers, groups, accounts, subscriptions, imports, charges, cycles, bills, payments, audit, streams, api, demo)
 """Modules that register subcommands, in the order `ledger --help` lists them."""
 
 Subcommand = Callable[[App, argparse.Namespace], Outcome]

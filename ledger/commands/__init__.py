@@ -13,6 +13,7 @@ from ledger.commands.catalogue import AddOfferingPrice, CreateProductOffering
 from ledger.commands.charges import AdjustCharge, AppliedTax, PostCharge, PostCharges
 from ledger.commands.customers import CloseCustomer, CreateCustomer, EraseCustomer, UpdateCustomer
 from ledger.commands.cycles import TriggerBillingCycle
+from ledger.commands.groups import AssignMember, CreateGroup, DeleteGroup, RemoveMember, UpdateGroup
 from ledger.commands.onboarding import CreateCustomers, CreateSubscriptions, OpenBillingAccounts
 from ledger.commands.payment_methods import AddPaymentMethod, DisablePaymentMethod
 from ledger.commands.payments import Allocation, RecordPayment, RefundCredit, ReversePayment
@@ -32,4 +33,5 @@ __all__ = [
     "SuspendSubscription", "TerminateSubscription",
     "IssueOffCycleBill", "OpenBillingAccount", "PaymentMethodRef", "PostCharge", "PostCharges", "RecordPayment",
     "RefundCredit", "ResumeAccount", "ReversePayment", "SuspendAccount", "TriggerBillingCycle",
+    "AssignMember", "CreateGroup", "DeleteGroup", "RemoveMember", "UpdateGroup",
 ]

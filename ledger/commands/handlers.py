@@ -12,6 +12,7 @@ from ledger.commands import (
     charges,
     customers,
     cycles,
+    groups,
     onboarding,
     payment_methods,
     payments,
@@ -55,6 +56,11 @@ HANDLERS: Mapping[type[Command], Handler] = {
     onboarding.CreateCustomers: onboarding.create_customers,
     onboarding.OpenBillingAccounts: onboarding.open_accounts,
     onboarding.CreateSubscriptions: onboarding.create_subscriptions,
+    groups.CreateGroup: groups.create_group,
+    groups.UpdateGroup: groups.update_group,
+    groups.DeleteGroup: groups.delete_group,
+    groups.AssignMember: groups.assign_member,
+    groups.RemoveMember: groups.remove_member,
 }
 
 

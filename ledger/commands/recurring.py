@@ -6,11 +6,18 @@ Charge ids are deterministic (`rc:<subscription>:<period start>|<offering>/<pric
 `ot:<subscription>:<offering>/<price>`), and a subscription keeps what it charged, so a re-run or a resumed run
 never charges twice. A batch's subscriptions are read together (one `load_many` per batch); which subscriptions an
 account has is read once per run from the subscriptions' creation events.
+
+Group discounts (`aggregates/group_discount.py`): after a subscription's lines are posted, each recurring line of
+the run's window (every line the run charged or settled) gets its customer's group discount as an explicit credit
+`gd:<charge id>` (corrections `gd:<charge id>:c<n>`), effective with the charge so the same bill shows both; the
+subscription records what each line was credited (`Discounted`), so a re-run never credits twice. The groups are
+read once per run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -19,14 +26,17 @@ from eventsourcing.utils import get_topic
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import ACTIVE, BillingAccount
 from ledger.aggregates.billing_calendar import CycleDates, CycleSpecification, next_occurrence, start_of_day
-from ledger.aggregates.entries import CHARGE, TaxLine
+from ledger.aggregates.customer_group import CustomerGroup
+from ledger.aggregates.entries import CHARGE, CREDIT, TaxLine
+from ledger.aggregates.group_discount import GroupRules, line_discount
 from ledger.aggregates.product_offering import ProductOffering
-from ledger.aggregates.proration import Posting, postings
+from ledger.aggregates.proration import ZERO, Posting, postings
 from ledger.aggregates.subscription import Subscription
 from ledger.errors import OfferingNotFound
 from ledger.ports import AggregateStore
 
 _CREATED_TOPIC = get_topic(Subscription.Subscribed)
+_GROUP_TOPIC = get_topic(CustomerGroup.Formed)
 
 
 def subscriptions_by_account(store: AggregateStore) -> dict[UUID, list[UUID]]:
@@ -49,6 +59,7 @@ class RecurringCharges:
         self.by_account = by_account
         self.offerings: dict[str, ProductOffering] = {}
         self.batch: dict[UUID, Subscription | None] = {}
+        self.groups = group_rules(store)
 
     @classmethod
     def for_run(cls, store: AggregateStore, spec: CycleSpecification, dates: CycleDates) -> RecurringCharges | None:
@@ -73,11 +84,30 @@ class RecurringCharges:
                 continue
             done = [_post(now, account, sub, p) for p in postings(sub, self._offerings(sub), self.spec, self.dates,
                                                                   self.following)]
-            before = sub.version
+            before, settled = sub.version, sub.reconciled_until
             sub.record_charges(now, self.dates.period_end, done)
+            if self.groups is not None or sub.discounted:
+                self._discount(now, account, sub, settled)
             if sub.version != before:
                 changed.append(sub)
         return changed
+
+    def _discount(self, now: dt.datetime, account: BillingAccount, sub: Subscription, settled: str | None) -> None:
+        """Credit (or correct the credit of) each recurring line of the run's window for the customer's group days."""
+        rules = self.groups or GroupRules(())
+        if not rules.has(account.customer_id) and not sub.discounted:
+            return
+        after = settled or (sub.start - dt.timedelta(days=1)).isoformat()
+        cutoff = min(self.dates.charge_date, self.dates.credit_date)
+        lines = []
+        for key, record in sub.charged.items():
+            if key.startswith("once|") or record["period_end"] <= after:
+                continue  # one-time prices are not recurring charges; lines settled before this run stay as they are
+            found = line_discount(sub, record, key.split("|", 1)[1].split("/", 1)[0], rules, account.customer_id)
+            line = _credit(now, account, sub, key, record, found, cutoff)
+            if line is not None:
+                lines.append(line)
+        sub.record_discounts(now, lines)
 
     def _offerings(self, sub: Subscription) -> dict[str, ProductOffering]:
         for ref in sub.offerings():
@@ -106,6 +136,52 @@ def _post(now: dt.datetime, account: BillingAccount, sub: Subscription, posting:
                               tax_excluded=posting.tax_excluded, taxes=taxes, tax_included=included,
                               effective_at=effective, reason=_describe(worth.description(), included))
     return posting.line()
+
+
+def group_rules(store: AggregateStore) -> GroupRules | None:
+    """Every customer group's memberships (deleted groups' past ones too), or None when there is no group."""
+    group_ids = [event.originator_id for event in store.created([_GROUP_TOPIC])]
+    if not group_ids:
+        return None
+    return GroupRules(g for g in store.load_many(CustomerGroup, group_ids).values() if g is not None)
+
+
+def _credit(now: dt.datetime, account: BillingAccount, sub: Subscription, key: str, record: dict[str, str],
+            found: Any, cutoff: dt.date) -> dict[str, str] | None:
+    """Post what changed of a line's group discount: the credit `gd:<charge id>`, or a correction of it; the
+    subscription's record of the line after it, or None when nothing changed."""
+    charge_id, before = record["charge_id"], sub.discounted.get(key)
+    credit_id = f"gd:{charge_id}"
+    old_excluded = Decimal(before["tax_excluded"]) if before else ZERO
+    old_tax = Decimal(before["tax_amount"]) if before else ZERO
+    if (found.tax_excluded, found.tax_amount) == (old_excluded, old_tax):
+        return None
+    category, rate = record.get("tax_category") or None, Decimal(record["tax_rate"]) if record.get("tax_rate") else None
+    effective_day = min(dt.date.fromisoformat(record["period_start"]), cutoff)
+    effective = max(start_of_day(effective_day, account.time_zone), account.created_on)
+    description = found.description(charge_id)
+    corrections = int(before["corrections"]) + 1 if before else 0
+    if before is None or (not old_excluded and not old_tax):  # a new credit (again, after one taken back to zero)
+        entry_id = credit_id if before is None else f"{credit_id}:c{corrections}"
+        taxes = [TaxLine(category, rate, found.tax_amount)] if category and rate is not None else []
+        account.apply_charge(now, charge_id=entry_id, charge_type=CREDIT, currency_code=account.currency,
+                             tax_excluded=found.tax_excluded, taxes=taxes,
+                             tax_included=found.tax_excluded + found.tax_amount, effective_at=effective,
+                             product_ref=sub.subscription_ref, period_start=record["period_start"],
+                             period_end=record["period_end"], description=description)
+        credit_id = entry_id
+    else:  # more discount: a further credit (negative); less: the credit taken back in part (positive)
+        entry_id = f"{credit_id}:c{corrections}"
+        excluded, tax = old_excluded - found.tax_excluded, old_tax - found.tax_amount
+        if not excluded + tax:
+            return None  # only the split between amount and tax moved, by a rounding: nothing to post
+        taxes = [TaxLine(category, rate, tax)] if category and rate is not None else []
+        account.adjust_charge(now, adjustment_id=entry_id, charge_id=before["credit_id"], tax_excluded=excluded,
+                              taxes=taxes, tax_included=excluded + tax, effective_at=effective,
+                              reason="group discount correction: " + description)
+        credit_id = before["credit_id"]
+    return {"key": key, "credit_id": credit_id, "entry_id": entry_id, "tax_excluded": str(found.tax_excluded),
+            "tax_amount": str(found.tax_amount), "corrections": str(corrections)}
 
 
 def _describe(text: str, change: Any) -> str:

@@ -220,3 +220,26 @@ class BatchSaved(Result):
     created: int
     unchanged: int
     rejected: list[ItemRejection]
+
+
+class GroupSaved(Result):
+    group_id: str
+    name: str
+    state: str
+    discount_rate: Decimal
+    changed: bool
+
+
+class MembershipSaved(Result):
+    """A customer's memberships of a group after a command (from, until: its last day or None), in order."""
+
+    group_id: str
+    customer_id: str
+    memberships: list[dict[str, str | None]]
+    changed: bool
+
+    @classmethod
+    def of(cls, group: Any, customer_ref: str, changed: bool) -> MembershipSaved:
+        return cls(group_id=group.group_ref, customer_id=customer_ref, changed=changed,
+                   memberships=[{"from": f.isoformat(), "until": u.isoformat() if u else None}
+                                for _, f, u in group.memberships(customer_ref)])

@@ -220,6 +220,15 @@ EVENTS: dict[str, dict[str, Convert]] = {
     "Subscription.Charged": dict(reconciled_until=day, lines=array(record(
         key=same, charge_id=same, entry_id=same, tax_excluded=money, tax_amount=money, corrections=same,
         period_start=day, period_end=day, version=same, days=same, tax_category=same, tax_rate=same))),
+    "Subscription.Discounted": dict(lines=array(record(
+        key=same, credit_id=same, entry_id=same, tax_excluded=money, tax_amount=money, corrections=same))),
+    "CustomerGroup.Formed": dict(group_ref=same, name=same, description=same, discount_rate=money,
+                                  preferences=mapping(same)),
+    "CustomerGroup.Updated": dict(name=same, description=same, preferences=mapping(same)),
+    "CustomerGroup.DiscountRateChanged": dict(discount_rate=money, effective_date=day),
+    "CustomerGroup.MemberAssigned": dict(customer_ref=same, from_date=day, until_date=optional(day)),
+    "CustomerGroup.MemberRemoved": dict(customer_ref=same, from_date=day, until_date=day, reason=same),
+    "CustomerGroup.Deleted": dict(reason=same),
 }
 # Where the event itself names its billing account (the relay passes it for the other bill and payment events).
 _ACCOUNT_FIELD = {"CustomerBill.Issued": "account_id", "CustomerPayment.Received": "account_id",

@@ -16,6 +16,7 @@ from ledger.http import (
     charges,
     customers,
     errors,
+    groups,
     hub,
     payment_methods,
     payments,
@@ -26,7 +27,8 @@ from ledger.http.services import ApiServices
 from ledger.http.tmf import ALWAYS, Resource
 
 ROUTERS = (accounts.router, charges.router, bills.router, payments.router, customers.router, catalogue.router,
-           products.router, payment_methods.router, hub.router, audit.router)
+           products.router, payment_methods.router, hub.router, audit.router,
+           groups.router)
 
 DESCRIPTION = """The ledger as a TM Forum Open API service: TMF666 Account Management, TMF678 Customer Bill
 Management, TMF676 Payment Management, TMF629 Customer Management, TMF620 Product Catalog Management, TMF637

@@ -73,6 +73,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "paymentMethod.get": READERS | {CUSTOMER},
     "paymentMethod.patch": _roles(BILLING_OPS),
     "paymentMethod.delete": _roles(BILLING_OPS),
+    # customer groups (an extension beside TMF629)
+    "customerGroup.create": _roles(BILLING_OPS),
+    "customerGroup.list": READERS,
+    "customerGroup.get": READERS,
+    "customerGroup.patch": _roles(BILLING_OPS),
+    "customerGroup.delete": _roles(BILLING_OPS),
+    "customerGroup.assign": _roles(BILLING_OPS),
+    "customerGroup.remove": _roles(BILLING_OPS),
+    "customerGroup.totals": READERS,
     # notifications (TMF hub), one per API
     "hub.create": _roles(ADMIN),
     "hub.get": _roles(ADMIN),

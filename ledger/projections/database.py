@@ -14,7 +14,17 @@ import psycopg
 from psycopg import sql
 
 from ledger.projections.read_models import ReadModelBatch, Row
-from ledger.projections.tables import ACCOUNT_BALANCES, BILL_ALLOCATIONS, BILLS, OFFSETS, PAYMENTS, Table, ddl
+from ledger.projections.tables import (
+    ACCOUNT_BALANCES,
+    BILL_ALLOCATIONS,
+    BILLS,
+    CUSTOMER_GROUPS,
+    GROUP_MEMBERS,
+    OFFSETS,
+    PAYMENTS,
+    Table,
+    ddl,
+)
 
 
 class ReadModelDatabase:
@@ -116,6 +126,12 @@ class ReadModelDatabase:
         rows = [dict(zip(cols, row)) for row in cur]
         return rows if self.dialect == "postgres" else [self._from_sqlite(table, r) for r in rows]
 
+    def select(self, query: str) -> list[Row]:
+        """Rows of a read-only query (named columns); money stays text on SQLite (the caller makes it Decimal)."""
+        cur = self.conn.execute(query)
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, row)) for row in cur]
+
     def count(self, table: Table) -> int:
         return int(self.conn.execute(f"SELECT COUNT(*) FROM {table.name}").fetchone()[0])
 
@@ -137,9 +153,11 @@ class ReadModelDatabase:
         self._executemany(statement, [self._values(table, row, cols) for row in rows])
 
     def write(self, batch: ReadModelBatch) -> None:
-        for table in (ACCOUNT_BALANCES, BILLS, PAYMENTS):
+        for table in (ACCOUNT_BALANCES, BILLS, PAYMENTS, CUSTOMER_GROUPS):
             self.upsert(table, batch.changed_rows(table.name))
         self.insert_new(BILL_ALLOCATIONS, batch.allocations)
+        latest = {(m["group_id"], m["customer_ref"], str(m["from_date"])): m for m in batch.members}  # the last one holds
+        self.upsert(GROUP_MEMBERS, list(latest.values()))
 
     # ------------------------------------------------------------ offsets
 

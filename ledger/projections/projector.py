@@ -8,7 +8,7 @@ from typing import Any
 from ledger.errors import ReadModelError
 from ledger.projections.database import ReadModelDatabase
 from ledger.projections.read_models import ReadModelBatch, projected_ids
-from ledger.projections.tables import ACCOUNT_BALANCES, BILLS, PAYMENTS
+from ledger.projections.tables import ACCOUNT_BALANCES, BILLS, CUSTOMER_GROUPS, PAYMENTS
 
 
 class OffsetsMoved(ReadModelError):
@@ -32,7 +32,7 @@ def project(db: ReadModelDatabase, records: list[dict[str, Any]], *, consumer: s
                                consumer=consumer, topic=topic)
         ids = projected_ids(records)
         batch = ReadModelBatch(db.load(ACCOUNT_BALANCES, ids["account_balances"]), db.load(BILLS, ids["bills"]),
-                               db.load(PAYMENTS, ids["payments"]))
+                               db.load(PAYMENTS, ids["payments"]), db.load(CUSTOMER_GROUPS, ids["customer_groups"]))
         for record in records:
             batch.apply(record)
         db.write(batch)

@@ -24,13 +24,17 @@ def _id(value: Any) -> str | None:
 class ReadModelBatch:
     """Rows touched by one batch of events: loaded rows in, changed rows and new allocation rows out."""
 
-    def __init__(self, accounts: dict[str, Row], bills: dict[str, Row], payments: dict[str, Row]) -> None:
+    def __init__(self, accounts: dict[str, Row], bills: dict[str, Row], payments: dict[str, Row],
+                 groups: dict[str, Row] | None = None) -> None:
         self.accounts = accounts
         self.bills = bills
         self.payments = payments
-        self.rows = {"account_balances": accounts, "bills": bills, "payments": payments}  # by table name
+        self.groups = {} if groups is None else groups
+        self.rows = {"account_balances": accounts, "bills": bills, "payments": payments,
+                     "customer_groups": self.groups}  # by table name
         self.changed: dict[str, set[str]] = {table: set() for table in self.rows}
         self.allocations: list[Row] = []
+        self.members: list[Row] = []  # group_members rows written (a later one for the same key replaces it)
         self.applied = self.skipped = 0
 
     def apply(self, record: dict[str, Any]) -> bool:
@@ -45,10 +49,10 @@ class ReadModelBatch:
         if row is not None and version <= row["version"]:
             self.skipped += 1
             return False
-        if row is None and version != 1 and table != "account_balances":
+        if row is None and version != 1 and table in _STRICT:
             raise ReadModelError(f"{record['event_type']} v{version} for {key} arrived before its creation event",
                                  aggregate_id=key, version=version)
-        if row is not None and table != "account_balances" and version != row["version"] + 1:
+        if row is not None and table in _STRICT and version != row["version"] + 1:
             raise ReadModelError(f"{record['event_type']} for {key}: expected version {row['version'] + 1}, got {version}",
                                  aggregate_id=key, version=version)
         new_row = handler[1](self, row, record) or row
@@ -152,6 +156,44 @@ def _payment_reversed(batch: ReadModelBatch, row: Row | None, r: dict[str, Any])
     return row
 
 
+# ---------------------------------------------------------------- customer groups
+
+def _group_formed(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    return {"group_id": str(r["aggregate_id"]), "group_ref": r["group_ref"], "name": r["name"], "state": "active",
+            "discount_rate": Decimal(r["discount_rate"]), "rate_from": None,
+            "bill_presentation_media": r["preferences"].get("bill_presentation_media")}
+
+
+def _group_updated(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    assert row is not None
+    if r.get("name") is not None:
+        row["name"] = r["name"]
+    if "bill_presentation_media" in r["preferences"]:
+        row["bill_presentation_media"] = r["preferences"]["bill_presentation_media"]
+    return row
+
+
+def _group_rate(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    assert row is not None
+    row.update(discount_rate=Decimal(r["discount_rate"]), rate_from=r["effective_date"])
+    return row
+
+
+def _group_member(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    assert row is not None
+    batch.members.append({"group_id": row["group_id"], "group_ref": row["group_ref"], "customer_ref": r["customer_ref"],
+                          "from_date": r["from_date"], "until_date": r.get("until_date"),
+                          "recorded_at": r["recorded_at"]})
+    return row
+
+
+def _group_deleted(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    assert row is not None
+    row["state"] = "deleted"
+    return row
+
+
+_STRICT = ("bills", "payments", "customer_groups")  # rows built from their creation event, every event in order
 _ACCOUNT_EVENTS = ("ChargeApplied", "ChargeAdjusted", "BillIssued", "PaymentReceived", "PaymentReversed",
                    "CreditRefunded", "StatusChanged", "TermsChanged")
 _HANDLERS: dict[str, tuple[str, Callable[..., Row]]] = {
@@ -165,12 +207,18 @@ _HANDLERS: dict[str, tuple[str, Callable[..., Row]]] = {
     "CustomerPayment.Allocated": ("payments", _payment_allocated),
     "CustomerPayment.CreditedToBalance": ("payments", _payment_credited),
     "CustomerPayment.Reversed": ("payments", _payment_reversed),
+    "CustomerGroup.Formed": ("customer_groups", _group_formed),
+    "CustomerGroup.Updated": ("customer_groups", _group_updated),
+    "CustomerGroup.DiscountRateChanged": ("customer_groups", _group_rate),
+    "CustomerGroup.MemberAssigned": ("customer_groups", _group_member),
+    "CustomerGroup.MemberRemoved": ("customer_groups", _group_member),
+    "CustomerGroup.Deleted": ("customer_groups", _group_deleted),
 }
 
 
 def projected_ids(records: list[dict[str, Any]]) -> dict[str, set[str]]:
     """Which rows a batch of records touches, by table, so they can be loaded in one query each."""
-    ids: dict[str, set[str]] = {"account_balances": set(), "bills": set(), "payments": set()}
+    ids: dict[str, set[str]] = {"account_balances": set(), "bills": set(), "payments": set(), "customer_groups": set()}
     for record in records:
         handler = _HANDLERS.get(record["event_type"])
         if handler:

@@ -60,13 +60,31 @@ PAYMENTS = Table(
     "and its reversal.",
 )
 
+CUSTOMER_GROUPS = Table(
+    "customer_groups", ("group_id",),
+    {
+        "group_id": TEXT, "group_ref": TEXT, "name": TEXT, "state": TEXT, "discount_rate": MONEY, "rate_from": DATE,
+        "bill_presentation_media": TEXT, "last_activity": TIME, "version": INT,
+    },
+    "One row per customer group: its state and its latest discount rate (in force from rate_from; null: from the "
+    "beginning).",
+)
+
+GROUP_MEMBERS = Table(
+    "group_members", ("group_id", "customer_ref", "from_date"),
+    {"group_id": TEXT, "group_ref": TEXT, "customer_ref": TEXT, "from_date": DATE, "until_date": DATE,
+     "recorded_at": TIME},
+    "Each membership of a customer in a group: its days from_date..until_date (null: open-ended; a cancelled one "
+    "ends before it starts). A group's totals take the bills of its members' accounts dated within a membership.",
+)
+
 OFFSETS = Table(
     "projection_offsets", ("consumer", "topic", "partition"),
     {"consumer": TEXT, "topic": TEXT, "partition": INT, "next_offset": INT},
     "Where the projection consumer is in each partition; written in the same transaction as the rows.",
 )
 
-TABLES = (ACCOUNT_BALANCES, BILLS, BILL_ALLOCATIONS, PAYMENTS, OFFSETS)
+TABLES = (ACCOUNT_BALANCES, BILLS, BILL_ALLOCATIONS, PAYMENTS, CUSTOMER_GROUPS, GROUP_MEMBERS, OFFSETS)
 
 _SQL_TYPES = {
     "postgres": {MONEY: "numeric", TEXT: "text", INT: "bigint", DATE: "date", TIME: "timestamptz"},
@@ -90,6 +108,25 @@ CREATE VIEW overdue_bills AS
 SELECT * FROM bills WHERE remaining_amount > 0 AND payment_due_date < {today}
 """
 
+# A group's totals: the bills of its members' accounts whose bill date falls within a membership (attribution at
+# the bill date; the group's rows only need its memberships, so the arrival order of events does not matter).
+GROUP_BILLS_SELECT = """
+SELECT g.group_ref, g.name, b.currency, b.amount_due, b.allocated_amount, b.remaining_amount
+FROM bills b
+JOIN account_balances a ON a.billing_account_id = b.billing_account_id
+JOIN group_members m ON m.customer_ref = a.customer_id AND b.bill_date >= m.from_date
+                    AND (m.until_date IS NULL OR b.bill_date <= m.until_date)
+JOIN customer_groups g ON g.group_id = m.group_id
+"""
+
+GROUP_TOTALS_VIEW = """
+CREATE VIEW group_totals AS
+SELECT group_ref, name, currency, COUNT(*) AS bills, SUM(amount_due) AS billed, SUM(allocated_amount) AS paid,
+       SUM(remaining_amount) AS outstanding
+FROM ({select}) AS group_bills
+GROUP BY group_ref, name, currency
+"""
+
 _TODAY = {"postgres": "CURRENT_DATE"}
 
 
@@ -103,7 +140,10 @@ def ddl(dialect: str) -> list[str]:
         statements.append(f"CREATE TABLE IF NOT EXISTS {table.name} ({cols}, PRIMARY KEY ({', '.join(table.key)}))")
     statements.append("CREATE INDEX IF NOT EXISTS bills_by_account ON bills (billing_account_id)")
     statements.append("CREATE INDEX IF NOT EXISTS payments_by_account ON payments (billing_account_id)")
+    statements.append("CREATE INDEX IF NOT EXISTS group_members_by_customer ON group_members (customer_ref)")
     if dialect == "postgres":  # SQLite keeps money as exact text, so its readers compute overdue in Python
         statements += [view.format(today=_TODAY[dialect]).replace("CREATE VIEW", "CREATE OR REPLACE VIEW")
                        for view in (ACCOUNT_OVERVIEW_VIEW, OVERDUE_BILLS_VIEW)]
+        statements.append(GROUP_TOTALS_VIEW.format(select=GROUP_BILLS_SELECT).replace("CREATE VIEW",
+                                                                                      "CREATE OR REPLACE VIEW"))
     return statements

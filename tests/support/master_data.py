@@ -11,11 +11,12 @@ from uuid import UUID
 
 from ledger.aggregates import ids
 from ledger.aggregates.customer import CLOSED, Customer
+from ledger.aggregates.customer_group import CustomerGroup
 from ledger.aggregates.payment_method import PaymentMethod
 from ledger.aggregates.product_offering import ProductOffering
 from ledger.aggregates.subscription import Subscription
 
-MASTER_DATA_AGGREGATES: tuple[type, ...] = (Customer, ProductOffering, Subscription, PaymentMethod)
+MASTER_DATA_AGGREGATES: tuple[type, ...] = (Customer, ProductOffering, Subscription, PaymentMethod, CustomerGroup)
 MONTHLY = {"price_type": "recurring", "currency": "EUR", "recurring_period": "monthly", "timing": "advance",
            "tax_category": "VAT", "tax_rate": "20", "unit_of_measure": None}
 
@@ -49,6 +50,10 @@ def master_data_events(clock: Callable[[], datetime], account: Any) -> list[tupl
         "tax_category": "VAT", "tax_rate": "20"}])
     sub.change(clock(), effective=date(2026, 11, 16), offering_ref="BASIC", quantity=3)
     sub.suspend(clock(), date(2026, 11, 20), "holiday")
+    sub.record_discounts(clock(), [{
+        "key": "2026-10-01|BASIC/monthly", "credit_id": "gd:rc:S-1:2026-10-01|BASIC/monthly",
+        "entry_id": "gd:rc:S-1:2026-10-01|BASIC/monthly", "tax_excluded": "3.400000", "tax_amount": "0.680000",
+        "corrections": "0"}])
     events = [(event, None) for aggregate in (customer, offering) for event in aggregate.collect_events()]
     method = PaymentMethod.add(clock(), id=ids.payment_method_id("PM-1"), method_ref="PM-1", owner_type="billingAccount",
                                owner_ref=account.account_ref, method_type="bankAccountDebit", name="main account",
@@ -56,6 +61,15 @@ def master_data_events(clock: Callable[[], datetime], account: Any) -> list[tupl
                                valid_to=date(2030, 12, 31))
     method.disable(clock(), "closed")
     events += [(event, None) for event in method.collect_events()]
+    today = date(2026, 10, 1)
+    group = CustomerGroup.create(clock(), id=ids.group_id("GOLD"), group_ref="GOLD", name="Gold", description="best",
+                                 discount_rate=Decimal("10"), preferences={"bill_presentation_media": "email"})
+    group.update(clock(), name="Gold customers", description=None, preferences={"bill_presentation_media": "paper"})
+    group.change_rate(clock(), Decimal("12.5"), date(2026, 11, 1), today)
+    group.assign(clock(), "CUST-ACME", date(2026, 10, 15), None, today)
+    group.remove(clock(), "CUST-ACME", date(2026, 12, 31), today, "moved")
+    group.delete(clock(), date(2027, 1, 1), "closed")
+    events += [(event, None) for event in group.collect_events()]
     return events + [(event, account.id) for event in sub.collect_events()]
 
 
@@ -91,3 +105,22 @@ def bill_lines(ledger: Any, account: str, number: str) -> list[tuple[str, str, s
 
     return [(i["kind"], i["charge_id"], i["tax_excluded"])
             for i in bill_view(ledger.store, ledger.now, account, number).to_dict()["items"]]
+
+
+def create_customer(ledger: Any, ref: str, name: str = "A customer") -> Any:
+    from ledger.commands import CreateCustomer
+
+    return ledger.execute(CreateCustomer.parse({"customer_id": ref, "name": name}))
+
+
+def create_group(ledger: Any, ref: str, rate: str = "10", **extra: Any) -> Any:
+    from ledger.commands import CreateGroup
+
+    return ledger.execute(CreateGroup.parse({"group_id": ref, "name": ref.title(), "discount_rate": rate, **extra}))
+
+
+def assign(ledger: Any, group: str, customer: str, start: str, until: str | None = None) -> Any:
+    from ledger.commands import AssignMember
+
+    return ledger.execute(AssignMember.parse({"group_id": group, "customer_id": customer, "from_date": start,
+                                              **({"until_date": until} if until else {})}))
