@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import msgspec
 import orjson
 from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, Transcoding, TranscodingNotRegisteredError
 
@@ -14,7 +15,14 @@ _MARK = b'"_type_":'
 _TIMESTAMP_FIRST = b'{"timestamp":{"_type_":"datetime_iso","_data_":"'  # then a string
 _SCALARS = frozenset((str, int, bool, type(None)))
 _TYPED = frozenset((UUID, datetime, Decimal))
-_ABSENT = object()  # a field missing from a document (never a scalar)
+_Scalar = str | int | bool | None  # msgspec's spelling of _SCALARS
+
+
+class _Stamp(msgspec.Struct, forbid_unknown_fields=True):
+    """A stored typed value: {"_type_": name, "_data_": string} and nothing else."""
+
+    _type_: str = msgspec.field(name="_type_")
+    _data_: str = msgspec.field(name="_data_")
 
 
 def _plain(node: list[Any] | dict[str, Any]) -> bool:
@@ -34,6 +42,13 @@ def _plain(node: list[Any] | dict[str, Any]) -> bool:
     return True
 
 
+def _lean_decoder(names: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
+    """A decoder of a document's timestamp, class version (if any) and the named fields, each a plain scalar."""
+    fields: list[Any] = [("timestamp", _Stamp), *((name, _Scalar) for name in names),
+                         ("class_version", _Scalar | msgspec.UnsetType, msgspec.UNSET)]
+    return msgspec.json.Decoder(msgspec.defstruct("Lean", fields))
+
+
 class FastJSONTranscoder(JSONTranscoder):
     """Writes exactly the bytes the library's JSONTranscoder writes, and reads them, with orjson.
 
@@ -49,6 +64,7 @@ class FastJSONTranscoder(JSONTranscoder):
     def __init__(self) -> None:
         super().__init__()
         self._datetime: Any = None  # the registered "datetime_iso" decoding, once there is one
+        self._lean_decoders: dict[tuple[str, ...], msgspec.json.Decoder[Any]] = {}
 
     def register(self, transcoding: Transcoding) -> None:
         super().register(transcoding)
@@ -95,21 +111,23 @@ class FastJSONTranscoder(JSONTranscoder):
         """An event's timestamp and the values of the given top-level fields, as `decode` gives them, without
         reviving anything else; None (read it with `decode`) unless the timestamp is the document's first field in
         the stored form, the document has no class version, and each named field is there with a plain scalar
-        value (a string, integer, boolean or null: never a typed value, list or dict, which `decode` may revive)."""
+        value (a string, integer, boolean or null: never a typed value, list or dict, which `decode` may revive).
+
+        msgspec decodes into a struct of just those fields, skipping the rest of the document without building it
+        (about a third of orjson's time for a charge); a document that does not fit the struct is a validation
+        error, hence None. A document that is not JSON raises, as `decode` does."""
         if self._datetime is None or not data.startswith(_TIMESTAMP_FIRST):
             return None
-        obj = orjson.loads(data)
-        stamp = obj["timestamp"]
-        if len(stamp) != 2 or "class_version" in obj:
+        decoder = self._lean_decoders.get(names)
+        if decoder is None:
+            decoder = self._lean_decoders[names] = _lean_decoder(names)
+        try:
+            found = decoder.decode(data)
+        except msgspec.ValidationError:
             return None
-        values = []
-        scalars = _SCALARS
-        for name in names:
-            value = obj.get(name, _ABSENT)
-            if type(value) not in scalars:
-                return None
-            values.append(value)
-        return self._datetime(stamp["_data_"]), values
+        if found.class_version is not msgspec.UNSET:
+            return None
+        return self._datetime(found.timestamp._data_), [getattr(found, name) for name in names]
 
     def decode_top_level_typed(self, data: bytes, keys: tuple[str, ...]) -> Any:
         """Decode a document whose only typed values can be those of the given top-level keys (an account's snapshot:

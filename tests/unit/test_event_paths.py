@@ -197,3 +197,34 @@ def test_the_as_of_book_from_the_lean_history_is_the_book_from_the_history() -> 
     account = _busy()
     store.save(account)
     assert project(list(store.lean_history(account.id, LEAN))) == project(list(store.history(account.id)))
+
+
+_STAMP = b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-10-01T09:00:00+00:00"},'
+
+
+@pytest.mark.parametrize("rest", [
+    b'"charge_id":"c1","class_version":2}',  # a class version: the upcasting way
+    b'"charge_id":1.5}',  # a float is not a plain scalar
+    b'"charge_id":["c1"]}',  # nor a list
+    b'"other":"c1"}',  # the named field missing
+])
+def test_a_lean_decoding_refuses_what_the_plain_decoding_must_read(rest: bytes) -> None:
+    """decode_lean answers None (read it the plain way) for a document that is not a timestamp and plain scalars."""
+    store = _popo_store()
+    assert store.mapper.transcoder.decode_lean(_STAMP + rest, ("charge_id",)) is None
+
+
+def test_a_lean_decoding_refuses_a_timestamp_with_more_than_its_type_and_data() -> None:
+    """A stored timestamp with an extra key is not the library's typed value: decode_lean leaves it to decode."""
+    store = _popo_store()
+    doc = b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-10-01T09:00:00+00:00","x":1},"charge_id":"c1"}'
+    assert store.mapper.transcoder.decode_lean(doc, ("charge_id",)) is None
+
+
+def test_a_lean_decoding_gives_the_plain_decodings_values() -> None:
+    """The timestamp and the named scalars come as `decode` gives them (other fields skipped, whatever they hold)."""
+    transcoder = _popo_store().mapper.transcoder
+    doc = _STAMP + b'"charge_id":"c\\u00e9","n":3,"flag":true,"gone":null,"taxes":[{"a":{"_type_":"decimal_str","_data_":"1"}}]}'
+    plain = transcoder.decode(doc)
+    assert transcoder.decode_lean(doc, ("charge_id", "n", "flag", "gone")) == (
+        plain["timestamp"], [plain["charge_id"], plain["n"], plain["flag"], plain["gone"]])
