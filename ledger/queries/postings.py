@@ -239,6 +239,21 @@ class _Projector:
         if moves[1][0] == UNBILLED:
             self.book.entries[charge_id] = posting
 
+    def charge_facts(self, e: ChargeFacts) -> None:
+        """`charge_applied` for a charge read lean: the same posting, its fields unpacked at C speed."""
+        version, recorded, charge_id, kind, tax_included, effective_at, text = e
+        signed = -D(tax_included) if kind == _CREDIT_TYPE else D(tax_included)
+        book = self.book
+        if book.rating_type == "prepaid":
+            posting = _new(Posting, (version, kind, charge_id, text, recorded, _instant(effective_at),
+                                     ((BALANCE, "", signed), (PREPAID, "", -signed)) if signed else ()))
+            book.postings.append(posting)
+            return
+        posting = _new(Posting, (version, kind, charge_id, text, recorded, _instant(effective_at),
+                                 ((BALANCE, "", signed), (UNBILLED, charge_id, signed)) if signed else ()))
+        book.postings.append(posting)
+        book.entries[charge_id] = posting
+
     def charge_adjusted(self, e: Any) -> None:
         signed = D(e.tax_included)
         effective = datetime.fromisoformat(e.effective_at)
@@ -365,7 +380,7 @@ class _Projector:
 
 
 _HANDLERS = {"Opened": _Projector.opened, "ChargeApplied": _Projector.charge_applied,
-             "ChargeFacts": _Projector.charge_applied,
+             "ChargeFacts": _Projector.charge_facts,
              "ChargeAdjusted": _Projector.charge_adjusted, "BillIssued": _Projector.bill_issued,
              "PaymentReceived": _Projector.payment_received, "PaymentReversed": _Projector.payment_reversed,
              "CreditRefunded": _Projector.credit_refunded, "StatusChanged": _Projector.status_changed}
@@ -378,8 +393,15 @@ def project(events: Iterable[Any], payment_refs: Mapping[str, str] | None = None
     external reference (payment id -> reference); `until` stops at the first event recorded after it (enough
     for the recorded basis)."""
     projector, handlers = _Projector(payment_refs or {}), _HANDLERS
+    charge, facts = projector.charge_facts, ChargeFacts
     last = None
     for event in events:
+        if type(event) is facts:  # most of a long account's events
+            if until is not None and event[1] > until:
+                break
+            charge(event)
+            last = event
+            continue
         if until is not None and event.timestamp > until:
             break
         handler = handlers.get(type(event).__name__)

@@ -228,3 +228,20 @@ def test_a_lean_decoding_gives_the_plain_decodings_values() -> None:
     plain = transcoder.decode(doc)
     assert transcoder.decode_lean(doc, ("charge_id", "n", "flag", "gone")) == (
         plain["timestamp"], [plain["charge_id"], plain["n"], plain["flag"], plain["gone"]])
+
+
+def test_a_prepaid_book_from_the_lean_history_is_the_book_from_the_history() -> None:
+    """A prepaid account's charges, read lean, post to the prepaid balance as the plain events do."""
+    from ledger.queries.as_of import LEAN
+    from ledger.queries.postings import project
+
+    store = _popo_store()
+    account = new_account(rating_type="prepaid", at=T0)
+    account.receive_payment(T0, payment_id=UUID(int=9), amount=D(30), allocations=[], effective_at=T0)
+    for n, kind in enumerate(["appliedBillingCharge", CREDIT, "appliedBillingCharge"]):
+        account.apply_charge(T0, charge_id=f"p{n}", charge_type=kind, currency_code="EUR", tax_excluded=D(2),
+                             taxes=[], tax_included=D(2), effective_at=T0)
+    store.save(account)
+    book = project(list(store.lean_history(account.id, LEAN)))
+    assert book == project(list(store.history(account.id)))
+    assert book.entries == {} and [p.kind for p in book.postings][1:] == ["appliedBillingCharge", CREDIT, "appliedBillingCharge"]
