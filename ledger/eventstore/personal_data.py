@@ -283,19 +283,14 @@ class PostgresVault(PersonalDataVault):
                           "sort_name = excluded.sort_name", (owner, ref, text, sort))
 
     def _find(self, pattern: str, limit: int, offset: int) -> tuple[list[UUID], int]:
-        # one scan of the matches gives both the page (a top-N sort) and their number (a window count)
         like = f"%{_like(pattern)}%"
+        where = f"FROM {DIRECTORY_TABLE} WHERE search_text LIKE %s"
+        total = self.conn.execute(f"SELECT COUNT(*) {where}", (like,)).fetchone()[0]  # type: ignore[index]
         rows = self.conn.execute(
-            f"SELECT customer_id, count(*) OVER () FROM {DIRECTORY_TABLE} WHERE search_text LIKE %s "
-            "ORDER BY (search_text NOT LIKE %s AND search_text NOT LIKE %s), sort_name, customer_ref LIMIT %s OFFSET %s",
+            f"SELECT customer_id {where} ORDER BY (search_text NOT LIKE %s AND search_text NOT LIKE %s), sort_name, "
+            "customer_ref LIMIT %s OFFSET %s",
             (like, f"{_like(pattern)}%", f"%\x1f{_like(pattern)}%", limit, offset)).fetchall()
-        if rows:
-            return [r[0] for r in rows], int(rows[0][1])
-        if offset == 0:
-            return [], 0
-        total = self.conn.execute(f"SELECT COUNT(*) FROM {DIRECTORY_TABLE} WHERE search_text LIKE %s",
-                                  (like,)).fetchone()[0]  # type: ignore[index]
-        return [], int(total)
+        return [r[0] for r in rows], int(total)
 
     def close(self) -> None:
         self.conn.close()
