@@ -25,15 +25,13 @@ def do_serve(app: App, a: argparse.Namespace) -> Outcome:
 
 
 def do_notify(app: App, a: argparse.Namespace) -> Outcome:
-    from ledger.bootstrap import notifier
+    """The notifier in the frame of ledger.runtime, like the relay: rides out database outages with backoff,
+    /livez /readyz /metrics on LEDGER_HEALTH_PORT, stops after the POSTs in flight on SIGTERM/SIGINT."""
+    from ledger.bootstrap import notifier, run_supervised
     from ledger.cli.streams import _RunControl
 
-    hub = notifier(app.settings)
     control = _RunControl(a.idle_exit)
-    try:
-        hub.run(control.stop, on_step=control.step)
-    finally:
-        hub.close()
+    run_supervised(app.settings, "notify", lambda: notifier(app.settings), control.stop, control.step)
     return Outcome({"delivered": control.done}, f"notifier stopped ({control.done} notifications delivered)")
 
 

@@ -40,6 +40,7 @@ from ledger.http.tmf import (
     again,
     created,
     dump,
+    merge_patch_body,
     one,
 )
 from ledger.queries.accounts import AccountSummary, account_summary
@@ -234,8 +235,7 @@ def get_billing_account(svc: Services, caller: Allowed, id: AccountId, fields: F
 
 
 @router.patch("/billingAccount/{id}", name="billingAccount.patch", response_model=BillingAccount,
-              openapi_extra={"requestBody": {"content": {"application/merge-patch+json": {
-                  "schema": {"$ref": "#/components/schemas/BillingAccountUpdate"}}}}},
+              openapi_extra=merge_patch_body(BillingAccountUpdate),
               responses=error_responses(400, 401, 403, 404, 409, 415, 422))
 def patch_billing_account(svc: Services, caller: Allowed, id: AccountId,  # noqa: A002
                           body: Annotated[BillingAccountUpdate, Body()]) -> Json:

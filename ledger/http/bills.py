@@ -37,6 +37,7 @@ from ledger.http.tmf import (
     again,
     created,
     dump,
+    merge_patch_body,
     one,
     ref,
 )
@@ -163,8 +164,7 @@ def get_customer_bill(svc: Services, caller: Allowed, id: BillId, fields: Fields
 
 
 @router.patch("/customerBill/{id}", name="customerBill.patch", response_model=CustomerBill,
-              openapi_extra={"requestBody": {"content": {"application/merge-patch+json": {
-                  "schema": {"$ref": "#/components/schemas/CustomerBillUpdate"}}}}},
+              openapi_extra=merge_patch_body(CustomerBillUpdate),
               responses=error_responses(400, 401, 403, 404, 409, 422))
 def patch_customer_bill(svc: Services, caller: Allowed, id: BillId, body: CustomerBillUpdate) -> Json:  # noqa: A002
     doc = bill_doc(svc, caller, id)

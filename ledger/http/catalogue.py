@@ -36,6 +36,7 @@ from ledger.http.tmf import (
     again,
     created,
     dump,
+    merge_patch_body,
     one,
     ref,
 )
@@ -230,11 +231,6 @@ OfferingId = Annotated[str, Path(min_length=1, max_length=200, description="the 
 PriceId = Annotated[str, Path(min_length=1, max_length=401, description="the price's id: <offering id>:<price id>")]
 
 
-def _patch_body(model: str) -> dict[str, Any]:
-    return {"requestBody": {"content": {"application/merge-patch+json": {
-        "schema": {"$ref": f"#/components/schemas/{model}"}}}}}
-
-
 # ---------------------------------------------------------------- productOffering
 
 
@@ -267,7 +263,7 @@ def get_offering(svc: Services, caller: Allowed, id: OfferingId, fields: Fields)
 
 
 @router.patch("/productOffering/{id}", name="productOffering.patch", response_model=ProductOffering,
-              openapi_extra=_patch_body("ProductOfferingUpdate"),
+              openapi_extra=merge_patch_body(ProductOfferingUpdate),
               responses=error_responses(400, 401, 403, 404, 409, 415, 422))
 def patch_offering(svc: Services, caller: Allowed, id: OfferingId,  # noqa: A002
                    body: Annotated[ProductOfferingUpdate, Body()]) -> Json:
@@ -315,7 +311,7 @@ def get_price(svc: Services, caller: Allowed, id: PriceId, fields: Fields) -> Js
 
 
 @router.patch("/productOfferingPrice/{id}", name="productOfferingPrice.patch", response_model=ProductOfferingPrice,
-              openapi_extra=_patch_body("ProductOfferingPriceUpdate"),
+              openapi_extra=merge_patch_body(ProductOfferingPriceUpdate),
               responses=error_responses(400, 401, 403, 404, 409, 415, 422))
 def patch_price(svc: Services, caller: Allowed, id: PriceId,  # noqa: A002
                 body: Annotated[ProductOfferingPriceUpdate, Body()]) -> Json:

@@ -19,7 +19,7 @@ from ledger.http.auth import Caller
 from ledger.http.deps import Allowed, Services
 from ledger.http.errors import error_responses
 from ledger.http.idempotency import Once
-from ledger.http.tmf import LISTED, Extensible, Fields, Json, Paging, Resource, Tmf, again, created, dump, one
+from ledger.http.tmf import LISTED, Extensible, Fields, Json, Paging, Resource, Tmf, again, created, dump, merge_patch_body, one
 from ledger.queries.customers import CustomerView, customer_view, customers_of_accounts, find_customers
 
 router = APIRouter(prefix=CUSTOMER_API, tags=["TMF629 Customer Management"])
@@ -260,8 +260,7 @@ def get_customer(svc: Services, caller: Allowed, id: CustomerId, fields: Fields)
 
 
 @router.patch("/customer/{id}", name="customer.patch", response_model=Customer,
-              openapi_extra={"requestBody": {"content": {"application/merge-patch+json": {
-                  "schema": {"$ref": "#/components/schemas/CustomerUpdate"}}}}},
+              openapi_extra=merge_patch_body(CustomerUpdate),
               responses=error_responses(400, 401, 403, 404, 409, 415, 422))
 def patch_customer(svc: Services, caller: Allowed, id: CustomerId,  # noqa: A002
                    body: Annotated[CustomerUpdate, Body()]) -> Json:

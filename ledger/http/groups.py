@@ -18,7 +18,22 @@ from ledger.commands.results import GroupSaved, MembershipSaved
 from ledger.http.deps import Allowed, Services
 from ledger.http.errors import error_responses
 from ledger.http.idempotency import Once
-from ledger.http.tmf import DECIMAL, LISTED, Extensible, Fields, Json, Money, Paging, Resource, Tmf, again, created, dump, one
+from ledger.http.tmf import (
+    DECIMAL,
+    LISTED,
+    Extensible,
+    Fields,
+    Json,
+    Money,
+    Paging,
+    Resource,
+    Tmf,
+    again,
+    created,
+    dump,
+    merge_patch_body,
+    one,
+)
 from ledger.projections.reader import group_totals
 from ledger.queries.groups import GroupView, group_view, list_groups, totals_views
 
@@ -174,8 +189,7 @@ def get_customer_group(svc: Services, caller: Allowed, id: GroupId, fields: Fiel
 
 
 @router.patch("/customerGroup/{id}", name="customerGroup.patch", response_model=CustomerGroup,
-              openapi_extra={"requestBody": {"content": {"application/merge-patch+json": {
-                  "schema": {"$ref": "#/components/schemas/CustomerGroupUpdate"}}}}},
+              openapi_extra=merge_patch_body(CustomerGroupUpdate),
               responses=error_responses(400, 401, 403, 404, 409, 415, 422))
 def patch_customer_group(svc: Services, caller: Allowed, id: GroupId,  # noqa: A002
                          body: Annotated[CustomerGroupUpdate, Body()]) -> Json:

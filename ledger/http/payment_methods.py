@@ -36,6 +36,7 @@ from ledger.http.tmf import (
     again,
     created,
     dump,
+    merge_patch_body,
     one,
     ref,
 )
@@ -254,8 +255,7 @@ def get_payment_method(svc: Services, caller: Allowed, id: MethodId, fields: Fie
 
 
 @router.patch("/paymentMethod/{id}", name="paymentMethod.patch", response_model=PaymentMethod,
-              openapi_extra={"requestBody": {"content": {"application/merge-patch+json": {
-                  "schema": {"$ref": "#/components/schemas/PaymentMethodUpdate"}}}}},
+              openapi_extra=merge_patch_body(PaymentMethodUpdate),
               responses=error_responses(400, 401, 403, 404, 409, 415, 422))
 def patch_payment_method(svc: Services, caller: Allowed, id: MethodId,  # noqa: A002
                          body: Annotated[PaymentMethodUpdate, Body()]) -> Json:

@@ -27,7 +27,22 @@ from ledger.http.auth import Caller
 from ledger.http.deps import Allowed, Services
 from ledger.http.errors import error_responses
 from ledger.http.idempotency import Once
-from ledger.http.tmf import LISTED, Extensible, Fields, Json, Paging, Ref, Resource, Tmf, again, created, dump, one, ref
+from ledger.http.tmf import (
+    LISTED,
+    Extensible,
+    Fields,
+    Json,
+    Paging,
+    Ref,
+    Resource,
+    Tmf,
+    again,
+    created,
+    dump,
+    merge_patch_body,
+    one,
+    ref,
+)
 from ledger.queries.subscriptions import SubscriptionView, subscription_refs, subscription_view
 
 router = APIRouter(prefix=INVENTORY_API, tags=["TMF637 Product Inventory"])
@@ -208,8 +223,7 @@ def get_product(svc: Services, caller: Allowed, id: ProductId, fields: Fields) -
 
 
 @router.patch("/product/{id}", name="product.patch", response_model=Product,
-              openapi_extra={"requestBody": {"content": {"application/merge-patch+json": {
-                  "schema": {"$ref": "#/components/schemas/ProductUpdate"}}}}},
+              openapi_extra=merge_patch_body(ProductUpdate),
               responses=error_responses(400, 401, 403, 404, 409, 415, 422))
 def patch_product(svc: Services, caller: Allowed, id: ProductId,  # noqa: A002
                   body: Annotated[ProductUpdate, Body()]) -> Json:

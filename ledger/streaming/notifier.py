@@ -5,8 +5,10 @@ Each listener has its own position (in its row of the event store's database), r
 succeeded, so delivery is at least once and every event carries a stable `eventId`. Each listener is served by its
 own thread: a listener that is down or slow is retried with exponential backoff and jitter and does not hold back
 the others; failing for longer than `LEDGER_NOTIFY_FAILING_AFTER_SECONDS` it is marked `failing` (GET /hub/{id}),
-and it is still retried. Bodies are signed: `X-Ledger-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
-"<t>.<body>" with the listener's secret>`.
+and it is still retried. The notifier is a supervised worker (ledger.runtime): `ledger notify` rides out database
+outages with backoff, exposes health and metrics, and stops cleanly on SIGTERM.
+Bodies are signed: `X-Ledger-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the listener's
+secret>`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from ledger.aggregates import ids
 from ledger.contracts.tmf_events import matches, notifications, parse_query
 from ledger.eventstore.notification_log import NotificationLog
 from ledger.ports import ApiRecords, ListenerRecord
+from ledger.runtime.metrics import ProcessMetrics
+from ledger.runtime.supervisor import RunPolicy, supervise
 
 PAGE = 500
 FIRST_BACKOFF = 0.2
@@ -87,6 +91,11 @@ class _Owners:
 
 
 class Notifier:
+    """A supervised worker (ledger.runtime; `ledger notify` runs it with `run_supervised`): each `step` refreshes
+    the listener list (starting or stopping one delivery thread per listener), re-raises the last failure of a
+    delivery thread if any (so that an outage is the supervisor's: backoff, readiness, metrics, logs), and returns
+    how many notifications were delivered since the last step."""
+
     def __init__(self, store: Any, records: ApiRecords, *, failing_after: float, timeout: float, max_backoff: float,
                  post: Post = post_json, clock: Callable[[], float] = time.time, refresh_seconds: float = 0.5) -> None:
         self.store = store
@@ -97,30 +106,45 @@ class Notifier:
         self.post = post
         self.clock = clock
         self.refresh_seconds = refresh_seconds
+        self.idle_pause = refresh_seconds
         self.logger = structlog.get_logger("ledger.notify")
         self._threads: dict[str, tuple[threading.Thread, threading.Event]] = {}
         self._delivered = 0
-        self._count_lock = threading.Lock()
+        self._failure: BaseException | None = None
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._closed = False
 
-    # ------------------------------------------------------------ the process
+    # ------------------------------------------------------------ as a supervised worker (ledger.runtime)
 
-    def run(self, stop: threading.Event, on_step: Callable[[int], None] | None = None) -> None:
-        """Serve every registered listener until `stop` is set (listeners added or removed are noticed)."""
-        self.logger.info("notifier started")
-        while not stop.is_set():
-            self.refresh(stop)
-            stop.wait(self.refresh_seconds)
-            with self._count_lock:
-                done, self._delivered = self._delivered, 0
-            if on_step:
-                on_step(done)
-        for _, (_thread, halt) in list(self._threads.items()):
-            halt.set()
-        for _, (thread, _) in list(self._threads.items()):
-            thread.join(timeout=self.timeout + 1)
-        self.logger.info("notifier stopped")
+    def step(self) -> int:
+        """Refresh the listeners (raises while the database is away); re-raise a delivery thread's last failure;
+        the count delivered since the last step."""
+        self.refresh()
+        with self._lock:
+            failure, self._failure = self._failure, None
+            done, self._delivered = self._delivered, 0
+        if failure is not None:
+            with self._lock:
+                self._delivered += done  # counted at the next step that succeeds
+            raise failure
+        return done
 
-    def refresh(self, stop: threading.Event) -> None:
+    def reset(self, dependency: str) -> None:
+        """Nothing to rewind: each listener's position is in its row, and the pools reconnect by themselves."""
+
+    def report(self, metrics: ProcessMetrics) -> None:
+        """No metric of its own (the supervisor counts the notifications delivered)."""
+
+    def run(self, stop: threading.Event, on_step: Callable[[int], None] | None = None, **supervision: Any) -> None:
+        """Serve every registered listener until `stop` is set, supervised (in-process use and tests; the CLI goes
+        through bootstrap.run_supervised, which knows the database's exceptions)."""
+        supervise("notify", lambda: self, supervision.pop("dependencies", {}), stop,
+                  supervision.pop("policy", RunPolicy(backoff_first_seconds=self.refresh_seconds,
+                                                      backoff_cap_seconds=self.max_backoff)),
+                  on_step=on_step, **supervision)
+
+    def refresh(self) -> None:
         current = {listener.id for listener in self.records.listeners()}
         for listener_id in list(self._threads):
             thread, halt = self._threads[listener_id]
@@ -129,36 +153,52 @@ class Notifier:
                 del self._threads[listener_id]
         for listener_id in current - set(self._threads):
             halt = threading.Event()
-            thread = threading.Thread(target=self._serve, args=(listener_id, halt, stop), daemon=True,
+            thread = threading.Thread(target=self._serve, args=(listener_id, halt), daemon=True,
                                       name=f"notify-{listener_id[:8]}")
             self._threads[listener_id] = (thread, halt)
             thread.start()
 
     def close(self) -> None:
-        self.records.close()
-        self.store.close()
+        """Stop the delivery threads (each after the POST in flight), then close the connections; once."""
+        if self._closed:
+            return
+        self._closed = True
+        self._closing.set()
+        for _, (_thread, halt) in list(self._threads.items()):
+            halt.set()
+        for _, (thread, _) in list(self._threads.items()):
+            thread.join(timeout=self.timeout + 1)
+        self._threads.clear()
+        for part in (self.records, self.store):
+            try:
+                part.close()
+            except Exception:  # noqa: BLE001 - a broken connection may fail to close
+                pass
+        self.logger.info("notifier stopped")
 
     # ------------------------------------------------------------ one listener
 
-    def _serve(self, listener_id: str, halt: threading.Event, stop: threading.Event) -> None:
+    def _serve(self, listener_id: str, halt: threading.Event) -> None:
         def stopped() -> bool:
-            return halt.is_set() or stop.is_set()
+            return halt.is_set() or self._closing.is_set()
 
         while not stopped():
-            listener = self.records.listener(listener_id)
-            secret = self.records.listener_secret(listener_id)
-            if listener is None or secret is None:
-                return
             try:
-                moved = self.step(listener, secret, stopped)
-            except Exception as error:  # noqa: BLE001 - a bad event must not kill the listener's thread silently
-                self.logger.error("listener step failed", listener=listener_id, error=type(error).__name__, exc_info=error)
+                listener = self.records.listener(listener_id)
+                secret = self.records.listener_secret(listener_id)
+                if listener is None or secret is None:
+                    return
+                moved = self.deliver_page(listener, secret, stopped)
+            except Exception as error:  # noqa: BLE001 - kept for the next step to raise (the supervisor's outage)
+                self.logger.debug("listener page failed", listener=listener_id, error=repr(error))
+                with self._lock:
+                    self._failure = error
                 moved = False
                 halt.wait(1.0)
             if not moved:
                 halt.wait(self.refresh_seconds)
 
-    def step(self, listener: ListenerRecord, secret: str, stopped: Callable[[], bool]) -> bool:
+    def deliver_page(self, listener: ListenerRecord, secret: str, stopped: Callable[[], bool]) -> bool:
         """Deliver the listener's next page; True when its position moved."""
         page = self.log.page(listener.position, PAGE)
         if not page:
@@ -175,7 +215,7 @@ class Notifier:
             position = notification_id
             if notes:  # the position moves only once the event's notifications were accepted
                 self.records.delivered(listener.id, position, len(notes), self.clock())
-                with self._count_lock:
+                with self._lock:
                     self._delivered += len(notes)
         self.records.delivered(listener.id, position, 0, self.clock())
         return True

@@ -11,18 +11,21 @@ import random
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ledger.bootstrap import ensure_ledger_topics, read_model_db
+from ledger.bootstrap import api_tables, ensure_ledger_topics, read_model_db
 from ledger.contracts.rating import CHARGE_SCHEMA, charge_record
+from ledger.ports import ListenerRecord
 from ledger.projections.verify import verify_read_models
 from ledger.settings import Settings
 from tests.support.ledger_factory import account_of, make_ledger
-from tests.support.outages import PROCESSES, ChargeFeeder, ProgressWatch, Rig
+from tests.support.listeners import Listener
+from tests.support.outages import PROCESSES, WITH_NOTIFY, ChargeFeeder, ProgressWatch, Rig
 from tests.support.pipeline import (
     Processes,
     RatingSystem,
@@ -87,17 +90,17 @@ def _metric(port: int, name: str, **labels: str) -> float | None:
     return None
 
 
-def _all_three(settings: Settings, registry, tmp_path) -> tuple[RatingSystem, ChargeFeeder, Processes, dict[str, int],
-                                                                ProgressWatch]:
-    """Charges flowing, the three processes at work (each with its health port), and a watch on their progress."""
+def _all_three(settings: Settings, registry, tmp_path, names: tuple[str, ...] = PROCESSES
+               ) -> tuple[RatingSystem, ChargeFeeder, Processes, dict[str, int], ProgressWatch]:
+    """Charges flowing, the processes at work (each with its health port), and a watch on their progress."""
     rating = RatingSystem(settings, registry)
     feeder = ChargeFeeder(rating, ACCOUNTS).start()
     procs = Processes(settings, tmp_path)
-    ports = dict(zip(PROCESSES, free_ports(3)))
-    for name in PROCESSES:
+    ports = dict(zip(names, free_ports(len(names))))
+    for name in names:
         procs.start(name, log_level="INFO", env={"LEDGER_HEALTH_PORT": str(ports[name])})
     watch = ProgressWatch(settings).start()
-    if not wait_for(lambda: all(watch.latest(n) for n in PROCESSES), timeout=60):
+    if not wait_for(lambda: all(watch.latest(n) for n in names), timeout=60):
         feeder.stop()
         watch.stop()
         procs.stop_all()
@@ -119,26 +122,44 @@ def _books_balance(settings: Settings, rating: RatingSystem) -> None:
         checker.close()
 
 
+def _hub_listener(settings: Settings) -> Listener:
+    """A loopback listener registered for every charge event from the start of the log."""
+    listener = Listener()
+    records = api_tables(settings)
+    try:
+        records.add_listener(ListenerRecord(uuid.uuid4().hex, listener.url, "eventType=AppliedCustomerBillingRateCreateEvent",
+                                            0, "active", None, None, None, 0, time.time()), "outage-secret")
+    finally:
+        records.close()
+    return listener
+
+
 def test_every_process_rides_out_postgresql_restarts(on_stoppable_postgres, postgres_server_control, registry, tmp_path):
-    """PostgreSQL shut down (fast, then immediate: a crash) and started again under relay, ingest and project while
-    charges flow: each one resumes by itself, was not ready meanwhile, logged the outage once and its end."""
+    """PostgreSQL shut down (fast, then immediate: a crash) and started again under relay, ingest, project and notify
+    while charges flow: each one resumes by itself, was not ready meanwhile, logged the outage once and its end; the
+    hub's listener gets every charge recorded, across the restarts too."""
     settings = on_stoppable_postgres
-    rating, feeder, procs, ports, watch = _all_three(settings, registry, tmp_path)
+    listener = _hub_listener(settings)
+    rating, feeder, procs, ports, watch = _all_three(settings, registry, tmp_path, WITH_NOTIFY)
     try:
         for mode in ("fast", "immediate"):
             postgres_server_control.halt(mode)
-            assert _not_ready_during(ports, OUTAGE_SECONDS) == set(PROCESSES)
+            assert _not_ready_during(ports, OUTAGE_SECONDS) == set(WITH_NOTIFY)
             postgres_server_control.resume()
             back = time.monotonic()
-            assert {name: watch.resumed_after(name, back) is not None for name in PROCESSES} == \
-                dict.fromkeys(PROCESSES, True), procs.log_tail()
+            assert {name: watch.resumed_after(name, back) is not None for name in WITH_NOTIFY} == \
+                dict.fromkeys(WITH_NOTIFY, True), procs.log_tail()
         feeder.stop()
         assert [name for name, p in procs.running.items() if p.poll() is not None] == []
         _books_balance(settings, rating)
-        assert {name: _readiness(port) for name, port in ports.items()} == dict.fromkeys(PROCESSES, 200)
+        charges = {f"{account}:{charge_id}" for charge_id, (account, _) in rating.sent.items()}
+        assert wait_for(lambda: len(listener.event_ids()) >= len(charges), timeout=120, every=1), procs.log_tail()
+        delivered = {b["event"]["appliedCustomerBillingRate"]["id"] for _, b in listener.accepted}
+        assert len(listener.event_ids()) == len(charges) and delivered == charges
+        assert {name: _readiness(port) for name, port in ports.items()} == dict.fromkeys(WITH_NOTIFY, 200)
         for name, port in ports.items():
             assert (_metric(port, "ledger_messages_processed_total") or 0) > 0, name
-        for name in ("relay", "project"):  # the ingestion's pool waits the outage out inside one step
+        for name in ("relay", "project"):  # the ingestion's and notifier's pools wait the outage out inside one step
             assert (_metric(ports[name], "ledger_reconnects_total", dependency="postgresql") or 0) >= 2, name
         assert _metric(ports["relay"], "ledger_relay_lag_events") is not None
         assert _metric(ports["project"], "ledger_consumer_lag", partition="0") is not None
@@ -146,7 +167,8 @@ def test_every_process_rides_out_postgresql_restarts(on_stoppable_postgres, post
         feeder.stop()
         watch.stop()
         procs.stop_all()
-    for name in PROCESSES:  # each outage said once (a failure, or a step waiting), never once a retry
+        listener.close()
+    for name in WITH_NOTIFY:  # each outage said once (a failure, or a step waiting), never once a retry
         log = procs.log_of(name)
         said = log.count("postgresql unavailable; retrying") + log.count("one step has waited")
         assert 2 <= said <= 4 and "still unavailable" not in log, log[-3000:]

@@ -17,6 +17,7 @@ from ledger.settings import Settings
 from tests.support.pipeline import Processes, RatingSystem
 
 PROCESSES = ("ingest", "relay", "project")
+WITH_NOTIFY = (*PROCESSES, "notify")  # the hub's notifier too (needs only the database)
 
 
 class ChargeFeeder:
@@ -74,6 +75,7 @@ class ProgressWatch:
             "ingest": f"SELECT MAX(notification_id) FROM {settings.postgres_schema}.ledger_events",
             "relay": f"SELECT MAX(position) FROM {settings.postgres_schema}.ledger_follower_positions",
             "project": f"SELECT SUM(next_offset) FROM {settings.read_model_schema}.projection_offsets",
+            "notify": f"SELECT SUM(delivered) FROM {settings.postgres_schema}.ledger_hub_listeners",
         }
         self.every = every
         self.samples: dict[str, list[tuple[float, int]]] = {name: [] for name in self.queries}
