@@ -138,3 +138,16 @@ def test_a_customer_key_sees_only_its_own_customer(mapi: Api) -> None:
     headers = mapi.auth("customer", ["ACME"])
     assert mapi.client.get(f"{CUSTOMERS}/CU-1", headers=headers).status_code == 200
     assert mapi.client.get(f"{CUSTOMERS}/CU-2", headers=headers).status_code == 404
+
+
+def test_offering_and_price_lists_page_from_the_read_models(mapi: Api) -> None:
+    """productOffering and productOfferingPrice lists filter, page and count from the read models."""
+    for oid in ("A-1", "B-2", "C-3"):
+        assert mapi.post(OFFERINGS, offering_body(oid)).status_code == 201
+    page = mapi.get(OFFERINGS, params={"offset": 1, "limit": 1})
+    assert page.headers["X-Total-Count"] == "3" and [o["id"] for o in page.json()] == ["B-2"]
+    named = mapi.get(OFFERINGS, params={"name": "offering C-3"}).json()
+    assert [o["id"] for o in named] == ["C-3"]
+    prices = mapi.get(PRICES, params={"priceType": "recurring", "limit": 2})
+    assert prices.headers["X-Total-Count"] == "3" and [p["id"] for p in prices.json()] == ["A-1:monthly", "B-2:monthly"]
+    assert mapi.get(PRICES, params={"priceType": "oneTime"}).json() == []
