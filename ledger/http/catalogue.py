@@ -22,6 +22,8 @@ from ledger.errors import InvalidInput, PriceNotFound
 from ledger.http.deps import Allowed, Services
 from ledger.http.errors import error_responses
 from ledger.http.idempotency import Once
+from ledger.http.listing import list_offerings as select_offerings
+from ledger.http.listing import list_prices as select_prices
 from ledger.http.tmf import (
     DECIMAL,
     LISTED,
@@ -39,8 +41,6 @@ from ledger.http.tmf import (
     one,
     ref,
 )
-from ledger.http.listing import list_offerings as select_offerings
-from ledger.http.listing import list_prices as select_prices
 from ledger.queries.catalogue import OfferingView, PriceView, offering_view, price_view
 
 router = APIRouter(prefix=CATALOG_API, tags=["TMF620 Product Catalog Management"])
