@@ -117,5 +117,37 @@ def verify_read_models(store: AggregateStore, db: ReadModelDatabase, progress: P
             extra = [r[table.key[0]] for r in db.all_rows(table) if r[table.key[0]] not in known]
             differences += [f"{table.name} {key}: in the read model but not in the event store" for key in extra]
         checked[kind] = len(wanted)
+    checked["groups"] = _verify_groups(store, db, differences)
     progress.finish()
     return VerifyReport(checked=checked, differences=differences)
+
+
+def _verify_groups(store: AggregateStore, db: ReadModelDatabase, differences: list[str]) -> int:
+    """Each customer group's row (name, state, discount rate, version) and its memberships against the event
+    store; the groups' billed/paid/outstanding totals are sums over these memberships and the verified bills."""
+    from ledger.commands.groups import all_groups
+    from ledger.projections.tables import CUSTOMER_GROUPS, GROUP_MEMBERS
+
+    groups = list(all_groups(store))
+    rows = {r["group_id"]: r for r in db.all_rows(CUSTOMER_GROUPS)}
+    members: dict[str, set[tuple[str, str, str | None]]] = {}
+    for m in db.all_rows(GROUP_MEMBERS):
+        members.setdefault(m["group_id"], set()).add(
+            (m["customer_ref"], str(m["from_date"])[:10], _day_text(m["until_date"])))
+    for group in groups:
+        key = str(group.id)
+        row = rows.pop(key, None)
+        if row is None:
+            differences.append(f"customer_groups {key}: missing from the read model")
+            continue
+        expected = {"group_ref": group.group_ref, "name": group.name, "state": group.state,
+                    "discount_rate": Decimal(group.rates[-1]["rate"]), "version": group.version}
+        for column, value in expected.items():
+            if not _same(value, row[column]):
+                differences.append(f"customer_groups {key}: {column} is {row[column]}, the event store says {value}")
+        want = {(c, f.isoformat(), u.isoformat() if u else None) for c, f, u in group.memberships()}
+        if members.pop(key, set()) != want:
+            differences.append(f"group_members of {group.group_ref}: the memberships differ from the event store's")
+    differences += [f"customer_groups {key}: in the read model but not in the event store" for key in rows]
+    differences += [f"group_members {key}: memberships of a group the event store does not have" for key in members]
+    return len(groups)

@@ -29,7 +29,7 @@ def test_read_models_match_a_replay_of_the_event_store(story_ledger, story_setti
     report = verify_read_models(story_ledger.store, db)
     assert report.ok, report.differences
     assert report.checked == {"accounts": 5, "bills": 5, "payments": 4,  # the demo: 4 accounts and the subscriber
-                              "offerings": 2, "subscriptions": 1, "payment_methods": 0}
+                              "offerings": 2, "subscriptions": 1, "payment_methods": 0, "groups": 0}
 
 
 def test_feeding_again_changes_nothing(story_ledger, story_settings):
