@@ -12,7 +12,15 @@ from ledger.http.auth import Caller
 from ledger.http.services import ApiServices
 from ledger.http.tmf import Page
 from ledger.projections.listing import select
-from ledger.projections.tables import ACCOUNT_BALANCES, BILLS, OFFERING_PRICES, PAYMENTS, PRODUCT_OFFERINGS, Table
+from ledger.projections.tables import (
+    ACCOUNT_BALANCES,
+    BILLS,
+    OFFERING_PRICES,
+    PAYMENTS,
+    PRODUCT_OFFERINGS,
+    SUBSCRIPTIONS,
+    Table,
+)
 
 
 def _select(svc: ApiServices, caller: Caller | None, page: Page, table: Table, equal: dict[str, Any],
@@ -51,3 +59,8 @@ def list_bills(svc: ApiServices, caller: Caller, page: Page, equal: dict[str, An
 def list_payments(svc: ApiServices, caller: Caller, page: Page, equal: dict[str, Any],
                   ranges: dict[tuple[str, str], Any]) -> tuple[list[str], int]:
     return _select(svc, caller, page, PAYMENTS, equal, ranges, ["payment_date", "external_reference"], "payment_id")
+
+
+def list_subscriptions(svc: ApiServices, caller: Caller, page: Page, equal: dict[str, Any]) -> tuple[list[str], int]:
+    """Subscription ids (a customer: of its own accounts), in the order they were made."""
+    return _select(svc, caller, page, SUBSCRIPTIONS, equal, {}, ["created_at", "subscription_ref"], "subscription_ref")

@@ -151,3 +151,18 @@ def test_offering_and_price_lists_page_from_the_read_models(mapi: Api) -> None:
     prices = mapi.get(PRICES, params={"priceType": "recurring", "limit": 2})
     assert prices.headers["X-Total-Count"] == "3" and [p["id"] for p in prices.json()] == ["A-1:monthly", "B-2:monthly"]
     assert mapi.get(PRICES, params={"priceType": "oneTime"}).json() == []
+
+
+def test_the_product_list_pages_from_the_read_models(mapi: Api) -> None:
+    """product list: offset/limit and the total from the read models; a status filter still judges today."""
+    set_up(mapi, "ACME")
+    mapi.post(OFFERINGS, offering_body())
+    account = "ACME"
+    for n in range(3):
+        made = mapi.post(PRODUCTS, {"id": f"PR-{n}", "billingAccount": {"id": account}, "productOffering": {"id": "BASIC"},
+                                    "startDate": "2026-11-20"})
+        assert made.status_code == 201, made.text
+    page = mapi.get(PRODUCTS, params={"offset": 1, "limit": 1, "billingAccount.id": account})
+    assert page.headers["X-Total-Count"] == "3" and [p["id"] for p in page.json()] == ["PR-1"]
+    active = mapi.get(PRODUCTS, params={"status": "active"})
+    assert active.headers["X-Total-Count"] == "3"
