@@ -16,6 +16,7 @@ from ledger.projections.tables import (
     ACCOUNT_BALANCES,
     BILLS,
     OFFERING_PRICES,
+    PAYMENT_METHODS,
     PAYMENTS,
     PRODUCT_OFFERINGS,
     SUBSCRIPTIONS,
@@ -64,3 +65,21 @@ def list_payments(svc: ApiServices, caller: Caller, page: Page, equal: dict[str,
 def list_subscriptions(svc: ApiServices, caller: Caller, page: Page, equal: dict[str, Any]) -> tuple[list[str], int]:
     """Subscription ids (a customer: of its own accounts), in the order they were made."""
     return _select(svc, caller, page, SUBSCRIPTIONS, equal, {}, ["created_at", "subscription_ref"], "subscription_ref")
+
+
+def list_payment_methods(svc: ApiServices, page: Page, owners: set[tuple[str, str]] | None, method_type: str | None,
+                         status: str | None, today: str) -> tuple[list[str], int]:
+    """Payment method ids in the order they were added: the rows of the given owners (None: all) and type, with
+    their status today (an active one past its valid_to is expired), from the read models."""
+    columns = ["method_ref", "owner_type", "owner_ref", "status", "valid_to"]
+    with svc.parts.listing() as db:
+        rows, _ = select(db, PAYMENT_METHODS, equal={"method_type": method_type}, ranges={}, within=None,
+                         order=["created_at", "method_ref"], offset=0, limit=10**9, columns=columns)
+
+    def status_of(row: dict[str, Any]) -> str:
+        valid_to = row["valid_to"] and str(row["valid_to"])[:10]
+        return "expired" if row["status"] == "active" and valid_to and today > valid_to else str(row["status"])
+
+    found = [str(r["method_ref"]) for r in rows if (owners is None or (r["owner_type"], r["owner_ref"]) in owners)
+             and (status is None or status_of(r) == status)]
+    return found[page.offset:page.offset + page.limit], len(found)

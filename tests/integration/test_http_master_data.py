@@ -166,3 +166,17 @@ def test_the_product_list_pages_from_the_read_models(mapi: Api) -> None:
     assert page.headers["X-Total-Count"] == "3" and [p["id"] for p in page.json()] == ["PR-1"]
     active = mapi.get(PRODUCTS, params={"status": "active"})
     assert active.headers["X-Total-Count"] == "3"
+
+
+def test_the_payment_method_list_filters_and_pages_from_the_read_models(mapi: Api) -> None:
+    """paymentMethod list: owner, status and paging from the read models; a disabled method is filtered out."""
+    set_up(mapi, "ACME")
+    for n in range(3):
+        made = mapi.post(METHODS, {"id": f"PM-{n}", "@type": "bankCard", "account": [{"id": "ACME"}], "brand": "Visa",
+                                   "lastFourDigits": "1111", "expirationDate": "2030-12-31", "gatewayToken": f"tok_{n}"})
+        assert made.status_code == 201, made.text
+    assert mapi.call("DELETE", f"{METHODS}/PM-0").status_code == 204
+    active = mapi.get(METHODS, params={"account.id": "ACME", "status": "active", "limit": 1})
+    assert active.headers["X-Total-Count"] == "2" and [m["id"] for m in active.json()] == ["PM-1"]
+    assert mapi.get(METHODS, params={"status": "disabled"}).headers["X-Total-Count"] == "1"
+    assert mapi.get(METHODS, params={"account.id": "OTHER"}).json() == []
