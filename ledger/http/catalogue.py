@@ -22,6 +22,8 @@ from ledger.errors import InvalidInput, PriceNotFound
 from ledger.http.deps import Allowed, Services
 from ledger.http.errors import error_responses
 from ledger.http.idempotency import Once
+from ledger.http.listing import list_offerings as select_offerings
+from ledger.http.listing import list_prices as select_prices
 from ledger.http.tmf import (
     DECIMAL,
     LISTED,
@@ -40,7 +42,7 @@ from ledger.http.tmf import (
     one,
     ref,
 )
-from ledger.queries.catalogue import OfferingView, PriceView, offering_view, offering_views, price_view
+from ledger.queries.catalogue import OfferingView, PriceView, offering_view, price_view
 
 router = APIRouter(prefix=CATALOG_API, tags=["TMF620 Product Catalog Management"])
 
@@ -251,9 +253,9 @@ def create_offering(svc: Services, caller: Allowed, once: Once, body: ProductOff
             responses={**LISTED, **error_responses(400, 401, 403)})
 def list_offerings(svc: Services, caller: Allowed, paging: Paging,
                    name: Annotated[str | None, Query(max_length=2000, description="the exact name")] = None) -> Json:
-    """Offerings in the order they were created."""
-    views = [v for v in offering_views(svc.reads) if name is None or v.name == name]
-    return paging.respond([dump(ProductOffering.of(v)) for v in paging.window(views)], len(views))
+    """Offerings in the order they were created (selection from the read models, each offering as it stands)."""
+    refs, total = select_offerings(svc, paging, {"name": name})
+    return paging.respond([offering_doc(svc, r) for r in refs], total)
 
 
 @router.get("/productOffering/{id}", name="productOffering.get", response_model=ProductOffering,
@@ -298,10 +300,9 @@ def list_prices(svc: Services, caller: Allowed, paging: Paging,
                 productOffering_id: Annotated[str | None, Query(alias="productOffering.id", max_length=200)] = None,
                 priceType: Annotated[Literal["recurring", "oneTime", "usage"] | None, Query()] = None) -> Json:
     """Prices of every offering (or of one: an unknown offering filters to an empty list), by offering, then name."""
-    views = [v for v in offering_views(svc.reads) if productOffering_id is None or v.offering_id == productOffering_id]
-    prices = [p for v in views for p in v.prices if priceType is None or p.price_type == priceType]
+    found, total = select_prices(svc, paging, {"offering_ref": productOffering_id, "price_type": priceType})
     today = _today(svc)
-    return paging.respond([dump(ProductOfferingPrice.of(p, today)) for p in paging.window(prices)], len(prices))
+    return paging.respond([dump(ProductOfferingPrice.of(price_view(svc.reads, o, p), today)) for o, p in found], total)
 
 
 @router.get("/productOfferingPrice/{id}", name="productOfferingPrice.get", response_model=ProductOfferingPrice,

@@ -23,6 +23,7 @@ from ledger.http.customers import own_customers
 from ledger.http.deps import Allowed, Services
 from ledger.http.errors import ApiError, error_responses
 from ledger.http.idempotency import Once
+from ledger.http.listing import list_payment_methods as select_methods
 from ledger.http.tmf import (
     LISTED,
     Extensible,
@@ -40,7 +41,7 @@ from ledger.http.tmf import (
     one,
     ref,
 )
-from ledger.queries.payment_methods import PaymentMethodView, payment_method_refs, payment_method_view
+from ledger.queries.payment_methods import PaymentMethodView, payment_method_view
 
 router = APIRouter(prefix=PAYMENT_METHOD_API, tags=["TMF670 Payment Methods"])
 TYPES = Literal["bankCard", "bankAccountDebit", "check", "cash", "voucher", "loyaltyAccount", "thirdParty",
@@ -232,7 +233,8 @@ def list_payment_methods(
         relatedParty_id: Annotated[str | None, Query(alias="relatedParty.id", max_length=200)] = None,
         status: Annotated[Literal["active", "disabled", "expired"] | None, Query()] = None,
         type_: Annotated[TYPES | None, Query(alias="@type")] = None) -> Json:
-    """Payment methods in the order they were added (a customer sees its own and its accounts' only)."""
+    """Payment methods in the order they were added (a customer sees its own and its accounts' only): selection
+    from the read models, each method as it stands."""
     accounts: set[str] | None = None
     customers: set[str] | None = None
     if caller.role == CUSTOMER:
@@ -242,10 +244,10 @@ def list_payment_methods(
         want_customers = {relatedParty_id} if relatedParty_id else set()
         accounts = want_accounts if accounts is None else want_accounts & accounts
         customers = want_customers if customers is None else want_customers & customers
-    views = [payment_method_view(svc.reads, svc.now, m)
-             for m in payment_method_refs(svc.reads, accounts=accounts, customers=customers)]
-    views = [v for v in views if (status is None or v.status == status) and (type_ is None or v.type == type_)]
-    return paging.respond([dump(PaymentMethod.of(v)) for v in paging.window(views)], len(views))
+    owners = None if accounts is None and customers is None else \
+        {("billingAccount", a) for a in accounts or ()} | {("customer", c) for c in customers or ()}
+    refs, total = select_methods(svc, paging, owners, type_, status, svc.now().date().isoformat())
+    return paging.respond([method_doc(svc, m) for m in refs], total)
 
 
 @router.get("/paymentMethod/{id}", name="paymentMethod.get", response_model=PaymentMethod,

@@ -19,7 +19,6 @@ from ledger.commands import (
     SuspendSubscription,
     TerminateSubscription,
 )
-from ledger.commands.api_keys import CUSTOMER
 from ledger.commands.results import SubscriptionSaved
 from ledger.contracts.tmf import INVENTORY_API, href
 from ledger.errors import InvalidInput, SubscriptionNotFound
@@ -27,11 +26,13 @@ from ledger.http.auth import Caller
 from ledger.http.deps import Allowed, Services
 from ledger.http.errors import error_responses
 from ledger.http.idempotency import Once
+from ledger.http.listing import list_subscriptions
 from ledger.http.tmf import (
     LISTED,
     Extensible,
     Fields,
     Json,
+    Page,
     Paging,
     Ref,
     Resource,
@@ -43,7 +44,7 @@ from ledger.http.tmf import (
     one,
     ref,
 )
-from ledger.queries.subscriptions import SubscriptionView, subscription_refs, subscription_view
+from ledger.queries.subscriptions import SubscriptionView, subscription_view
 
 router = APIRouter(prefix=INVENTORY_API, tags=["TMF637 Product Inventory"])
 STATUSES = Literal["created", "active", "suspended", "terminated"]
@@ -205,13 +206,15 @@ def list_products(svc: Services, caller: Allowed, paging: Paging,
                   status: Annotated[STATUSES | None, Query()] = None,
                   productOffering_id: Annotated[str | None, Query(alias="productOffering.id", max_length=200)] = None
                   ) -> Json:
-    """Products in the order they were subscribed (a customer sees those of its own accounts only)."""
-    accounts: set[str] | None = None
-    if caller.role == CUSTOMER:
-        accounts = set(caller.accounts or ())
-    if billingAccount_id is not None:
-        accounts = {billingAccount_id} & accounts if accounts is not None else {billingAccount_id}
-    views = [subscription_view(svc.reads, svc.now, s) for s in subscription_refs(svc.reads, accounts)]
+    """Products in the order they were subscribed (a customer sees those of its own accounts only): selection from
+    the read models; with `status` or `productOffering.id` (judged today, in each account's time zone) the
+    selection's candidates are filtered as they stand."""
+    equal = {"account_ref": billingAccount_id}
+    if status is None and productOffering_id is None:
+        refs, total = list_subscriptions(svc, caller, paging, equal)
+        return paging.respond([product_doc(svc, r) for r in refs], total)
+    refs, _ = list_subscriptions(svc, caller, Page(offset=0, limit=10**9, fields=None), equal)
+    views = [subscription_view(svc.reads, svc.now, r) for r in refs]
     views = [v for v in views if (status is None or v.status == status)
              and (productOffering_id is None or v.offering_id == productOffering_id)]
     return paging.respond([dump(Product.of(v)) for v in paging.window(views)], len(views))

@@ -13,18 +13,19 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ledger.projections.read_models import ReadModelBatch, Row
+from ledger.projections.read_models import VERSIONED_TABLES, ReadModelBatch, Row
 from ledger.projections.tables import (
-    ACCOUNT_BALANCES,
     BILL_ALLOCATIONS,
-    BILLS,
-    CUSTOMER_GROUPS,
     GROUP_MEMBERS,
+    OFFERING_PRICES,
     OFFSETS,
-    PAYMENTS,
+    SUBSCRIPTION_PHASES,
+    TABLES,
     Table,
     ddl,
 )
+
+BY_NAME = {table.name: table for table in TABLES}
 
 
 class ReadModelDatabase:
@@ -78,7 +79,24 @@ class ReadModelDatabase:
         with self.transaction():
             for statement in ddl(self.dialect):
                 self.conn.execute(statement)
+            self._add_new_columns()
         return self
+
+    def _add_new_columns(self) -> None:
+        """Columns added to a table after its file or schema was made (e.g. account_balances.time_zone): added,
+        empty; `ledger read-models rebuild` fills them."""
+        for table in TABLES:
+            if self.dialect == "postgres":
+                cur = self.conn.execute("SELECT column_name FROM information_schema.columns "
+                                        "WHERE table_schema = current_schema() AND table_name = %s", (table.name,))
+                have = {row[0] for row in cur}
+            else:
+                have = {row[1] for row in self.conn.execute(f"PRAGMA table_info({table.name})")}
+            for name, kind in table.columns.items():
+                if name not in have:
+                    sql_type = {"money": "numeric", "int": "bigint", "date": "date", "time": "timestamptz"}.get(
+                        kind, "text") if self.dialect == "postgres" else ("INTEGER" if kind == "int" else "TEXT")
+                    self.conn.execute(f"ALTER TABLE {table.name} ADD COLUMN {name} {sql_type}")
 
     def close(self) -> None:
         conn, self._conn, self._connect = self._conn, None, None
@@ -153,11 +171,13 @@ class ReadModelDatabase:
         self._executemany(statement, [self._values(table, row, cols) for row in rows])
 
     def write(self, batch: ReadModelBatch) -> None:
-        for table in (ACCOUNT_BALANCES, BILLS, PAYMENTS, CUSTOMER_GROUPS):
-            self.upsert(table, batch.changed_rows(table.name))
+        for name in VERSIONED_TABLES:
+            self.upsert(BY_NAME[name], batch.changed_rows(name))
         self.insert_new(BILL_ALLOCATIONS, batch.allocations)
-        latest = {(m["group_id"], m["customer_ref"], str(m["from_date"])): m for m in batch.members}  # the last one holds
-        self.upsert(GROUP_MEMBERS, list(latest.values()))
+        for table, rows in ((GROUP_MEMBERS, batch.members), (OFFERING_PRICES, batch.prices),
+                            (SUBSCRIPTION_PHASES, batch.phases)):
+            latest = {tuple(str(row[k]) for k in table.key): row for row in rows}  # the last one for a key holds
+            self.upsert(table, list(latest.values()))
 
     # ------------------------------------------------------------ offsets
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.errors import ReadModelError
-from ledger.projections.database import ReadModelDatabase
-from ledger.projections.read_models import ReadModelBatch, projected_ids
-from ledger.projections.tables import ACCOUNT_BALANCES, BILLS, CUSTOMER_GROUPS, PAYMENTS
+from ledger.projections.database import BY_NAME, ReadModelDatabase
+from ledger.projections.read_models import VERSIONED_TABLES, ReadModelBatch, projected_ids
 
 
 class OffsetsMoved(ReadModelError):
@@ -31,8 +30,9 @@ def project(db: ReadModelDatabase, records: list[dict[str, Any]], *, consumer: s
             raise OffsetsMoved(f"stored offsets of {consumer} on {topic} moved: {moved}", stored=stored,
                                consumer=consumer, topic=topic)
         ids = projected_ids(records)
-        batch = ReadModelBatch(db.load(ACCOUNT_BALANCES, ids["account_balances"]), db.load(BILLS, ids["bills"]),
-                               db.load(PAYMENTS, ids["payments"]), db.load(CUSTOMER_GROUPS, ids["customer_groups"]))
+        loaded = {name: db.load(BY_NAME[name], ids[name]) for name in VERSIONED_TABLES}
+        batch = ReadModelBatch(loaded.pop("account_balances"), loaded.pop("bills"), loaded.pop("payments"),
+                               loaded.pop("customer_groups"), **loaded)
         for record in records:
             batch.apply(record)
         db.write(batch)

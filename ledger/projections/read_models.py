@@ -8,6 +8,7 @@ Account rows take the figures the event carries (`position`), so they are exact 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,16 +26,19 @@ class ReadModelBatch:
     """Rows touched by one batch of events: loaded rows in, changed rows and new allocation rows out."""
 
     def __init__(self, accounts: dict[str, Row], bills: dict[str, Row], payments: dict[str, Row],
-                 groups: dict[str, Row] | None = None) -> None:
+                 groups: dict[str, Row] | None = None, **more: dict[str, Row]) -> None:
         self.accounts = accounts
         self.bills = bills
         self.payments = payments
         self.groups = {} if groups is None else groups
         self.rows = {"account_balances": accounts, "bills": bills, "payments": payments,
                      "customer_groups": self.groups}  # by table name
+        self.rows.update({table: more.get(table, {}) for table in VERSIONED_TABLES[4:]})
         self.changed: dict[str, set[str]] = {table: set() for table in self.rows}
         self.allocations: list[Row] = []
         self.members: list[Row] = []  # group_members rows written (a later one for the same key replaces it)
+        self.prices: list[Row] = []  # offering_prices rows written (the same: the last one holds)
+        self.phases: list[Row] = []  # subscription_phases rows written (the same: the last one holds)
         self.applied = self.skipped = 0
 
     def apply(self, record: dict[str, Any]) -> bool:
@@ -72,7 +76,7 @@ class ReadModelBatch:
 def _account_opened(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
     row = row or {}
     row.update(billing_account_id=str(r["aggregate_id"]), account_ref=r["account_ref"], customer_id=r["customer_id"],
-               currency=r["currency"], rating_type=r["rating_type"])
+               currency=r["currency"], rating_type=r["rating_type"], time_zone=r.get("time_zone"))
     return _account_position(batch, row, r)
 
 
@@ -193,7 +197,93 @@ def _group_deleted(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) ->
     return row
 
 
-_STRICT = ("bills", "payments", "customer_groups")  # rows built from their creation event, every event in order
+# ---------------------------------------------------------------- product offerings and their prices
+
+def _offering_defined(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    return {"offering_id": str(r["aggregate_id"]), "offering_ref": r["offering_ref"], "name": r["name"],
+            "lifecycle_status": "Active", "prices": 0, "created_at": r["recorded_at"]}
+
+
+def _offering_price(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    assert row is not None
+    terms = r["terms"]
+    if int(r["version"]) == 1:
+        row["prices"] = int(row["prices"]) + 1
+    batch.prices.append({"offering_id": row["offering_id"], "offering_ref": row["offering_ref"],
+                         "price_id": r["price_id"], "price_type": terms["price_type"], "currency": terms["currency"],
+                         "recurring_period": terms.get("recurring_period"), "timing": terms.get("timing"),
+                         "versions": int(r["version"]), "recorded_at": r["recorded_at"]})
+    return row
+
+
+def _offering_status(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    assert row is not None
+    row["lifecycle_status"] = r["to_status"]
+    return row
+
+
+# ---------------------------------------------------------------- subscriptions
+
+def _phase(batch: ReadModelBatch, row: Row) -> Row:
+    batch.phases.append({"subscription_id": row["subscription_id"], "from_date": row["phase_from"],
+                         "offering_ref": row["offering_ref"], "quantity": row["quantity"], "state": row["state"]})
+    return row
+
+
+def _subscribed(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    return _phase(batch, {
+        "subscription_id": str(r["aggregate_id"]), "subscription_ref": r["subscription_ref"],
+        "billing_account_id": _id(r["account_id"]), "account_ref": r["account_ref"], "start_date": r["start_date"],
+        "end_date": r.get("end_date"), "offering_ref": r["offering_ref"], "quantity": int(r["quantity"]),
+        "state": "active", "phase_from": r["start_date"], "reconciled_until": None, "created_at": r["recorded_at"]})
+
+
+def _subscription_changed(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    assert row is not None
+    row.update(offering_ref=r["offering_ref"], quantity=int(r["quantity"]), phase_from=r["effective_date"])
+    return _phase(batch, row)
+
+
+def _subscription_state(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    assert row is not None
+    effective = r["effective_date"]
+    if r["state"] == "terminated":  # its last day served is the day before
+        day = effective if isinstance(effective, date) else date.fromisoformat(str(effective))
+        row["end_date"] = day - timedelta(days=1)
+        return row
+    row.update(state=r["state"], phase_from=effective)
+    return _phase(batch, row)
+
+
+def _subscription_charged(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    assert row is not None
+    row["reconciled_until"] = r["reconciled_until"]
+    return row
+
+
+def _unchanged(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    assert row is not None
+    return row
+
+
+# ---------------------------------------------------------------- payment methods
+
+def _method_added(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    return {"method_id": str(r["aggregate_id"]), "method_ref": r["method_ref"], "owner_type": r["owner_type"],
+            "owner_ref": r["owner_ref"], "method_type": r["method_type"], "status": "active",
+            "valid_to": r.get("valid_to"), "created_at": r["recorded_at"]}
+
+
+def _method_status(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    assert row is not None
+    row["status"] = r["status"]
+    return row
+
+
+VERSIONED_TABLES = ("account_balances", "bills", "payments", "customer_groups", "product_offerings",
+                    "subscriptions", "payment_methods")
+"""The tables whose rows keep the version of the last event applied (one row per aggregate)."""
+_STRICT = VERSIONED_TABLES[1:]  # rows built from their creation event, every event in order
 _ACCOUNT_EVENTS = ("ChargeApplied", "ChargeAdjusted", "BillIssued", "PaymentReceived", "PaymentReversed",
                    "CreditRefunded", "StatusChanged", "TermsChanged")
 _HANDLERS: dict[str, tuple[str, Callable[..., Row]]] = {
@@ -213,12 +303,22 @@ _HANDLERS: dict[str, tuple[str, Callable[..., Row]]] = {
     "CustomerGroup.MemberAssigned": ("customer_groups", _group_member),
     "CustomerGroup.MemberRemoved": ("customer_groups", _group_member),
     "CustomerGroup.Deleted": ("customer_groups", _group_deleted),
+    "ProductOffering.Defined": ("product_offerings", _offering_defined),
+    "ProductOffering.PriceVersionAdded": ("product_offerings", _offering_price),
+    "ProductOffering.LifecycleStatusChanged": ("product_offerings", _offering_status),
+    "Subscription.Subscribed": ("subscriptions", _subscribed),
+    "Subscription.Changed": ("subscriptions", _subscription_changed),
+    "Subscription.StateChanged": ("subscriptions", _subscription_state),
+    "Subscription.Charged": ("subscriptions", _subscription_charged),
+    "Subscription.Discounted": ("subscriptions", _unchanged),
+    "PaymentMethod.Added": ("payment_methods", _method_added),
+    "PaymentMethod.StatusChanged": ("payment_methods", _method_status),
 }
 
 
 def projected_ids(records: list[dict[str, Any]]) -> dict[str, set[str]]:
     """Which rows a batch of records touches, by table, so they can be loaded in one query each."""
-    ids: dict[str, set[str]] = {"account_balances": set(), "bills": set(), "payments": set(), "customer_groups": set()}
+    ids: dict[str, set[str]] = {table: set() for table in VERSIONED_TABLES}
     for record in records:
         handler = _HANDLERS.get(record["event_type"])
         if handler:

@@ -24,10 +24,10 @@ ACCOUNT_BALANCES = Table(
     {
         "billing_account_id": TEXT, "account_ref": TEXT, "customer_id": TEXT, "currency": TEXT, "rating_type": TEXT,
         "status": TEXT, "balance": MONEY, "unbilled": MONEY, "unbilled_count": INT, "receivable": MONEY,
-        "credit_balance": MONEY, "prepaid_balance": MONEY, "last_activity": TIME, "version": INT,
+        "credit_balance": MONEY, "prepaid_balance": MONEY, "time_zone": TEXT, "last_activity": TIME, "version": INT,
     },
     "One row per billing account: balance (what the customer owes; negative when in credit) = unbilled + "
-    "receivable (open bills' remaining) - credit_balance - prepaid_balance.",
+    "receivable (open bills' remaining) - credit_balance - prepaid_balance; time_zone: the account's (its days).",
 )
 
 BILLS = Table(
@@ -78,13 +78,53 @@ GROUP_MEMBERS = Table(
     "ends before it starts). A group's totals take the bills of its members' accounts dated within a membership.",
 )
 
+PRODUCT_OFFERINGS = Table(
+    "product_offerings", ("offering_id",),
+    {"offering_id": TEXT, "offering_ref": TEXT, "name": TEXT, "lifecycle_status": TEXT, "prices": INT,
+     "created_at": TIME, "last_activity": TIME, "version": INT},
+    "One row per product offering (TMF620): its name, lifecycle status and how many prices it has.",
+)
+
+OFFERING_PRICES = Table(
+    "offering_prices", ("offering_id", "price_id"),
+    {"offering_id": TEXT, "offering_ref": TEXT, "price_id": TEXT, "price_type": TEXT, "currency": TEXT,
+     "recurring_period": TEXT, "timing": TEXT, "versions": INT, "recorded_at": TIME},
+    "One row per price of an offering (TMF620 productOfferingPrice): its terms and how many versions it has "
+    "(the amounts and validity periods stay in the event store).",
+)
+
+SUBSCRIPTIONS = Table(
+    "subscriptions", ("subscription_id",),
+    {"subscription_id": TEXT, "subscription_ref": TEXT, "billing_account_id": TEXT, "account_ref": TEXT,
+     "start_date": DATE, "end_date": DATE, "offering_ref": TEXT, "quantity": INT, "state": TEXT,
+     "phase_from": DATE, "reconciled_until": DATE, "created_at": TIME, "last_activity": TIME, "version": INT},
+    "One row per subscription (TMF637 product): its days start_date..end_date (null: until terminated) and its "
+    "last phase (offering, quantity, state active or suspended, from phase_from); its status on a day comes from "
+    "subscription_phases.",
+)
+
+SUBSCRIPTION_PHASES = Table(
+    "subscription_phases", ("subscription_id", "from_date"),
+    {"subscription_id": TEXT, "from_date": DATE, "offering_ref": TEXT, "quantity": INT, "state": TEXT},
+    "Each phase of a subscription: from from_date on (until the next phase), its offering, quantity and state.",
+)
+
+PAYMENT_METHODS = Table(
+    "payment_methods", ("method_id",),
+    {"method_id": TEXT, "method_ref": TEXT, "owner_type": TEXT, "owner_ref": TEXT, "method_type": TEXT,
+     "status": TEXT, "valid_to": DATE, "created_at": TIME, "last_activity": TIME, "version": INT},
+    "One row per payment method (TMF670): owner (a customer or a billing account), type, status (active or "
+    "disabled; expired is an active one past valid_to) - never its name or details.",
+)
+
 OFFSETS = Table(
     "projection_offsets", ("consumer", "topic", "partition"),
     {"consumer": TEXT, "topic": TEXT, "partition": INT, "next_offset": INT},
     "Where the projection consumer is in each partition; written in the same transaction as the rows.",
 )
 
-TABLES = (ACCOUNT_BALANCES, BILLS, BILL_ALLOCATIONS, PAYMENTS, CUSTOMER_GROUPS, GROUP_MEMBERS, OFFSETS)
+TABLES = (ACCOUNT_BALANCES, BILLS, BILL_ALLOCATIONS, PAYMENTS, CUSTOMER_GROUPS, GROUP_MEMBERS, PRODUCT_OFFERINGS,
+          OFFERING_PRICES, SUBSCRIPTIONS, SUBSCRIPTION_PHASES, PAYMENT_METHODS, OFFSETS)
 
 _SQL_TYPES = {
     "postgres": {MONEY: "numeric", TEXT: "text", INT: "bigint", DATE: "date", TIME: "timestamptz"},
@@ -141,6 +181,8 @@ def ddl(dialect: str) -> list[str]:
     statements.append("CREATE INDEX IF NOT EXISTS bills_by_account ON bills (billing_account_id)")
     statements.append("CREATE INDEX IF NOT EXISTS payments_by_account ON payments (billing_account_id)")
     statements.append("CREATE INDEX IF NOT EXISTS group_members_by_customer ON group_members (customer_ref)")
+    statements.append("CREATE INDEX IF NOT EXISTS subscriptions_by_account ON subscriptions (account_ref)")
+    statements.append("CREATE INDEX IF NOT EXISTS payment_methods_by_owner ON payment_methods (owner_ref)")
     if dialect == "postgres":  # SQLite keeps money as exact text, so its readers compute overdue in Python
         statements += [view.format(today=_TODAY[dialect]).replace("CREATE VIEW", "CREATE OR REPLACE VIEW")
                        for view in (ACCOUNT_OVERVIEW_VIEW, OVERDUE_BILLS_VIEW)]

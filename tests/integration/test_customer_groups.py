@@ -95,3 +95,24 @@ def test_a_bill_dated_after_the_membership_ended_is_not_the_groups(story: tuple[
     finally:
         db.close()
     assert [(r["bills"], D(r["billed"])) for r in rows] == [(1, D("63.36"))]
+
+
+def test_verify_covers_the_group_rows_and_their_memberships(story: tuple[Ledger, Settings, FakeClock]) -> None:
+    """After a member leaves, verify finds the group and memberships right; a tampered membership is reported."""
+    from ledger.projections.tables import GROUP_MEMBERS
+    from ledger.projections.verify import verify_read_models
+
+    ledger, settings, _ = story
+    ledger.execute(RemoveMember.parse({"group_id": "GOLD", "customer_id": "cust-A", "until_date": "2026-11-20"}))
+    db = read_model_db(settings)
+    try:
+        LocalProjection(EventFeed(ledger.store), db).catch_up()
+        report = verify_read_models(ledger.store, db)
+        assert report.ok, report.differences
+        assert report.checked["groups"] == 1
+        row = db.all_rows(GROUP_MEMBERS)[0]
+        with db.transaction():
+            db.upsert(GROUP_MEMBERS, [{**row, "until_date": None}])
+        assert any("group_members of GOLD" in d for d in verify_read_models(ledger.store, db).differences)
+    finally:
+        db.close()

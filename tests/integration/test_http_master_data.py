@@ -138,3 +138,45 @@ def test_a_customer_key_sees_only_its_own_customer(mapi: Api) -> None:
     headers = mapi.auth("customer", ["ACME"])
     assert mapi.client.get(f"{CUSTOMERS}/CU-1", headers=headers).status_code == 200
     assert mapi.client.get(f"{CUSTOMERS}/CU-2", headers=headers).status_code == 404
+
+
+def test_offering_and_price_lists_page_from_the_read_models(mapi: Api) -> None:
+    """productOffering and productOfferingPrice lists filter, page and count from the read models."""
+    for oid in ("A-1", "B-2", "C-3"):
+        assert mapi.post(OFFERINGS, offering_body(oid)).status_code == 201
+    page = mapi.get(OFFERINGS, params={"offset": 1, "limit": 1})
+    assert page.headers["X-Total-Count"] == "3" and [o["id"] for o in page.json()] == ["B-2"]
+    named = mapi.get(OFFERINGS, params={"name": "offering C-3"}).json()
+    assert [o["id"] for o in named] == ["C-3"]
+    prices = mapi.get(PRICES, params={"priceType": "recurring", "limit": 2})
+    assert prices.headers["X-Total-Count"] == "3" and [p["id"] for p in prices.json()] == ["A-1:monthly", "B-2:monthly"]
+    assert mapi.get(PRICES, params={"priceType": "oneTime"}).json() == []
+
+
+def test_the_product_list_pages_from_the_read_models(mapi: Api) -> None:
+    """product list: offset/limit and the total from the read models; a status filter still judges today."""
+    set_up(mapi, "ACME")
+    mapi.post(OFFERINGS, offering_body())
+    account = "ACME"
+    for n in range(3):
+        made = mapi.post(PRODUCTS, {"id": f"PR-{n}", "billingAccount": {"id": account}, "productOffering": {"id": "BASIC"},
+                                    "startDate": "2026-11-20"})
+        assert made.status_code == 201, made.text
+    page = mapi.get(PRODUCTS, params={"offset": 1, "limit": 1, "billingAccount.id": account})
+    assert page.headers["X-Total-Count"] == "3" and [p["id"] for p in page.json()] == ["PR-1"]
+    active = mapi.get(PRODUCTS, params={"status": "active"})
+    assert active.headers["X-Total-Count"] == "3"
+
+
+def test_the_payment_method_list_filters_and_pages_from_the_read_models(mapi: Api) -> None:
+    """paymentMethod list: owner, status and paging from the read models; a disabled method is filtered out."""
+    set_up(mapi, "ACME")
+    for n in range(3):
+        made = mapi.post(METHODS, {"id": f"PM-{n}", "@type": "bankCard", "account": [{"id": "ACME"}], "brand": "Visa",
+                                   "lastFourDigits": "1111", "expirationDate": "2030-12-31", "gatewayToken": f"tok_{n}"})
+        assert made.status_code == 201, made.text
+    assert mapi.call("DELETE", f"{METHODS}/PM-0").status_code == 204
+    active = mapi.get(METHODS, params={"account.id": "ACME", "status": "active", "limit": 1})
+    assert active.headers["X-Total-Count"] == "2" and [m["id"] for m in active.json()] == ["PM-1"]
+    assert mapi.get(METHODS, params={"status": "disabled"}).headers["X-Total-Count"] == "1"
+    assert mapi.get(METHODS, params={"account.id": "OTHER"}).json() == []

@@ -28,7 +28,8 @@ def test_read_models_match_a_replay_of_the_event_store(story_ledger, story_setti
     _feed(story_ledger, db)
     report = verify_read_models(story_ledger.store, db)
     assert report.ok, report.differences
-    assert report.checked == {"accounts": 5, "bills": 5, "payments": 4}  # the demo: 4 accounts and the subscriber
+    assert report.checked == {"accounts": 5, "bills": 5, "payments": 4,  # the demo: 4 accounts and the subscriber
+                              "offerings": 2, "subscriptions": 1, "payment_methods": 0, "groups": 0}
 
 
 def test_feeding_again_changes_nothing(story_ledger, story_settings):
@@ -96,3 +97,31 @@ def test_rebuild_swaps_in_fresh_tables_with_the_same_figures(story_ledger, story
     after = read_model_db(story_settings)
     assert count > 0 and after.all_rows(ACCOUNT_BALANCES) == before
     assert verify_read_models(story_ledger.store, after).ok
+
+
+def test_subscription_and_offering_rows_follow_their_events(story_ledger, story_settings):
+    """The demo's subscription row carries its last phase; each of its phases has a row; offerings count prices."""
+    from ledger.projections.tables import OFFERING_PRICES, PRODUCT_OFFERINGS, SUBSCRIPTION_PHASES, SUBSCRIPTIONS
+
+    db = read_model_db(story_settings)
+    _feed(story_ledger, db)
+    (sub,) = db.all_rows(SUBSCRIPTIONS)
+    phases = db.all_rows(SUBSCRIPTION_PHASES)
+    assert sub["account_ref"] and len(phases) >= 2 and phases[-1]["offering_ref"] == sub["offering_ref"]
+    offerings = db.all_rows(PRODUCT_OFFERINGS)
+    assert sum(o["prices"] for o in offerings) == db.count(OFFERING_PRICES) > 0
+    assert {o["lifecycle_status"] for o in offerings} == {"Active"}
+
+
+def test_verify_reports_a_tampered_subscription_row(story_ledger, story_settings):
+    """A subscription row whose quantity disagrees with the event store is reported."""
+    from ledger.projections.tables import SUBSCRIPTIONS
+
+    db = read_model_db(story_settings)
+    _feed(story_ledger, db)
+    row = db.all_rows(SUBSCRIPTIONS)[0]
+    row["quantity"] = int(row["quantity"]) + 5
+    with db.transaction():
+        db.upsert(SUBSCRIPTIONS, [row])
+    report = verify_read_models(story_ledger.store, db)
+    assert any("subscriptions" in d and "quantity" in d for d in report.differences)
