@@ -42,6 +42,9 @@ class FastPostgresApplicationRecorder(PostgresApplicationRecorder):
             "JOIN unnest(%b::{id_type}[], %b::bigint[]) WITH ORDINALITY AS a(i, after, n) "
             "ON e.originator_id = a.i AND e.originator_version > a.after"
         ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name), id_type=id_type)
+        self.max_version_statement = SQL(
+            "SELECT max(originator_version) FROM {schema}.{table} WHERE originator_id = %b::{id_type}"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name), id_type=id_type)
 
     share_locks: Any = None  # set by the store: waits for retriers holding these aggregates (eventstore/contention.py)
 
@@ -87,6 +90,14 @@ class FastPostgresApplicationRecorder(PostgresApplicationRecorder):
             rows = curs.fetchall()
         rows.sort()  # by (position, version): unique, so topic and state are never compared
         return rows
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_max_version(self, aggregate_id: UUID) -> int | None:
+        """The version of an aggregate's last stored event (None: no event), from the primary key's index alone."""
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as curs:
+            curs.execute(self.max_version_statement, (aggregate_id,), prepare=True)
+            row = curs.fetchone()
+        return None if row is None else row[0]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_latest_snapshots(self, snapshots_table: str, ids: Sequence[UUID]) -> list[StoredEvent]:

@@ -195,6 +195,15 @@ class LedgerStore(Application):
         event_state["originator_version"] = stored.originator_version
         return event_from_state(BillingAccount.Snapshot, event_state)
 
+    def version(self, aggregate_id: UUID) -> int | None:
+        """The version of an aggregate's last stored event, None when it has none: one cheap select, never the
+        cache (what the database holds now)."""
+        select = getattr(self.recorder, "select_max_version", None)
+        if select is not None:
+            return select(aggregate_id)
+        last = self.recorder.select_events(aggregate_id, desc=True, limit=1)
+        return last[0].originator_version if last else None
+
     def load(self, cls: type[A], aggregate_id: UUID, missing: type[NotFound], what: str, version: int | None = None) -> A:
         try:
             aggregate = self._get(aggregate_id, version=version)

@@ -16,6 +16,7 @@ from ledger.commands.charges import PostCharges
 from ledger.commands.results import ChargesPosted, Result
 from ledger.errors import InvalidInput, LedgerError
 from ledger.http.auth import Authenticator
+from ledger.http.view_cache import ViewCache
 
 R = TypeVar("R", bound=Result)
 
@@ -33,6 +34,7 @@ class ApiServices:
         self.records = parts.records
         self.personal = parts.ledger.personal  # the vault (thread-safe): read and written by the same process
         self.auth = Authenticator(parts.records, parts.settings)
+        self.views = ViewCache(parts.settings.cache_size)  # built bodies per (aggregate, version): view_cache.py
         self.log = structlog.get_logger("ledger.http")
         self._runs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-cycle-run")
         self._running: set[str] = set()

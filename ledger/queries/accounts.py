@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from ledger.aggregates import ids
 from ledger.aggregates.money import at_minor_unit, at_rated_scale
 from ledger.commands.lookups import load_account, load_bill
 from ledger.ports import AggregateStore, Clock
@@ -70,6 +72,29 @@ class AccountView(AccountSummary):
 def account_summary(store: AggregateStore, clock: Clock, account_ref: str) -> AccountSummary:
     """An account's current state and which open bills are overdue (in the account's time zone)."""
     return AccountSummary(**_summary_fields(load_account(store, account_ref), clock))
+
+
+class VersionedStore(AggregateStore, Protocol):
+    def version(self, aggregate_id: UUID) -> int | None:
+        """The version of the aggregate's last stored event (None: none), as the database holds it now."""
+        ...
+
+
+def account_version(store: VersionedStore, account_ref: str) -> tuple[UUID, int | None]:
+    """The account's aggregate id and stored version (None: no such account): one cheap select, no load."""
+    aggregate_id = ids.account_id(account_ref)
+    return aggregate_id, store.version(aggregate_id)
+
+
+def versioned_account_summary(store: AggregateStore, clock: Clock, account_ref: str) -> tuple[int, AccountSummary]:
+    """`account_summary` with the version of the account it was built from."""
+    account = load_account(store, account_ref)
+    return account.version, AccountSummary(**_summary_fields(account, clock))
+
+
+def account_day(clock: Clock, time_zone: str) -> date:
+    """Today in an account's time zone (what its bills are overdue against)."""
+    return clock().astimezone(ZoneInfo(time_zone)).date()
 
 
 def account_view(store: AggregateStore, clock: Clock, account_ref: str) -> AccountView:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tests.support.api import ACCOUNTS, SPECS, Api, account_body, set_up, spec_body
+from typing import Any
+
+from tests.support.api import ACCOUNTS, SPECS, Api, account_body, api_on, set_up, spec_body
+from tests.support.ledger_factory import FakeClock
 
 
 def test_a_specification_is_defined_and_read_back(api: Api) -> None:
@@ -126,3 +129,14 @@ def test_patch_terms_the_rules_refuse_is_422(api: Api) -> None:
     set_up(api, "ACME")
     response = api.patch(f"{ACCOUNTS}/ACME", {"creditLimit": {"unit": "EUR", "value": "1.001"}})
     assert response.status_code == 422 and response.json()["code"] == "invalid_amount"
+
+
+def test_a_cached_account_body_is_not_served_after_another_worker_wrote(make_settings: Any) -> None:
+    """Two workers on one database: a GET after the other worker's PATCH shows the change (no stale cached body)."""
+    settings = make_settings()
+    with api_on(settings, FakeClock()) as one, api_on(settings, FakeClock()) as other:
+        set_up(one, "ACME")
+        assert other.get(f"{ACCOUNTS}/ACME").json()["state"] == "active"  # cached by the second worker
+        assert other.get(f"{ACCOUNTS}/ACME").json()["state"] == "active"
+        assert one.patch(f"{ACCOUNTS}/ACME", {"state": "suspended"}).status_code == 200
+        assert other.get(f"{ACCOUNTS}/ACME").json()["state"] == "suspended"
