@@ -39,7 +39,6 @@ from ledger.http.tmf import (
     TimePeriod,
     Tmf,
     again,
-    created,
     dump,
     merge_patch_body,
     one,
@@ -207,12 +206,8 @@ AccountId = Annotated[str, Path(min_length=1, max_length=200, description="the b
 def create_billing_account(svc: Services, caller: Allowed, once: Once, body: BillingAccountCreate) -> Response:
     """Open a billing account (idempotent by its id: the same account again answers 200)."""
 
-    def build() -> Json:
-        result = svc.execute(body.command(), AccountOpened)
-        doc = account_doc(svc, result.account_id)
-        return created(doc) if result.created else one(doc, None)
-
-    return once.once(caller, body, build)
+    return once.create(caller, body, lambda: svc.execute(body.command(), AccountOpened),
+                       lambda r: account_doc(svc, r.account_id), fresh=lambda r: r.created)
 
 
 @router.get("/billingAccount", name="billingAccount.list", response_model=list[BillingAccount],
@@ -338,12 +333,9 @@ class BillingCycleSpecificationCreate(Extensible):
 def create_cycle_specification(svc: Services, caller: Allowed, once: Once, body: BillingCycleSpecificationCreate) -> Response:
     """Define a specification (immutable: the same name with other values is 409; the same again answers 200)."""
 
-    def build() -> Json:
-        result = svc.execute(body.command(), SpecificationDefined)
-        doc = dump(BillingCycleSpecification.of(specification_view(svc.reads, result.specification)))
-        return created(doc) if result.created else one(doc, None)
-
-    return once.once(caller, body, build)
+    return once.create(caller, body, lambda: svc.execute(body.command(), SpecificationDefined),
+                       lambda r: dump(BillingCycleSpecification.of(specification_view(svc.reads, r.specification))),
+                       fresh=lambda r: r.created)
 
 
 @router.get("/billingCycleSpecification", name="billingCycleSpecification.list",

@@ -35,7 +35,6 @@ from ledger.http.tmf import (
     TimePeriod,
     Tmf,
     again,
-    created,
     dump,
     merge_patch_body,
     one,
@@ -224,15 +223,15 @@ def create_bill_on_demand(svc: Services, caller: Allowed, once: Once, body: Cust
     """Issue an off-cycle bill now (idempotent by the request id: the same request answers 200)."""
     request_id = body.requestId or once.key or uuid.uuid4().hex
 
-    def build() -> Json:
+    def run() -> OffCycleBillIssued:
         data: dict[str, Any] = {"account_id": body.billingAccount.id, "request_id": request_id, "send": body.send}
         if body.upTo is not None:
             data["up_to"] = body.upTo
-        result = svc.execute(IssueOffCycleBill.parse(data), OffCycleBillIssued)
-        doc = on_demand_doc(svc, caller, body.billingAccount.id, request_id, body.name, body.description)
-        return created(doc) if result.created else one(doc, None)
+        return svc.execute(IssueOffCycleBill.parse(data), OffCycleBillIssued)
 
-    return once.once(caller, body, build)
+    return once.create(caller, body, run,
+                       lambda r: on_demand_doc(svc, caller, body.billingAccount.id, request_id, body.name, body.description),
+                       fresh=lambda r: r.created)
 
 
 @router.get("/customerBillOnDemand/{id}", name="customerBillOnDemand.get", response_model=CustomerBillOnDemand,

@@ -36,7 +36,6 @@ from ledger.http.tmf import (
     Resource,
     Tmf,
     again,
-    created,
     dump,
     merge_patch_body,
     one,
@@ -241,12 +240,8 @@ PriceId = Annotated[str, Path(min_length=1, max_length=401, description="the pri
 def create_offering(svc: Services, caller: Allowed, once: Once, body: ProductOfferingCreate) -> Response:
     """Create an offering with its first prices (idempotent by its id: the same again answers 200)."""
 
-    def build() -> Json:
-        result = svc.execute(body.command(), OfferingSaved)
-        doc = offering_doc(svc, result.offering_id)
-        return created(doc) if result.changed else one(doc, None)
-
-    return once.once(caller, body, build)
+    return once.create(caller, body, lambda: svc.execute(body.command(), OfferingSaved),
+                       lambda r: offering_doc(svc, r.offering_id), fresh=lambda r: r.changed)
 
 
 @router.get("/productOffering", name="productOffering.list", response_model=list[ProductOffering],
@@ -285,13 +280,11 @@ def patch_offering(svc: Services, caller: Allowed, id: OfferingId,  # noqa: A002
 def create_price(svc: Services, caller: Allowed, once: Once, body: ProductOfferingPriceCreate) -> Response:
     """Add a price to an offering, or a new version of one of its prices (the same version again answers 200)."""
 
-    def build() -> Json:
+    def run() -> OfferingSaved:
         command = AddOfferingPrice.parse({"offering_id": body.productOffering.id, "price": body.command()})
-        result = svc.execute(command, OfferingSaved)
-        doc = price_doc(svc, part_id(result.offering_id, body.name))
-        return created(doc) if result.changed else one(doc, None)
+        return svc.execute(command, OfferingSaved)
 
-    return once.once(caller, body, build)
+    return once.create(caller, body, run, lambda r: price_doc(svc, part_id(r.offering_id, body.name)), fresh=lambda r: r.changed)
 
 
 @router.get("/productOfferingPrice", name="productOfferingPrice.list", response_model=list[ProductOfferingPrice],

@@ -19,7 +19,7 @@ from ledger.http.auth import Caller
 from ledger.http.deps import Allowed, Services
 from ledger.http.errors import error_responses
 from ledger.http.idempotency import Once
-from ledger.http.tmf import LISTED, Extensible, Fields, Json, Paging, Resource, Tmf, again, created, dump, merge_patch_body, one
+from ledger.http.tmf import LISTED, Extensible, Fields, Json, Paging, Resource, Tmf, again, dump, merge_patch_body, one
 from ledger.queries.customers import CustomerView, customer_view, customers_of_accounts, find_customers
 
 router = APIRouter(prefix=CUSTOMER_API, tags=["TMF629 Customer Management"])
@@ -231,12 +231,8 @@ _SEARCH = "contains, case and accents ignored"
 def create_customer(svc: Services, caller: Allowed, once: Once, body: CustomerCreate) -> Response:
     """Create a customer (idempotent by its id: the same customer again answers 200; other values are 409)."""
 
-    def build() -> Json:
-        result = svc.execute(body.command(), CustomerSaved)
-        doc = customer_doc(svc, result.customer_id)
-        return created(doc) if result.changed else one(doc, None)
-
-    return once.once(caller, body, build)
+    return once.create(caller, body, lambda: svc.execute(body.command(), CustomerSaved),
+                       lambda r: customer_doc(svc, r.customer_id), fresh=lambda r: r.changed)
 
 
 @router.get("/customer", name="customer.list", response_model=list[Customer],

@@ -29,7 +29,6 @@ from ledger.http.tmf import (
     Resource,
     Tmf,
     again,
-    created,
     dump,
     merge_patch_body,
     one,
@@ -164,12 +163,8 @@ def group_doc(svc: Services, group_id: str) -> dict[str, Any]:
 def create_customer_group(svc: Services, caller: Allowed, once: Once, body: CustomerGroupCreate) -> Response:
     """Create a group (idempotent by its id: the same group again answers 200)."""
 
-    def build() -> Json:
-        result = svc.execute(body.command(), GroupSaved)
-        doc = group_doc(svc, result.group_id)
-        return created(doc) if result.changed else one(doc, None)
-
-    return once.once(caller, body, build)
+    return once.create(caller, body, lambda: svc.execute(body.command(), GroupSaved),
+                       lambda r: group_doc(svc, r.group_id), fresh=lambda r: r.changed)
 
 
 @router.get("/customerGroup", name="customerGroup.list", response_model=list[CustomerGroup],

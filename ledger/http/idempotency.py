@@ -6,8 +6,9 @@ A 5xx or a 409 (a conflict worth retrying) is not kept: the key can be used agai
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Depends, Header, Request
@@ -18,10 +19,11 @@ from ledger.errors import LedgerError
 from ledger.http.auth import Caller
 from ledger.http.errors import ApiError, ledger_error_response
 from ledger.http.services import ApiServices
-from ledger.http.tmf import Build
+from ledger.http.tmf import Build, Json, created, one
 from ledger.ports import IdempotentResponse
 
 _KEPT_HEADERS = ("location", "content-type")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,18 @@ class Idempotency:
             records.complete(caller.subject, self.key, IdempotentResponse(fingerprint, response.status_code,
                                                                           bytes(response.body), headers))
         return response
+
+    def create(self, caller: Caller, body: BaseModel, run: Callable[[], R], doc: Callable[[R], dict[str, Any]],
+               fresh: Callable[[R], bool]) -> Response:
+        """A creating POST, once per key: `run` executes the command; the resource `doc(result)` answers 201 when
+        `fresh(result)` (the command made it), else 200 as it stands (the ledger's own business key matched)."""
+
+        def build() -> Json:
+            result = run()
+            page = doc(result)
+            return created(page) if fresh(result) else one(page, None)
+
+        return self.once(caller, body, build)
 
 
 def _answer(build: Build) -> Response:

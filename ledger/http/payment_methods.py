@@ -35,7 +35,6 @@ from ledger.http.tmf import (
     TimePeriod,
     Tmf,
     again,
-    created,
     dump,
     merge_patch_body,
     one,
@@ -215,14 +214,13 @@ def create_payment_method(svc: Services, caller: Allowed, once: Once, body: Paym
     """Add a payment method (idempotent by its id: the same method again answers 200)."""
     refuse_card_numbers(body)
 
-    def build() -> Json:
+    def run() -> PaymentMethodSaved:
         result = svc.execute(body.command(), PaymentMethodSaved)
         if body.isPreferred:
             _prefer(svc, payment_method_view(svc.reads, svc.now, result.method_id), True, "preferred at creation")
-        doc = method_doc(svc, result.method_id)
-        return created(doc) if result.changed else one(doc, None)
+        return result
 
-    return once.once(caller, body, build)
+    return once.create(caller, body, run, lambda r: method_doc(svc, r.method_id), fresh=lambda r: r.changed)
 
 
 @router.get("/paymentMethod", name="paymentMethod.list", response_model=list[PaymentMethod],

@@ -21,7 +21,7 @@ from ledger.http.deps import Allowed, Services
 from ledger.http.errors import ApiError, error_responses
 from ledger.http.idempotency import Once
 from ledger.http.listing import list_payments
-from ledger.http.tmf import LISTED, Extensible, Fields, Json, Money, Paging, Ref, Resource, Tmf, again, created, dump, one, ref
+from ledger.http.tmf import LISTED, Extensible, Fields, Json, Money, Paging, Ref, Resource, Tmf, again, dump, one, ref
 from ledger.queries.accounts import account_summary
 from ledger.queries.bills import bill_view_by_id
 from ledger.queries.payments import (
@@ -151,7 +151,7 @@ def _allocation(svc: Services, account: str, item: PaymentItem) -> dict[str, Any
 def create_payment(svc: Services, caller: Allowed, once: Once, body: PaymentCreate) -> Response:
     """Record a payment (idempotent by correlatorId: the same payment again answers 200, other details 409)."""
 
-    def build() -> Json:
+    def run() -> PaymentRecorded:
         account = body.account.id
         payer = body.payer.id if body.payer else account_summary(svc.reads, svc.now, account).customer_id
         data: dict[str, Any] = {
@@ -160,11 +160,10 @@ def create_payment(svc: Services, caller: Allowed, once: Once, body: PaymentCrea
             "date": body.paymentDate}
         if body.paymentItem is not None:
             data["allocations"] = [_allocation(svc, account, item) for item in body.paymentItem]
-        result = svc.execute(RecordPayment.parse(data), PaymentRecorded)
-        doc = dump(Payment.of(payment_view(svc.reads, UUID(result.payment_id))))
-        return created(doc) if result.created else one(doc, None)
+        return svc.execute(RecordPayment.parse(data), PaymentRecorded)
 
-    return once.once(caller, body, build)
+    return once.create(caller, body, run, lambda r: dump(Payment.of(payment_view(svc.reads, UUID(r.payment_id)))),
+                       fresh=lambda r: r.created)
 
 
 @router.get("/payment", name="payment.list", response_model=list[Payment], responses={**LISTED, **error_responses(400, 401, 403)})
@@ -260,15 +259,14 @@ def refund_doc(svc: Services, resource_id: str) -> dict[str, Any]:
 @router.post("/refund", name="refund.create", status_code=201, response_model=Refund,
              responses={**again(Refund), **error_responses(400, 401, 403, 404, 409, 422)})
 def create_refund(svc: Services, caller: Allowed, once: Once, body: RefundCreate) -> Response:
-    def build() -> Json:
-        result = svc.execute(RefundCredit.parse({
+    def run() -> CreditRefunded:
+        return svc.execute(RefundCredit.parse({
             "account_id": body.account.id, "refund_id": body.correlatorId, "amount": body.totalAmount.value,
             "method": body.paymentMethod.kind(), "reference": body.description, "date": body.refundDate}),
             CreditRefunded)
-        doc = refund_doc(svc, part_id(result.account_id, result.refund_id))
-        return created(doc) if result.applied else one(doc, None)
 
-    return once.once(caller, body, build)
+    return once.create(caller, body, run, lambda r: refund_doc(svc, part_id(r.account_id, r.refund_id)),
+                       fresh=lambda r: r.applied)
 
 
 @router.get("/refund", name="refund.list", response_model=list[Refund],

@@ -38,7 +38,6 @@ from ledger.http.tmf import (
     Resource,
     Tmf,
     again,
-    created,
     dump,
     merge_patch_body,
     one,
@@ -191,12 +190,8 @@ ProductId = Annotated[str, Path(min_length=1, max_length=200, description="the p
 def create_product(svc: Services, caller: Allowed, once: Once, body: ProductCreate) -> Response:
     """Subscribe an account to an offering (idempotent by the id: the same subscription again answers 200)."""
 
-    def build() -> Json:
-        result = svc.execute(body.command(), SubscriptionSaved)
-        doc = product_doc(svc, result.subscription_id)
-        return created(doc) if result.changed else one(doc, None)
-
-    return once.once(caller, body, build)
+    return once.create(caller, body, lambda: svc.execute(body.command(), SubscriptionSaved),
+                       lambda r: product_doc(svc, r.subscription_id), fresh=lambda r: r.changed)
 
 
 @router.get("/product", name="product.list", response_model=list[Product],
