@@ -205,7 +205,6 @@ AccountId = Annotated[str, Path(min_length=1, max_length=200, description="the b
              responses={**again(BillingAccount), **error_responses(400, 401, 403, 404, 409, 422)})
 def create_billing_account(svc: Services, caller: Allowed, once: Once, body: BillingAccountCreate) -> Response:
     """Open a billing account (idempotent by its id: the same account again answers 200)."""
-
     return once.create(caller, body, lambda: svc.execute(body.command(), AccountOpened),
                        lambda r: account_doc(svc, r.account_id), fresh=lambda r: r.created)
 
@@ -332,7 +331,6 @@ class BillingCycleSpecificationCreate(Extensible):
              responses={**again(BillingCycleSpecification), **error_responses(400, 401, 403, 409, 422)})
 def create_cycle_specification(svc: Services, caller: Allowed, once: Once, body: BillingCycleSpecificationCreate) -> Response:
     """Define a specification (immutable: the same name with other values is 409; the same again answers 200)."""
-
     return once.create(caller, body, lambda: svc.execute(body.command(), SpecificationDefined),
                        lambda r: dump(BillingCycleSpecification.of(specification_view(svc.reads, r.specification))),
                        fresh=lambda r: r.created)

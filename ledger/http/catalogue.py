@@ -239,7 +239,6 @@ PriceId = Annotated[str, Path(min_length=1, max_length=401, description="the pri
              responses={**again(ProductOffering), **error_responses(400, 401, 403, 409, 422)})
 def create_offering(svc: Services, caller: Allowed, once: Once, body: ProductOfferingCreate) -> Response:
     """Create an offering with its first prices (idempotent by its id: the same again answers 200)."""
-
     return once.create(caller, body, lambda: svc.execute(body.command(), OfferingSaved),
                        lambda r: offering_doc(svc, r.offering_id), fresh=lambda r: r.changed)
 

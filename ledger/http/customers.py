@@ -230,7 +230,6 @@ _SEARCH = "contains, case and accents ignored"
              responses={**again(Customer), **error_responses(400, 401, 403, 409, 422)})
 def create_customer(svc: Services, caller: Allowed, once: Once, body: CustomerCreate) -> Response:
     """Create a customer (idempotent by its id: the same customer again answers 200; other values are 409)."""
-
     return once.create(caller, body, lambda: svc.execute(body.command(), CustomerSaved),
                        lambda r: customer_doc(svc, r.customer_id), fresh=lambda r: r.changed)
 

@@ -162,7 +162,6 @@ def group_doc(svc: Services, group_id: str) -> dict[str, Any]:
              responses={**again(CustomerGroup), **error_responses(400, 401, 403, 409, 422)})
 def create_customer_group(svc: Services, caller: Allowed, once: Once, body: CustomerGroupCreate) -> Response:
     """Create a group (idempotent by its id: the same group again answers 200)."""
-
     return once.create(caller, body, lambda: svc.execute(body.command(), GroupSaved),
                        lambda r: group_doc(svc, r.group_id), fresh=lambda r: r.changed)
 

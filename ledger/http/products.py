@@ -189,7 +189,6 @@ ProductId = Annotated[str, Path(min_length=1, max_length=200, description="the p
              responses={**again(Product), **error_responses(400, 401, 403, 404, 409, 422)})
 def create_product(svc: Services, caller: Allowed, once: Once, body: ProductCreate) -> Response:
     """Subscribe an account to an offering (idempotent by the id: the same subscription again answers 200)."""
-
     return once.create(caller, body, lambda: svc.execute(body.command(), SubscriptionSaved),
                        lambda r: product_doc(svc, r.subscription_id), fresh=lambda r: r.changed)
 
