@@ -42,6 +42,10 @@ class FastPostgresApplicationRecorder(PostgresApplicationRecorder):
             "JOIN unnest(%b::{id_type}[], %b::bigint[]) WITH ORDINALITY AS a(i, after, n) "
             "ON e.originator_id = a.i AND e.originator_version > a.after"
         ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name), id_type=id_type)
+        self.select_one_after_statement = SQL(
+            "SELECT 1, originator_version, topic, state FROM {schema}.{table} "
+            "WHERE originator_id = %b::{id_type} AND originator_version > %b ORDER BY originator_version"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name), id_type=id_type)
         self.max_version_statement = SQL(
             "SELECT max(originator_version) FROM {schema}.{table} WHERE originator_id = %b::{id_type}"
         ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name), id_type=id_type)
@@ -82,10 +86,15 @@ class FastPostgresApplicationRecorder(PostgresApplicationRecorder):
         """Events of many aggregates in one query: for the id at each position, those with a version above the
         version at the same position of `after`. Rows are (position from 1, version, topic, state) tuples, in order
         of position then version, sorted here: a server-side sort would carry every row's state along (spilling to
-        disk for a bill-run batch)."""
+        disk for a bill-run batch). One aggregate (what most commands read) takes a plain primary-key range statement
+        instead: a prepared join over unnest() is planned without knowing the array's length, and with a table's
+        statistics stale (right after a bulk import) that generic plan scanned the whole table for each command."""
         if not ids:
             return []
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as curs:
+            if len(ids) == 1:
+                curs.execute(self.select_one_after_statement, (ids[0], after[0]), prepare=True)
+                return curs.fetchall()
             curs.execute(self.select_after_statement, (list(ids), list(after)), prepare=True)
             rows = curs.fetchall()
         rows.sort()  # by (position, version): unique, so topic and state are never compared

@@ -210,3 +210,25 @@ def test_unnest_insert_of_a_taken_version_is_an_integrity_error(postgres_schema:
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.postgres
+def test_one_aggregate_read_gives_the_rows_a_batch_read_gives(postgres_schema: tuple[str, str]) -> None:
+    """select_events_after for one id (the plain key-range statement) equals its part of a many-id read."""
+    ledger = make_ledger(postgres_settings(*postgres_schema))
+    try:
+        define_spec(ledger)
+        for ref in ("R-1", "R-2"):
+            open_account(ledger, ref, "EUR")
+            for i in range(4):
+                post_charge(ledger, ref, f"c{i}", f"{i}.25", "EUR", "2026-10-01T10:00:00Z")
+        recorder = ledger.store.recorder
+        one, two = ids.account_id("R-1"), ids.account_id("R-2")
+        for after in (0, 2, 5):
+            alone = recorder.select_events_after([two], [after])
+            both = recorder.select_events_after([one, two], [0, after])
+            assert [(v, t, bytes(s)) for _, v, t, s in alone] == [(v, t, bytes(s)) for n, v, t, s in both if n == 2]
+            assert [v for _, v, _, _ in alone] == list(range(after + 1, 6))
+            assert {n for n, _, _, _ in alone} <= {1}
+    finally:
+        ledger.close()
