@@ -32,6 +32,8 @@ class OfferingView(View):
     offering_id: str
     name: str
     description: str
+    lifecycle_status: str
+    sellable: bool
     created_at: str
     last_modified: str
     version: int
@@ -49,6 +51,7 @@ def _price(offering: ProductOffering, price_id: str) -> PriceView:
 
 def view_of(offering: ProductOffering) -> OfferingView:
     return OfferingView(offering_id=offering.offering_ref, name=offering.name, description=offering.description,
+                        lifecycle_status=offering.lifecycle_status, sellable=offering.sellable,
                         created_at=offering.created_on.isoformat(), last_modified=offering.modified_on.isoformat(),
                         version=offering.version, prices=[_price(offering, p) for p in sorted(offering.prices)])
 
