@@ -110,8 +110,7 @@ class ProductOfferingPrice(Resource):
         versions = [PriceVersion(version=x["version"], price=Money.of(x["amount"], v.currency),
                                  validFor=DayPeriod(startDateTime=x["valid_from"], endDateTime=x["valid_to"]))
                     for x in v.versions]
-        day = today.isoformat()
-        current = next((x for x in versions if (x.validFor.endDateTime or "9999") >= day), versions[-1])
+        current = versions[v.versions.index(v.current_version(today))]
         price_ref = part_id(v.offering_id, v.price_id)
         return cls(id=price_ref, href=href("ProductOfferingPrice", price_ref), name=v.price_id,
                    priceType=v.price_type, recurringChargePeriodType=v.recurring_period,

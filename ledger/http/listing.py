@@ -13,39 +13,35 @@ from ledger.commands.api_keys import CUSTOMER
 from ledger.http.auth import Caller
 from ledger.http.services import ApiServices
 from ledger.http.tmf import Page
-from ledger.projections.listing import select, select_payment_methods, select_subscriptions
-from ledger.projections.tables import (
-    ACCOUNT_BALANCES,
-    BILLS,
-    OFFERING_PRICES,
-    PAYMENTS,
-    PRODUCT_OFFERINGS,
-    Table,
+from ledger.projections.listing import (
+    select,
+    select_offerings,
+    select_payment_methods,
+    select_prices,
+    select_subscriptions,
 )
+from ledger.projections.tables import ACCOUNT_BALANCES, BILLS, PAYMENTS, Table
 
 
 def _select(svc: ApiServices, caller: Caller | None, page: Page, table: Table, equal: dict[str, Any],
-            ranges: dict[tuple[str, str], Any], order: list[str], column: str,
-            more: list[str] | None = None) -> tuple[list[Any], int]:
+            ranges: dict[tuple[str, str], Any], order: list[str], column: str) -> tuple[list[str], int]:
     within = ("account_ref", caller.accounts or ()) if caller is not None and caller.role == CUSTOMER else None
-    columns = [column, *(more or [])]
     with svc.parts.listing() as db:
         rows, total = select(db, table, equal=equal, ranges=ranges, within=within, order=order, offset=page.offset,
-                             limit=page.limit, columns=columns)
-    if more:
-        return [tuple(str(row[c]) for c in columns) for row in rows], total
+                             limit=page.limit, columns=[column])
     return [str(row[column]) for row in rows], total
 
 
 def list_offerings(svc: ApiServices, page: Page, equal: dict[str, Any]) -> tuple[list[str], int]:
     """Offering ids (the catalogue is public to every role), in the order they were created."""
-    return _select(svc, None, page, PRODUCT_OFFERINGS, equal, {}, ["created_at", "offering_ref"], "offering_ref")
+    with svc.parts.listing() as db:
+        return select_offerings(db, equal=equal, offset=page.offset, limit=page.limit)
 
 
 def list_prices(svc: ApiServices, page: Page, equal: dict[str, Any]) -> tuple[list[tuple[str, str]], int]:
     """(offering id, price id) of the prices, by offering id then price id."""
-    return _select(svc, None, page, OFFERING_PRICES, equal, {}, ["offering_ref", "price_id"], "offering_ref",
-                   ["price_id"])
+    with svc.parts.listing() as db:
+        return select_prices(db, equal=equal, offset=page.offset, limit=page.limit)
 
 
 def list_accounts(svc: ApiServices, caller: Caller, page: Page, equal: dict[str, Any]) -> tuple[list[str], int]:

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from ledger.projections.database import ReadModelDatabase
-from ledger.projections.tables import PAYMENT_METHODS, SUBSCRIPTIONS, Table
+from ledger.projections.tables import OFFERING_PRICES, PAYMENT_METHODS, PRODUCT_OFFERINGS, SUBSCRIPTIONS, Table
 
 RANGES = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
@@ -47,6 +47,24 @@ def _column(table: Table, column: str) -> str:
     if column not in table.columns:
         raise KeyError(f"{table.name} has no column {column}")
     return column
+
+
+def select_offerings(db: ReadModelDatabase, *, equal: Mapping[str, Any], offset: int,
+                     limit: int) -> tuple[list[str], int]:
+    """(offering ids in the order they were created, from `offset`, at most `limit`; how many match in all);
+    `equal`: name, lifecycle_status (None: any)."""
+    rows, total = select(db, PRODUCT_OFFERINGS, equal=equal, ranges={}, within=None, order=["created_at", "offering_ref"],
+                         offset=offset, limit=limit, columns=["offering_ref"])
+    return [str(r["offering_ref"]) for r in rows], total
+
+
+def select_prices(db: ReadModelDatabase, *, equal: Mapping[str, Any], offset: int,
+                  limit: int) -> tuple[list[tuple[str, str]], int]:
+    """((offering id, price id) by offering id then price id, from `offset`, at most `limit`; how many match in
+    all); `equal`: offering_ref, price_type (None: any)."""
+    rows, total = select(db, OFFERING_PRICES, equal=equal, ranges={}, within=None, order=["offering_ref", "price_id"],
+                         offset=offset, limit=limit, columns=["offering_ref", "price_id"])
+    return [(str(r["offering_ref"]), str(r["price_id"])) for r in rows], total
 
 
 def _day(db: ReadModelDatabase) -> str:

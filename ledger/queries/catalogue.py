@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from eventsourcing.utils import get_topic
@@ -26,6 +27,11 @@ class PriceView(View):
     tax_rate: str | None
     unit_of_measure: str | None
     versions: list[dict[str, Any]]
+
+    def current_version(self, today: date) -> dict[str, Any]:
+        """The version valid today, or else the next one, or else the last one."""
+        day = today.isoformat()
+        return next((v for v in self.versions if (v["valid_to"] or "9999") >= day), self.versions[-1])
 
 
 class OfferingView(View):
