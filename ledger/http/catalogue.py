@@ -181,7 +181,7 @@ class ProductOffering(Resource):
     @classmethod
     def of(cls, v: OfferingView) -> ProductOffering:
         return cls(id=v.offering_id, href=href("ProductOffering", v.offering_id), name=v.name,
-                   description=v.description, lifecycleStatus=v.lifecycle_status,  # type: ignore[arg-type]  # a TMF620 status
+                   description=v.description, lifecycleStatus=v.lifecycle_status,
                    isSellable=v.sellable, lastUpdate=v.last_modified, version=str(v.version),
                    productOfferingPrice=[Ref(**ref("ProductOfferingPrice", part_id(v.offering_id, p.price_id),
                                                    name=p.price_id)) for p in v.prices])

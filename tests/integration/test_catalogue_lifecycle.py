@@ -11,17 +11,15 @@ from typing import Any
 
 import pytest
 
-from ledger.bootstrap import read_model_db
+from ledger.bootstrap import local_projection, read_model_db
 from ledger.cli.app import main
 from ledger.commands import ChangeOfferingLifecycle, ChangeSubscription, SuspendSubscription
 from ledger.errors import OfferingNotSellable
-from ledger.projections.local_feed import LocalProjection
 from ledger.projections.rebuild import rebuild
 from ledger.projections.tables import PRODUCT_OFFERINGS
 from ledger.projections.verify import verify_read_models
 from ledger.service import Ledger
 from ledger.settings import Settings
-from ledger.streaming.event_feed import EventFeed
 from tests.integration.conftest import SettingsFactory
 from tests.support.ledger_factory import FakeClock, define_spec, make_ledger, open_account
 from tests.support.master_data import define_offering, recurring_price, subscribe
@@ -57,7 +55,7 @@ def catalogue(settings: Settings) -> Iterator[Ledger]:
 
 
 def _feed(ledger: Ledger, db: Any) -> int:
-    return LocalProjection(EventFeed(ledger.store), db).catch_up()
+    return local_projection(ledger, db)
 
 
 def test_the_offering_rows_follow_the_lifecycle_and_verify(catalogue: Ledger, settings: Settings) -> None:
