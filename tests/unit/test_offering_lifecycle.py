@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ledger.aggregates import ids
 from ledger.aggregates.product_offering import LIFECYCLE_STATUSES, SELLABLE, TRANSITIONS, ProductOffering
 from ledger.aggregates.subscription import Subscription
-from ledger.commands import ChangeOfferingLifecycle, ChangeSubscription, CreateSubscription
+from ledger.commands import ChangeOfferingLifecycle, ChangeSubscription, CreateSubscription, CreateSubscriptions
 from ledger.commands.results import OfferingLifecycleChanged
 from ledger.errors import InvalidInput, InvalidLifecycleTransition, OfferingNotSellable
 from ledger.service import Ledger
@@ -142,3 +142,13 @@ def test_subscriptions_on_a_retired_offering_are_still_billed() -> None:
     clock.set(datetime(2026, 11, 1, 6, tzinfo=UTC))  # type: ignore[attr-defined]
     run_cycle(ledger, "2026-10-01")
     assert account_of(ledger, "A").balance > 0
+
+
+def test_a_bulk_import_line_on_a_retired_offering_is_rejected_and_the_others_applied() -> None:
+    """CreateSubscriptions rejects the item on the Retired offering with offering_not_sellable, creates the other."""
+    ledger = ledger_with("BASIC", "PLUS")
+    move(ledger, "BASIC", "Retired")
+    items = [{"subscription_id": f"S-{ref}", "account_id": "A", "offering_id": ref, "start_date": "2026-10-15"}
+             for ref in ("BASIC", "PLUS")]
+    done = ledger.execute(CreateSubscriptions.parse({"subscriptions": items}))
+    assert done.created == 1 and [(r.key, r.error) for r in done.rejected] == [("S-BASIC", "offering_not_sellable")]
