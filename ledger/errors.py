@@ -131,6 +131,18 @@ class InvalidBillTransition(RuleViolation):
     code = "invalid_bill_transition"
 
 
+class InvalidLifecycleTransition(RuleViolation):
+    """A product offering's lifecycle status may not move so (or is not a TMF620 status)."""
+
+    code = "invalid_lifecycle_transition"
+
+
+class OfferingNotSellable(RuleViolation):
+    """A new subscription, or a change of offering, to an offering that is neither Active nor Launched."""
+
+    code = "offering_not_sellable"
+
+
 class AllocationRefused(RuleViolation):
     code = "allocation_refused"
 

@@ -5,6 +5,11 @@ one-time (charged once when a subscription starts) or usage (a reference rating 
 ledger does not rate usage). Prices are versioned: each version has a validity period, versions of a price never
 overlap, and a new version starts no earlier than two days from now (so it never reprices a period that may
 already be billed); adding one after an open-ended version closes that one the day before.
+
+Its lifecycle status is TMF620's: In study, In design, In test, Rejected, Active, Launched, Retired, Obsolete (a new
+offering is Active). Only the moves in TRANSITIONS are allowed. Only an Active or Launched offering is sellable: a new
+subscription, or a change of offering, to any other is refused; the subscriptions it already has go on (and are
+billed) until they are changed or terminated.
 """
 
 from __future__ import annotations
@@ -16,12 +21,27 @@ from uuid import UUID
 
 from ledger.aggregates.base import LedgerAggregate
 from ledger.aggregates.money import currency, round_money
-from ledger.errors import InvalidAmount, RuleViolation
+from ledger.errors import InvalidAmount, InvalidLifecycleTransition, OfferingNotSellable, RuleViolation
 
 RECURRING, ONE_TIME, USAGE = "recurring", "oneTime", "usage"
 PRICE_TYPES = (RECURRING, ONE_TIME, USAGE)
 PERIODS = ("monthly", "quarterly", "annual")
 ADVANCE, ARREARS = "advance", "arrears"
+IN_STUDY, IN_DESIGN, IN_TEST, REJECTED = "In study", "In design", "In test", "Rejected"
+ACTIVE, LAUNCHED, RETIRED, OBSOLETE = "Active", "Launched", "Retired", "Obsolete"
+LIFECYCLE_STATUSES = (IN_STUDY, IN_DESIGN, IN_TEST, REJECTED, ACTIVE, LAUNCHED, RETIRED, OBSOLETE)
+SELLABLE = frozenset((ACTIVE, LAUNCHED))
+TRANSITIONS: dict[str, frozenset[str]] = {
+    IN_STUDY: frozenset((IN_DESIGN, REJECTED)),
+    IN_DESIGN: frozenset((IN_STUDY, IN_TEST, REJECTED)),
+    IN_TEST: frozenset((IN_DESIGN, ACTIVE, REJECTED)),
+    REJECTED: frozenset((IN_STUDY,)),
+    ACTIVE: frozenset((IN_TEST, LAUNCHED, RETIRED)),
+    LAUNCHED: frozenset((ACTIVE, RETIRED)),
+    RETIRED: frozenset((LAUNCHED, OBSOLETE)),
+    OBSOLETE: frozenset(),
+}
+"""The lifecycle moves allowed: from a status (key) to one of its values. Obsolete is the end."""
 _TERMS = ("price_type", "currency", "recurring_period", "timing", "tax_category", "tax_rate", "unit_of_measure")
 
 
@@ -38,6 +58,9 @@ class ProductOffering(LedgerAggregate):
         name: str
         description: str
         prices: dict[str, dict[str, Any]]
+        lifecycle_reason: str
+
+    lifecycle_status = ACTIVE  # a class default: offerings (and snapshots) from before the lifecycle are Active
 
     class Defined(LedgerAggregate.Created):
         offering_ref: str
@@ -101,6 +124,44 @@ class ProductOffering(LedgerAggregate):
                      amount=str(amount), valid_from=valid_from.isoformat(),
                      valid_to=valid_to.isoformat() if valid_to else None)
         return version
+
+    class LifecycleStatusChanged(LedgerAggregate.Event):
+        from_status: str
+        to_status: str
+        reason: str
+
+        def apply(self, o: ProductOffering) -> None:
+            o.lifecycle_status = self.to_status
+            o.lifecycle_reason = self.reason
+
+    def change_lifecycle(self, now: datetime, status: str, reason: str) -> bool:
+        """Move to another lifecycle status (one of TRANSITIONS'); False when it already has that one."""
+        if status not in LIFECYCLE_STATUSES:
+            raise InvalidLifecycleTransition(f"product offering {self.offering_ref}: lifecycle status {status!r} is "
+                                             f"not one of {', '.join(LIFECYCLE_STATUSES)}", offering=self.offering_ref)
+        if status == self.lifecycle_status:
+            return False
+        allowed = TRANSITIONS[self.lifecycle_status]
+        if status not in allowed:
+            then = ", ".join(s for s in LIFECYCLE_STATUSES if s in allowed) or "nothing (it is final)"
+            raise InvalidLifecycleTransition(
+                f"product offering {self.offering_ref} is {self.lifecycle_status}: it cannot become {status} "
+                f"(from {self.lifecycle_status}: {then})", offering=self.offering_ref,
+                from_status=self.lifecycle_status, to_status=status)
+        self._record(self.LifecycleStatusChanged, now, from_status=self.lifecycle_status, to_status=status,
+                     reason=reason)
+        return True
+
+    @property
+    def sellable(self) -> bool:
+        return self.lifecycle_status in SELLABLE
+
+    def require_sellable(self, what: str) -> None:
+        """Refuse `what` (a new subscription, a change of offering) unless the offering is Active or Launched."""
+        if not self.sellable:
+            raise OfferingNotSellable(f"product offering {self.offering_ref} is {self.lifecycle_status}: only an Active "
+                                      f"or Launched offering can be sold ({what} refused)", offering=self.offering_ref,
+                                      lifecycle_status=self.lifecycle_status)
 
     def prices_of(self, price_type: str) -> dict[str, dict[str, Any]]:
         return {pid: p for pid, p in self.prices.items() if p["price_type"] == price_type}

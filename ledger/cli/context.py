@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict
 
-from ledger.bootstrap import bootstrap
+from ledger.bootstrap import bootstrap, local_projection, read_model_db
 from ledger.cli.progress import ProgressBar
+from ledger.projections.database import ReadModelDatabase
 from ledger.service import Ledger
 from ledger.settings import Settings
 
@@ -49,6 +52,18 @@ class App:
             self._ledger = bootstrap(self.settings, progress=ProgressBar())
             self._used = True
         return self._ledger
+
+    @contextlib.contextmanager
+    def read_models(self) -> Iterator[ReadModelDatabase]:
+        """The read models the lists select from (the same as the HTTP lists'). Without Kafka nobody else feeds
+        them, so they are first brought up to date from the local event store."""
+        db = read_model_db(self.settings)
+        try:
+            if not self.settings.kafka_bootstrap:
+                local_projection(self.ledger, db)
+            yield db
+        finally:
+            db.close()
 
     def store_used(self) -> str | None:
         """The event store this command used, when it is not the default (.ledger/ledger.sqlite); else None."""

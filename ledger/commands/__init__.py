@@ -9,7 +9,7 @@ from ledger.commands.accounts import (
     SuspendAccount,
 )
 from ledger.commands.bills import ChangeBillState, CloseAccount, IssueOffCycleBill
-from ledger.commands.catalogue import AddOfferingPrice, CreateProductOffering
+from ledger.commands.catalogue import AddOfferingPrice, ChangeOfferingLifecycle, CreateProductOffering
 from ledger.commands.charges import AdjustCharge, AppliedTax, PostCharge, PostCharges
 from ledger.commands.customers import CloseCustomer, CreateCustomer, EraseCustomer, UpdateCustomer
 from ledger.commands.cycles import TriggerBillingCycle
@@ -29,6 +29,7 @@ __all__ = [
     "AdjustCharge", "Allocation", "AppliedTax", "ChangeAccountTerms", "ChangeBillState", "CloseAccount", "CloseCustomer",
     "CreateCustomer", "CreateCustomers", "CreateSubscriptions", "OpenBillingAccounts",
     "DefineCycleSpecification", "EraseCustomer", "UpdateCustomer", "AddOfferingPrice", "CreateProductOffering",
+    "ChangeOfferingLifecycle",
     "AddPaymentMethod", "DisablePaymentMethod", "ChangeSubscription", "CreateSubscription", "ResumeSubscription",
     "SuspendSubscription", "TerminateSubscription",
     "IssueOffCycleBill", "OpenBillingAccount", "PaymentMethodRef", "PostCharge", "PostCharges", "RecordPayment",

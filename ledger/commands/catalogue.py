@@ -1,4 +1,4 @@
-"""Commands on the product catalogue (TMF620): product offerings and their versioned prices."""
+"""Commands on the product catalogue (TMF620): product offerings, their versioned prices and lifecycle status."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from ledger.aggregates import ids
 from ledger.aggregates.product_offering import ProductOffering
 from ledger.commands.base import Command, Id, NonNegativeAmount, Text
-from ledger.commands.results import OfferingSaved
+from ledger.commands.results import OfferingLifecycleChanged, OfferingSaved
 from ledger.errors import IdempotencyConflict, OfferingNotFound
 from ledger.ports import AggregateStore, HandlerContext
 
@@ -65,6 +65,18 @@ class AddOfferingPrice(Command[OfferingSaved]):
     price: OfferingPrice
 
 
+LifecycleStatus = Literal["In study", "In design", "In test", "Rejected", "Active", "Launched", "Retired", "Obsolete"]
+
+
+class ChangeOfferingLifecycle(Command[OfferingLifecycleChanged]):
+    """Move an offering to another TMF620 lifecycle status (the allowed moves: product_offering.TRANSITIONS);
+    the status it already has is a no-op."""
+
+    offering_id: Id
+    status: LifecycleStatus
+    reason: Text = ""
+
+
 def load_offering(store: AggregateStore, offering_ref: str) -> ProductOffering:
     return store.load(ProductOffering, ids.offering_id(offering_ref), OfferingNotFound,
                       f"product offering {offering_ref!r}")
@@ -98,3 +110,13 @@ def add_offering_price(ctx: HandlerContext, cmd: AddOfferingPrice) -> OfferingSa
                                valid_from=p.valid_from, valid_to=p.valid_to)
     ctx.store.save(offering)
     return OfferingSaved(offering_id=cmd.offering_id, changed=True, prices=sorted(offering.prices))
+
+
+def change_offering_lifecycle(ctx: HandlerContext, cmd: ChangeOfferingLifecycle) -> OfferingLifecycleChanged:
+    offering = load_offering(ctx.store, cmd.offering_id)
+    before = offering.lifecycle_status
+    changed = offering.change_lifecycle(ctx.now(), cmd.status, cmd.reason)
+    if changed:
+        ctx.store.save(offering)
+    return OfferingLifecycleChanged(offering_id=cmd.offering_id, from_status=before,
+                                    status=offering.lifecycle_status, sellable=offering.sellable, changed=changed)

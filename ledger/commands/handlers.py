@@ -46,6 +46,7 @@ HANDLERS: Mapping[type[Command], Handler] = {
     customers.EraseCustomer: customers.erase_customer,
     catalogue.CreateProductOffering: catalogue.create_offering,
     catalogue.AddOfferingPrice: catalogue.add_offering_price,
+    catalogue.ChangeOfferingLifecycle: catalogue.change_offering_lifecycle,
     subscriptions.CreateSubscription: subscriptions.create_subscription,
     subscriptions.ChangeSubscription: subscriptions.change_subscription,
     subscriptions.SuspendSubscription: subscriptions.suspend_subscription,

@@ -178,6 +178,14 @@ class OfferingSaved(Result):
     prices: list[str]
 
 
+class OfferingLifecycleChanged(Result):
+    offering_id: str
+    from_status: str
+    status: str
+    sellable: bool
+    changed: bool
+
+
 class SubscriptionSaved(Result):
     subscription_id: str
     account_id: str

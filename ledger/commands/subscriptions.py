@@ -84,7 +84,8 @@ def load_subscription(store: AggregateStore, subscription_ref: str) -> Subscript
                       f"subscription {subscription_ref!r}")
 
 
-def _check_offering(account: BillingAccount, offering: ProductOffering) -> None:
+def _check_offering(account: BillingAccount, offering: ProductOffering, what: str) -> None:
+    offering.require_sellable(what)
     others = sorted({p["currency"] for p in offering.prices.values() if p["price_type"] != USAGE} - {account.currency})
     if others:
         raise CurrencyMismatch(f"offering {offering.offering_ref} is priced in {', '.join(others)}; account "
@@ -128,7 +129,8 @@ def check_same_subscription(existing: Subscription, cmd: CreateSubscription) -> 
 def new_subscription(now: dt.datetime, cmd: CreateSubscription, account: BillingAccount,
                      offering: Callable[[], ProductOffering]) -> Subscription:
     """The subscription the command creates on `account` (not saved), once the rules hold: a postpaid account, a
-    start on or after the account opened, an offering priced in the account's currency (`offering()` loads it)."""
+    start on or after the account opened, a sellable offering (Active or Launched) priced in the account's currency
+    (`offering()` loads it)."""
     if account.is_prepaid:
         raise RuleViolation(f"account {cmd.account_id} is prepaid: subscriptions are billed on postpaid accounts",
                             account=cmd.account_id)
@@ -136,7 +138,7 @@ def new_subscription(now: dt.datetime, cmd: CreateSubscription, account: Billing
     if cmd.start_date < opened:
         raise RuleViolation(f"subscription {cmd.subscription_id} cannot start on {cmd.start_date}, before account "
                             f"{cmd.account_id} opened ({opened})", subscription=cmd.subscription_id)
-    _check_offering(account, offering())
+    _check_offering(account, offering(), f"subscription {cmd.subscription_id}")
     return Subscription.create(now, id=ids.subscription_id(cmd.subscription_id), subscription_ref=cmd.subscription_id,
                                account_ref=cmd.account_id, account_id=account.id, offering_ref=cmd.offering_id,
                                quantity=cmd.quantity, start_date=cmd.start_date, end_date=cmd.end_date)
@@ -157,7 +159,8 @@ def change_subscription(ctx: HandlerContext, cmd: ChangeSubscription) -> Subscri
     offering = cmd.offering_id or last["offering"]
     if cmd.offering_id is not None and cmd.offering_id != last["offering"]:
         account = ctx.store.load(BillingAccount, sub.account_id, SubscriptionNotFound, "billing account")
-        _check_offering(account, load_offering(ctx.store, cmd.offering_id))
+        _check_offering(account, load_offering(ctx.store, cmd.offering_id),
+                        f"change of subscription {cmd.subscription_id} to it")
     effective = _period_after(ctx, sub, cmd.effective_date) if cmd.at_period_end else cmd.effective_date
     changed = sub.change(ctx.now(), effective=effective, offering_ref=offering, quantity=cmd.quantity or last["quantity"])
     if changed:

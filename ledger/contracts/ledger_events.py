@@ -210,6 +210,7 @@ EVENTS: dict[str, dict[str, Convert]] = {
         price_id=same, terms=record(price_type=same, currency=same, recurring_period=same, timing=same,
                                     tax_category=same, tax_rate=optional(money), unit_of_measure=same),
         version=same, amount=money, valid_from=day, valid_to=optional(day)),
+    "ProductOffering.LifecycleStatusChanged": dict(from_status=same, to_status=same, reason=same),
     "PaymentMethod.Added": dict(method_ref=same, owner_type=same, owner_ref=same, method_type=same, name=same,
                                 masked=mapping(same), sealed=mapping(same), gateway_token=same, valid_to=optional(day)),
     "PaymentMethod.StatusChanged": dict(status=same, reason=same),

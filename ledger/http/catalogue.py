@@ -1,5 +1,5 @@
-"""TMF620 Product Catalog Management: productOffering (create, list, get; PATCH adds prices) and
-productOfferingPrice (create on an offering, list, get; PATCH adds a new version from a future day).
+"""TMF620 Product Catalog Management: productOffering (create, list, get; PATCH adds prices and moves its
+lifecycleStatus) and productOfferingPrice (create on an offering, list, get; PATCH adds a new version from a future day).
 
 A price belongs to its offering: its id is `<offering id>:<price id>`. Prices are versioned (a validity period
 each, never overlapping, a new one starting after today): the resource shows the version valid today (or the next
@@ -15,8 +15,9 @@ from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import Response
 from pydantic import Field, field_validator
 
-from ledger.commands import AddOfferingPrice, CreateProductOffering
-from ledger.commands.results import OfferingSaved
+from ledger.commands import AddOfferingPrice, ChangeOfferingLifecycle, CreateProductOffering
+from ledger.commands.catalogue import LifecycleStatus
+from ledger.commands.results import OfferingLifecycleChanged, OfferingSaved
 from ledger.contracts.tmf import CATALOG_API, href, part_id, split_part_id
 from ledger.errors import InvalidInput, PriceNotFound
 from ledger.http.deps import Allowed, Services
@@ -108,8 +109,7 @@ class ProductOfferingPrice(Resource):
         versions = [PriceVersion(version=x["version"], price=Money.of(x["amount"], v.currency),
                                  validFor=DayPeriod(startDateTime=x["valid_from"], endDateTime=x["valid_to"]))
                     for x in v.versions]
-        day = today.isoformat()
-        current = next((x for x in versions if (x.validFor.endDateTime or "9999") >= day), versions[-1])
+        current = versions[v.versions.index(v.current_version(today))]
         price_ref = part_id(v.offering_id, v.price_id)
         return cls(id=price_ref, href=href("ProductOfferingPrice", price_ref), name=v.price_id,
                    priceType=v.price_type, recurringChargePeriodType=v.recurring_period,
@@ -163,12 +163,15 @@ class ProductOfferingPriceUpdate(Tmf):
 
 
 class ProductOffering(Resource):
-    """TMF620 ProductOffering with its prices (references; each a productOfferingPrice resource)."""
+    """TMF620 ProductOffering with its prices (references; each a productOfferingPrice resource). `isSellable` (an
+    Active or Launched offering: new subscriptions and changes to it are accepted) is the ledger's extension."""
 
     id: str
     href: str
     name: str
     description: str
+    lifecycleStatus: LifecycleStatus
+    isSellable: bool
     lastUpdate: str
     version: str
     productOfferingPrice: list[Ref]
@@ -177,31 +180,39 @@ class ProductOffering(Resource):
     @classmethod
     def of(cls, v: OfferingView) -> ProductOffering:
         return cls(id=v.offering_id, href=href("ProductOffering", v.offering_id), name=v.name,
-                   description=v.description, lastUpdate=v.last_modified, version=str(v.version),
+                   description=v.description, lifecycleStatus=v.lifecycle_status,
+                   isSellable=v.sellable, lastUpdate=v.last_modified, version=str(v.version),
                    productOfferingPrice=[Ref(**ref("ProductOfferingPrice", part_id(v.offering_id, p.price_id),
                                                    name=p.price_id)) for p in v.prices])
 
 
 class ProductOfferingCreate(Extensible):
-    """TMF620 ProductOffering_Create: `id` (default: generated), name, description and its prices as values."""
+    """TMF620 ProductOffering_Create: `id` (default: generated), name, description and its prices as values; it
+    starts Active."""
 
     id: str | None = None
     name: str = Field(min_length=1, max_length=2000)
     description: str = Field("", max_length=2000)
     productOfferingPrice: list[PriceValue] = Field([], max_length=50)
-    lifecycleStatus: str | None = None
+    lifecycleStatus: LifecycleStatus | None = Field(None, description="a new offering is Active (PATCH moves it)")
     isBundle: Literal[False] | None = None
 
     def command(self) -> CreateProductOffering:
+        if self.lifecycleStatus not in (None, "Active"):
+            raise InvalidInput(f"lifecycleStatus: a new offering is Active (not {self.lifecycleStatus}); PATCH "
+                               "lifecycleStatus afterwards to move it")
         return CreateProductOffering.parse({"offering_id": self.id or f"PO-{uuid.uuid4().hex[:12]}", "name": self.name,
                                             "description": self.description,
                                             "prices": [p.command() for p in self.productOfferingPrice]})
 
 
 class ProductOfferingUpdate(Tmf):
-    """What PATCH may change: prices added (or new versions of them); an offering's name and description stay."""
+    """What PATCH may change: prices added (or new versions of them) and the lifecycleStatus (an allowed move:
+    see the README); an offering's name and description stay."""
 
-    productOfferingPrice: list[PriceValue] = Field(min_length=1, max_length=50)
+    productOfferingPrice: list[PriceValue] = Field([], max_length=50)
+    lifecycleStatus: LifecycleStatus | None = None
+    statusReason: str = Field("", max_length=2000, description="why the lifecycle status changes (an extension)")
     type_: str | None = Field(None, alias="@type")
 
 
@@ -246,9 +257,10 @@ def create_offering(svc: Services, caller: Allowed, once: Once, body: ProductOff
 @router.get("/productOffering", name="productOffering.list", response_model=list[ProductOffering],
             responses={**LISTED, **error_responses(400, 401, 403)})
 def list_offerings(svc: Services, caller: Allowed, paging: Paging,
-                   name: Annotated[str | None, Query(max_length=2000, description="the exact name")] = None) -> Json:
+                   name: Annotated[str | None, Query(max_length=2000, description="the exact name")] = None,
+                   lifecycleStatus: Annotated[LifecycleStatus | None, Query()] = None) -> Json:
     """Offerings in the order they were created (selection from the read models, each offering as it stands)."""
-    refs, total = select_offerings(svc, paging, {"name": name})
+    refs, total = select_offerings(svc, paging, {"name": name, "lifecycle_status": lifecycleStatus})
     return paging.respond([offering_doc(svc, r) for r in refs], total)
 
 
@@ -263,10 +275,18 @@ def get_offering(svc: Services, caller: Allowed, id: OfferingId, fields: Fields)
               responses=error_responses(400, 401, 403, 404, 409, 415, 422))
 def patch_offering(svc: Services, caller: Allowed, id: OfferingId,  # noqa: A002
                    body: Annotated[ProductOfferingUpdate, Body()]) -> Json:
-    """Add prices, or new versions of prices, to the offering (each as POST productOfferingPrice would)."""
+    """Add prices, or new versions of prices, to the offering (each as POST productOfferingPrice would), then move
+    its lifecycleStatus (each a command; one refused leaves the earlier ones done)."""
     offering_view(svc.reads, id)
-    for price in [AddOfferingPrice.parse({"offering_id": id, "price": p.command()}) for p in body.productOfferingPrice]:
+    if not body.productOfferingPrice and body.lifecycleStatus is None:
+        raise InvalidInput("nothing to change: give productOfferingPrice or lifecycleStatus")
+    prices = [AddOfferingPrice.parse({"offering_id": id, "price": p.command()}) for p in body.productOfferingPrice]
+    status = None if body.lifecycleStatus is None else ChangeOfferingLifecycle.parse(
+        {"offering_id": id, "status": body.lifecycleStatus, "reason": body.statusReason})
+    for price in prices:
         svc.execute(price, OfferingSaved)
+    if status is not None:
+        svc.execute(status, OfferingLifecycleChanged)
     return one(offering_doc(svc, id), None)
 
 

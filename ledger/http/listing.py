@@ -5,47 +5,43 @@ bootstrap.ApiParts.listing); with Kafka, `ledger project` keeps them current and
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ledger.commands.api_keys import CUSTOMER
 from ledger.http.auth import Caller
 from ledger.http.services import ApiServices
 from ledger.http.tmf import Page
-from ledger.projections.listing import select
-from ledger.projections.tables import (
-    ACCOUNT_BALANCES,
-    BILLS,
-    OFFERING_PRICES,
-    PAYMENT_METHODS,
-    PAYMENTS,
-    PRODUCT_OFFERINGS,
-    SUBSCRIPTIONS,
-    Table,
+from ledger.projections.listing import (
+    select,
+    select_offerings,
+    select_payment_methods,
+    select_prices,
+    select_subscriptions,
 )
+from ledger.projections.tables import ACCOUNT_BALANCES, BILLS, PAYMENTS, Table
 
 
 def _select(svc: ApiServices, caller: Caller | None, page: Page, table: Table, equal: dict[str, Any],
-            ranges: dict[tuple[str, str], Any], order: list[str], column: str,
-            more: list[str] | None = None) -> tuple[list[Any], int]:
+            ranges: dict[tuple[str, str], Any], order: list[str], column: str) -> tuple[list[str], int]:
     within = ("account_ref", caller.accounts or ()) if caller is not None and caller.role == CUSTOMER else None
-    columns = [column, *(more or [])]
     with svc.parts.listing() as db:
         rows, total = select(db, table, equal=equal, ranges=ranges, within=within, order=order, offset=page.offset,
-                             limit=page.limit, columns=columns)
-    if more:
-        return [tuple(str(row[c]) for c in columns) for row in rows], total
+                             limit=page.limit, columns=[column])
     return [str(row[column]) for row in rows], total
 
 
 def list_offerings(svc: ApiServices, page: Page, equal: dict[str, Any]) -> tuple[list[str], int]:
     """Offering ids (the catalogue is public to every role), in the order they were created."""
-    return _select(svc, None, page, PRODUCT_OFFERINGS, equal, {}, ["created_at", "offering_ref"], "offering_ref")
+    with svc.parts.listing() as db:
+        return select_offerings(db, equal=equal, offset=page.offset, limit=page.limit)
 
 
 def list_prices(svc: ApiServices, page: Page, equal: dict[str, Any]) -> tuple[list[tuple[str, str]], int]:
     """(offering id, price id) of the prices, by offering id then price id."""
-    return _select(svc, None, page, OFFERING_PRICES, equal, {}, ["offering_ref", "price_id"], "offering_ref",
-                   ["price_id"])
+    with svc.parts.listing() as db:
+        return select_prices(db, equal=equal, offset=page.offset, limit=page.limit)
 
 
 def list_accounts(svc: ApiServices, caller: Caller, page: Page, equal: dict[str, Any]) -> tuple[list[str], int]:
@@ -62,24 +58,26 @@ def list_payments(svc: ApiServices, caller: Caller, page: Page, equal: dict[str,
     return _select(svc, caller, page, PAYMENTS, equal, ranges, ["payment_date", "external_reference"], "payment_id")
 
 
-def list_subscriptions(svc: ApiServices, caller: Caller, page: Page, equal: dict[str, Any]) -> tuple[list[str], int]:
-    """Subscription ids (a customer: of its own accounts), in the order they were made."""
-    return _select(svc, caller, page, SUBSCRIPTIONS, equal, {}, ["created_at", "subscription_ref"], "subscription_ref")
+def list_subscriptions(svc: ApiServices, caller: Caller, page: Page, equal: dict[str, Any], status: str | None = None,
+                       offering: str | None = None) -> tuple[list[str], int]:
+    """Subscription ids (a customer: of its own accounts), in the order they were made; `status` and `offering`
+    judged today in each account's time zone, by the database."""
+    within = ("account_ref", caller.accounts or ()) if caller.role == CUSTOMER else None
+    now = svc.now()
+
+    def today_in(zone: str) -> date:
+        return now.astimezone(ZoneInfo(zone)).date()
+
+    with svc.parts.listing() as db:
+        return select_subscriptions(db, equal=equal, within=within, status=status, offering=offering,
+                                    today_in=today_in, offset=page.offset, limit=page.limit)
 
 
 def list_payment_methods(svc: ApiServices, page: Page, owners: set[tuple[str, str]] | None, method_type: str | None,
-                         status: str | None, today: str) -> tuple[list[str], int]:
+                         status: str | None, today: date) -> tuple[list[str], int]:
     """Payment method ids in the order they were added: the rows of the given owners (None: all) and type, with
-    their status today (an active one past its valid_to is expired), from the read models."""
-    columns = ["method_ref", "owner_type", "owner_ref", "status", "valid_to"]
+    their status today (an active one past its valid_to is expired), from the read models (filtered and paged
+    by the database)."""
     with svc.parts.listing() as db:
-        rows, _ = select(db, PAYMENT_METHODS, equal={"method_type": method_type}, ranges={}, within=None,
-                         order=["created_at", "method_ref"], offset=0, limit=10**9, columns=columns)
-
-    def status_of(row: dict[str, Any]) -> str:
-        valid_to = row["valid_to"] and str(row["valid_to"])[:10]
-        return "expired" if row["status"] == "active" and valid_to and today > valid_to else str(row["status"])
-
-    found = [str(r["method_ref"]) for r in rows if (owners is None or (r["owner_type"], r["owner_ref"]) in owners)
-             and (status is None or status_of(r) == status)]
-    return found[page.offset:page.offset + page.limit], len(found)
+        return select_payment_methods(db, owners=owners, method_type=method_type, status=status, today=today,
+                                      offset=page.offset, limit=page.limit)

@@ -244,7 +244,7 @@ def list_payment_methods(
         customers = want_customers if customers is None else want_customers & customers
     owners = None if accounts is None and customers is None else \
         {("billingAccount", a) for a in accounts or ()} | {("customer", c) for c in customers or ()}
-    refs, total = select_methods(svc, paging, owners, type_, status, svc.now().date().isoformat())
+    refs, total = select_methods(svc, paging, owners, type_, status, svc.now().date())
     return paging.respond([method_doc(svc, m) for m in refs], total)
 
 

@@ -32,7 +32,6 @@ from ledger.http.tmf import (
     Extensible,
     Fields,
     Json,
-    Page,
     Paging,
     Ref,
     Resource,
@@ -201,17 +200,10 @@ def list_products(svc: Services, caller: Allowed, paging: Paging,
                   productOffering_id: Annotated[str | None, Query(alias="productOffering.id", max_length=200)] = None
                   ) -> Json:
     """Products in the order they were subscribed (a customer sees those of its own accounts only): selection from
-    the read models; with `status` or `productOffering.id` (judged today, in each account's time zone) the
-    selection's candidates are filtered as they stand."""
-    equal = {"account_ref": billingAccount_id}
-    if status is None and productOffering_id is None:
-        refs, total = list_subscriptions(svc, caller, paging, equal)
-        return paging.respond([product_doc(svc, r) for r in refs], total)
-    refs, _ = list_subscriptions(svc, caller, Page(offset=0, limit=10**9, fields=None), equal)
-    views = [subscription_view(svc.reads, svc.now, r) for r in refs]
-    views = [v for v in views if (status is None or v.status == status)
-             and (productOffering_id is None or v.offering_id == productOffering_id)]
-    return paging.respond([dump(Product.of(v)) for v in paging.window(views)], len(views))
+    the read models, `status` and `productOffering.id` judged today in each account's time zone (the database
+    filters, counts and pages); each product as it stands."""
+    refs, total = list_subscriptions(svc, caller, paging, {"account_ref": billingAccount_id}, status, productOffering_id)
+    return paging.respond([product_doc(svc, r) for r in refs], total)
 
 
 @router.get("/product/{id}", name="product.get", response_model=Product, responses=error_responses(401, 403, 404))

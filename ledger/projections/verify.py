@@ -48,7 +48,7 @@ def _account_figures(account: BillingAccount) -> dict[str, Any]:
 
 def _offering_figures(offering: ProductOffering) -> dict[str, Any]:
     return {"offering_ref": offering.offering_ref, "name": offering.name, "prices": len(offering.prices),
-            "version": offering.version}
+            "lifecycle_status": offering.lifecycle_status, "version": offering.version}
 
 
 def _day_text(value: Any) -> str | None:

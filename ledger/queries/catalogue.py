@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from eventsourcing.utils import get_topic
@@ -27,11 +28,18 @@ class PriceView(View):
     unit_of_measure: str | None
     versions: list[dict[str, Any]]
 
+    def current_version(self, today: date) -> dict[str, Any]:
+        """The version valid today, or else the next one, or else the last one."""
+        day = today.isoformat()
+        return next((v for v in self.versions if (v["valid_to"] or "9999") >= day), self.versions[-1])
+
 
 class OfferingView(View):
     offering_id: str
     name: str
     description: str
+    lifecycle_status: str
+    sellable: bool
     created_at: str
     last_modified: str
     version: int
@@ -49,6 +57,7 @@ def _price(offering: ProductOffering, price_id: str) -> PriceView:
 
 def view_of(offering: ProductOffering) -> OfferingView:
     return OfferingView(offering_id=offering.offering_ref, name=offering.name, description=offering.description,
+                        lifecycle_status=offering.lifecycle_status, sellable=offering.sellable,
                         created_at=offering.created_on.isoformat(), last_modified=offering.modified_on.isoformat(),
                         version=offering.version, prices=[_price(offering, p) for p in sorted(offering.prices)])
 

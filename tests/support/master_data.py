@@ -40,6 +40,7 @@ def master_data_events(clock: Callable[[], datetime], account: Any) -> list[tupl
                                       description="basic plan")
     offering.add_price_version(clock(), price_id="monthly", terms=MONTHLY, amount=Decimal("31.00"),
                                valid_from=date(2026, 1, 1), valid_to=None)
+    offering.change_lifecycle(clock(), "Launched", "go to market")
     sub = Subscription.create(clock(), id=ids.subscription_id("S-1"), subscription_ref="S-1",
                               account_ref=account.account_ref, account_id=account.id, offering_ref="BASIC", quantity=2,
                               start_date=date(2026, 10, 15), end_date=None)
