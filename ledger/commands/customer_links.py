@@ -11,7 +11,8 @@ purpose, never by a typo in a migration file).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 from uuid import UUID
 
 from pydantic import Field
@@ -20,9 +21,11 @@ from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.customer import CLOSED, Customer
 from ledger.commands.base import Command, Id, Text
+from ledger.commands.bulk_import import Kind
+from ledger.commands.line_import import BatchOutcome, Importer, ImportReport, Refusal, import_records, read_records
 from ledger.commands.results import AccountCustomerLinked, BatchSaved, ItemRejection
 from ledger.errors import AccountNotFound, CustomerClosed, CustomerNotFound, LedgerError
-from ledger.ports import HandlerContext
+from ledger.ports import HandlerContext, Progress
 
 MAX_ITEMS = 100_000
 
@@ -109,3 +112,42 @@ def link_accounts(ctx: HandlerContext, cmd: LinkAccountsToCustomers) -> BatchSav
     if changed:
         store.save(*changed.values())
     return BatchSaved(created=applied, unchanged=unchanged, rejected=rejected)
+
+
+# ---------------------------------------------------------------- from a file (the migration)
+
+LINK_COLUMNS = {
+    "account": "the billing account's id",
+    "customer": "the customer's id (it must exist and not be closed)",
+    "reason": "why (needed, with --relink, to move an account from another existing customer)",
+}
+_LINK_FIELDS = {"account_id": "account", "customer_id": "customer", "reason": "reason"}
+
+
+def link_kind(relink: bool = False, reason: str = "") -> Kind:
+    """Links as a kind of record: each line's columns become a LinkAccountToCustomer (`relink` for every line,
+    `reason` for the lines that give none); batches run as LinkAccountsToCustomers."""
+
+    def to_input(record: dict[str, Any]) -> dict[str, Any]:
+        data = {field: record[column] for field, column in _LINK_FIELDS.items() if column in record}
+        data.setdefault("reason", reason)
+        return {**data, "relink": relink}
+
+    return Kind("links", LINK_COLUMNS, to_input, _LINK_FIELDS, LinkAccountToCustomer,
+                lambda items: LinkAccountsToCustomers.parse({"links": items}), ("account", "customer"))
+
+
+def import_links(execute: Callable[[Command[Any]], Any], lines: Iterable[str], fmt: str, batch_size: int,
+                 progress: Progress | None = None, *, relink: bool = False, reason: str = "") -> ImportReport:
+    """Link the accounts of `lines` (jsonl or csv, columns LINK_COLUMNS) a batch a transaction through `execute`:
+    each bad line reported with its number, the good ones applied; a re-run changes nothing (unchanged)."""
+    kind = link_kind(relink, reason)
+
+    def run(items: list[Command[Any]]) -> BatchOutcome:
+        saved: BatchSaved = execute(kind.batch(items))
+        return BatchOutcome(saved.created, saved.unchanged,
+                            [Refusal(r.index, r.key, r.error, r.message) for r in saved.rejected])
+
+    importer = Importer(parse=kind.parse, key=lambda record: record.get("account"), run=run, what="links")
+    records = read_records(lines, fmt, kind.columns, "one link: account and customer")
+    return import_records(importer, records, batch_size, progress, ImportReport(key_as="account"))
