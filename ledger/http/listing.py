@@ -11,12 +11,11 @@ from ledger.commands.api_keys import CUSTOMER
 from ledger.http.auth import Caller
 from ledger.http.services import ApiServices
 from ledger.http.tmf import Page
-from ledger.projections.listing import select
+from ledger.projections.listing import payment_method_refs, select
 from ledger.projections.tables import (
     ACCOUNT_BALANCES,
     BILLS,
     OFFERING_PRICES,
-    PAYMENT_METHODS,
     PAYMENTS,
     PRODUCT_OFFERINGS,
     SUBSCRIPTIONS,
@@ -71,15 +70,5 @@ def list_payment_methods(svc: ApiServices, page: Page, owners: set[tuple[str, st
                          status: str | None, today: str) -> tuple[list[str], int]:
     """Payment method ids in the order they were added: the rows of the given owners (None: all) and type, with
     their status today (an active one past its valid_to is expired), from the read models."""
-    columns = ["method_ref", "owner_type", "owner_ref", "status", "valid_to"]
     with svc.parts.listing() as db:
-        rows, _ = select(db, PAYMENT_METHODS, equal={"method_type": method_type}, ranges={}, within=None,
-                         order=["created_at", "method_ref"], offset=0, limit=10**9, columns=columns)
-
-    def status_of(row: dict[str, Any]) -> str:
-        valid_to = row["valid_to"] and str(row["valid_to"])[:10]
-        return "expired" if row["status"] == "active" and valid_to and today > valid_to else str(row["status"])
-
-    found = [str(r["method_ref"]) for r in rows if (owners is None or (r["owner_type"], r["owner_ref"]) in owners)
-             and (status is None or status_of(r) == status)]
-    return found[page.offset:page.offset + page.limit], len(found)
+        return payment_method_refs(db, owners, method_type, status, today, page.offset, page.limit)
