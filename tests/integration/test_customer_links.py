@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ledger.bootstrap import read_model_db
-from ledger.cli.app import main
 from ledger.commands import LinkAccountToCustomer
 from ledger.commands.customer_links import import_links
 from ledger.errors import CustomerRelinkRefused
@@ -26,10 +24,10 @@ from ledger.settings import Settings
 from ledger.streaming.event_feed import EventFeed
 from tests.integration.conftest import SettingsFactory
 from tests.support.api import ACCOUNTS, api_on, set_up
+from tests.support.cli import Cli, in_process_cli
 from tests.support.ledger_factory import FakeClock, define_spec, fresh_account, make_ledger, open_account
 from tests.support.master_data import create_customer
 from tests.support.onboarding import MASTER_KEY
-from tests.support.pipeline import process_env
 
 
 @pytest.fixture
@@ -121,25 +119,11 @@ def test_verify_reports_a_row_naming_another_customer(ledger: Ledger, settings: 
 
 
 @pytest.fixture
-def cli(ledger: Ledger, settings: Settings, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, Any]]:
-    """`ledger --json ARGS` in-process on the test's store: (exit code, the JSON document)."""
-    for name in [k for k in os.environ if k.startswith("LEDGER_")]:
-        monkeypatch.delenv(name)
-    for name, value in process_env(settings).items():
-        if name.startswith("LEDGER_"):
-            monkeypatch.setenv(name, value)
-    monkeypatch.setenv("LEDGER_MASTER_KEY", MASTER_KEY)  # the settings print it masked
-
-    def run(*args: str) -> tuple[int, Any]:
-        code = main(["--json", "--log-level", "ERROR", *args])
-        out = capsys.readouterr().out
-        return code, json.loads(out) if out.strip() else None
-
-    return run
+def cli(ledger: Ledger, settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    return in_process_cli(settings, monkeypatch, capsys)
 
 
-def test_the_cli_links_one_account(cli: Callable[..., tuple[int, Any]], ledger: Ledger) -> None:
+def test_the_cli_links_one_account(cli: Cli, ledger: Ledger) -> None:
     """`account link-customer`: linked, then unchanged; a move without --relink is refused (exit 2)."""
     code, doc = cli("account", "link-customer", "L1", "--customer", "C1")
     assert (code, doc["changed"], doc["previous_customer_id"]) == (0, True, "OLD-1")
@@ -150,7 +134,7 @@ def test_the_cli_links_one_account(cli: Callable[..., tuple[int, Any]], ledger: 
     assert (code, doc["customer_id"]) == (0, "C2")
 
 
-def test_the_cli_links_accounts_from_a_file(cli: Callable[..., tuple[int, Any]], tmp_path: Path) -> None:
+def test_the_cli_links_accounts_from_a_file(cli: Cli, tmp_path: Path) -> None:
     """`account link-customers FILE`: exit 1 with the bad line's number, the good ones applied; a re-run exits 0."""
     file = tmp_path / "links.jsonl"
     file.write_text('{"account": "L1", "customer": "C1"}\n{"account": "L2"}\n{"account": "L3", "customer": "C2"}\n')
