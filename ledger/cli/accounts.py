@@ -11,8 +11,6 @@ from ledger.cli.context import App, Outcome
 from ledger.cli.imports import file_format, input_lines, report_outcome
 from ledger.cli.options import given, name_flags, split_spec
 from ledger.cli.output import money, stamp, table
-from ledger.commands.customer_links import LINK_COLUMNS, LinkAccountToCustomer, import_links
-from ledger.commands.line_import import FORMATS, check_batch_size
 from ledger.commands import (
     ChangeAccountTerms,
     CloseAccount,
@@ -22,6 +20,8 @@ from ledger.commands import (
     SuspendAccount,
 )
 from ledger.commands.base import Command
+from ledger.commands.customer_links import LINK_COLUMNS, LinkAccountToCustomer, import_links
+from ledger.commands.line_import import FORMATS, check_batch_size
 from ledger.queries.accounts import account_view
 
 

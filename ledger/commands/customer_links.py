@@ -102,8 +102,8 @@ def link_accounts(ctx: HandlerContext, cmd: LinkAccountsToCustomers) -> BatchSav
     for index, item in enumerate(cmd.links):
         account = accounts[ids.account_id(item.account_id)]
         try:
-            if link(account, item, customers, ctx):
-                changed[account.id] = account  # type: ignore[union-attr]  # link raised when it was None
+            if link(account, item, customers, ctx) and account is not None:  # link raised when it was None
+                changed[account.id] = account
                 applied += 1
             else:
                 unchanged += 1

@@ -11,7 +11,7 @@ from ledger.service import Ledger
 from ledger.settings import Settings
 from tests.integration.conftest import SettingsFactory
 from tests.support.cli import Cli, in_process_cli
-from tests.support.ledger_factory import fresh_account, define_spec, make_ledger, open_account
+from tests.support.ledger_factory import define_spec, fresh_account, make_ledger, open_account
 from tests.support.master_data import create_customer
 from tests.support.onboarding import MASTER_KEY
 
