@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -150,3 +151,13 @@ def test_the_migration_file_run_again_changes_nothing(ledger: Ledger) -> None:
     assert import_links(ledger.execute, io.StringIO(text), "jsonl", 10).applied == 2
     again = import_links(ledger.execute, io.StringIO(text), "jsonl", 10)
     assert (again.applied, again.unchanged, again.rejected) == (0, 2, [])
+
+
+def test_the_account_history_shows_the_link(ledger: Ledger) -> None:
+    """The audit trail has a line naming the new and the previous customer, moving no money."""
+    from ledger.queries.history import account_history
+
+    link(ledger)
+    last = account_history(ledger.store, "A").to_dict()["lines"][-1]
+    assert (last["kind"], Decimal(last["amount"])) == ("customerLinked", 0)
+    assert "C1" in last["description"] and "OLD-A" in last["description"]
