@@ -115,6 +115,18 @@ class AccountStateError(RuleViolation):
     code = "account_state"
 
 
+class CustomerClosed(RuleViolation):
+    """A billing account cannot be linked to a closed (or erased) customer."""
+
+    code = "customer_closed"
+
+
+class CustomerRelinkRefused(RuleViolation):
+    """An account already linked to an existing customer moves to another only when asked to, with a reason."""
+
+    code = "customer_relink_refused"
+
+
 class CreditLimitExceeded(RuleViolation):
     code = "credit_limit_exceeded"
 

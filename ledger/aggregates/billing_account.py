@@ -30,6 +30,7 @@ from ledger.errors import (
     ChargeNotFound,
     CreditLimitExceeded,
     CurrencyMismatch,
+    CustomerRelinkRefused,
     EffectiveBeforeOpening,
     IdempotencyConflict,
     InsufficientCredit,
@@ -825,4 +826,37 @@ class BillingAccount(LedgerAggregate):
                 f"the credit limit cannot go below that", account=self.account_ref, credit_limit=credit_limit)
         self._record(self.TermsChanged, now, credit_limit=str(credit_limit), payment_terms_days=payment_terms_days,
                      default_payment_method=default_payment_method, reason=reason)
+        return True
+
+    # ---------------------------------------------------------------- customer
+
+    class CustomerLinked(LedgerAggregate.Event):
+        """The account belongs to this customer from now on (`previous_customer_id`: the one it named before)."""
+
+        customer_id: str
+        previous_customer_id: str
+        reason: str
+
+        def apply(self, a: BillingAccount) -> None:
+            a.customer_id = self.customer_id
+
+    def link_customer(self, now: datetime, *, customer_id: str, current_exists: bool, relink: bool,
+                      reason: str) -> bool:
+        """Make `customer_id` (an existing, open customer: the caller checks) the account's customer; False when it
+        already is. `current_exists`: whether the customer the account names now exists. An account naming a
+        customer that does not exist (opened before customers did) is linked freely; one already linked to an
+        existing customer moves only with `relink` and a reason. Linking changes no money, so a suspended or closed
+        account may be linked too."""
+        if customer_id == self.customer_id:
+            return False
+        if current_exists and not relink:
+            raise CustomerRelinkRefused(
+                f"account {self.account_ref} belongs to customer {self.customer_id}: moving it to {customer_id} "
+                "needs relink with a reason", account=self.account_ref, customer=self.customer_id)
+        if current_exists and not reason.strip():
+            raise CustomerRelinkRefused(
+                f"moving account {self.account_ref} from customer {self.customer_id} to {customer_id} needs a reason",
+                account=self.account_ref, customer=self.customer_id)
+        self._record(self.CustomerLinked, now, customer_id=customer_id, previous_customer_id=self.customer_id,
+                     reason=reason)
         return True

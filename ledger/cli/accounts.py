@@ -8,6 +8,7 @@ from typing import Any
 
 from ledger.cli.bills import render_bill_summary
 from ledger.cli.context import App, Outcome
+from ledger.cli.imports import file_format, input_lines, report_outcome
 from ledger.cli.options import given, name_flags, split_spec
 from ledger.cli.output import money, stamp, table
 from ledger.commands import (
@@ -19,6 +20,8 @@ from ledger.commands import (
     SuspendAccount,
 )
 from ledger.commands.base import Command
+from ledger.commands.customer_links import LINK_COLUMNS, LinkAccountToCustomer, import_links
+from ledger.commands.line_import import FORMATS, check_batch_size
 from ledger.queries.accounts import account_view
 
 
@@ -70,6 +73,26 @@ def do_account_terms(app: App, a: argparse.Namespace) -> Outcome:
     what = "changed" if r.changed else "already these (nothing changed)"
     terms = r.payment_terms_days if r.payment_terms_days is not None else "the specification's offset"
     return Outcome(r, f"billing account {r.account_id} terms {what}: credit limit {r.credit_limit}, pays in {terms} days")
+
+
+def do_link_customer(app: App, a: argparse.Namespace) -> Outcome:
+    data = {"account_id": a.account, "relink": a.relink,
+            **given(a, customer_id="customer", reason="reason")}
+    r = app.ledger.execute(LinkAccountToCustomer.parse(data))
+    if not r.changed:
+        return Outcome(r, f"billing account {r.account_id} already belongs to customer {r.customer_id} (nothing changed)")
+    return Outcome(r, f"billing account {r.account_id} linked to customer {r.customer_id} "
+                      f"(it named {r.previous_customer_id} before)")
+
+
+def do_link_customers(app: App, a: argparse.Namespace) -> Outcome:
+    size = check_batch_size(a.batch, "--batch")
+    fmt = file_format(a.file, a.format)
+    ledger = app.ledger
+    with input_lines(a.file, ledger.progress, "linking accounts to customers", header=fmt == "csv") as stream:
+        report = import_links(ledger.execute, stream, fmt, size, ledger.progress, relink=a.relink,
+                              reason=a.reason or "")
+    return report_outcome(report, "links")
 
 
 def do_account_show(app: App, a: argparse.Namespace) -> Outcome:
@@ -156,5 +179,23 @@ def register(top: Any, leaf: Callable[..., argparse.ArgumentParser], group: Call
     s.add_argument("--payment-terms-days", help="days to pay a bill")
     s.add_argument("--payment-method", help="default payment method TYPE:ID")
     s.add_argument("--reason")
+    s = leaf(g, "link-customer", do_link_customer,
+             "link an account to its customer (the customer must exist and be open; the same one again: no change)")
+    s.add_argument("account")
+    s.add_argument("--customer", required=True, help="the customer's id")
+    s.add_argument("--relink", action="store_true",
+                   help="move an account that belongs to another existing customer (needs --reason)")
+    s.add_argument("--reason", help="why (recorded with the link)")
+    s = leaf(g, "link-customers", do_link_customers,
+             "link many accounts to their customers from a file (accounts opened before customers existed); "
+             "idempotent: a re-run changes nothing")
+    s.description = (f"{s.description}. columns: " + "; ".join(f"{c}: {m}" for c, m in LINK_COLUMNS.items())
+                     + ". Exit 1 when any line was rejected (the good lines are applied).")
+    s.add_argument("file", help="JSON lines or CSV file (a header row: account,customer[,reason]), or - for stdin")
+    s.add_argument("--format", choices=FORMATS, help="jsonl or csv (default: csv for a *.csv file, else jsonl)")
+    s.add_argument("--batch", type=int, default=1000, help="links per transaction (default 1000)")
+    s.add_argument("--relink", action="store_true",
+                   help="let lines move accounts that belong to another existing customer (each needs a reason)")
+    s.add_argument("--reason", help="the reason of the lines that give none")
     s = leaf(g, "show", do_account_show, "an account's current state, open bills and bills")
     s.add_argument("account")

@@ -17,6 +17,7 @@ from ledger.cli import (
     demo,
     groups,
     imports,
+    payment_methods,
     payments,
     streams,
     subscriptions,
@@ -24,7 +25,8 @@ from ledger.cli import (
 from ledger.cli.context import App, Outcome
 from ledger.logging_setup import LEVELS
 
-GROUPS = (customers, groups, accounts, subscriptions, imports, charges, cycles, bills, payments, audit, streams, api, demo)
+GROUPS = (customers, groups, accounts, subscriptions, imports, payment_methods, charges, cycles, bills, payments, audit,
+          streams, api, demo)
 """Modules that register subcommands, in the order `ledger --help` lists them."""
 
 Subcommand = Callable[[App, argparse.Namespace], Outcome]

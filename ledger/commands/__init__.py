@@ -11,6 +11,7 @@ from ledger.commands.accounts import (
 from ledger.commands.bills import ChangeBillState, CloseAccount, IssueOffCycleBill
 from ledger.commands.catalogue import AddOfferingPrice, ChangeOfferingLifecycle, CreateProductOffering
 from ledger.commands.charges import AdjustCharge, AppliedTax, PostCharge, PostCharges
+from ledger.commands.customer_links import LinkAccountsToCustomers, LinkAccountToCustomer
 from ledger.commands.customers import CloseCustomer, CreateCustomer, EraseCustomer, UpdateCustomer
 from ledger.commands.cycles import TriggerBillingCycle
 from ledger.commands.groups import AssignMember, CreateGroup, DeleteGroup, RemoveMember, UpdateGroup
@@ -35,4 +36,5 @@ __all__ = [
     "IssueOffCycleBill", "OpenBillingAccount", "PaymentMethodRef", "PostCharge", "PostCharges", "RecordPayment",
     "RefundCredit", "ResumeAccount", "ReversePayment", "SuspendAccount", "TriggerBillingCycle",
     "AssignMember", "CreateGroup", "DeleteGroup", "RemoveMember", "UpdateGroup",
+    "LinkAccountToCustomer", "LinkAccountsToCustomers",
 ]

@@ -16,7 +16,7 @@ from stdnum import iban as iban_number
 from stdnum import luhn
 
 from ledger.aggregates import ids
-from ledger.aggregates.billing_account import BillingAccount
+from ledger.aggregates.billing_account import CLOSED, BillingAccount
 from ledger.aggregates.customer import Customer
 from ledger.aggregates.payment_method import PaymentMethod
 from ledger.commands.base import Command, Id, Text
@@ -26,6 +26,11 @@ from ledger.ports import HandlerContext
 
 _DIGITS = re.compile(r"\d[\d -]{11,}\d")
 
+
+AS_PAID_WITH = {"bankCard": "bankCard", "bankAccountDebit": "directDebit", "check": "check", "cash": "cash",
+                "voucher": "thirdParty", "loyaltyAccount": "loyaltyBurn", "thirdParty": "thirdParty",
+                "digitalWallet": "digitalWallet"}
+"""A method's type as an account's default payment method names it (TMF676's payment method types)."""
 
 PAN_REFUSED = "a full card number is refused: give the brand, last four digits and the gateway token"
 
@@ -100,6 +105,8 @@ class AddPaymentMethod(Command[PaymentMethodSaved]):
 
 
 class DisablePaymentMethod(Command[PaymentMethodSaved]):
+    """Disable a method for good; when it is its billing account's default, the account has no default after."""
+
     method_id: Id
     reason: Text = ""
 
@@ -134,7 +141,16 @@ def add_payment_method(ctx: HandlerContext, cmd: AddPaymentMethod) -> PaymentMet
 def disable_payment_method(ctx: HandlerContext, cmd: DisablePaymentMethod) -> PaymentMethodSaved:
     method = ctx.store.load(PaymentMethod, ids.payment_method_id(cmd.method_id), PaymentMethodNotFound,
                             f"payment method {cmd.method_id!r}")
-    changed = method.disable(ctx.now(), cmd.reason)
+    now = ctx.now()
+    changed = method.disable(now, cmd.reason)
     if changed:
-        ctx.store.save(method)
-    return PaymentMethodSaved.of(method, ctx.now().date(), changed)
+        account = ctx.store.find(BillingAccount, ids.account_id(method.owner_ref)) \
+            if method.owner_type == "billingAccount" else None
+        chosen = account.default_payment_method if account is not None else None
+        if account is not None and account.status != CLOSED and chosen and chosen.get("id") == method.method_ref:
+            account.change_terms(now, credit_limit=account.credit_limit, payment_terms_days=account.payment_terms_days,
+                                 default_payment_method=None, reason=f"payment method {method.method_ref} disabled")
+            ctx.store.save(method, account)
+        else:
+            ctx.store.save(method)
+    return PaymentMethodSaved.of(method, now.date(), changed)

@@ -68,6 +68,13 @@ class AccountTermsChanged(Result):
     default_payment_method: dict[str, str] | None
 
 
+class AccountCustomerLinked(Result):
+    account_id: str
+    customer_id: str
+    previous_customer_id: str
+    changed: bool
+
+
 class ChargePosted(Result):
     account_id: str
     charge_id: str

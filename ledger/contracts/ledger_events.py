@@ -172,6 +172,7 @@ EVENTS: dict[str, dict[str, Convert]] = {
     "BillingAccount.TermsChanged": dict(
         credit_limit=money, payment_terms_days=same, default_payment_method=optional(record(id=same, type=same)),
         reason=same),
+    "BillingAccount.CustomerLinked": dict(customer_id=same, previous_customer_id=same, reason=same),
     "CustomerBill.Issued": dict(
         account_id=uuid_text, account_ref=same, bill_number=same, run_type=same, off_cycle_reason=same,
         cycle_id=optional(uuid_text), currency=same, billing_period_start=optional(day),

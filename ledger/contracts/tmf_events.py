@@ -81,6 +81,14 @@ def _terms(e: Any, owner: Owner, currency_of: Callable[[str], str]) -> Any:
     return "BillingAccountAttributeValueChangeEvent", ref, "billingAccount", resource
 
 
+def _customer_linked(e: Any, owner: Owner, currency_of: Callable[[str], str]) -> Any:
+    ref = owner(e.originator_id)
+    return None if ref is None else ("BillingAccountAttributeValueChangeEvent", ref, "billingAccount", {
+        "id": ref, "href": href("BillingAccount", ref),
+        "relatedParty": [{"id": e.customer_id, "role": "customer", "@referredType": "Customer"}],
+        "@type": "BillingAccount"})
+
+
 def _charge(e: Any, owner: Owner, currency_of: Callable[[str], str]) -> Any:
     ref = owner(e.originator_id)
     if ref is None:
@@ -140,6 +148,7 @@ _BUILDERS: dict[str, Callable[[Any, Owner, Callable[[str], str]], Any]] = {
     "BillingAccount.Opened": _opened,
     "BillingAccount.StatusChanged": _status,
     "BillingAccount.TermsChanged": _terms,
+    "BillingAccount.CustomerLinked": _customer_linked,
     "BillingAccount.ChargeApplied": _charge,
     "BillingAccount.CreditRefunded": _refund,
     "CustomerBill.Issued": _bill_issued,

@@ -15,6 +15,7 @@ from ledger.commands import (
     ChangeAccountTerms,
     CloseAccount,
     DefineCycleSpecification,
+    LinkAccountToCustomer,
     OpenBillingAccount,
     ResumeAccount,
     SuspendAccount,
@@ -160,10 +161,14 @@ class BillingAccountCreate(Extensible):
 
 class BillingAccountUpdate(Tmf):
     """What PATCH may change: the state (suspended, active to resume, closed: a postpaid account gets its final
-    bill), the credit limit, the payment terms (`paymentTermsDays`; null: the specification's offset again) and the
-    default payment method (null removes it). `reason` (an extension) is recorded with the change."""
+    bill), the credit limit, the payment terms (`paymentTermsDays`; null: the specification's offset again), the
+    default payment method (null removes it) and the customer (`relatedParty` with role customer: the account is
+    linked to that existing, open customer; moving it from another existing customer needs `relink` true and a
+    reason, an extension). `reason` (an extension) is recorded with the change."""
 
     state: Literal["active", "suspended", "closed"] | None = None
+    relatedParty: list[Ref] | None = None
+    relink: bool = False
     creditLimit: Money | None = None
     paymentTermsDays: int | None = None
     defaultPaymentMethod: Ref | None = None
@@ -185,6 +190,16 @@ class BillingAccountUpdate(Tmf):
             data["default_payment_method"] = None if method is None else {"id": method.id, "type": method.referredType
                                                                           or method.type_}
         return ChangeAccountTerms.parse(data) if len(data) > 2 else None
+
+    def link(self, account: AccountSummary) -> LinkAccountToCustomer | None:
+        """The link command of this PATCH (its relatedParty's customer), or None when it names no customer."""
+        if self.relatedParty is None:
+            return None
+        customers = [p for p in self.relatedParty if p.role == "customer"]
+        if len(customers) != 1 or not customers[0].id:
+            raise InvalidInput("relatedParty: exactly one party with role customer and its id (the account's customer)")
+        return LinkAccountToCustomer.parse({"account_id": account.account_id, "customer_id": customers[0].id,
+                                            "relink": self.relink, "reason": self.reason})
 
 
 def visible_account(svc: Services, caller: Caller, account_id: str) -> AccountSummary:
@@ -255,9 +270,12 @@ def _build_account_body(svc: Services, account_id: str, aggregate_id: uuid.UUID)
               responses=error_responses(400, 401, 403, 404, 409, 415, 422))
 def patch_billing_account(svc: Services, caller: Allowed, id: AccountId,  # noqa: A002
                           body: Annotated[BillingAccountUpdate, Body()]) -> Json:
-    """Change what may change (application/merge-patch+json or application/json): the terms first, then the state."""
+    """Change what may change (application/merge-patch+json or application/json): the customer first, then the
+    terms, then the state."""
     account = visible_account(svc, caller, id)
-    terms = body.terms(account)
+    link, terms = body.link(account), body.terms(account)
+    if link is not None:
+        svc.execute(link)
     if terms is not None:
         svc.execute(terms)
     if body.state is not None and body.state != account.status:

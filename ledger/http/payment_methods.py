@@ -14,7 +14,13 @@ from pydantic import Field, field_validator
 
 from ledger.commands import ChangeAccountTerms
 from ledger.commands.api_keys import CUSTOMER
-from ledger.commands.payment_methods import PAN_REFUSED, AddPaymentMethod, DisablePaymentMethod, holds_full_pan
+from ledger.commands.payment_methods import (
+    AS_PAID_WITH,
+    PAN_REFUSED,
+    AddPaymentMethod,
+    DisablePaymentMethod,
+    holds_full_pan,
+)
 from ledger.commands.results import PaymentMethodSaved
 from ledger.contracts.tmf import PAYMENT_METHOD_API, href
 from ledger.errors import InvalidInput, PaymentMethodNotFound
@@ -45,10 +51,6 @@ from ledger.queries.payment_methods import PaymentMethodView, payment_method_vie
 router = APIRouter(prefix=PAYMENT_METHOD_API, tags=["TMF670 Payment Methods"])
 TYPES = Literal["bankCard", "bankAccountDebit", "check", "cash", "voucher", "loyaltyAccount", "thirdParty",
                 "digitalWallet"]
-AS_PAID_WITH = {"bankCard": "bankCard", "bankAccountDebit": "directDebit", "check": "check", "cash": "cash",
-                "voucher": "thirdParty", "loyaltyAccount": "loyaltyBurn", "thirdParty": "thirdParty",
-                "digitalWallet": "digitalWallet"}
-"""A method's type as an account's default payment method names it (TMF676's payment method types)."""
 
 
 class PaymentMethod(Resource):

@@ -93,6 +93,12 @@ def _account_position(batch: ReadModelBatch, row: Row | None, r: dict[str, Any])
     return row
 
 
+def _account_customer(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    row = _account_position(batch, row, r)
+    row["customer_id"] = r["customer_id"]
+    return row
+
+
 # ---------------------------------------------------------------- bills
 
 def _bill_issued(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
@@ -289,6 +295,7 @@ _ACCOUNT_EVENTS = ("ChargeApplied", "ChargeAdjusted", "BillIssued", "PaymentRece
 _HANDLERS: dict[str, tuple[str, Callable[..., Row]]] = {
     "BillingAccount.Opened": ("account_balances", _account_opened),
     **{f"BillingAccount.{name}": ("account_balances", _account_position) for name in _ACCOUNT_EVENTS},
+    "BillingAccount.CustomerLinked": ("account_balances", _account_customer),
     "CustomerBill.Issued": ("bills", _bill_issued),
     "CustomerBill.StateChanged": ("bills", _bill_state_changed),
     "CustomerBill.PaymentApplied": ("bills", _bill_paid(1)),

@@ -43,7 +43,7 @@ def _payment_figures(payment: CustomerPayment) -> dict[str, Any]:
 
 
 def _account_figures(account: BillingAccount) -> dict[str, Any]:
-    return {**account_position(account), "version": account.version}
+    return {**account_position(account), "customer_id": account.customer_id, "version": account.version}
 
 
 def _offering_figures(offering: ProductOffering) -> dict[str, Any]:

@@ -188,4 +188,8 @@ def _describe(event: Any, after: Any, cycles: _CycleNames,
     if isinstance(event, A.StatusChanged):
         text = f"account {event.status}" + (f": {event.reason}" if event.reason else "")
         return at, event.status, text, ZERO, {"final_bill_id": str(event.final_bill_id)} if event.final_bill_id else {}
+    if isinstance(event, A.CustomerLinked):
+        text = f"linked to customer {event.customer_id} (it named {event.previous_customer_id})" \
+            + (f": {event.reason}" if event.reason else "")
+        return at, "customerLinked", text, ZERO, {"customer_id": event.customer_id}
     return at, type(event).__name__, type(event).__name__, ZERO, {}

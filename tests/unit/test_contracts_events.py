@@ -135,6 +135,8 @@ def scenario() -> tuple[list[DomainEvent], dict[UUID, UUID]]:
     account.resume(clock(), "cleared")
     account.change_terms(clock(), credit_limit=D("0"), payment_terms_days=None,
                          default_payment_method={"id": "dd-7", "type": "directDebit"}, reason="mandate signed")
+    account.link_customer(clock(), customer_id="CUST-ACME-GROUP", current_exists=True, relink=True,
+                          reason="merged into the group's customer")
     account.close(clock(), "customer left", final_bill_id=bill.id)
 
     events, owner = [], {}

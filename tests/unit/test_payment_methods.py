@@ -67,3 +67,28 @@ def test_adding_the_same_method_again_changes_nothing_and_disabling_works(ledger
     add(ledger)
     assert add(ledger).changed is False
     assert ledger.execute(DisablePaymentMethod.parse({"method_id": "PM-1"})).status == "disabled"
+
+
+def test_disabling_an_accounts_default_method_leaves_the_account_without_one(ledger: Ledger) -> None:
+    """The account no longer names a disabled method as its default (one transaction with the disabling)."""
+    from ledger.commands import ChangeAccountTerms
+    from tests.support.ledger_factory import account_of
+
+    add(ledger)
+    ledger.execute(ChangeAccountTerms.parse({"account_id": "A", "default_payment_method": {"id": "PM-1",
+                                                                                           "type": "bankCard"}}))
+    ledger.execute(DisablePaymentMethod.parse({"method_id": "PM-1", "reason": "lost"}))
+    assert account_of(ledger, "A").default_payment_method is None
+
+
+def test_disabling_another_method_keeps_the_accounts_default(ledger: Ledger) -> None:
+    """Only the default itself being disabled clears it."""
+    from ledger.commands import ChangeAccountTerms
+    from tests.support.ledger_factory import account_of
+
+    add(ledger)
+    add(ledger, method_id="PM-2", card_last4="1881", gateway_token="tok_other")
+    ledger.execute(ChangeAccountTerms.parse({"account_id": "A", "default_payment_method": {"id": "PM-1",
+                                                                                           "type": "bankCard"}}))
+    ledger.execute(DisablePaymentMethod.parse({"method_id": "PM-2"}))
+    assert account_of(ledger, "A").default_payment_method == {"id": "PM-1", "type": "bankCard"}
