@@ -1,0 +1,117 @@
+"""Aggregates' stored versions for an asyncio server, without blocking its event loop.
+
+`PostgresVersions` keeps one asynchronous connection (autocommit) per event loop and coalesces the look-ups that
+wait at the same moment into one statement: while a select is in flight, the ids asked for meanwhile queue up
+and go together in the next one (`unnest` of an id array, one index probe each). Every look-up is answered by a
+statement sent after it was asked, so it sees every transaction committed before the request arrived, by this
+process or any other (read your writes). `BlockingVersions` is the same interface over the store's own select
+(SQLite: a local file, no round trip worth hiding).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, Protocol
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Composed, Identifier
+
+_ATTEMPTS = 5
+
+
+class Versions(Protocol):
+    async def version(self, aggregate_id: UUID) -> int | None:
+        """The version of the aggregate's last stored event (None: none), as committed when it was asked."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class BlockingVersions:
+    """The store's own select, called on the event loop."""
+
+    def __init__(self, select: Callable[[UUID], int | None]) -> None:
+        self._select = select
+
+    async def version(self, aggregate_id: UUID) -> int | None:
+        return self._select(aggregate_id)
+
+    def close(self) -> None:
+        pass
+
+
+class PostgresVersions:
+    """Coalescing asynchronous version look-ups on PostgreSQL (one connection, one statement in flight)."""
+
+    def __init__(self, connect_kwargs: dict[str, Any], schema: str, table: str, id_type: str = "uuid") -> None:
+        self._kwargs = {k: v for k, v in connect_kwargs.items() if k != "row_factory"}
+        self.statement: Composed = SQL(
+            "SELECT a.i, (SELECT max(e.originator_version) FROM {schema}.{table} e WHERE e.originator_id = a.i) "
+            "FROM unnest(%b::{id_type}[]) AS a(i)"
+        ).format(schema=Identifier(schema), table=Identifier(table), id_type=SQL(id_type))
+        self._pending: dict[UUID, list[asyncio.Future[int | None]]] = {}
+        self._draining = False
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.statements = 0  # how many selects were sent (coalescing: fewer than look-ups under load)
+
+    async def version(self, aggregate_id: UUID) -> int | None:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new event loop (an in-process test client runs one per call)
+            self._drop()
+            self._pending, self._draining, self._loop = {}, False, loop
+        future: asyncio.Future[int | None] = loop.create_future()
+        self._pending.setdefault(aggregate_id, []).append(future)
+        if not self._draining:
+            self._draining = True
+            loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, {}
+                try:
+                    found = await self._select(list(batch))
+                except Exception as error:  # noqa: BLE001 - every waiting request gets the failure
+                    for futures in batch.values():
+                        for f in futures:
+                            if not f.done():
+                                f.set_exception(error)
+                    continue
+                for aggregate_id, futures in batch.items():
+                    for f in futures:
+                        if not f.done():
+                            f.set_result(found.get(aggregate_id))
+        finally:
+            self._draining = False
+
+    async def _select(self, ids: list[UUID]) -> dict[UUID, int | None]:
+        for attempt in range(_ATTEMPTS):
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = await psycopg.AsyncConnection.connect(autocommit=True, **self._kwargs)
+                    # the statement's plan does not depend on the ids: planned once, not again for each array
+                    await self._conn.execute("SET plan_cache_mode = force_generic_plan")
+                async with self._conn.cursor(row_factory=tuple_row, binary=True) as curs:
+                    await curs.execute(self.statement, (ids,), prepare=True)
+                    rows = await curs.fetchall()
+                self.statements += 1
+                return dict(rows)
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                self._drop()
+                if attempt == _ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.closed:
+            conn.pgconn.finish()  # synchronous: the connection's loop may be gone
+
+    def close(self) -> None:
+        self._drop()
