@@ -44,39 +44,44 @@ class BlockingVersions:
 
 
 class PostgresVersions:
-    """Coalescing asynchronous version look-ups on PostgreSQL (one connection, one statement in flight)."""
+    """Coalescing asynchronous version look-ups on PostgreSQL: up to `connections` statements in flight, each
+    carrying every id asked for since the previous one was sent."""
 
-    def __init__(self, connect_kwargs: dict[str, Any], schema: str, table: str, id_type: str = "uuid") -> None:
+    def __init__(self, connect_kwargs: dict[str, Any], schema: str, table: str, id_type: str = "uuid",
+                 connections: int = 4) -> None:
         self._kwargs = {k: v for k, v in connect_kwargs.items() if k != "row_factory"}
         self.statement: Composed = SQL(
             "SELECT a.i, (SELECT max(e.originator_version) FROM {schema}.{table} e WHERE e.originator_id = a.i) "
             "FROM unnest(%b::{id_type}[]) AS a(i)"
         ).format(schema=Identifier(schema), table=Identifier(table), id_type=SQL(id_type))
+        self.connections = connections
         self._pending: dict[UUID, list[asyncio.Future[int | None]]] = {}
-        self._draining = False
-        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._drainers = 0
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.statements = 0  # how many selects were sent (coalescing: fewer than look-ups under load)
 
     async def version(self, aggregate_id: UUID) -> int | None:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a new event loop (an in-process test client runs one per call)
-            self._drop()
-            self._pending, self._draining, self._loop = {}, False, loop
+            self.close()
+            self._pending, self._drainers, self._loop = {}, 0, loop
         future: asyncio.Future[int | None] = loop.create_future()
         self._pending.setdefault(aggregate_id, []).append(future)
-        if not self._draining:
-            self._draining = True
+        if self._drainers < self.connections:
+            self._drainers += 1
             loop.create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:
+        conn = self._idle.pop() if self._idle else None
         try:
             while self._pending:
                 batch, self._pending = self._pending, {}
                 try:
-                    found = await self._select(list(batch))
+                    conn, found = await self._select(conn, list(batch))
                 except Exception as error:  # noqa: BLE001 - every waiting request gets the failure
+                    conn = None
                     for futures in batch.values():
                         for f in futures:
                             if not f.done():
@@ -87,31 +92,37 @@ class PostgresVersions:
                         if not f.done():
                             f.set_result(found.get(aggregate_id))
         finally:
-            self._draining = False
+            self._drainers -= 1
+            if conn is not None and not conn.closed:
+                self._idle.append(conn)
 
-    async def _select(self, ids: list[UUID]) -> dict[UUID, int | None]:
+    async def _select(self, conn: psycopg.AsyncConnection[Any] | None,
+                      ids: list[UUID]) -> tuple[psycopg.AsyncConnection[Any], dict[UUID, int | None]]:
         for attempt in range(_ATTEMPTS):
             try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = await psycopg.AsyncConnection.connect(autocommit=True, **self._kwargs)
+                if conn is None or conn.closed:
+                    conn = await psycopg.AsyncConnection.connect(autocommit=True, **self._kwargs)
                     # the statement's plan does not depend on the ids: planned once, not again for each array
-                    await self._conn.execute("SET plan_cache_mode = force_generic_plan")
-                async with self._conn.cursor(row_factory=tuple_row, binary=True) as curs:
+                    await conn.execute("SET plan_cache_mode = force_generic_plan")
+                async with conn.cursor(row_factory=tuple_row, binary=True) as curs:
                     await curs.execute(self.statement, (ids,), prepare=True)
                     rows = await curs.fetchall()
                 self.statements += 1
-                return dict(rows)
+                return conn, dict(rows)
             except (psycopg.OperationalError, psycopg.InterfaceError):
-                self._drop()
+                _finish(conn)
+                conn = None
                 if attempt == _ATTEMPTS - 1:
                     raise
                 await asyncio.sleep(0.2 * (attempt + 1))
         raise AssertionError("unreachable")
 
-    def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None and not conn.closed:
-            conn.pgconn.finish()  # synchronous: the connection's loop may be gone
-
     def close(self) -> None:
-        self._drop()
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            _finish(conn)
+
+
+def _finish(conn: psycopg.AsyncConnection[Any] | None) -> None:
+    if conn is not None and not conn.closed:
+        conn.pgconn.finish()  # synchronous: the connection's loop may be gone
