@@ -18,8 +18,9 @@ the October bill run (so each account has a bill), the read models caught up, an
 wrk (not wrk2) has no fixed-rate mode: the fixed rate is paced by a Lua `delay()` that keeps an absolute
 schedule per wrk thread (LuaJIT's ffi reads the monotonic clock; one send every threads/rate seconds, whatever the
 latency, on any of the connections free; a delay is in whole milliseconds, the schedule is not), so the achieved
-rate is the target as long as the server keeps up, and is printed beside it; its latencies are wrk's own (per request, from send to full response; wrk does not correct for
-coordinated omission, which at a paced rate well under saturation matters little). Targets (GET by id p99 under
+rate is the target as long as the server keeps up, and is printed beside it; its latencies are wrk's own (per
+request, from send to full response; wrk does not correct for coordinated omission, which at a paced rate well
+under saturation matters little). Targets (GET by id p99 under
 10 ms at 500/s; saturated GET by id at least 50% of /health's requests/s; batched POST at least 10,000 charges/s)
 are printed beside the figures, never asserted.
 """

@@ -46,9 +46,9 @@ from ledger.http.tmf import (
 )
 from ledger.queries.accounts import (
     AccountSummary,
+    account_aggregate_id,
     account_day,
     account_summary,
-    account_aggregate_id,
     versioned_account_summary,
 )
 from ledger.queries.cycles import SpecificationView, specification_view, specification_views
