@@ -59,18 +59,21 @@ class PostgresVersions:
         self._drainers = 0
         self._idle: list[psycopg.AsyncConnection[Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self.statements = 0  # how many selects were sent (coalescing: fewer than look-ups under load)
 
     async def version(self, aggregate_id: UUID) -> int | None:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a new event loop (an in-process test client runs one per call)
             self.close()
-            self._pending, self._drainers, self._loop = {}, 0, loop
+            self._pending, self._drainers, self._loop, self._tasks = {}, 0, loop, set()
         future: asyncio.Future[int | None] = loop.create_future()
         self._pending.setdefault(aggregate_id, []).append(future)
         if self._drainers < self.connections:
             self._drainers += 1
-            loop.create_task(self._drain())
+            task = loop.create_task(self._drain())
+            self._tasks.add(task)  # the loop keeps only a weak reference to a task
+            task.add_done_callback(self._tasks.discard)
         return await future
 
     async def _drain(self) -> None:
