@@ -23,6 +23,7 @@ from ledger.eventstore import contention
 from ledger.eventstore.json_transcoder import FastJSONTranscoder
 from ledger.eventstore.overlap import PendingSave, ReadAhead, Rows
 from ledger.eventstore.postgres_pool import hand_out_last_used_first
+from ledger.eventstore.versions import BlockingVersions, PostgresVersions, Versions
 
 A = TypeVar("A")
 ACCOUNT_SNAPSHOT_TOPIC = get_topic(BillingAccount.Snapshot)
@@ -203,6 +204,16 @@ class LedgerStore(Application):
             return select(aggregate_id)
         last = self.recorder.select_events(aggregate_id, desc=True, limit=1)
         return last[0].originator_version if last else None
+
+    def versions(self) -> Versions:
+        """`version` for an asyncio server: on PostgreSQL asynchronous and coalescing (eventstore/versions.py), on
+        its own connection; elsewhere the same select as `version`."""
+        datastore = getattr(self.recorder, "datastore", None)
+        pool = getattr(datastore, "pool", None)
+        if pool is None or not hasattr(self.recorder, "select_max_version"):
+            return BlockingVersions(self.version)
+        return PostgresVersions(dict(pool.kwargs), datastore.schema, self.recorder.events_table_name,  # type: ignore[union-attr, attr-defined]
+                                datastore.originator_id_type)  # type: ignore[union-attr]
 
     def load(self, cls: type[A], aggregate_id: UUID, missing: type[NotFound], what: str, version: int | None = None) -> A:
         try:

@@ -46,9 +46,9 @@ from ledger.http.tmf import (
 )
 from ledger.queries.accounts import (
     AccountSummary,
+    account_aggregate_id,
     account_day,
     account_summary,
-    account_version,
     versioned_account_summary,
 )
 from ledger.queries.cycles import SpecificationView, specification_view, specification_views
@@ -248,10 +248,12 @@ def list_billing_accounts(
             responses=error_responses(401, 403, 404))
 async def get_billing_account(svc: Services, caller: Allowed, id: AccountId, fields: Fields) -> Json:  # noqa: A002
     """The account as it stands now. On the event loop when the body built for the account's stored version is
-    cached (one select on the primary key's index, no thread hop); else built in a thread and cached."""
+    cached (one select on the primary key's index, awaited and shared with the GETs waiting at the same moment;
+    no thread hop); else built in a thread and cached."""
     if not caller.sees(id):
         raise AccountNotFound(f"billing account {id!r} not found", account=id)
-    aggregate_id, version = account_version(svc.reads, id)
+    aggregate_id = account_aggregate_id(id)
+    version = await svc.versions.version(aggregate_id)
     body = svc.views.get(aggregate_id, version, lambda doc: account_day(svc.now, doc["timeZone"]))
     if body is None:
         body = await run_in_threadpool(_build_account_body, svc, id, aggregate_id)

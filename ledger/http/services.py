@@ -35,6 +35,7 @@ class ApiServices:
         self.personal = parts.ledger.personal  # the vault (thread-safe): read and written by the same process
         self.auth = Authenticator(parts.records, parts.settings)
         self.views = ViewCache(parts.settings.cache_size)  # built bodies per (aggregate, version): view_cache.py
+        self.versions = parts.reads.versions()  # stored versions without blocking the event loop (coalesced)
         self.log = structlog.get_logger("ledger.http")
         self._runs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-cycle-run")
         self._running: set[str] = set()
@@ -113,4 +114,5 @@ class ApiServices:
 
     def close(self) -> None:
         self._runs.shutdown(wait=True, cancel_futures=False)
+        self.versions.close()
         self.parts.close()

@@ -80,6 +80,11 @@ class VersionedStore(AggregateStore, Protocol):
         ...
 
 
+def account_aggregate_id(account_ref: str) -> UUID:
+    """The aggregate id of the account with this reference."""
+    return ids.account_id(account_ref)
+
+
 def account_version(store: VersionedStore, account_ref: str) -> tuple[UUID, int | None]:
     """The account's aggregate id and stored version (None: no such account): one cheap select, no load."""
     aggregate_id = ids.account_id(account_ref)
