@@ -367,15 +367,9 @@ class LedgerStore(Application):
     def _lean_rows(self, aggregate_id: UUID, rows: Iterator[tuple[int, str, bytes]],
                    by_topic: dict[str, tuple[Callable[..., Any], tuple[str, ...]]], transcoder: FastJSONTranscoder,
                    lean: Mapping[type, Callable[..., Any]]) -> Iterator[Any]:
-        decode_lean, event = transcoder.decode_lean, self._event
-        for version, topic, state in rows:
-            found = by_topic.get(topic)
-            if found is not None:
-                read = decode_lean(state, found[1])
-                if read is not None:
-                    yield found[0](version, read[0], *read[1])
-                    continue
-            yield self._lean_of(event(aggregate_id, version, topic, state), lean)
+        event, lean_of = self._event, self._lean_of
+        return transcoder.decode_lean_rows(
+            rows, by_topic, lambda version, topic, state: lean_of(event(aggregate_id, version, topic, state), lean))
 
     @staticmethod
     def _lean_of(event: Any, lean: Mapping[type, Callable[..., Any]]) -> Any:

@@ -8,8 +8,11 @@ explanation, the postings that make it up, is `ledger/queries/explain.py`). The 
 
 from __future__ import annotations
 
+import gc
+import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -82,11 +85,14 @@ def load(store: AggregateStore, account_ref: str, until: datetime | None = None)
     """Read every stored event of the account (those recorded by `until`, when given: the events a ledger had then,
     the first of them recorded after it ends them; a charge as its ChargeFacts) and of what it refers to."""
     events: list[Any] = []
+    append, facts = events.append, ChargeFacts
     payment_ids, bill_ids, cycle_ids = [], [], {}
     for event in store.lean_history(ids.account_id(account_ref), LEAN):
         if until is not None and events and event.timestamp > until:
             break  # the rest is not decoded
-        events.append(event)
+        append(event)
+        if type(event) is facts:  # most of a long account's events
+            continue
         name = type(event).__name__
         if name == "PaymentReceived":
             payment_ids.append(event.payment_id)
@@ -168,9 +174,44 @@ class Figures:
         return at_rated_scale(amount) if figure in _RATED else at_minor_unit(amount, self.book.currency)
 
 
+_pause_lock = threading.Lock()
+_pauses = 0
+_resume = False
+
+
+@contextmanager
+def uncollected() -> Iterator[None]:
+    """No garbage collection while building a book (then as the process had it).
+
+    A long account's book is tens of thousands of small tuples that all stay alive until the answer is made and
+    form no cycle: a collection on the way finds nothing to free, yet walks them all (one young-generation pass
+    over 50,000 of them took 40-70 ms of an effective-basis as-of of 10,000 events, more than its projection).
+    What the query allocates is freed by reference counting when it returns, inside the pause. Nested and
+    concurrent pauses count: collection resumes when the last ends, and only if it was on before the first."""
+    global _pauses, _resume
+    with _pause_lock:
+        if _pauses == 0:
+            _resume = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pauses -= 1
+            if _pauses == 0 and _resume:
+                gc.enable()
+
+
 def account_as_of(store: AggregateStore, clock: Clock, account_ref: str, as_of: datetime | None = None,
                   basis: str = "recorded") -> AccountAsOf:
     """The whole state of an account at `as_of` (default: now) on the recorded or the effective basis."""
+    with uncollected():
+        return _account_as_of(store, clock, account_ref, as_of, basis)
+
+
+def _account_as_of(store: AggregateStore, clock: Clock, account_ref: str, as_of: datetime | None,
+                   basis: str) -> AccountAsOf:
     moment = as_of or clock()
     loaded = load(store, account_ref, moment if basis == "recorded" else None)
     checked(loaded.book, moment, basis)

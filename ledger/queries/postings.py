@@ -393,14 +393,27 @@ def project(events: Iterable[Any], payment_refs: Mapping[str, str] | None = None
     external reference (payment id -> reference); `until` stops at the first event recorded after it (enough
     for the recorded basis)."""
     projector, handlers = _Projector(payment_refs or {}), _HANDLERS
-    charge, facts = projector.charge_facts, ChargeFacts
+    book = projector.book
+    postings, entries = book.postings, book.entries
+    append, facts, new, instant, credit = postings.append, ChargeFacts, _new, _instant, _CREDIT_TYPE
     last = None
     for event in events:
-        if type(event) is facts:  # most of a long account's events
-            if until is not None and event[1] > until:
+        if type(event) is facts:  # most of a long account's events: `charge_facts` inlined
+            version, recorded, charge_id, kind, tax_included, effective_at, text = event
+            if until is not None and recorded > until:
                 break
-            charge(event)
             last = event
+            signed = D(tax_included)
+            if kind == credit:
+                signed = -signed
+            if book.rating_type == "prepaid":
+                append(new(Posting, (version, kind, charge_id, text, recorded, instant(effective_at),
+                                     ((BALANCE, "", signed), (PREPAID, "", -signed)) if signed else ())))
+                continue
+            posting = new(Posting, (version, kind, charge_id, text, recorded, instant(effective_at),
+                                    ((BALANCE, "", signed), (UNBILLED, charge_id, signed)) if signed else ()))
+            append(posting)
+            entries[charge_id] = posting
             continue
         if until is not None and event.timestamp > until:
             break
@@ -408,8 +421,8 @@ def project(events: Iterable[Any], payment_refs: Mapping[str, str] | None = None
         if handler is not None:
             handler(projector, event)
         last = event
-    projector.book.last_recorded = last.timestamp if last is not None else None
-    return projector.book
+    book.last_recorded = last.timestamp if last is not None else None
+    return book
 
 
 def describe(posting: Posting) -> str:
