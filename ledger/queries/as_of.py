@@ -233,12 +233,18 @@ def account_as_of(store: AggregateStore, clock: Clock, account_ref: str, as_of: 
     return state(loaded, Figures(loaded.book, moment, basis))
 
 
+@uncollected()
 def history_as_of(store: AggregateStore, clock: Clock, account_ref: str, as_of: datetime | None = None,
                   basis: str = "recorded") -> tuple[AccountAsOf, AccountHistory]:
     """The account's whole state at `as_of` (default: now) and its history's lines up to then, on one basis: what
     `ledger history --as-of` and the API's history resource answer."""
     moment = as_of or clock()
-    return account_as_of(store, clock, account_ref, moment, basis), account_history(store, account_ref, moment, basis)
+    loaded = loaded_for(store, account_ref, moment, basis)
+    found = state(loaded, Figures(loaded.book, moment, basis))
+    # the bills the history can place: on the recorded basis those recorded by the moment (the history stops there
+    # too), on the effective basis all of them (a book up to the moment keeps every bill's moment)
+    moments = {bill_id: bill.issued.effective for bill_id, bill in loaded.book.bills.items()}
+    return found, account_history(store, account_ref, moment, basis, moments)
 
 
 def state(loaded: Loaded, f: Figures) -> AccountAsOf:
