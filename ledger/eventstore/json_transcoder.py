@@ -9,9 +9,9 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from msgspec.structs import astuple
 import orjson
 from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, Transcoding, TranscodingNotRegisteredError
+from msgspec.structs import astuple
 
 _MARK = b'"_type_":'
 _TIMESTAMP_FIRST = b'{"timestamp":{"_type_":"datetime_iso","_data_":"'  # then a string
@@ -130,23 +130,25 @@ class FastJSONTranscoder(JSONTranscoder):
             return None
         return self._datetime(found.timestamp._data_), list(astuple(found)[:-2])
 
-    def decode_lean_rows(self, rows: Iterable[tuple[int, str, bytes]], by_topic: Mapping[str, tuple[Any, tuple[str, ...]]],
+    def decode_lean_rows(self, rows: Iterable[tuple[Any, int, str, bytes]],
+                         by_topic: Mapping[str, tuple[Any, tuple[str, ...]]],
                          other: Callable[[int, str, bytes], Any]) -> Iterator[Any]:
-        """For each (version, topic, state) row: `make._make((version, timestamp, *values))` for a row whose topic
-        is in `by_topic` (make, names) and which `decode_lean` reads, else `other(version, topic, state)`.
+        """For each (_, version, topic, state) row (the first column is not read: a bulk read's aggregate position):
+        `make._make((version, timestamp, *values))` for a row whose topic is in `by_topic` (make: a NamedTuple
+        class, names) and which `decode_lean` reads, else `other(version, topic, state)`.
 
         `decode_lean` with its per-row work done once per history: the decoder looked up once per topic, the fields
         unpacked at C speed, and a timestamp equal to the previous row's (the events of one command share it)
         revived once."""
         stamp = self._datetime
         if stamp is None:
-            yield from (other(*row) for row in rows)
+            yield from (other(version, topic, state) for _, version, topic, state in rows)
             return
-        readers = {topic: (make._make, self._lean_decoder_of(names).decode) for topic, (make, names) in by_topic.items()}
-        unset, invalid, prefix = msgspec.UNSET, msgspec.ValidationError, _TIMESTAMP_FIRST
+        readers = {topic: (make, self._lean_decoder_of(names).decode) for topic, (make, names) in by_topic.items()}
+        unset, invalid, prefix, new = msgspec.UNSET, msgspec.ValidationError, _TIMESTAMP_FIRST, tuple.__new__
         last: Any = None
         when: Any = None
-        for version, topic, state in rows:
+        for _, version, topic, state in rows:
             reader = readers.get(topic)
             if reader is not None and state.startswith(prefix):
                 try:
@@ -158,7 +160,7 @@ class FastJSONTranscoder(JSONTranscoder):
                     text = values[-2]._data_
                     if text != last:
                         last, when = text, stamp(text)
-                    yield reader[0]((version, when, *values[:-2]))
+                    yield new(reader[0], (version, when, *values[:-2]))  # what NamedTuple._make does
                     continue
             yield other(version, topic, state)
 

@@ -80,7 +80,7 @@ def account_history(store: AggregateStore, account_ref: str, as_of: datetime | N
     cut = basis == "recorded" and as_of is not None
     described = False
     for event in events:
-        if cut and event.timestamp > as_of:  # type: ignore[operator]  # as_of is set when cut
+        if cut and event.timestamp > as_of:  # as_of is set when cut
             if account is None:  # an as-of before the first event still names the account
                 account = event.mutate(None)
             break
@@ -137,7 +137,7 @@ def _m(account: Any, amount: Decimal) -> str:
 
 
 def _describe(event: Any, after: Any, cycles: _CycleNames,
-              bill_moments: dict[str, datetime]) -> tuple[datetime, str, str, Decimal, dict[str, str]]:
+              bill_moments: Mapping[str, datetime]) -> tuple[datetime, str, str, Decimal, dict[str, str]]:
     """(effective moment, kind, description, signed amount, refs) of one account event."""
     D, at = Decimal, event.timestamp
     if isinstance(event, A.Opened):
