@@ -9,7 +9,6 @@ explanation, the postings that make it up, is `ledger/queries/explain.py`). The 
 from __future__ import annotations
 
 import gc
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -194,11 +193,6 @@ class Figures:
         return at_rated_scale(amount) if figure in _RATED else at_minor_unit(amount, self.book.currency)
 
 
-_pause_lock = threading.Lock()
-_pauses = 0
-_resume = False
-
-
 @contextmanager
 def uncollected() -> Iterator[None]:
     """No garbage collection while building a book (then as the process had it).
@@ -207,21 +201,16 @@ def uncollected() -> Iterator[None]:
     form no cycle: a collection on the way finds nothing to free, yet walks them all (one young-generation pass
     over 50,000 of them took 40-70 ms of an effective-basis as-of of 10,000 events, more than its projection).
     A decorator (what the function allocates is freed by reference counting when it returns, inside the pause:
-    no collection is left due when it ends) or a `with` block. Nested and
-    concurrent pauses count: collection resumes when the last ends, and only if it was on before the first."""
-    global _pauses, _resume
-    with _pause_lock:
-        if _pauses == 0:
-            _resume = gc.isenabled()
-            gc.disable()
-        _pauses += 1
+    no collection is left due when it ends) or a `with` block. Collection comes back only where this pause turned
+    it off: a nested pause leaves it off, and with concurrent queries the one that turned it off turns it back on
+    (another still running may then see a collection: only slower, never collection left off)."""
+    was = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        with _pause_lock:
-            _pauses -= 1
-            if _pauses == 0 and _resume:
-                gc.enable()
+        if was:
+            gc.enable()
 
 
 @uncollected()
