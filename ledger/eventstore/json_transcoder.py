@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -10,6 +11,7 @@ from uuid import UUID
 import msgspec
 import orjson
 from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, Transcoding, TranscodingNotRegisteredError
+from msgspec.structs import astuple
 
 _MARK = b'"_type_":'
 _TIMESTAMP_FIRST = b'{"timestamp":{"_type_":"datetime_iso","_data_":"'  # then a string
@@ -43,10 +45,12 @@ def _plain(node: list[Any] | dict[str, Any]) -> bool:
 
 
 def _lean_decoder(names: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
-    """A decoder of a document's timestamp, class version (if any) and the named fields, each a plain scalar."""
-    fields: list[Any] = [("timestamp", _Stamp), *((name, _Scalar) for name in names),
+    """A decoder of the named fields, each a plain scalar, then a document's timestamp and class version (if any),
+    in that order (`msgspec.structs.astuple` gives the named values first). Its structs are not tracked by the
+    garbage collector (they hold no containers): a long account's history makes thousands."""
+    fields: list[Any] = [*((name, _Scalar) for name in names), ("timestamp", _Stamp),
                          ("class_version", _Scalar | msgspec.UnsetType, msgspec.UNSET)]
-    return msgspec.json.Decoder(msgspec.defstruct("Lean", fields))
+    return msgspec.json.Decoder(msgspec.defstruct("Lean", fields, gc=False))
 
 
 class FastJSONTranscoder(JSONTranscoder):
@@ -118,16 +122,53 @@ class FastJSONTranscoder(JSONTranscoder):
         error, hence None. A document that is not JSON raises, as `decode` does."""
         if self._datetime is None or not data.startswith(_TIMESTAMP_FIRST):
             return None
-        decoder = self._lean_decoders.get(names)
-        if decoder is None:
-            decoder = self._lean_decoders[names] = _lean_decoder(names)
         try:
-            found = decoder.decode(data)
+            found = self._lean_decoder_of(names).decode(data)
         except msgspec.ValidationError:
             return None
         if found.class_version is not msgspec.UNSET:
             return None
-        return self._datetime(found.timestamp._data_), [getattr(found, name) for name in names]
+        return self._datetime(found.timestamp._data_), list(astuple(found)[:-2])
+
+    def decode_lean_rows(self, rows: Iterable[tuple[Any, int, str, bytes]],
+                         by_topic: Mapping[str, tuple[Any, tuple[str, ...]]],
+                         other: Callable[[int, str, bytes], Any]) -> Iterator[Any]:
+        """For each (_, version, topic, state) row (the first column is not read: a bulk read's aggregate position):
+        `make._make((version, timestamp, *values))` for a row whose topic is in `by_topic` (make: a NamedTuple
+        class, names) and which `decode_lean` reads, else `other(version, topic, state)`.
+
+        `decode_lean` with its per-row work done once per history: the decoder looked up once per topic, the fields
+        unpacked at C speed, and a timestamp equal to the previous row's (the events of one command share it)
+        revived once."""
+        stamp = self._datetime
+        if stamp is None:
+            yield from (other(version, topic, state) for _, version, topic, state in rows)
+            return
+        readers = {topic: (make, self._lean_decoder_of(names).decode) for topic, (make, names) in by_topic.items()}
+        unset, invalid, prefix, new = msgspec.UNSET, msgspec.ValidationError, _TIMESTAMP_FIRST, tuple.__new__
+        last: Any = None
+        when: Any = None
+        for _, version, topic, state in rows:
+            reader = readers.get(topic)
+            if reader is not None and state.startswith(prefix):
+                try:
+                    found = reader[1](state)
+                except invalid:
+                    found = None
+                if found is not None and found.class_version is unset:
+                    values = astuple(found)
+                    text = values[-2]._data_
+                    if text != last:
+                        last, when = text, stamp(text)
+                    yield new(reader[0], (version, when, *values[:-2]))  # what NamedTuple._make does
+                    continue
+            yield other(version, topic, state)
+
+    def _lean_decoder_of(self, names: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
+        decoder = self._lean_decoders.get(names)
+        if decoder is None:
+            decoder = self._lean_decoders[names] = _lean_decoder(names)
+        return decoder
 
     def decode_top_level_typed(self, data: bytes, keys: tuple[str, ...]) -> Any:
         """Decode a document whose only typed values can be those of the given top-level keys (an account's snapshot:

@@ -6,7 +6,7 @@ with the tests that pin them, in ledger/aggregates/library_bypasses.py, which ho
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from uuid import UUID
@@ -368,25 +368,18 @@ class LedgerStore(Application):
             if getattr(cls, "class_version", 1) == 1:
                 by_topic[get_topic(cls)] = (make, tuple(make._fields[2:]))  # type: ignore[attr-defined]  # a NamedTuple class
         if self._bulk:
-            rows: Iterator[tuple[int, str, bytes]] = (
-                (version, topic, state) for _, version, topic, state in
-                self.recorder.select_events_after([aggregate_id], [0]))  # type: ignore[attr-defined]
+            rows: Iterable[tuple[Any, int, str, bytes]] = self.recorder.select_events_after(  # type: ignore[attr-defined]
+                [aggregate_id], [0])
         else:
-            rows = ((s.originator_version, s.topic, s.state) for s in self.recorder.select_events(aggregate_id))
+            rows = ((0, s.originator_version, s.topic, s.state) for s in self.recorder.select_events(aggregate_id))
         return self._lean_rows(aggregate_id, rows, by_topic, transcoder, lean)
 
-    def _lean_rows(self, aggregate_id: UUID, rows: Iterator[tuple[int, str, bytes]],
+    def _lean_rows(self, aggregate_id: UUID, rows: Iterable[tuple[Any, int, str, bytes]],
                    by_topic: dict[str, tuple[Callable[..., Any], tuple[str, ...]]], transcoder: FastJSONTranscoder,
                    lean: Mapping[type, Callable[..., Any]]) -> Iterator[Any]:
-        decode_lean, event = transcoder.decode_lean, self._event
-        for version, topic, state in rows:
-            found = by_topic.get(topic)
-            if found is not None:
-                read = decode_lean(state, found[1])
-                if read is not None:
-                    yield found[0](version, read[0], *read[1])
-                    continue
-            yield self._lean_of(event(aggregate_id, version, topic, state), lean)
+        event, lean_of = self._event, self._lean_of
+        return transcoder.decode_lean_rows(
+            rows, by_topic, lambda version, topic, state: lean_of(event(aggregate_id, version, topic, state), lean))
 
     @staticmethod
     def _lean_of(event: Any, lean: Mapping[type, Callable[..., Any]]) -> Any:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from ledger.errors import InvalidInput
 from ledger.ports import AggregateStore, Clock
-from ledger.queries.as_of import Figures, checked, load
+from ledger.queries.as_of import Figures, loaded_for, uncollected
 from ledger.queries.as_of_views import ExplainLine, FigureExplained
 from ledger.queries.postings import BALANCE, CREDIT, PAID_AHEAD, PREPAID, REMAINING, UNBILLED, ZERO, Book, Posting, describe
 
@@ -17,13 +17,13 @@ FIGURES = {"balance": BALANCE, "unbilled": UNBILLED, "paid-ahead": PAID_AHEAD, "
 """The figures `explain` knows (besides a bill number: that bill's remaining amount)."""
 
 
+@uncollected()
 def explain_figure(store: AggregateStore, clock: Clock, account_ref: str, figure: str, as_of: datetime | None = None,
                    basis: str = "recorded") -> FigureExplained:
     """The events that make up one figure at `as_of` (default: now), each with its signed contribution; `figure` is
     one of FIGURES or a bill number (that bill's remaining amount). The lines sum exactly to the figure."""
     moment = as_of or clock()
-    loaded = load(store, account_ref, moment if basis == "recorded" else None)
-    checked(loaded.book, moment, basis)
+    loaded = loaded_for(store, account_ref, moment, basis)
     return explain(loaded.book, Figures(loaded.book, moment, basis), figure)
 
 

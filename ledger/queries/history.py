@@ -8,6 +8,7 @@ what the customer owes. The account's whole state at a moment is `ledger/queries
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -60,7 +61,9 @@ class AccountHistory:
 
 
 def account_history(store: AggregateStore, account_ref: str, as_of: datetime | None = None,
-                    basis: str = "recorded") -> AccountHistory:
+                    basis: str = "recorded", bill_moments: Mapping[str, datetime] | None = None) -> AccountHistory:
+    """The account's history lines up to `as_of` on a basis. `bill_moments` (bill id -> the moment it counts from on
+    the effective basis), when the caller has them (an as-of state's book), saves projecting the account again."""
     if basis not in BASES:
         raise InvalidInput(f"basis must be one of {', '.join(BASES)}, not {basis!r}", basis=basis)
     if as_of is not None and as_of.tzinfo is None:
@@ -69,20 +72,25 @@ def account_history(store: AggregateStore, account_ref: str, as_of: datetime | N
     if not events:
         raise AccountNotFound(f"billing account {account_ref!r} not found", account=account_ref)
     cycles = _CycleNames(store)
-    bill_moments = {bill_id: bill.issued.effective for bill_id, bill in project(events).bills.items()}
+    if bill_moments is None:
+        bill_moments = {bill_id: bill.issued.effective for bill_id, bill in project(events).bills.items()}
     account: Any = None
     raw: list[tuple[datetime, datetime, str, str, Decimal, dict[str, str]]] = []
     state: dict[str, Any] = {}
+    cut = basis == "recorded" and as_of is not None
+    described = False
     for event in events:
+        if cut and event.timestamp > as_of:  # as_of is set when cut
+            if account is None:  # an as-of before the first event still names the account
+                account = event.mutate(None)
+            break
         account = event.mutate(account)
         line = _describe(event, account, cycles, bill_moments)
-        recorded, effective = event.timestamp, line[0]
-        if basis == "recorded" and as_of is not None and recorded > as_of:
-            break
-        if basis == "recorded" or as_of is None or effective <= as_of:
-            raw.append((recorded, effective, *line[1:]))
-        if basis == "recorded" or as_of is None:
-            state = figures(account)
+        described = True
+        if basis == "recorded" or as_of is None or line[0] <= as_of:
+            raw.append((event.timestamp, line[0], *line[1:]))
+    if described and (basis == "recorded" or as_of is None):
+        state = figures(account)  # as the account stood after the last event taken
     if basis == "effective":
         raw.sort(key=lambda r: (r[1], r[0]))
     lines, running = [], ZERO
@@ -129,7 +137,7 @@ def _m(account: Any, amount: Decimal) -> str:
 
 
 def _describe(event: Any, after: Any, cycles: _CycleNames,
-              bill_moments: dict[str, datetime]) -> tuple[datetime, str, str, Decimal, dict[str, str]]:
+              bill_moments: Mapping[str, datetime]) -> tuple[datetime, str, str, Decimal, dict[str, str]]:
     """(effective moment, kind, description, signed amount, refs) of one account event."""
     D, at = Decimal, event.timestamp
     if isinstance(event, A.Opened):

@@ -169,14 +169,16 @@ class Book:
     refunds: list[Refund] = field(default_factory=list)
     statuses: list[tuple[datetime, str, str]] = field(default_factory=list)  # (recorded, status, reason)
     last_recorded: datetime | None = None
+    in_force_by: datetime | None = None  # set: only right on the effective basis up to it (`project`'s in_force_by)
 
 
 class _Projector:
     """Walks one account's events in order (their recording order), keeping what later events refer to."""
 
-    def __init__(self, payment_refs: Mapping[str, str]) -> None:
-        self.book = Book()
+    def __init__(self, payment_refs: Mapping[str, str], horizon: datetime | None = None) -> None:
+        self.book = Book(in_force_by=horizon)
         self.refs = payment_refs
+        self.horizon = horizon  # see `project`'s in_force_by
         self.lots: list[_Lot] = []
         self.seq = 0
         self.money_at: dict[tuple[str, str, str], datetime] = {}  # (payment, target, id) -> when its money got there
@@ -227,6 +229,13 @@ class _Projector:
 
     def charge_applied(self, e: Any) -> None:  # most of a long account's events: kept lean
         kind, charge_id, description = e.charge_type, e.charge_id, e.description
+        if self.horizon is not None:  # see `project`'s in_force_by
+            effective = _instant(e.effective_at)
+            if effective > self.horizon:
+                posting = self.post(e, kind, charge_id, description, effective)
+                if self.book.rating_type != "prepaid":
+                    self.book.entries[charge_id] = posting
+                return
         signed = -D(e.tax_included) if kind == _CREDIT_TYPE else D(e.tax_included)
         text = description  # a charge's text is its description: `describe` adds its kind and id when shown
         if self.book.rating_type == "prepaid":
@@ -272,11 +281,14 @@ class _Projector:
         starts = start_of_day(date.fromisoformat(e.bill_date), book.time_zone)
         effective = max([starts] + [created.effective for _, created in entries])
         amount_due = D(e.amount_due)
-        moves: list[Move] = [(BALANCE, "", D(e.rounding_difference))]
-        moves += [(UNBILLED, entry_id, -entry_amount(created)) for entry_id, created in entries]
-        moves.append((REMAINING, bill_id, amount_due) if amount_due > 0 else (CREDIT, "", -amount_due))
         text = f"bill {number} ({e.run_type}, bill date {e.bill_date}): {len(entries)} entries, amount due {e.amount_due}"
-        issued = self.post(e, "bill", number, text, effective, *moves)
+        if self.horizon is not None and effective > self.horizon:  # not in force by then: no figure reads its moves
+            issued = self.post(e, "bill", number, text, effective)
+        else:
+            moves: list[Move] = [(BALANCE, "", D(e.rounding_difference))]
+            moves += [(UNBILLED, entry_id, -entry_amount(created)) for entry_id, created in entries]
+            moves.append((REMAINING, bill_id, amount_due) if amount_due > 0 else (CREDIT, "", -amount_due))
+            issued = self.post(e, "bill", number, text, effective, *moves)
         book.billed.update(dict.fromkeys(e.entry_ids, issued))
         self.book.bills[bill_id] = Bill(bill_id, number, e.run_type, str(e.cycle_id) if e.cycle_id else None,
                                         e.bill_date, e.payment_due_date, amount_due, issued)
@@ -387,20 +399,45 @@ _HANDLERS = {"Opened": _Projector.opened, "ChargeApplied": _Projector.charge_app
 
 
 def project(events: Iterable[Any], payment_refs: Mapping[str, str] | None = None,
-            until: datetime | None = None) -> Book:
+            until: datetime | None = None, in_force_by: datetime | None = None) -> Book:
     """The book of one account from its stored events (in version order; a ChargeApplied event may come as its
     ChargeFacts). `payment_refs` names payments by their
     external reference (payment id -> reference); `until` stops at the first event recorded after it (enough
-    for the recorded basis)."""
-    projector, handlers = _Projector(payment_refs or {}), _HANDLERS
-    charge, facts = projector.charge_facts, ChargeFacts
+    for the recorded basis).
+
+    `in_force_by` (the effective basis at that moment needs every event, whenever recorded): a charge or a bill
+    in force only after it gets its posting without movements (no amount made), since no figure at a moment up
+    to it can read them: a bill counts from no earlier than its latest entry, and an allocation to a charge from
+    no earlier than the charge. The book says so (`Book.in_force_by`) and answers only such moments."""
+    projector, handlers = _Projector(payment_refs or {}, in_force_by), _HANDLERS
+    book = projector.book
+    postings, entries = book.postings, book.entries
+    append, facts, new, instant, credit = postings.append, ChargeFacts, _new, _instant, _CREDIT_TYPE
     last = None
     for event in events:
-        if type(event) is facts:  # most of a long account's events
-            if until is not None and event[1] > until:
+        if type(event) is facts:  # most of a long account's events: `charge_facts` inlined
+            version, recorded, charge_id, kind, tax_included, effective_at, text = event
+            if until is not None and recorded > until:
                 break
-            charge(event)
             last = event
+            effective = instant(effective_at)
+            if in_force_by is not None and effective > in_force_by:
+                posting = new(Posting, (version, kind, charge_id, text, recorded, effective, ()))
+                append(posting)
+                if book.rating_type != "prepaid":
+                    entries[charge_id] = posting
+                continue
+            signed = D(tax_included)
+            if kind == credit:
+                signed = -signed
+            if book.rating_type == "prepaid":
+                append(new(Posting, (version, kind, charge_id, text, recorded, effective,
+                                     ((BALANCE, "", signed), (PREPAID, "", -signed)) if signed else ())))
+                continue
+            posting = new(Posting, (version, kind, charge_id, text, recorded, effective,
+                                    ((BALANCE, "", signed), (UNBILLED, charge_id, signed)) if signed else ()))
+            append(posting)
+            entries[charge_id] = posting
             continue
         if until is not None and event.timestamp > until:
             break
@@ -408,8 +445,8 @@ def project(events: Iterable[Any], payment_refs: Mapping[str, str] | None = None
         if handler is not None:
             handler(projector, event)
         last = event
-    projector.book.last_recorded = last.timestamp if last is not None else None
-    return projector.book
+    book.last_recorded = last.timestamp if last is not None else None
+    return book
 
 
 def describe(posting: Posting) -> str:

@@ -28,7 +28,7 @@ from ledger.aggregates.entries import CHARGE, CREDIT, PENALTY
 from ledger.errors import AccountNotYetOpen, LedgerError
 from ledger.eventstore.store import project as replay
 from ledger.queries.as_of import Figures, account_as_of, load, state
-from ledger.queries.explain import FIGURES, explain
+from ledger.queries.explain import FIGURES, explain, explain_figure
 from ledger.service import Ledger
 from ledger.settings import Settings
 from tests.support.ledger_factory import (
@@ -233,6 +233,11 @@ def check_history(ledger: Ledger, history: History) -> None:
     for at in sample(checked):  # through the query itself: what the CLI and the API call
         view = account_as_of(store, ledger.now, ref, at, "recorded")
         check_recorded_equals_live(view, live(account_events, at), bills, payments, at)
+        # the query's effective book answers up to its moment only (postings.project's in_force_by): the same state
+        assert account_as_of(store, ledger.now, ref, at, "effective") == state(loaded, Figures(loaded.book, at, "effective"))
+        for figure in ("balance", "credit-balance", "unbilled"):
+            assert explain_figure(store, ledger.now, ref, figure, at, "effective") == explain(
+                loaded.book, Figures(loaded.book, at, "effective"), figure)
     for at in checked:
         for basis in ("recorded", "effective"):
             f = Figures(loaded.book, at, basis)

@@ -21,7 +21,7 @@ from decimal import Decimal
 import pytest
 
 from ledger.errors import AccountNotYetOpen
-from ledger.queries.as_of import account_as_of
+from ledger.queries.as_of import account_as_of, history_as_of
 from ledger.queries.explain import explain_figure
 from ledger.queries.history import account_history
 from ledger.service import Ledger
@@ -183,3 +183,15 @@ def test_the_effective_history_places_the_bill_at_its_bill_date(story: Ledger) -
     history = account_history(story.store, "ACME", None, "effective")
     kinds = [(line.kind, line.effective_at) for line in history.lines]
     assert kinds.index(("bill", at("2026-10-31T23:00"))) == kinds.index(("appliedBillingCharge", at("2026-10-31T20:00"))) + 1
+
+
+def test_the_history_beside_an_as_of_state_is_the_history_read_on_its_own(story: Ledger) -> None:
+    """history_as_of places bills by the as-of book's moments: its lines and state are account_history's own, at
+    every event boundary, on both bases."""
+    moments = [at(t) for t in ("2026-10-01T08:00", "2026-10-05T10:05", "2026-10-20T09:00", "2026-10-31T23:00",
+                               "2026-11-02T06:00", "2026-11-02T09:00", "2026-11-06T10:00", "2026-11-12T08:00")]
+    for moment in moments:
+        for basis in ("recorded", "effective"):
+            found, history = history_as_of(story.store, story.now, "ACME", moment, basis)
+            assert history == account_history(story.store, "ACME", moment, basis), (moment, basis)
+            assert found == account_as_of(story.store, story.now, "ACME", moment, basis)

@@ -206,3 +206,82 @@ def test_explaining_an_unknown_figure_is_invalid_input_naming_the_figures() -> N
     f = script.figures("2026-11-06T00:00:00Z", "recorded")
     with pytest.raises(InvalidInput, match="credit-balance"):
         explain(f.book, f, "ACC-1-00001")
+
+
+# ---------------------------------------------------------------- a book for the effective basis up to a moment
+
+
+def varied() -> AccountScript:
+    script = charged("Europe/Paris")
+    script.charge("late", "3.00", at="2026-10-20T00:00:00Z", recorded="2026-11-05T00:00:00Z")  # backdated
+    script.pay("PRE", "2.00", at="2026-10-08T00:00:00Z", recorded="2026-10-08T00:00:00Z", charge="c1")
+    script.pay("OVER", "30.00", at="2026-10-09T00:00:00Z", recorded="2026-10-09T00:00:00Z")
+    script.bill("2026-11-01", recorded="2026-11-01T12:00:00Z")
+    script.charge("c2", "5.00", at="2026-11-02T00:00:00Z", recorded="2026-11-02T00:00:00Z")
+    script.bill("2026-12-01", recorded="2026-12-01T12:00:00Z")
+    script.refund("R1", "0.50", at="2026-11-01T00:00:00Z", recorded="2026-11-02T12:00:00Z")
+    script.reverse("OVER", at="2026-11-03T00:00:00Z", recorded="2026-11-03T00:00:00Z")
+    return script
+
+
+def test_a_book_up_to_a_moment_gives_the_whole_books_effective_figures_then() -> None:
+    """project(in_force_by=T) leaves out the movements of what is in force only after T: at T, and at every moment
+    before it, the effective figures (totals and per entry and bill) are the whole book's."""
+    from datetime import timedelta
+
+    from ledger.aggregates.billing_account import BillingAccount
+    from ledger.queries.as_of import Figures
+    from ledger.queries.postings import WEIGHT, ChargeFacts, project
+
+    script = varied()
+    refs = {str(pid): ref for ref, (pid, _, _) in script.payments.items()}
+    whole = project(script.events, refs)
+    lean = [ChargeFacts(*(getattr(e, f) for f in ChargeFacts._fields)) if isinstance(e, BillingAccount.ChargeApplied)
+            else e for e in script.events]
+    moments = sorted({p.effective for p in whole.postings} | {p.effective - timedelta(microseconds=1) for p in whole.postings})
+    assert len(moments) > 10
+    for at in moments:
+        book = project(script.events, refs, in_force_by=at)
+        assert project(lean, refs, in_force_by=at) == book  # charges read lean (the query's way) alike
+        assert len([p for p in book.postings if not p.moves]) >= len([p for p in whole.postings if not p.moves])
+        for earlier in (m for m in moments if m <= at):
+            mine, theirs = Figures(book, earlier, "effective"), Figures(whole, earlier, "effective")
+            assert mine.totals == theirs.totals, (at, earlier)
+            assert all(mine.keyed(figure) == theirs.keyed(figure) for figure in WEIGHT), (at, earlier)
+
+
+def test_a_book_up_to_a_moment_refuses_a_later_moment_and_the_recorded_basis() -> None:
+    """It cannot answer what it left out: a moment after its own, or the recorded basis (a programming error)."""
+    from ledger.queries.as_of import Figures
+    from ledger.queries.postings import project
+    from tests.support.account_events import moment
+
+    script = varied()
+    book = project(script.events, in_force_by=moment("2026-11-01T00:00:00Z"))
+    Figures(book, moment("2026-10-31T00:00:00Z"), "effective")
+    with pytest.raises(ValueError, match="effective basis up to"):
+        Figures(book, moment("2026-11-01T00:00:01Z"), "effective")
+    with pytest.raises(ValueError, match="effective basis up to"):
+        Figures(book, moment("2026-10-31T00:00:00Z"), "recorded")
+
+
+def test_a_query_pauses_garbage_collection_and_restores_it_nested_or_not() -> None:
+    """uncollected: off inside (however nested), back as it was after, also when collection was already off."""
+    import gc
+
+    from ledger.queries.as_of import uncollected
+
+    assert gc.isenabled()
+    with uncollected():
+        assert not gc.isenabled()
+        with uncollected():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with uncollected():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
