@@ -196,12 +196,12 @@ class MemoryVault(PersonalDataVault):
 def counted(page: list[UUID], matched: int, offset: int, limit: int) -> DirectoryMatches:
     """The page with its number of matches, `matched` counted up to COUNT_CAP + 1 at least: exact up to the cap;
     past it, exact only when this page is the last one (it is short but not empty: offset + its length), else a
-    lower bound (at least COUNT_CAP + 1, and at least the matches up to this page's end)."""
+    lower bound (at least COUNT_CAP + 1, and at least the matches up to a full page's end)."""
     if matched <= COUNT_CAP:
         return DirectoryMatches(page, matched, True)
     if 0 < len(page) < limit:
         return DirectoryMatches(page, offset + len(page), True)
-    return DirectoryMatches(page, max(COUNT_CAP + 1, offset + len(page)), False)
+    return DirectoryMatches(page, max(COUNT_CAP + 1, offset + len(page)) if page else COUNT_CAP + 1, False)
 
 
 def ranked(rows: Iterable[tuple[UUID, str, str, str]], pattern: str, limit: int, offset: int,
@@ -302,6 +302,7 @@ class PostgresVault(PersonalDataVault):
         self.conn = psycopg.connect(url, autocommit=True)
         if schema:
             self.conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
+        self.conn.execute("SET max_parallel_workers_per_gather = 0")  # short searches: no worker start-up
         self.conn.execute(f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (customer_id uuid PRIMARY KEY, wrapped bytea NOT NULL)")
         self.conn.execute(f"CREATE TABLE IF NOT EXISTS {DIRECTORY_TABLE} (customer_id uuid PRIMARY KEY, "
                           "customer_ref text NOT NULL, search_text text NOT NULL, sort_name text NOT NULL)")
@@ -346,6 +347,14 @@ class PostgresVault(PersonalDataVault):
             self.conn.execute(f"ANALYZE {DIRECTORY_TABLE}")
             self._analyzed_at, self._indexed = self._rows(), 0
 
+    def _ordered(self, branches: list[tuple[str, list[Any]]], narrow: str, narrow_args: list[Any],
+                 upto: int) -> list[Any]:
+        """The first `upto` rows (id, sort_name, customer_ref) of the union of the branches, in search order."""
+        query = " UNION ALL ".join(f"(SELECT customer_id, sort_name, customer_ref FROM {DIRECTORY_TABLE} WHERE "
+                                   f"{where}{narrow} ORDER BY {_ORDER} LIMIT {upto})" for where, _ in branches)
+        return self.conn.execute(f"SELECT customer_id FROM ({query}) AS found ORDER BY {_ORDER} LIMIT {upto}",
+                                 [a for _, args in branches for a in args + narrow_args], prepare=False).fetchall()
+
     def _rows(self) -> int:
         """The directory's row count as the statistics have it (0 before the first ANALYZE)."""
         row = self.conn.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", (DIRECTORY_TABLE,)).fetchone()
@@ -382,13 +391,13 @@ class PostgresVault(PersonalDataVault):
         # other groups: their few matches sorted, or (when they are many) that index walked until the page is full
         upto, like = offset + limit, f"{_like(pattern)}%"
         other = "(" + " OR ".join(starts[at] for at in EXACT) + f") AND NOT {starts[2]}"
-        branches = [(0, starts[2], [like]), (0, other, [like] * (len(EXACT) + 1)),
-                    (1, f"{contains} AND NOT {prefix}", contains_args + prefix_args)] if pattern else [(0, "TRUE", [])]
-        query = " UNION ALL ".join(f"(SELECT customer_id, {group} AS g, sort_name, customer_ref FROM {DIRECTORY_TABLE} "
-                                   f"WHERE {where}{narrow} ORDER BY {_ORDER} LIMIT {upto})" for group, where, _ in branches)
-        page = run(f"SELECT customer_id FROM ({query}) AS found ORDER BY g, {_ORDER} LIMIT {limit} OFFSET {offset}",
-                   [a for _, _, args in branches for a in args + narrow_args])
-        return counted([r[0] for r in page], len(rows), offset, limit)
+        first = [(starts[2], [like]), (other, [like] * (len(EXACT) + 1))] if pattern else [("TRUE", [])]
+        found = self._ordered(first, narrow, narrow_args, upto)
+        if len(found) < upto and pattern:  # the prefix matches do not fill the page: the substring ones next
+            found += self._ordered([(f"{contains} AND NOT {prefix}", contains_args + prefix_args)], narrow, narrow_args,
+                                   upto - len(found))
+        page = [r[0] for r in found[offset:upto]]
+        return counted(page, len(rows), offset, limit)
 
     def close(self) -> None:
         self.conn.close()
