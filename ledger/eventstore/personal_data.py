@@ -39,7 +39,7 @@ FIELDS = {"customer_id": 1, "name": 2, "email": 3, "phone": 4}
 EXACT = (1, 3, 4)
 """The fields whose whole value identifies a customer (id, email, phone): a search text equal to one answers only
 the customers it equals (an exact lookup, before any substring search)."""
-COUNT_CAP = 1_000
+COUNT_CAP = 500
 """The number of matches is counted up to this many; past it a search answers a lower bound (total_exact False)."""
 SEP = "\x1f"
 _PREFIX = "v1."
@@ -287,6 +287,9 @@ _KEY = {1: "split_part(search_text, E'\\x1f', 1)", 2: "sort_name", 3: "split_par
 _ORDER = 'sort_name COLLATE "C", customer_ref COLLATE "C"'
 """Search order (code point order on every backend, as Python and SQLite compare); its index also serves name
 prefixes."""
+DENSE = 0.5
+"""A search the planner expects to match at least this share of the directory counts by a scan that stops at the
+cap; any other by the trigram index."""
 ANALYZE_AFTER = 1_000
 """The directory's statistics are refreshed after this many rows written (or 10% of its rows, when more)."""
 
@@ -322,6 +325,7 @@ class PostgresVault(PersonalDataVault):
             pass
         self._analyzed_at = self._rows()
         self._indexed = 0
+        self._scan_allowed = True
 
     def _load_key(self, owner: UUID) -> bytes | None:
         row = self.conn.execute(f"SELECT wrapped FROM {KEYS_TABLE} WHERE customer_id = %s", (owner,)).fetchone()
@@ -346,6 +350,11 @@ class PostgresVault(PersonalDataVault):
             # them fresh after bulk loads without waiting for autovacuum (as autovacuum would, at 10% new rows)
             self.conn.execute(f"ANALYZE {DIRECTORY_TABLE}")
             self._analyzed_at, self._indexed = self._rows(), 0
+
+    def _scans(self, allowed: bool) -> None:
+        if allowed != self._scan_allowed:
+            self.conn.execute(f"SET enable_seqscan = {'on' if allowed else 'off'}")
+            self._scan_allowed = allowed
 
     def _ordered(self, branches: list[tuple[str, list[Any]]], narrow: str, narrow_args: list[Any],
                  upto: int) -> list[Any]:
@@ -378,9 +387,18 @@ class PostgresVault(PersonalDataVault):
             if exact:
                 return DirectoryMatches([r[0] for r in exact[offset:offset + limit]], len(exact), True)
         starts = {at: f"{_KEY[at]} LIKE %s" for at in _KEY}
-        contains, prefix = "search_text LIKE %s", "(" + " OR ".join(starts.values()) + ")"
+        # under 3 characters there is no trigram to look up (the trigram index would be read whole): a scan instead,
+        # which stops early as such short texts match many
+        contains = "search_text LIKE %s" if len(pattern) >= 3 else "(search_text || '') LIKE %s"
+        prefix = "(" + " OR ".join(starts.values()) + ")"
         contains_args, prefix_args = [f"%{_like(pattern)}%"], [f"{_like(pattern)}%"] * len(_KEY)
-        # every match up to the cap (trigram index, or a scan that stops at the cap when matches are many), ranked here
+        # every match up to the cap, ranked here: by the trigram index, or by a scan that stops at the cap when the
+        # planner expects most rows to match (a scan is never left to the planner's choice otherwise: one that stops
+        # at the cap still reads most of the table when fewer match and are stored together at its end)
+        if len(pattern) >= 3 and self._analyzed_at:
+            plan = run(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {DIRECTORY_TABLE} WHERE {contains}{narrow}",
+                       contains_args + narrow_args)[0][0][0]["Plan"]
+            self._scans(plan["Plan Rows"] >= self._analyzed_at * DENSE)
         rows = run(f"SELECT customer_id, {prefix}, sort_name, customer_ref FROM {DIRECTORY_TABLE} WHERE {contains}"
                    f"{narrow} LIMIT {COUNT_CAP + 1}", prefix_args + contains_args + narrow_args)
         if len(rows) <= COUNT_CAP:

@@ -248,7 +248,7 @@ def list_customers(
         email: Annotated[str | None, Query(max_length=320, description=f"email address {_SEARCH}")] = None,
         phone: Annotated[str | None, Query(max_length=40, description=f"phone number {_SEARCH}")] = None) -> Json:
     """Customers, prefix matches first then by name (erased customers are not listed); a whole id, email or phone
-    finds only the customers it equals. The number of matches is counted up to 1,000: past it X-Total-Count is left
+    finds only the customers it equals. The number of matches is counted up to 500: past it X-Total-Count is left
     out and X-Total-Count-Lower-Bound says how many at least match (exact again on the last page)."""
     views, total, exact = find_customers(svc.reads, svc.personal, {"customer_id": id_, "name": name, "email": email,
                                                             "phone": phone},
