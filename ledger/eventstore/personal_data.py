@@ -356,13 +356,13 @@ class PostgresVault(PersonalDataVault):
             self.conn.execute(f"SET enable_seqscan = {'on' if allowed else 'off'}")
             self._scan_allowed = allowed
 
-    def _ordered(self, branches: list[tuple[str, list[Any]]], narrow: str, narrow_args: list[Any],
+    def _ordered(self, branches: list[tuple[int, str, list[Any]]], narrow: str, narrow_args: list[Any],
                  upto: int) -> list[Any]:
-        """The first `upto` rows (id, sort_name, customer_ref) of the union of the branches, in search order."""
-        query = " UNION ALL ".join(f"(SELECT customer_id, sort_name, customer_ref FROM {DIRECTORY_TABLE} WHERE "
-                                   f"{where}{narrow} ORDER BY {_ORDER} LIMIT {upto})" for where, _ in branches)
-        return self.conn.execute(f"SELECT customer_id FROM ({query}) AS found ORDER BY {_ORDER} LIMIT {upto}",
-                                 [a for _, args in branches for a in args + narrow_args], prepare=False).fetchall()
+        """The first `upto` ids of the union of the branches (group, condition, arguments), by group then name."""
+        query = " UNION ALL ".join(f"(SELECT customer_id, {group} AS g, sort_name, customer_ref FROM {DIRECTORY_TABLE} "
+                                   f"WHERE {where}{narrow} ORDER BY {_ORDER} LIMIT {upto})" for group, where, _ in branches)
+        return self.conn.execute(f"SELECT customer_id FROM ({query}) AS found ORDER BY g, {_ORDER} LIMIT {upto}",
+                                 [a for _, _, args in branches for a in args + narrow_args], prepare=False).fetchall()
 
     def _rows(self) -> int:
         """The directory's row count as the statistics have it (0 before the first ANALYZE)."""
@@ -399,22 +399,24 @@ class PostgresVault(PersonalDataVault):
             plan = run(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {DIRECTORY_TABLE} WHERE {contains}{narrow}",
                        contains_args + narrow_args)[0][0][0]["Plan"]
             self._scans(plan["Plan Rows"] >= self._analyzed_at * DENSE)
-        rows = run(f"SELECT customer_id, {prefix}, sort_name, customer_ref FROM {DIRECTORY_TABLE} WHERE {contains}"
-                   f"{narrow} LIMIT {COUNT_CAP + 1}", prefix_args + contains_args + narrow_args)
+        upto = offset + limit
+        # with them, how many start with the text, up to the page's end (do the substring matches reach the page?)
+        starting = f"(SELECT count(*) FROM (SELECT 1 FROM {DIRECTORY_TABLE} WHERE {prefix}{narrow} LIMIT {upto}) AS p)"
+        rows = run(f"SELECT customer_id, {prefix}, sort_name, customer_ref, {starting} FROM {DIRECTORY_TABLE} WHERE "
+                   f"{contains}{narrow} LIMIT {COUNT_CAP + 1}",
+                   prefix_args + prefix_args + narrow_args + contains_args + narrow_args)
         if len(rows) <= COUNT_CAP:
             rows.sort(key=lambda r: (not r[1], r[2], r[3]))
             return DirectoryMatches([r[0] for r in rows[offset:offset + limit]], len(rows), True)
         # more than the cap: each group's first rows in name order, then the page of them; not counted further.
         # Names starting with the text are a range of the (sort_name, customer_ref) index, so already in order; the
         # other groups: their few matches sorted, or (when they are many) that index walked until the page is full
-        upto, like = offset + limit, f"{_like(pattern)}%"
+        like = f"{_like(pattern)}%"
         other = "(" + " OR ".join(starts[at] for at in EXACT) + f") AND NOT {starts[2]}"
-        first = [(starts[2], [like]), (other, [like] * (len(EXACT) + 1))] if pattern else [("TRUE", [])]
-        found = self._ordered(first, narrow, narrow_args, upto)
-        if len(found) < upto and pattern:  # the prefix matches do not fill the page: the substring ones next
-            found += self._ordered([(f"{contains} AND NOT {prefix}", contains_args + prefix_args)], narrow, narrow_args,
-                                   upto - len(found))
-        page = [r[0] for r in found[offset:upto]]
+        branches = [(0, starts[2], [like]), (0, other, [like] * (len(EXACT) + 1))] if pattern else [(0, "TRUE", [])]
+        if rows[0][4] < upto and pattern:  # the prefix matches do not fill the page: the substring ones next
+            branches.append((1, f"{contains} AND NOT {prefix}", contains_args + prefix_args))
+        page = [r[0] for r in self._ordered(branches, narrow, narrow_args, upto)[offset:upto]]
         return counted(page, len(rows), offset, limit)
 
     def close(self) -> None:
