@@ -371,7 +371,7 @@ class PostgresVault(PersonalDataVault):
 
     def _find(self, pattern: str, limit: int, offset: int, fields: Mapping[int, str],
               within: Collection[UUID] | None) -> DirectoryMatches:
-        narrow, narrow_args = "", []
+        narrow, narrow_args = "", list[Any]()
         for at, value in fields.items():
             narrow += f" AND {_KEY[at]} LIKE %s"
             narrow_args.append(f"%{_like(value)}%")
