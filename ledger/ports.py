@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
@@ -116,6 +116,15 @@ class BatchStore(AggregateStore, Protocol):
     def retrying(self, attempt: Callable[[], R], attempts: int) -> R: ...
 
 
+class DirectoryMatches(NamedTuple):
+    """One page of a directory search: the customers' ids in order, and how many match. `total_exact` False: more
+    than the count cap match and `total` is a lower bound (at least that many), not the number."""
+
+    ids: list[UUID]
+    total: int
+    total_exact: bool
+
+
 class PersonalData(Protocol):
     """The personal-data vault: seals personal values with a key per customer, opens them (None once erased),
     erases by destroying the key, and keeps the directory customer search reads."""
@@ -128,7 +137,8 @@ class PersonalData(Protocol):
 
     def index(self, owner: UUID, entry: Mapping[str, str]) -> None: ...
 
-    def search(self, text: str, limit: int, offset: int) -> tuple[list[UUID], int]: ...
+    def search(self, text: str, limit: int, offset: int, *, fields: Mapping[str, str] | None = None,
+               within: Collection[UUID] | None = None) -> DirectoryMatches: ...
 
 
 class HandlerContext(Protocol):

@@ -64,7 +64,8 @@ def do_show(app: App, a: argparse.Namespace) -> Outcome:
 def do_search(app: App, a: argparse.Namespace) -> Outcome:
     page = search_customers(app.ledger.store, app.ledger.personal, a.text, limit=a.limit, offset=a.offset).to_dict()
     rows = [[c["customer_id"], c["name"], _first(c, "email"), _first(c, "phone"), c["status"]] for c in page["customers"]]
-    head = f"{page['total']} customer(s) match {page['query']!r}; showing {page['offset'] + 1 if rows else 0}" \
+    many = f"{page['total']}" if page["total_exact"] else f"at least {page['total']:,}"
+    head = f"{many} customer(s) match {page['query']!r}; showing {page['offset'] + 1 if rows else 0}" \
            f"-{page['offset'] + len(rows)}"
     return Outcome(page, head + ("\n" + table(["CUSTOMER", "NAME", "EMAIL", "PHONE", "STATUS"], rows) if rows else ""))
 

@@ -19,7 +19,7 @@ import base64
 import os
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -29,10 +29,19 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.aggregates.search_text import fold
 from ledger.errors import PersonalDataUnavailable
+from ledger.ports import DirectoryMatches
 
 KEYS_TABLE = "ledger_customer_keys"
 DIRECTORY_TABLE = "ledger_customer_directory"
 SEARCHED = ("customer_ref", "name", "email", "phone")
+FIELDS = {"customer_id": 1, "name": 2, "email": 3, "phone": 4}
+"""The fields a search may be narrowed to, by their place in the directory's search text (1-based, as split_part)."""
+EXACT = (1, 3, 4)
+"""The fields whose whole value identifies a customer (id, email, phone): a search text equal to one answers only
+the customers it equals (an exact lookup, before any substring search)."""
+COUNT_CAP = 500
+"""The number of matches is counted up to this many; past it a search answers a lower bound (total_exact False)."""
+SEP = "\x1f"
 _PREFIX = "v1."
 
 
@@ -72,7 +81,8 @@ class PersonalDataVault:
     def _upsert_entry(self, owner: UUID, ref: str, text: str, sort: str) -> None:
         raise NotImplementedError
 
-    def _find(self, pattern: str, limit: int, offset: int) -> tuple[list[UUID], int]:
+    def _find(self, pattern: str, limit: int, offset: int, fields: Mapping[int, str],
+              within: Collection[UUID] | None) -> DirectoryMatches:
         raise NotImplementedError
 
     # ------------------------------------------------------------ keys
@@ -141,10 +151,16 @@ class PersonalDataVault:
         text = "\x1f".join(fold(entry.get(name) or "") for name in SEARCHED)
         self._upsert_entry(owner, entry.get("customer_ref", ""), text, fold(entry.get("name") or ""))
 
-    def search(self, text: str, limit: int, offset: int) -> tuple[list[UUID], int]:
-        """Customers whose id, name, email or phone contains `text` (case and accents ignored), prefix matches first,
-        then by name: one page of ids and the number of matches."""
-        return self._find(fold(text).strip(), limit, offset)
+    def search(self, text: str, limit: int, offset: int, *, fields: Mapping[str, str] | None = None,
+               within: Collection[UUID] | None = None) -> DirectoryMatches:
+        """Customers whose id, name, email or phone contains `text` (case and accents ignored), those with a field
+        starting with it first, then by name and id; when `text` is a whole customer id, email or phone, only the
+        customers it equals. `fields` narrows to customers whose named field (FIELDS) also contains its text;
+        `within`: only these customers. One page of ids and the number of matches, exact up to COUNT_CAP (past it
+        a lower bound, unless this page is the last: see `counted`)."""
+        narrowed = {FIELDS[name]: fold(value).strip() for name, value in (fields or {}).items() if fold(value).strip()}
+        return self._find(fold(text).strip(), max(1, limit), max(0, offset), narrowed,
+                          None if within is None else set(within))
 
     def close(self) -> None:
         pass
@@ -171,15 +187,41 @@ class MemoryVault(PersonalDataVault):
     def _upsert_entry(self, owner: UUID, ref: str, text: str, sort: str) -> None:
         self.entries[owner] = (ref, text, sort)
 
-    def _find(self, pattern: str, limit: int, offset: int) -> tuple[list[UUID], int]:
-        hits = [(not _starts(text, pattern), sort, ref, owner) for owner, (ref, text, sort) in self.entries.items()
-                if pattern in text]
-        hits.sort()
-        return [h[3] for h in hits[offset:offset + limit]], len(hits)
+    def _find(self, pattern: str, limit: int, offset: int, fields: Mapping[int, str],
+              within: Collection[UUID] | None) -> DirectoryMatches:
+        return ranked(((owner, ref, text, sort) for owner, (ref, text, sort) in self.entries.items()), pattern, limit,
+                      offset, fields, within)
 
 
-def _starts(text: str, pattern: str) -> bool:
-    return any(part.startswith(pattern) for part in text.split("\x1f"))
+def counted(page: list[UUID], matched: int, offset: int, limit: int) -> DirectoryMatches:
+    """The page with its number of matches, `matched` counted up to COUNT_CAP + 1 at least: exact up to the cap;
+    past it, exact only when this page is the last one (it is short but not empty: offset + its length), else a
+    lower bound (at least COUNT_CAP + 1, and at least the matches up to a full page's end)."""
+    if matched <= COUNT_CAP:
+        return DirectoryMatches(page, matched, True)
+    if 0 < len(page) < limit:
+        return DirectoryMatches(page, offset + len(page), True)
+    return DirectoryMatches(page, max(COUNT_CAP + 1, offset + len(page)) if page else COUNT_CAP + 1, False)
+
+
+def ranked(rows: Iterable[tuple[UUID, str, str, str]], pattern: str, limit: int, offset: int,
+           fields: Mapping[int, str], within: Collection[UUID] | None) -> DirectoryMatches:
+    """The search over directory rows (owner, customer_ref, search_text, sort_name) in Python: memory and SQLite
+    (which narrows the rows with LIKE first); PostgresVault answers the same from its indexes."""
+    hits, exact = [], []
+    for owner, ref, text, sort in rows:
+        parts = text.split(SEP)
+        if pattern not in text or any(value not in parts[at - 1] for at, value in fields.items()) \
+                or (within is not None and owner not in within):
+            continue
+        if pattern and any(parts[at - 1] == pattern for at in EXACT):
+            exact.append((sort, ref, owner))
+        hits.append((not any(part.startswith(pattern) for part in parts), sort, ref, owner))
+    if exact:
+        exact.sort()
+        return DirectoryMatches([e[2] for e in exact[offset:offset + limit]], len(exact), True)
+    hits.sort()
+    return counted([h[3] for h in hits[offset:offset + limit]], len(hits), offset, limit)
 
 
 def _like(pattern: str) -> str:
@@ -218,15 +260,11 @@ class SqliteVault(PersonalDataVault):
                           "customer_ref = excluded.customer_ref, search_text = excluded.search_text, "
                           "sort_name = excluded.sort_name", (str(owner), ref, text, sort))
 
-    def _find(self, pattern: str, limit: int, offset: int) -> tuple[list[UUID], int]:
-        like, prefix = f"%{_like(pattern)}%", f"{_like(pattern)}%"
-        where = f"FROM {DIRECTORY_TABLE} WHERE search_text LIKE ? ESCAPE '\\'"
-        total = self.conn.execute(f"SELECT COUNT(*) {where}", (like,)).fetchone()[0]
-        rows = self.conn.execute(
-            f"SELECT customer_id {where} ORDER BY (search_text NOT LIKE ? ESCAPE '\\' AND search_text NOT LIKE ? "
-            "ESCAPE '\\'), sort_name, customer_ref LIMIT ? OFFSET ?",
-            (like, prefix, f"%\x1f{_like(pattern)}%", limit, offset)).fetchall()
-        return [UUID(r[0]) for r in rows], int(total)
+    def _find(self, pattern: str, limit: int, offset: int, fields: Mapping[int, str],
+              within: Collection[UUID] | None) -> DirectoryMatches:
+        rows = self.conn.execute(f"SELECT customer_id, customer_ref, search_text, sort_name FROM {DIRECTORY_TABLE} "
+                                 "WHERE search_text LIKE ? ESCAPE '\\'", (f"%{_like(pattern)}%",))
+        return ranked(((UUID(r[0]), r[1], r[2], r[3]) for r in rows), pattern, limit, offset, fields, within)
 
     def close(self) -> None:
         self.conn.close()
@@ -243,6 +281,19 @@ class _sqlite_transaction:  # noqa: N801
         self.conn.execute("ROLLBACK" if kind else "COMMIT")
 
 
+_KEY = {1: "split_part(search_text, E'\\x1f', 1)", 2: "sort_name", 3: "split_part(search_text, E'\\x1f', 3)",
+        4: "split_part(search_text, E'\\x1f', 4)"}
+"""Each searched field of a PostgreSQL directory row (btree-indexed: text_pattern_ops, for = and LIKE 'text%')."""
+_ORDER = 'sort_name COLLATE "C", customer_ref COLLATE "C"'
+"""Search order (code point order on every backend, as Python and SQLite compare); its index also serves name
+prefixes."""
+DENSE = 0.5
+"""A search the planner expects to match at least this share of the directory counts by a scan that stops at the
+cap; any other by the trigram index."""
+ANALYZE_AFTER = 1_000
+"""The directory's statistics are refreshed after this many rows written (or 10% of its rows, when more)."""
+
+
 class PostgresVault(PersonalDataVault):
     """Keys and directory in tables of the event store's PostgreSQL schema; the directory has a trigram index."""
 
@@ -254,15 +305,27 @@ class PostgresVault(PersonalDataVault):
         self.conn = psycopg.connect(url, autocommit=True)
         if schema:
             self.conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
+        self.conn.execute("SET max_parallel_workers_per_gather = 0")  # short searches: no worker start-up
         self.conn.execute(f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (customer_id uuid PRIMARY KEY, wrapped bytea NOT NULL)")
         self.conn.execute(f"CREATE TABLE IF NOT EXISTS {DIRECTORY_TABLE} (customer_id uuid PRIMARY KEY, "
                           "customer_ref text NOT NULL, search_text text NOT NULL, sort_name text NOT NULL)")
+        for name, on in (("ref", f"({_KEY[1]}) text_pattern_ops"), ("email", f"({_KEY[3]}) text_pattern_ops"),
+                         ("phone", f"({_KEY[4]}) text_pattern_ops"), ("order", _ORDER)):
+            self.conn.execute(f"CREATE INDEX IF NOT EXISTS {DIRECTORY_TABLE}_{name} ON {DIRECTORY_TABLE} ({on})")
         try:
             self.conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
             self.conn.execute(f"CREATE INDEX IF NOT EXISTS {DIRECTORY_TABLE}_trgm ON {DIRECTORY_TABLE} "
-                              "USING gin (search_text public.gin_trgm_ops)")
+                              "USING gin (search_text public.gin_trgm_ops) WITH (fastupdate = off)")
+            options = self.conn.execute("SELECT reloptions FROM pg_class WHERE oid = to_regclass(%s)",
+                                        (f"{DIRECTORY_TABLE}_trgm",)).fetchone()
+            if options is not None and "fastupdate=off" not in (options[0] or []):  # made before fastupdate was off
+                self.conn.execute(f"ALTER INDEX {DIRECTORY_TABLE}_trgm SET (fastupdate = off)")
+                self.conn.execute("SELECT public.gin_clean_pending_list(to_regclass(%s))", (f"{DIRECTORY_TABLE}_trgm",))
         except psycopg.Error:  # no pg_trgm on this server: search still works, by a sequential scan
             pass
+        self._analyzed_at = self._rows()
+        self._indexed = 0
+        self._scan_allowed = True
 
     def _load_key(self, owner: UUID) -> bytes | None:
         row = self.conn.execute(f"SELECT wrapped FROM {KEYS_TABLE} WHERE customer_id = %s", (owner,)).fetchone()
@@ -281,16 +344,80 @@ class PostgresVault(PersonalDataVault):
         self.conn.execute(f"INSERT INTO {DIRECTORY_TABLE} VALUES (%s, %s, %s, %s) ON CONFLICT (customer_id) DO UPDATE "
                           "SET customer_ref = excluded.customer_ref, search_text = excluded.search_text, "
                           "sort_name = excluded.sort_name", (owner, ref, text, sort))
+        self._indexed += 1
+        if self._indexed > max(ANALYZE_AFTER, self._analyzed_at // 10):
+            # the planner picks between the trigram index and the ordered walk by the directory's statistics: keep
+            # them fresh after bulk loads without waiting for autovacuum (as autovacuum would, at 10% new rows)
+            self.conn.execute(f"ANALYZE {DIRECTORY_TABLE}")
+            self._analyzed_at, self._indexed = self._rows(), 0
 
-    def _find(self, pattern: str, limit: int, offset: int) -> tuple[list[UUID], int]:
-        like = f"%{_like(pattern)}%"
-        where = f"FROM {DIRECTORY_TABLE} WHERE search_text LIKE %s"
-        total = self.conn.execute(f"SELECT COUNT(*) {where}", (like,)).fetchone()[0]  # type: ignore[index]
-        rows = self.conn.execute(
-            f"SELECT customer_id {where} ORDER BY (search_text NOT LIKE %s AND search_text NOT LIKE %s), sort_name, "
-            "customer_ref LIMIT %s OFFSET %s",
-            (like, f"{_like(pattern)}%", f"%\x1f{_like(pattern)}%", limit, offset)).fetchall()
-        return [r[0] for r in rows], int(total)
+    def _scans(self, allowed: bool) -> None:
+        if allowed != self._scan_allowed:
+            self.conn.execute(f"SET enable_seqscan = {'on' if allowed else 'off'}")
+            self._scan_allowed = allowed
+
+    def _ordered(self, branches: list[tuple[int, str, list[Any]]], narrow: str, narrow_args: list[Any],
+                 upto: int) -> list[Any]:
+        """The first `upto` ids of the union of the branches (group, condition, arguments), by group then name."""
+        query = " UNION ALL ".join(f"(SELECT customer_id, {group} AS g, sort_name, customer_ref FROM {DIRECTORY_TABLE} "
+                                   f"WHERE {where}{narrow} ORDER BY {_ORDER} LIMIT {upto})" for group, where, _ in branches)
+        return self.conn.execute(f"SELECT customer_id FROM ({query}) AS found ORDER BY g, {_ORDER} LIMIT {upto}",
+                                 [a for _, _, args in branches for a in args + narrow_args], prepare=False).fetchall()
+
+    def _rows(self) -> int:
+        """The directory's row count as the statistics have it (0 before the first ANALYZE)."""
+        row = self.conn.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", (DIRECTORY_TABLE,)).fetchone()
+        return max(0, int(row[0])) if row and row[0] is not None else 0
+
+    def _find(self, pattern: str, limit: int, offset: int, fields: Mapping[int, str],
+              within: Collection[UUID] | None) -> DirectoryMatches:
+        narrow, narrow_args = "", list[Any]()
+        for at, value in fields.items():
+            narrow += f" AND {_KEY[at]} LIKE %s"
+            narrow_args.append(f"%{_like(value)}%")
+        if within is not None:
+            narrow += " AND customer_id = ANY(%s)"
+            narrow_args.append(list(within))
+        def run(query: str, args: list[Any]) -> list[Any]:  # never a prepared statement: its generic plan cannot
+            return self.conn.execute(query, args, prepare=False).fetchall()  # use a LIKE pattern's prefix or trigrams
+
+        if pattern:  # a whole id, email or phone: an equality lookup on their btree indexes, no trigram
+            exact = run(f"SELECT customer_id FROM {DIRECTORY_TABLE} WHERE ({' OR '.join(f'{_KEY[at]} = %s' for at in EXACT)})"
+                        f"{narrow} ORDER BY {_ORDER}", [pattern] * len(EXACT) + narrow_args)
+            if exact:
+                return DirectoryMatches([r[0] for r in exact[offset:offset + limit]], len(exact), True)
+        starts = {at: f"{_KEY[at]} LIKE %s" for at in _KEY}
+        # under 3 characters there is no trigram to look up (the trigram index would be read whole): a scan instead,
+        # which stops early as such short texts match many
+        contains = "search_text LIKE %s" if len(pattern) >= 3 else "(search_text || '') LIKE %s"
+        prefix = "(" + " OR ".join(starts.values()) + ")"
+        contains_args, prefix_args = [f"%{_like(pattern)}%"], [f"{_like(pattern)}%"] * len(_KEY)
+        # every match up to the cap, ranked here: by the trigram index, or by a scan that stops at the cap when the
+        # planner expects most rows to match (a scan is never left to the planner's choice otherwise: one that stops
+        # at the cap still reads most of the table when fewer match and are stored together at its end)
+        if len(pattern) >= 3 and self._analyzed_at:
+            plan = run(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {DIRECTORY_TABLE} WHERE {contains}{narrow}",
+                       contains_args + narrow_args)[0][0][0]["Plan"]
+            self._scans(plan["Plan Rows"] >= self._analyzed_at * DENSE)
+        upto = offset + limit
+        # with them, how many start with the text, up to the page's end (do the substring matches reach the page?)
+        starting = f"(SELECT count(*) FROM (SELECT 1 FROM {DIRECTORY_TABLE} WHERE {prefix}{narrow} LIMIT {upto}) AS p)"
+        rows = run(f"SELECT customer_id, {prefix}, sort_name, customer_ref, {starting} FROM {DIRECTORY_TABLE} WHERE "
+                   f"{contains}{narrow} LIMIT {COUNT_CAP + 1}",
+                   prefix_args + prefix_args + narrow_args + contains_args + narrow_args)
+        if len(rows) <= COUNT_CAP:
+            rows.sort(key=lambda r: (not r[1], r[2], r[3]))
+            return DirectoryMatches([r[0] for r in rows[offset:offset + limit]], len(rows), True)
+        # more than the cap: each group's first rows in name order, then the page of them; not counted further.
+        # Names starting with the text are a range of the (sort_name, customer_ref) index, so already in order; the
+        # other groups: their few matches sorted, or (when they are many) that index walked until the page is full
+        like = f"{_like(pattern)}%"
+        other = "(" + " OR ".join(starts[at] for at in EXACT) + f") AND NOT {starts[2]}"
+        branches = [(0, starts[2], [like]), (0, other, [like] * (len(EXACT) + 1))] if pattern else [(0, "TRUE", [])]
+        if rows[0][4] < upto and pattern:  # the prefix matches do not fill the page: the substring ones next
+            branches.append((1, f"{contains} AND NOT {prefix}", contains_args + prefix_args))
+        page = [r[0] for r in self._ordered(branches, narrow, narrow_args, upto)[offset:upto]]
+        return counted(page, len(rows), offset, limit)
 
     def close(self) -> None:
         self.conn.close()

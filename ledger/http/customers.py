@@ -19,7 +19,7 @@ from ledger.http.auth import Caller
 from ledger.http.deps import Allowed, Services
 from ledger.http.errors import error_responses
 from ledger.http.idempotency import Once
-from ledger.http.tmf import LISTED, Extensible, Fields, Json, Paging, Resource, Tmf, again, dump, merge_patch_body, one
+from ledger.http.tmf import BOUNDED, Extensible, Fields, Json, Paging, Resource, Tmf, again, dump, merge_patch_body, one
 from ledger.queries.customers import CustomerView, customer_view, customers_of_accounts, find_customers
 
 router = APIRouter(prefix=CUSTOMER_API, tags=["TMF629 Customer Management"])
@@ -235,18 +235,20 @@ def create_customer(svc: Services, caller: Allowed, once: Once, body: CustomerCr
 
 
 @router.get("/customer", name="customer.list", response_model=list[Customer],
-            responses={**LISTED, **error_responses(400, 401, 403)})
+            responses={**BOUNDED, **error_responses(400, 401, 403)})
 def list_customers(
         svc: Services, caller: Allowed, paging: Paging,
         id_: Annotated[str | None, Query(alias="id", max_length=200, description=f"customer id {_SEARCH}")] = None,
         name: Annotated[str | None, Query(max_length=200, description=f"name {_SEARCH}")] = None,
         email: Annotated[str | None, Query(max_length=320, description=f"email address {_SEARCH}")] = None,
         phone: Annotated[str | None, Query(max_length=40, description=f"phone number {_SEARCH}")] = None) -> Json:
-    """Customers, prefix matches first then by name (erased customers are not listed)."""
-    views, total = find_customers(svc.reads, svc.personal, {"customer_id": id_, "name": name, "email": email,
+    """Customers, prefix matches first then by name (erased customers are not listed); a whole id, email or phone
+    finds only the customers it equals. The number of matches is counted up to 500: past it X-Total-Count is left
+    out and X-Total-Count-Lower-Bound says how many at least match (exact again on the last page)."""
+    views, total, exact = find_customers(svc.reads, svc.personal, {"customer_id": id_, "name": name, "email": email,
                                                             "phone": phone},
                                   offset=paging.offset, limit=paging.limit, within=own_customers(svc, caller))
-    return paging.respond([dump(Customer.of(v)) for v in views], total)
+    return paging.respond([dump(Customer.of(v)) for v in views], total, exact)
 
 
 @router.get("/customer/{id}", name="customer.get", response_model=Customer, responses=error_responses(401, 403, 404))

@@ -139,9 +139,12 @@ class Page:
     limit: int
     fields: frozenset[str] | None
 
-    def respond(self, docs: Sequence[dict[str, Any]], total: int) -> Json:
+    def respond(self, docs: Sequence[dict[str, Any]], total: int, total_exact: bool = True) -> Json:
+        """The page with X-Result-Count and X-Total-Count; a total that is only a lower bound (a bounded count)
+        goes in X-Total-Count-Lower-Bound instead, so X-Total-Count is never a number that is not the total."""
         body = [selected(doc, self.fields) for doc in docs]
-        return Json(body, headers={"X-Total-Count": str(total), "X-Result-Count": str(len(body))})
+        counted = "X-Total-Count" if total_exact else "X-Total-Count-Lower-Bound"
+        return Json(body, headers={counted: str(total), "X-Result-Count": str(len(body))})
 
     def window(self, items: Sequence[Any]) -> list[Any]:
         return list(items[self.offset:self.offset + self.limit])
@@ -184,6 +187,12 @@ LISTED: dict[int | str, dict[str, Any]] = {200: {"description": "the page of res
     "X-Total-Count": {**_COUNT, "description": "how many resources match"},
     "X-Result-Count": {**_COUNT, "description": "how many are in this answer"}}}}
 """The list routes' 200 answer: with X-Total-Count and X-Result-Count."""
+BOUNDED: dict[int | str, dict[str, Any]] = {200: {"description": "the page of resources", "headers": {
+    "X-Total-Count": {**_COUNT, "description": "how many resources match (absent when more match than are counted)"},
+    "X-Total-Count-Lower-Bound": {**_COUNT, "description": "instead of X-Total-Count when more match than are "
+                                  "counted: at least this many match"},
+    "X-Result-Count": {**_COUNT, "description": "how many are in this answer"}}}}
+"""A list route whose count is bounded (customer search): X-Total-Count, or past the cap a lower bound."""
 
 
 def again(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:

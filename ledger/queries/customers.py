@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping
 from typing import Any
+from uuid import UUID
 
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.customer import Customer
 from ledger.aggregates.search_text import fold
-from ledger.commands.customers import directory_entry, load_customer
+from ledger.commands.customers import load_customer
 from ledger.ports import AggregateStore, PersonalData
 from ledger.queries.views import View
 
@@ -34,6 +35,7 @@ class CustomerView(View):
 class CustomerPage(View):
     query: str
     total: int
+    total_exact: bool  # False: more than the count cap match and `total` is a lower bound
     offset: int
     limit: int
     customers: list[CustomerView]
@@ -63,10 +65,14 @@ def search_customers(store: AggregateStore, vault: PersonalData, text: str, *, l
                      offset: int = 0) -> CustomerPage:
     """Customers whose id, name, email or phone contains `text` (case and accents ignored; prefix matches first)."""
     limit, offset = max(1, min(limit, 500)), max(0, offset)
-    found, total = vault.search(text, limit, offset)
+    found = vault.search(text, limit, offset)
+    return CustomerPage(query=text, total=found.total, total_exact=found.total_exact, offset=offset, limit=limit,
+                        customers=_views(store, vault, found.ids))
+
+
+def _views(store: AggregateStore, vault: PersonalData, found: list[UUID]) -> list[CustomerView]:
     customers = store.load_many(Customer, found)
-    views = [view_of(c, vault) for c in (customers[i] for i in found) if c is not None]
-    return CustomerPage(query=text, total=total, offset=offset, limit=limit, customers=views)
+    return [view_of(c, vault) for c in (customers[i] for i in found) if c is not None]
 
 
 def customer_exists(store: AggregateStore, customer_ref: str) -> bool:
@@ -75,39 +81,20 @@ def customer_exists(store: AggregateStore, customer_ref: str) -> bool:
 
 FILTERS = ("customer_id", "name", "email", "phone")
 """What a customer list may be filtered on (each: contains, case and accents ignored)."""
-MAX_CANDIDATES = 10_000
-"""A filtered list looks at most this many directory matches (the best first) before filtering on the fields."""
-
-
-def _entry(view: CustomerView) -> dict[str, str]:
-    return directory_entry(view.customer_id, {"name": view.name, "contact_medium": json.dumps(view.contact_medium)})
 
 
 def find_customers(store: AggregateStore, vault: PersonalData, filters: Mapping[str, str | None], *, offset: int,
-                   limit: int, within: Collection[str] | None = None) -> tuple[list[CustomerView], int]:
-    """A page of the customers whose given fields (FILTERS) each contain their text, and how many match in all;
-    in the directory's order (prefix matches first, then by name). `within`: only these customer ids. Erased
-    customers are not in the directory, so never listed."""
-    given = {k: fold(v).strip() for k, v in filters.items() if v is not None and v.strip()}
-    if not given and within is None:
-        found, total = vault.search("", limit, offset)
-        customers = store.load_many(Customer, found)
-        return [view_of(c, vault) for c in (customers[i] for i in found) if c is not None], total
-    text = max(given.values(), key=len) if given else ""
-    found, _ = vault.search(text, MAX_CANDIDATES, 0)
-    if within is not None:
-        allowed = {ids.customer_id(c) for c in within}
-        found = [i for i in found if i in allowed]
-    customers = store.load_many(Customer, found)
-    matching = []
-    for customer in (customers[i] for i in found):
-        if customer is None:
-            continue
-        view = view_of(customer, vault)
-        entry = _entry(view)
-        if all(value in fold(entry[field if field != "customer_id" else "customer_ref"]) for field, value in given.items()):
-            matching.append(view)
-    return matching[offset:offset + limit], len(matching)
+                   limit: int, within: Collection[str] | None = None) -> tuple[list[CustomerView], int, bool]:
+    """A page of the customers whose given fields (FILTERS) each contain their text, how many match and whether
+    that number is exact (False: more than the directory's count cap match, and it is a lower bound). The longest
+    text is the search text (a whole id, email or phone of a customer: only the customers it equals), the others
+    narrow it in the directory; in the directory's order (prefix matches first, then by name). `within`: only
+    these customer ids. Erased customers are not in the directory, so never listed."""
+    given = {k: v for k, v in filters.items() if v is not None and fold(v).strip()}
+    text = max(given.values(), key=lambda v: len(fold(v).strip())) if given else ""
+    found = vault.search(text, limit, offset, fields=given,
+                         within=None if within is None else [ids.customer_id(c) for c in within])
+    return _views(store, vault, found.ids), found.total, found.total_exact
 
 
 def customers_of_accounts(store: AggregateStore, account_refs: Collection[str]) -> set[str]:

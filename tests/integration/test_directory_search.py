@@ -1,14 +1,17 @@
 """The customer directory's search answers the same on memory, SQLite and PostgreSQL: prefix matches first, then
-by name; the page and the number of matches from one query; a page past the end still carries the number."""
+by name; a whole id, email or phone finds only the customers it equals; the page and the number of matches, counted
+up to a cap (past it a lower bound, exact again on the last page); a page past the end still carries the number."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from ledger.eventstore import personal_data
 from ledger.eventstore.personal_data import MemoryVault, PersonalDataVault, PostgresVault, SqliteVault
 
 NAMES = ["Bob Annan", "Anna Schmidt", "Joanna Lee", "Annie Hall", "Émile Zola", "Zoé Durand"]
@@ -31,9 +34,15 @@ def vault(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PersonalDa
     made.close()
 
 
-def names(vault: PersonalDataVault, text: str, limit: int = 20, offset: int = 0) -> tuple[list[str], int]:
-    found, total = vault.search(text, limit, offset)
-    return [NAMES[i.int - 1] for i in found], total
+def names(vault: PersonalDataVault, text: str, limit: int = 20, offset: int = 0, **narrow: Any) -> tuple[list[str], int]:
+    found = vault.search(text, limit, offset, **narrow)
+    assert found.total_exact
+    return [NAMES[i.int - 1] for i in found.ids], found.total
+
+
+def bounded(vault: PersonalDataVault, text: str, limit: int, offset: int) -> tuple[list[str], int, bool]:
+    found = vault.search(text, limit, offset)
+    return [NAMES[i.int - 1] for i in found.ids], found.total, found.total_exact
 
 
 def test_prefix_matches_come_first_then_by_name(vault: PersonalDataVault) -> None:
@@ -61,3 +70,35 @@ def test_whole_email_phone_and_id_find_their_customer(vault: PersonalDataVault) 
 def test_a_miss_finds_nothing(vault: PersonalDataVault) -> None:
     """Text no customer holds gives an empty page and zero."""
     assert names(vault, "nobody-here") == ([], 0)
+
+
+def test_a_whole_id_finds_only_that_customer_not_the_longer_ids(vault: PersonalDataVault) -> None:
+    """'p-1' is P-1's whole id: P-10 (which starts with it) is not listed; 'p-' still finds every id."""
+    vault.index(uuid.UUID(int=99), {"customer_ref": "P-10", "name": "Ann Other", "email": "", "phone": ""})
+    assert names(vault, "P-1") == (["Anna Schmidt"], 1)
+    assert vault.search("p-", 3, 0).total == 7
+
+
+def test_fields_narrow_the_search_to_their_field(vault: PersonalDataVault) -> None:
+    """A field's text must be in that field: 'ann' in the name and 'anna' in the email leaves Anna and Joanna."""
+    assert names(vault, "ann", fields={"email": "anna"}) == (["Anna Schmidt", "Joanna Lee"], 2)
+    assert names(vault, "ann", fields={"name": "hall"}) == (["Annie Hall"], 1)
+    assert names(vault, "", fields={"phone": "00 04"}) == (["Émile Zola"], 1)
+
+
+def test_within_keeps_only_the_given_customers(vault: PersonalDataVault) -> None:
+    """`within` lists only the customers given, in the same order."""
+    assert names(vault, "ann", within=[uuid.UUID(int=1), uuid.UUID(int=3)]) == (["Bob Annan", "Joanna Lee"], 2)
+    assert names(vault, "", within=[]) == ([], 0)
+
+
+def test_past_the_count_cap_the_total_is_a_lower_bound(vault: PersonalDataVault, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the cap at 2, 'ann' (4 matches) pages in the same order; the total is at least 3 (or the matches up to
+    the page's end), flagged as not exact, except on a last page that is not empty."""
+    monkeypatch.setattr(personal_data, "COUNT_CAP", 2)
+    assert bounded(vault, "ann", 2, 0) == (["Anna Schmidt", "Annie Hall"], 3, False)
+    assert bounded(vault, "ann", 2, 1) == (["Annie Hall", "Bob Annan"], 3, False)
+    assert bounded(vault, "ann", 4, 0) == (["Anna Schmidt", "Annie Hall", "Bob Annan", "Joanna Lee"], 4, False)
+    assert bounded(vault, "ann", 2, 3) == (["Joanna Lee"], 4, True)
+    assert bounded(vault, "ann", 2, 10) == ([], 3, False)
+    assert bounded(vault, "", 3, 0) == (["Anna Schmidt", "Annie Hall", "Bob Annan"], 3, False)

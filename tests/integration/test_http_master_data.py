@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from ledger.contracts.tmf import CATALOG_API, CUSTOMER_API, INVENTORY_API, PAYMENT_METHOD_API
+from ledger.eventstore import personal_data
 from tests.support.api import ACCOUNTS, Api, account_body, api_on, set_up
 from tests.support.ledger_factory import FakeClock
 from tests.support.onboarding import MASTER_KEY
@@ -46,6 +47,20 @@ def test_a_created_customer_is_read_back_and_found_by_email(mapi: Api) -> None:
     assert mapi.get(f"{CUSTOMERS}/CU-1").json()["id"] == "CU-1"
     found = mapi.get(CUSTOMERS, params={"email": "ZOE@example.org"})
     assert [c["id"] for c in found.json()] == ["CU-1"] and found.headers["X-Total-Count"] == "1"
+
+
+def test_past_the_count_cap_the_customer_list_gives_a_lower_bound_not_a_total(mapi: Api,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the count cap at 1, a filter matching 3 customers answers X-Total-Count-Lower-Bound (no X-Total-Count);
+    the last page, being short, has the exact X-Total-Count again."""
+    monkeypatch.setattr(personal_data, "COUNT_CAP", 1)
+    for n in (1, 2, 3):
+        mapi.post(CUSTOMERS, customer_body(f"CU-{n}", f"Zoé Durand {n}", f"zoe{n}@example.org"))
+    first = mapi.get(CUSTOMERS, params={"name": "durand", "limit": 2})
+    assert [c["id"] for c in first.json()] == ["CU-1", "CU-2"] and "X-Total-Count" not in first.headers
+    assert first.headers["X-Total-Count-Lower-Bound"] == "2" and first.headers["X-Result-Count"] == "2"
+    last = mapi.get(CUSTOMERS, params={"name": "durand", "limit": 2, "offset": 2})
+    assert [c["id"] for c in last.json()] == ["CU-3"] and last.headers["X-Total-Count"] == "3"
 
 
 def test_a_customer_patch_merges_the_given_attributes(mapi: Api) -> None:
