@@ -182,6 +182,8 @@ class _Projector:
         self.lots: list[_Lot] = []
         self.seq = 0
         self.money_at: dict[tuple[str, str, str], datetime] = {}  # (payment, target, id) -> when its money got there
+        # entry -> payment -> its prepayment's moves on the entry (moment, signed amount): see `bill_issued`
+        self.prepaid_moves: dict[str, dict[str, list[tuple[datetime, Decimal]]]] = {}
 
     # ------------------------------------------------------------ helpers
 
@@ -290,6 +292,7 @@ class _Projector:
             moves.append((REMAINING, bill_id, amount_due) if amount_due > 0 else (CREDIT, "", -amount_due))
             issued = self.post(e, "bill", number, text, effective, *moves)
         book.billed.update(dict.fromkeys(e.entry_ids, issued))
+        undone = {} if self.horizon is not None and effective > self.horizon else self.undone_prepayments(e)
         self.book.bills[bill_id] = Bill(bill_id, number, e.run_type, str(e.cycle_id) if e.cycle_id else None,
                                         e.bill_date, e.payment_due_date, amount_due, issued)
         credit = D(e.credit_applied)  # drawn from the credit balance there was before this bill
@@ -310,6 +313,27 @@ class _Projector:
             self.add_lot(excess, moment, payment_id)
             key = (payment_id, "bill", bill_id)
             self.money_at[key] = max(moment, self.money_at.get(key, moment))
+        for (payment_id, entry_id), steps in undone.items():
+            ref = self.pay_ref(payment_id)
+            for moment, value in steps:
+                kind, what = ("prepayment applied", "in force on the bill") if value > 0 else ("reversal", "undone")
+                self.post(e, kind, ref, f"bill {number}: payment {ref}'s prepayment of {entry_id} {what} "
+                          "(reversed before the bill was recorded)", max(moment, effective),
+                          (PAID_AHEAD, entry_id, -value), (REMAINING, bill_id, -value))
+
+    def undone_prepayments(self, e: Any) -> dict[tuple[str, str], list[tuple[datetime, Decimal]]]:
+        """The prepayments of the bill's entries that were reversed before the bill was recorded (so the bill applied
+        none of them), with their moves. On the effective basis such a prepayment was in force on a charge already
+        billed: while it was, it counts on the bill (as an applied prepayment would) and its reversal reopens the
+        bill, rather than leaving money paid ahead on an entry that is no longer unbilled. The moves sum to zero, so
+        nothing changes once both are in force, nor on the recorded basis (they are recorded with the bill)."""
+        applied = {(part["payment_id"], part["entry_id"]) for part in e.prepaid}
+        found = {}
+        for entry_id in e.entry_ids:
+            for payment_id, moves in self.prepaid_moves.pop(entry_id, {}).items():
+                if (payment_id, entry_id) not in applied and sum((v for _, v in moves), ZERO) == 0:
+                    found[payment_id, entry_id] = moves
+        return found
 
     def payment_received(self, e: Any) -> None:
         payment_id, amount = str(e.payment_id), D(e.amount)
@@ -333,6 +357,8 @@ class _Projector:
                 figure, what = PAID_AHEAD, f"charge {target_id}"
             posting = self.post(e, "allocation", ref, f"payment {ref} allocated to {what}", moment,
                                 (CREDIT, "", -value), (figure, target_id, -value if target == "bill" else value))
+            if target != "bill":
+                self.prepaid_moves.setdefault(target_id, {}).setdefault(payment_id, []).append((moment, value))
             payment.allocations.append(Allocation(target, target_id, value, posting))
             self.money_at[(payment_id, target, target_id)] = moment
         self.add_lot(D(e.to_balance), effective, payment_id)
@@ -358,6 +384,7 @@ class _Projector:
                     postings.append(self.post(e, "reversal", ref,
                                               f"reversal of payment {ref}: prepayment of charge {target_id} undone",
                                               moment, (BALANCE, "", value), (PAID_AHEAD, target_id, -value)))
+                    self.prepaid_moves.setdefault(target_id, {}).setdefault(payment_id, []).append((moment, -value))
             for piece, since in self.draw(D(e.balance_removed), owner=payment_id):
                 postings.append(self.post(e, "reversal", ref, f"reversal of payment {ref}: credit balance taken back",
                                           max(effective, since or effective), (BALANCE, "", piece), (CREDIT, "", -piece)))

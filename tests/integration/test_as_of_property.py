@@ -81,6 +81,13 @@ REFUND_BEFORE_ITS_CREDIT = [("tick", 100), ("pay", 800, "plan", 0), ("refund", 5
                             ("run_cycles",)]
 BACKDATED_REVERSAL_OF_A_PREPAYMENT = [("tick", 30), _CHARGE_10, ("pay", 400, "charge", 0), ("month_end", 20),
                                       ("run_cycles",), ("tick", 10), ("reverse", 0, 72), ("tick", 2)]
+# a charge prepaid in force 1 March, that prepayment reversed in force 1 April, then a late run records January's bill
+# (in force 1 February) with nothing applied: while the prepayment is in force it counts on the bill, not as paid ahead
+PREPAYMENT_REVERSED_BEFORE_A_LATE_BILL = [
+    ("charge", CHARGE, 0, 0, 0, 0), ("charge", CHARGE, 0, 0, 0, 0), ("charge", CHARGE, 0, 0, 16, 0),
+    ("charge", CHARGE, 34, 0, 0, 0), ("pay", 421, "plan", 0), ("month_end", 26), ("month_end", 35),
+    ("pay", 421, "charge", 0), ("charge", CHARGE, 82987, 0, 58, 0), ("month_end", 0), ("reverse", 1, 0),
+    ("month_end", 0), ("pay", 1, "plan", 0), ("run_cycles",)]
 
 
 class History:
@@ -283,6 +290,7 @@ def test_recorded_as_of_is_the_live_ledger_of_the_events_recorded_by_then(shared
     @example(zone="Europe/Paris", steps=BACKDATED_PAYMENT_TO_A_LATER_BILL)
     @example(zone="America/New_York", steps=REFUND_BEFORE_ITS_CREDIT)
     @example(zone="Asia/Tokyo", steps=BACKDATED_REVERSAL_OF_A_PREPAYMENT)
+    @example(zone="UTC", steps=PREPAYMENT_REVERSED_BEFORE_A_LATE_BILL)
     def run(zone: str, steps: list[tuple[Any, ...]]) -> None:
         history = History(shared_ledger, zone)
         for step in steps:
