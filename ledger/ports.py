@@ -64,8 +64,9 @@ class AggregateStore(Protocol):
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None: ...
 
-    def load_many(self, cls: type[A], aggregate_ids: Sequence[UUID]) -> Mapping[UUID, A | None]:
-        """Many aggregates in as few round trips as the store allows; None for an id with none of type `cls`."""
+    def load_many(self, cls: type[A], aggregate_ids: Sequence[UUID], ahead: Any = None) -> Mapping[UUID, A | None]:
+        """Many aggregates in as few round trips as the store allows; None for an id with none of type `cls`. `ahead`:
+        a batch's `read_ahead` (BatchStore), whose rows hold them; None reads them now."""
         ...
 
     def save(self, *aggregates: Any) -> Any:

@@ -167,6 +167,7 @@ def _zone(name: str) -> ZoneInfo:
         raise CycleCalendarError(f"unknown time zone {name!r}") from exc
 
 
+@lru_cache(maxsize=4096)  # a cycle run asks it for every recurring charge, of a few days and time zones
 def start_of_day(day: date, time_zone: str) -> datetime:
     """First instant of local `day` in `time_zone`, as an aware UTC datetime.
 

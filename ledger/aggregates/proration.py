@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
 from ledger.aggregates.billing_calendar import CycleDates, CycleSpecification, occurrence_containing
@@ -43,13 +44,18 @@ def tax_on(amount: Decimal, rate: Decimal | None) -> Decimal:
 
 def price_periods(spec: CycleSpecification, frequency: str, first: date, last: date) -> list[CycleDates]:
     """The periods of a price of `frequency` on the account's calendar that overlap first..last."""
+    return list(_price_periods(spec, frequency, first, last))
+
+
+@lru_cache(maxsize=1024)  # a cycle run asks it for every subscription, of a few calendars, frequencies and windows
+def _price_periods(spec: CycleSpecification, frequency: str, first: date, last: date) -> tuple[CycleDates, ...]:
     calendar = replace(spec, frequency=frequency)
     periods, day = [], first
     while day <= last:
         period = occurrence_containing(calendar, day)
         periods.append(period)
         day = period.period_end + _ONE_DAY
-    return periods
+    return tuple(periods)
 
 
 @dataclass(frozen=True)
@@ -149,7 +155,7 @@ def postings(sub: Subscription, offerings: dict[str, ProductOffering], spec: Cyc
         for price_id, price in offering.prices_of(RECURRING).items():
             horizon = following.period_end if price["timing"] == ADVANCE else billing.period_end
             last = min(horizon, end) if end else horizon
-            for period in price_periods(spec, price["recurring_period"], settled_after + _ONE_DAY, last):
+            for period in _price_periods(spec, price["recurring_period"], settled_after + _ONE_DAY, last):
                 if price["timing"] != ADVANCE and period.period_end > billing.period_end:
                     continue
                 worth = _worth(sub, offering, price_id, price, period)

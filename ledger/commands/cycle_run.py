@@ -38,10 +38,15 @@ def bill_in_batches(ctx: HandlerContext, cycle_id: UUID, accounts: list[UUID], s
     size = ctx.settings.batch_size
     batches = [accounts[i : i + size] for i in range(0, len(accounts), size)]
     store = ctx.store
-    upcoming = store.read_ahead(batches[0]) if batches else None
+    besides = getattr(step, "reads", None)  # a step that reads other aggregates of a batch's accounts: read with them
+
+    def read_ahead(batch: Batch) -> Any:
+        return store.read_ahead(batch + besides(batch) if besides is not None else batch)
+
+    upcoming = read_ahead(batches[0]) if batches else None
     pending: tuple[Batch, PendingWork] | None = None
     for k, batch in enumerate(batches):
-        ahead, upcoming = upcoming, store.read_ahead(batches[k + 1]) if k + 1 < len(batches) else None
+        ahead, upcoming = upcoming, read_ahead(batches[k + 1]) if k + 1 < len(batches) else None
         try:
             bills, skipped, touched = _bill_accounts(ctx, cycle_id, batch, step, ahead)
             if pending is not None:
@@ -98,9 +103,9 @@ def _bill_accounts(ctx: HandlerContext, cycle_id: UUID, batch: Batch, step: Acco
     bills, skipped = [], []
     todo = [account_id for account_id in batch if not cycle.is_done_for(account_id)]
     accounts = ctx.store.preload(BillingAccount, todo, AccountNotFound, "billing account", ahead)  # one round trip
-    prepare = getattr(step, "prepare", None)  # a step that reads what the batch needs besides, in one go
+    prepare = getattr(step, "prepare", None)  # a step that loads what the batch needs besides (from `ahead`: read)
     if prepare is not None:
-        prepare(todo)
+        prepare(todo, ahead)
     now = ctx.now()
     for account_id in todo:
         account = accounts[account_id]

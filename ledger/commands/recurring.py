@@ -4,8 +4,9 @@ transaction as the bill and the subscriptions' record of what they charged.
 
 Charge ids are deterministic (`rc:<subscription>:<period start>|<offering>/<price>`, corrections `...:c<n>`, one-time
 `ot:<subscription>:<offering>/<price>`), and a subscription keeps what it charged, so a re-run or a resumed run
-never charges twice. A batch's subscriptions are read together (one `load_many` per batch); which subscriptions an
-account has is read once per run from the subscriptions' creation events.
+never charges twice. A batch's subscriptions are read ahead with its accounts (the engine reads the ids `reads`
+names in the same two queries, in the background while the batch before is billed) and built once; which
+subscriptions an account has is read once per run from the subscriptions' creation events.
 
 Group discounts (`aggregates/group_discount.py`): after a subscription's lines are posted, each recurring line of
 the run's window (every line the run charged or settled) gets its customer's group discount as an explicit credit
@@ -67,10 +68,16 @@ class RecurringCharges:
         by_account = subscriptions_by_account(store)
         return cls(store, spec, dates, by_account) if by_account else None
 
-    def prepare(self, account_ids: list[UUID]) -> None:
-        """Read the batch's subscriptions in one go."""
-        wanted = [s for a in account_ids for s in self.by_account.get(a, ())]
-        self.batch = dict(self.store.load_many(Subscription, wanted)) if wanted else {}
+    def reads(self, account_ids: list[UUID]) -> list[UUID]:
+        """The subscriptions of the accounts, which the engine reads ahead with them."""
+        by_account = self.by_account
+        return [s for a in account_ids for s in by_account.get(a, ())]
+
+    def prepare(self, account_ids: list[UUID], ahead: Any = None) -> None:
+        """Load the batch's subscriptions in one go: from the rows read ahead with the accounts (`ahead`), or by one
+        read now."""
+        wanted = self.reads(account_ids)
+        self.batch = dict(self.store.load_many(Subscription, wanted, ahead)) if wanted else {}
 
     def charge(self, now: dt.datetime, account: BillingAccount) -> list[Subscription]:
         """Post what the account's subscriptions owe for the run; returns the subscriptions that recorded it.
@@ -200,9 +207,12 @@ class RecurringStep:
         self.bill = bill
         self._changed: list[Any] = []
 
-    def prepare(self, account_ids: list[UUID]) -> None:
+    def reads(self, account_ids: list[UUID]) -> list[UUID]:
+        return self.recurring.reads(account_ids)
+
+    def prepare(self, account_ids: list[UUID], ahead: Any = None) -> None:
         self._changed = []
-        self.recurring.prepare(account_ids)
+        self.recurring.prepare(account_ids, ahead)
 
     def __call__(self, now: dt.datetime, account: BillingAccount) -> Any:
         before = account.version

@@ -13,12 +13,15 @@ Rows = tuple[list[StoredEvent], list[tuple[int, int, str, bytes]]]  # latest sna
 
 
 class ReadAhead:
-    """The stored rows of a batch of aggregates, being read in the background while the caller works on the batch
-    before it. Taken at most once: a batch retried after a version conflict reads afresh."""
+    """The stored rows of a batch of aggregates (of any types: a batch's accounts and their subscriptions, say), being
+    read in the background while the caller works on the batch before it. The rows are taken at most once: a batch
+    retried after a version conflict reads afresh. The aggregates built from them but not wanted by the load that
+    took them are kept for the batch's next load (`keep`, `kept`), each handed out once."""
 
     def __init__(self, aggregate_ids: list[UUID], rows: Future[Rows]) -> None:
         self.ids = aggregate_ids
         self._rows: Future[Rows] | None = rows
+        self._kept: dict[UUID, Any] = {}
 
     def take(self, wanted: Sequence[UUID]) -> Rows | None:
         """The rows, when they cover every id in `wanted` and were not taken before; else None."""
@@ -26,6 +29,18 @@ class ReadAhead:
         if rows is None or not set(wanted) <= set(self.ids):
             return None
         return rows.result()
+
+    def keep(self, built: dict[UUID, Any]) -> None:
+        """Keep aggregates built from the rows for a later load of the same batch."""
+        self._kept.update(built)
+
+    def kept(self, wanted: Sequence[UUID]) -> dict[UUID, Any] | None:
+        """The kept aggregates of `wanted` (None for an id the rows had none of), when every one was kept; handed out
+        once. None when some were not."""
+        kept = self._kept
+        if not wanted or any(aggregate_id not in kept for aggregate_id in wanted):
+            return None
+        return {aggregate_id: kept.pop(aggregate_id) for aggregate_id in wanted}
 
 
 class PendingSave:

@@ -244,15 +244,22 @@ class LedgerStore(Application):
         return found  # type: ignore[return-value]
 
     def load_many(self, cls: type[A], aggregate_ids: Sequence[UUID], ahead: ReadAhead | None = None) -> dict[UUID, A | None]:
-        """Like `preload`, but an id with no events (or holding another aggregate type) maps to None."""
+        """Like `preload`, but an id with no events (or holding another aggregate type) maps to None. With `ahead`,
+        the aggregates its rows hold besides `aggregate_ids` are kept on it for the next load of the batch (a cycle
+        run's subscriptions, read with its accounts): that load builds nothing again and reads nothing."""
         found: dict[UUID, Any] = {aggregate_id: self._cached(aggregate_id) for aggregate_id in aggregate_ids}
         todo = [aggregate_id for aggregate_id, aggregate in found.items() if aggregate is None]
         if todo and self._reads_in_batches:
-            rows = ahead.take(todo) if ahead is not None else None
-            if rows is None:
+            kept = ahead.kept(todo) if ahead is not None else None  # built by an earlier load of the same read
+            rows = ahead.take(todo) if ahead is not None and kept is None else None
+            if kept is not None:
+                found.update(self._cache(kept))
+            elif rows is None:
                 found.update(self._bulk_reconstruct(todo))
             else:  # read in the background: it may hold rows of ids cached since, which the cache's copy outranks
                 built = self._build(ahead.ids, rows)  # type: ignore[union-attr]
+                wanted = set(todo)
+                ahead.keep({i: a for i, a in built.items() if i not in wanted})  # type: ignore[union-attr]  # the batch's other aggregates, for its next load
                 found.update(self._cache({aggregate_id: built[aggregate_id] for aggregate_id in todo}))
         else:
             for aggregate_id in todo:

@@ -50,3 +50,12 @@ def test_rows_read_ahead_cover_a_subset_of_their_ids() -> None:
     """Rows read for ids a, b serve a batch asking for b alone."""
     a, b = uuid4(), uuid4()
     assert ReadAhead([a, b], _done(([], []))).take([b]) == ([], [])
+
+
+def test_aggregates_kept_from_rows_read_ahead_are_handed_out_once_and_only_all_together() -> None:
+    """What a batch's first load built besides its own ids serves its next load once, and only when all are kept."""
+    ahead, a, b, c = ReadAhead([], _done(([], []))), uuid4(), uuid4(), uuid4()
+    ahead.keep({a: "sub a", b: None})
+    assert ahead.kept([a, c]) is None
+    assert ahead.kept([a, b]) == {a: "sub a", b: None}
+    assert ahead.kept([a]) is None
