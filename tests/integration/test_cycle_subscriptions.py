@@ -17,7 +17,15 @@ from ledger.aggregates.subscription import Subscription
 from ledger.errors import NotFound
 from ledger.service import Ledger
 from ledger.settings import Settings
-from tests.support.ledger_factory import FakeClock, cycle_of, define_spec, make_ledger, open_account, run_cycle
+from tests.support.ledger_factory import (
+    FakeClock,
+    cycle_of,
+    define_spec,
+    make_ledger,
+    open_account,
+    postgres_settings,
+    run_cycle,
+)
 from tests.support.master_data import bill_lines, define_offering, recurring_price, subscribe
 
 SettingsFactory = Callable[..., Settings]
@@ -75,13 +83,16 @@ def test_a_cycle_run_in_batches_charges_every_subscription_once(make_settings: S
         ledger.close()
 
 
-def test_a_batchs_subscriptions_are_read_with_its_accounts(make_settings: SettingsFactory, clock: FakeClock) -> None:
-    """On PostgreSQL every subscription's events come in the same query as its account's, and are read once."""
+@pytest.mark.postgres
+def test_a_batchs_subscriptions_are_read_with_its_accounts(postgres_schema: tuple[str, str], clock: FakeClock) -> None:
+    """On PostgreSQL (SQLite reads one aggregate at a time) every subscription's events come in the same query as
+    its account's, and are read once."""
+
+    def make_settings(**overrides: Any) -> Settings:
+        return postgres_settings(*postgres_schema, **overrides)
+
     _subscribed(make_settings, clock).close()
     ledger = make_ledger(make_settings(batch_size=2), clock)
-    if ledger.settings.store != "postgres":
-        ledger.close()
-        pytest.skip("SQLite reads one aggregate at a time")
     recorder = ledger.store.recorder
     real, reads = recorder.select_events_after, []  # type: ignore[attr-defined]
 
