@@ -24,6 +24,7 @@ from tests.support.ledger_factory import (
     define_spec,
     fresh,
     fresh_account,
+    lose_connection_after_inserts,
     make_ledger,
     max_notification_id,
     open_account,
@@ -204,16 +205,8 @@ def test_a_batch_whose_insert_meets_another_writer_is_billed_again(make_settings
 def test_interrupted_cycle_resumes(make_settings: SettingsFactory, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     """A cycle run that died after its first batch is resumed by a new trigger, billing each account exactly once."""
     ledger, refs = _five_charged_accounts_at_bill_time(make_settings, clock)
-    recorder = ledger.store.recorder
-    real_insert, inserts = recorder.insert_events, []
-
-    def dies_from_second_batch(*args: Any, **kw: Any) -> Any:
-        inserts.append(1)
-        if len(inserts) >= 3:  # the cycle's creation, then the first batch, then the connection is gone for good
-            raise ConnectionError("connection lost")
-        return real_insert(*args, **kw)
-
-    monkeypatch.setattr(recorder, "insert_events", dies_from_second_batch)
+    # the cycle's creation, then the first batch; then the connection is gone for good
+    lose_connection_after_inserts(monkeypatch, ledger.store.recorder, 2)
     with pytest.raises(ConnectionError):
         run_cycle(ledger, OCT, by="cron", trigger_type="scheduler")
     monkeypatch.undo()

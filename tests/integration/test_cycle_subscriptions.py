@@ -21,6 +21,7 @@ from tests.support.ledger_factory import (
     FakeClock,
     cycle_of,
     define_spec,
+    lose_connection_after_inserts,
     make_ledger,
     open_account,
     postgres_settings,
@@ -118,16 +119,8 @@ def test_an_interrupted_run_resumed_charges_nothing_twice(make_settings: Setting
     """A run that died after its first batch is resumed by a new trigger: the first batch's accounts are not charged
     again, the others are charged once."""
     ledger = _subscribed(make_settings, clock)
-    recorder = ledger.store.recorder
-    real_insert, inserts = recorder.insert_events, []
-
-    def dies_from_second_batch(*args: Any, **kw: Any) -> Any:
-        inserts.append(1)
-        if len(inserts) >= 3:  # the cycle's creation, then the first batch, then the connection is gone for good
-            raise ConnectionError("connection lost")
-        return real_insert(*args, **kw)
-
-    monkeypatch.setattr(recorder, "insert_events", dies_from_second_batch)
+    # the cycle's creation, then the first batch; then the connection is gone for good
+    lose_connection_after_inserts(monkeypatch, ledger.store.recorder, 2)
     with pytest.raises(ConnectionError):
         run_cycle(ledger, OCT)
     monkeypatch.undo()

@@ -246,3 +246,17 @@ def run_cycle(ledger: Ledger, period_start: date | str, *, spec: str = SPEC, by:
 
 def off_cycle(ledger: Ledger, ref: str, request_id: str, **extra: Any) -> dict[str, Any]:
     return ledger.execute(IssueOffCycleBill.parse({"account_id": ref, "request_id": request_id, **extra}))
+
+
+def lose_connection_after_inserts(monkeypatch: Any, recorder: Any, inserts: int) -> None:
+    """From the recorder's insert number `inserts + 1` on, every insert fails as a connection lost for good would
+    (undo with `monkeypatch.undo()`): a run that dies part way."""
+    real_insert, calls = recorder.insert_events, []
+
+    def failing(*args: Any, **kw: Any) -> Any:
+        calls.append(1)
+        if len(calls) > inserts:
+            raise ConnectionError("connection lost")
+        return real_insert(*args, **kw)
+
+    monkeypatch.setattr(recorder, "insert_events", failing)
