@@ -22,7 +22,9 @@ from ledger.commands import (
 from ledger.commands.base import Command
 from ledger.commands.customer_links import LINK_COLUMNS, LinkAccountToCustomer, import_links
 from ledger.commands.line_import import FORMATS, check_batch_size
+from ledger.projections.listing import account_customers
 from ledger.queries.accounts import account_view
+from ledger.queries.customers import accounts_without_customer
 
 
 def do_spec_define(app: App, a: argparse.Namespace) -> Outcome:
@@ -93,6 +95,18 @@ def do_link_customers(app: App, a: argparse.Namespace) -> Outcome:
         report = import_links(ledger.execute, stream, fmt, size, ledger.progress, relink=a.relink,
                               reason=a.reason or "")
     return report_outcome(report, "links")
+
+
+def do_account_unlinked(app: App, a: argparse.Namespace) -> Outcome:
+    with app.read_models() as db:
+        accounts = account_customers(db)
+    missing = accounts_without_customer(app.ledger.store, accounts)
+    doc = {"accounts": len(accounts), "unlinked": [{"account_id": acc, "customer_id": cust} for acc, cust in missing]}
+    if not missing:
+        return Outcome(doc, f"all {len(accounts)} account(s) name an existing customer")
+    head = (f"{len(missing)} of {len(accounts)} account(s) name a customer the ledger does not have: link them "
+            "(account link-customers FILE) before turning on LEDGER_ACCOUNTS_NEED_CUSTOMER")
+    return Outcome(doc, head + "\n" + table(["ACCOUNT", "NAMES CUSTOMER"], [list(pair) for pair in missing]))
 
 
 def do_account_show(app: App, a: argparse.Namespace) -> Outcome:
@@ -197,5 +211,8 @@ def register(top: Any, leaf: Callable[..., argparse.ArgumentParser], group: Call
     s.add_argument("--relink", action="store_true",
                    help="let lines move accounts that belong to another existing customer (each needs a reason)")
     s.add_argument("--reason", help="the reason of the lines that give none")
+    leaf(g, "unlinked", do_account_unlinked,
+         "accounts naming a customer the ledger does not have (the migration's last check before "
+         "LEDGER_ACCOUNTS_NEED_CUSTOMER=true)")
     s = leaf(g, "show", do_account_show, "an account's current state, open bills and bills")
     s.add_argument("account")

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from ledger.projections.database import ReadModelDatabase
-from ledger.projections.tables import OFFERING_PRICES, PAYMENT_METHODS, PRODUCT_OFFERINGS, SUBSCRIPTIONS, Table
+from ledger.projections.tables import ACCOUNT_BALANCES, OFFERING_PRICES, PAYMENT_METHODS, PRODUCT_OFFERINGS, SUBSCRIPTIONS, Table
 
 RANGES = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
@@ -170,3 +170,10 @@ def select_payment_methods(db: ReadModelDatabase, *, owners: Collection[tuple[st
     page = f" ORDER BY created_at, method_ref, method_id LIMIT {int(limit)} OFFSET {int(offset)}"
     rows = db.conn.execute(f"SELECT method_ref FROM {table}{clause}{page}", params).fetchall()
     return [str(r[0]) for r in rows], total
+
+
+def account_customers(db: ReadModelDatabase) -> list[tuple[str, str]]:
+    """(account id, the customer id it names) of every billing account, by account id."""
+    rows, _ = select(db, ACCOUNT_BALANCES, equal={}, ranges={}, within=None, order=["account_ref"], offset=0,
+                     limit=10**9, columns=["account_ref", "customer_id"])
+    return [(str(r["account_ref"]), str(r["customer_id"])) for r in rows]

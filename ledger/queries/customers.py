@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -73,6 +73,19 @@ def search_customers(store: AggregateStore, vault: PersonalData, text: str, *, l
 def _views(store: AggregateStore, vault: PersonalData, found: list[UUID]) -> list[CustomerView]:
     customers = store.load_many(Customer, found)
     return [view_of(c, vault) for c in (customers[i] for i in found) if c is not None]
+
+
+def accounts_without_customer(store: AggregateStore, accounts: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Of the (account, customer it names) pairs, those naming no customer the ledger has (accounts opened before
+    customers existed): what the migration must still link before `LEDGER_ACCOUNTS_NEED_CUSTOMER` is turned on."""
+    pairs = list(accounts)
+    named = sorted({customer for _, customer in pairs})
+    known: set[str] = set()
+    for start in range(0, len(named), 1000):
+        chunk = named[start:start + 1000]
+        found = store.load_many(Customer, [ids.customer_id(ref) for ref in chunk])
+        known.update(ref for ref in chunk if found[ids.customer_id(ref)] is not None)
+    return [(account, customer) for account, customer in pairs if customer not in known]
 
 
 def customer_exists(store: AggregateStore, customer_ref: str) -> bool:

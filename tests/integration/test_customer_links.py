@@ -145,6 +145,19 @@ def test_the_cli_links_accounts_from_a_file(cli: Cli, tmp_path: Path) -> None:
     assert (code, doc["applied"], doc["unchanged"]) == (0, 0, 2)
 
 
+
+def test_the_cli_lists_the_accounts_still_to_link(cli: Cli) -> None:
+    """`account unlinked`: the accounts naming no existing customer, fewer after each link, none at the end."""
+    code, doc = cli("account", "unlinked")
+    assert (code, doc["accounts"], doc["unlinked"]) == (0, 3, [
+        {"account_id": f"L{n}", "customer_id": f"OLD-{n}"} for n in (1, 2, 3)])
+    cli("account", "link-customer", "L2", "--customer", "C1")
+    assert [u["account_id"] for u in cli("account", "unlinked")[1]["unlinked"]] == ["L1", "L3"]
+    cli("account", "link-customer", "L1", "--customer", "C2")
+    cli("account", "link-customer", "L3", "--customer", "C2")
+    assert cli("account", "unlinked")[1]["unlinked"] == []
+
+
 # ---------------------------------------------------------------- HTTP
 
 
