@@ -72,22 +72,16 @@ def do_show(app: App, a: argparse.Namespace) -> Outcome:
 
 
 def do_list(app: App, a: argparse.Namespace) -> Outcome:
-    from ledger.bootstrap import local_projection, read_model_db
     from ledger.projections.listing import select_payment_methods
 
     owners = None
     if a.account or a.customer:
         owners = {("billingAccount", x) for x in a.account or ()} | {("customer", x) for x in a.customer or ()}
     ledger = app.ledger
-    db = read_model_db(app.settings)
-    try:
-        if not app.settings.kafka_bootstrap:  # nobody else feeds the read models: bring them up to date first
-            local_projection(ledger, db)
+    with app.read_models() as db:
         refs, total = select_payment_methods(db, owners=owners, method_type=a.type, status=a.status,
                                              today=ledger.now().date(), offset=max(a.offset, 0),
                                              limit=max(min(a.limit, 500), 1))
-    finally:
-        db.close()
     views = [shown(payment_method_view(ledger.store, ledger.now, ref)) for ref in refs]
     rows = [[v["method_id"], v["type"], f"{v['owner_type']} {v['owner_id']}", _details(v), v["status"],
              "yes" if v["is_default"] else ""] for v in views]

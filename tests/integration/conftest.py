@@ -61,9 +61,15 @@ def make_stream_settings(postgres_schema: tuple[str, str]) -> Iterator[Callable[
 
 
 @pytest.fixture
-def story_settings(make_settings: SettingsFactory) -> Settings:
-    """The story's settings: with a master key, as the demo's customer has personal data to seal."""
+def sealed_settings(make_settings: SettingsFactory) -> Settings:
+    """Settings (either store) with a master key, so customers' and payment methods' personal data can be sealed."""
     return make_settings(master_key=MASTER_KEY)
+
+
+@pytest.fixture
+def story_settings(sealed_settings: Settings) -> Settings:
+    """The story's settings: sealed, as the demo's customer has personal data."""
+    return sealed_settings
 
 
 @pytest.fixture
@@ -82,4 +88,14 @@ def api(make_settings: SettingsFactory) -> Iterator[Any]:
     from tests.support.ledger_factory import FakeClock
 
     with api_on(make_settings(), FakeClock()) as on:
+        yield on
+
+
+@pytest.fixture
+def sealed_api(sealed_settings: Settings) -> Iterator[Any]:
+    """The HTTP API in-process with a master key (personal data can be sealed), its clock at 2026-10-01."""
+    from tests.support.api import api_on
+    from tests.support.ledger_factory import FakeClock
+
+    with api_on(sealed_settings, FakeClock()) as on:
         yield on

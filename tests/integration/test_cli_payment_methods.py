@@ -9,11 +9,9 @@ import pytest
 
 from ledger.service import Ledger
 from ledger.settings import Settings
-from tests.integration.conftest import SettingsFactory
 from tests.support.cli import Cli, in_process_cli
 from tests.support.ledger_factory import define_spec, fresh_account, make_ledger, open_account
 from tests.support.master_data import create_customer
-from tests.support.onboarding import MASTER_KEY
 
 PAN = "4111 1111 1111 1111"
 IBAN = "DE89370400440532013000"
@@ -21,13 +19,8 @@ CARD = ("--type", "bankCard", "--brand", "visa", "--last4", "4242", "--expiry", 
 
 
 @pytest.fixture
-def settings(make_settings: SettingsFactory) -> Settings:
-    return make_settings(master_key=MASTER_KEY)
-
-
-@pytest.fixture
-def ledger(settings: Settings) -> Iterator[Ledger]:
-    ledger = make_ledger(settings)
+def ledger(sealed_settings: Settings) -> Iterator[Ledger]:
+    ledger = make_ledger(sealed_settings)
     define_spec(ledger)
     create_customer(ledger, "C1")
     open_account(ledger, "A1", "EUR", customer_id="C1")
@@ -36,8 +29,8 @@ def ledger(settings: Settings) -> Iterator[Ledger]:
 
 
 @pytest.fixture
-def cli(ledger: Ledger, settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return in_process_cli(settings, monkeypatch, capsys)
+def cli(ledger: Ledger, sealed_settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    return in_process_cli(sealed_settings, monkeypatch, capsys)
 
 
 def test_a_card_is_added_as_the_accounts_default_and_shown_masked(cli: Cli, ledger: Ledger) -> None:

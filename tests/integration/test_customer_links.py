@@ -22,23 +22,16 @@ from ledger.projections.verify import verify_read_models
 from ledger.service import Ledger
 from ledger.settings import Settings
 from ledger.streaming.event_feed import EventFeed
-from tests.integration.conftest import SettingsFactory
 from tests.support.api import ACCOUNTS, api_on, set_up
 from tests.support.cli import Cli, in_process_cli
 from tests.support.ledger_factory import FakeClock, define_spec, fresh_account, make_ledger, open_account
 from tests.support.master_data import create_customer
-from tests.support.onboarding import MASTER_KEY
 
 
 @pytest.fixture
-def settings(make_settings: SettingsFactory) -> Settings:
-    return make_settings(master_key=MASTER_KEY)
-
-
-@pytest.fixture
-def ledger(settings: Settings) -> Iterator[Ledger]:
+def ledger(sealed_settings: Settings) -> Iterator[Ledger]:
     """Accounts L1..L3 opened before their customers (naming OLD-n); customers C1, C2 created after."""
-    ledger = make_ledger(settings)
+    ledger = make_ledger(sealed_settings)
     define_spec(ledger)
     for n in (1, 2, 3):
         open_account(ledger, f"L{n}", "EUR", customer_id=f"OLD-{n}")
@@ -56,10 +49,10 @@ def _feed(ledger: Ledger, db: Any) -> int:
     return LocalProjection(EventFeed(ledger.store), db, batch_size=7).catch_up()
 
 
-def test_a_link_is_stored_and_seen_by_a_new_ledger(ledger: Ledger, settings: Settings) -> None:
+def test_a_link_is_stored_and_seen_by_a_new_ledger(ledger: Ledger, sealed_settings: Settings) -> None:
     """The link survives a replay in another ledger; linking again there is a no-op."""
     assert link(ledger, "L1", "C1").changed
-    other = make_ledger(settings)
+    other = make_ledger(sealed_settings)
     try:
         assert fresh_account(other, "L1").customer_id == "C1"
         assert not link(other, "L1", "C1").changed
@@ -80,10 +73,10 @@ def test_the_migration_file_applies_good_lines_and_reports_bad_ones(ledger: Ledg
     assert (again.applied, again.unchanged) == (0, 2)
 
 
-def test_read_models_follow_the_link_and_verify_agrees(ledger: Ledger, settings: Settings) -> None:
+def test_read_models_follow_the_link_and_verify_agrees(ledger: Ledger, sealed_settings: Settings) -> None:
     """The account row names the linked customer; verify finds no difference, and a rebuild gives the same rows."""
     link(ledger, "L1", "C1")
-    db = read_model_db(settings)
+    db = read_model_db(sealed_settings)
     _feed(ledger, db)
     link(ledger, "L1", "C2", relink=True, reason="merged")
     _feed(ledger, db)
@@ -92,18 +85,18 @@ def test_read_models_follow_the_link_and_verify_agrees(ledger: Ledger, settings:
     assert verify_read_models(ledger.store, db).ok
     before = db.all_rows(ACCOUNT_BALANCES)
     db.close()
-    rebuild(settings, read_model_db, lambda fresh: _feed(ledger, fresh))
-    after = read_model_db(settings)
+    rebuild(sealed_settings, read_model_db, lambda fresh: _feed(ledger, fresh))
+    after = read_model_db(sealed_settings)
     try:
         assert after.all_rows(ACCOUNT_BALANCES) == before and verify_read_models(ledger.store, after).ok
     finally:
         after.close()
 
 
-def test_verify_reports_a_row_naming_another_customer(ledger: Ledger, settings: Settings) -> None:
+def test_verify_reports_a_row_naming_another_customer(ledger: Ledger, sealed_settings: Settings) -> None:
     """A row whose customer_id disagrees with the account's link is a difference."""
     link(ledger, "L1", "C1")
-    db = read_model_db(settings)
+    db = read_model_db(sealed_settings)
     try:
         _feed(ledger, db)
         row = next(r for r in db.all_rows(ACCOUNT_BALANCES) if r["account_ref"] == "L1")
@@ -119,8 +112,8 @@ def test_verify_reports_a_row_naming_another_customer(ledger: Ledger, settings: 
 
 
 @pytest.fixture
-def cli(ledger: Ledger, settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return in_process_cli(settings, monkeypatch, capsys)
+def cli(ledger: Ledger, sealed_settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    return in_process_cli(sealed_settings, monkeypatch, capsys)
 
 
 def test_the_cli_links_one_account(cli: Cli, ledger: Ledger) -> None:
@@ -161,11 +154,10 @@ def test_the_cli_lists_the_accounts_still_to_link(cli: Cli) -> None:
 # ---------------------------------------------------------------- HTTP
 
 
-def test_patch_related_party_links_the_account(make_settings: SettingsFactory) -> None:
+def test_patch_related_party_links_the_account(sealed_settings: Settings) -> None:
     """PATCH relatedParty (role customer): the next GET (its cached body was of the older version) names the new
     customer; an unknown customer is 404, a move without relink 422."""
-    settings = make_settings(master_key=MASTER_KEY)
-    with api_on(settings, FakeClock()) as api:
+    with api_on(sealed_settings, FakeClock()) as api:
         set_up(api, "ACME")
         create_customer(api.parts.ledger, "C1")
         create_customer(api.parts.ledger, "C2")
