@@ -27,8 +27,9 @@ class BookCheckpointTable:
         self.mark = "%s" if postgres else "?"
 
     @classmethod
-    def of(cls, recorder: Any, create: bool) -> BookCheckpointTable | None:
-        """The table on the recorder's database (created when `create`), None for a recorder of another kind."""
+    def of(cls, recorder: Any, factory: Any) -> BookCheckpointTable | None:
+        """The table on the recorder's database (created when the factory creates tables), None for a recorder of
+        another kind."""
         from eventsourcing.postgres import PostgresDatastore
         from eventsourcing.sqlite import SQLiteDatastore
 
@@ -39,7 +40,7 @@ class BookCheckpointTable:
             table = cls(datastore, postgres=False)
         else:
             return None
-        if create:
+        if factory.env_create_table():
             table.create()
         return table
 

@@ -51,8 +51,7 @@ class LedgerStore(Application):
         recorder = self.recorder
         # the as-of queries' book checkpoints (ledger/queries/book_checkpoint.py): only where events are stored as
         # they are (a checkpoint holds them decoded: never beside a cipher)
-        self.book_checkpoints = (BookCheckpointTable.of(recorder, create=self.factory.env_create_table())  # type: ignore[attr-defined]
-                                 if self._plain_events else None)
+        self.book_checkpoints = BookCheckpointTable.of(recorder, self.factory) if self._plain_events else None
         if hasattr(recorder, "compress_with_lz4") and self.factory.env_create_table():  # type: ignore[attr-defined]
             recorder.compress_with_lz4(recorder.events_table_name)  # type: ignore[attr-defined]  # our PostgreSQL recorder: bills' events insert faster
             if self.snapshots is not None:  # big snapshots read back faster
