@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.aggregates import ids
-from ledger.ports import AggregateStore, BookCheckpoints
+from ledger.ports import AggregateStore
 from ledger.queries import book_codec
 from ledger.queries.book_loading import CHECKPOINT_AFTER, LEAN, _projected, checkpoints_of, restored
 from ledger.queries.postings import _Projector
@@ -55,13 +55,17 @@ def differences(store: AggregateStore) -> tuple[int, list[str]]:
         if code != book_codec.CODE:
             continue  # another code's: never read
         checked += 1
-        problem = _difference(store, checkpoints, account_id, version)
+        problem = difference(store, account_id)
         if problem:
             found.append(f"book checkpoint of account {account_id} at version {version}: {problem}")
     return checked, found
 
 
-def _difference(store: AggregateStore, checkpoints: BookCheckpoints, account_id: UUID, version: int) -> str | None:
+def difference(store: AggregateStore, account_id: UUID) -> str | None:
+    """What is wrong with the account's stored checkpoint (None: nothing, or it has none)."""
+    checkpoints = checkpoints_of(store)
+    if checkpoints is None or checkpoints.latest(account_id, book_codec.CODE) is None:
+        return None
     projector, events = restored(store, checkpoints, account_id)
     if projector is None:
         return "not usable (its event at that version is not the one it was made from)"
