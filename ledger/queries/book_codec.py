@@ -81,9 +81,9 @@ class _Checkpoint(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
     opened_at: datetime | None
     opened: dict[str, Any]
     postings: list[Posting]
-    entries: list[tuple[str, int]]  # (entry id, posting), in the book's order
+    entries: tuple[list[str], list[int]]  # (entry ids, their postings), in the book's order
     entry_facts: list[tuple[str, EntryFacts]]
-    billed: list[tuple[str, int]]  # (entry id, its bill's posting)
+    billed: tuple[list[str], list[int]]  # (entry ids, their bills' postings)
     bills: list[_Bill]
     payments: list[_Payment]
     refunds: list[_Refund]
@@ -112,8 +112,7 @@ def encode(projector: _Projector, version: int) -> bytes:
     place = {id(posting): n for n, posting in enumerate(book.postings)}
     return _ENCODER.encode(_Checkpoint(
         CODE, version, book.account_ref, book.currency, book.rating_type, book.time_zone, book.opened_at, book.opened,
-        book.postings, [(key, place[id(p)]) for key, p in book.entries.items()], list(book.entry_facts.items()),
-        [(key, place[id(p)]) for key, p in book.billed.items()],
+        book.postings, _keyed(book.entries, place), list(book.entry_facts.items()), _keyed(book.billed, place),
         [_Bill(b.bill_id, b.bill_number, b.run_type, b.cycle_id, b.bill_date, b.payment_due_date, b.amount_due,
                place[id(b.issued)]) for b in book.bills.values()],
         [_Payment(p.payment_id, p.reference, p.amount, place[id(p.received)],
@@ -128,6 +127,10 @@ def encode(projector: _Projector, version: int) -> bytes:
         [(entry, list(by_payment.items())) for entry, by_payment in projector.prepaid_moves.items()]))
 
 
+def _keyed(postings: dict[str, Posting], place: dict[int, int]) -> tuple[list[str], list[int]]:
+    return list(postings), [place[id(p)] for p in postings.values()]
+
+
 def decode(data: bytes) -> tuple[int, _Projector]:
     """(the account version, a projector holding the book and state `encode` was given) from `encode`'s bytes;
     raises CheckpointRefused for bytes of another code or damaged ones."""
@@ -139,7 +142,8 @@ def decode(data: bytes) -> tuple[int, _Projector]:
         raise CheckpointRefused(f"a book checkpoint of other code ({c.code!r})")
     at = c.postings
     book = Book(c.account_ref, c.currency, c.rating_type, c.time_zone, c.opened_at, c.opened, at,
-                {key: at[n] for key, n in c.entries}, dict(c.entry_facts), {key: at[n] for key, n in c.billed},
+                dict(zip(c.entries[0], map(at.__getitem__, c.entries[1]))), dict(c.entry_facts),
+                dict(zip(c.billed[0], map(at.__getitem__, c.billed[1]))),
                 {b.bill_id: Bill(b.bill_id, b.bill_number, b.run_type, b.cycle_id, b.bill_date, b.payment_due_date,
                                  b.amount_due, at[b.issued]) for b in c.bills},
                 {p.payment_id: Payment(p.payment_id, p.reference, p.amount, at[p.received],
