@@ -10,7 +10,7 @@ from ledger.cli.as_of import render_as_of, render_explanation
 from ledger.cli.context import App, Outcome
 from ledger.cli.options import given
 from ledger.cli.output import is_amount, money, stamp, table
-from ledger.queries import book_checkpoint
+from ledger.queries import book_checkpoint, book_loading
 from ledger.queries.as_of import AsOfQuery, history_as_of
 from ledger.queries.explain import explain_figure
 from ledger.queries.history import account_history
@@ -64,7 +64,7 @@ def do_rebuild_checkpoints(app: App, a: argparse.Namespace) -> Outcome:
     store = app.ledger.store
     written = book_checkpoint.rebuild(store, all_ids(store)["accounts"])
     return Outcome({"written": written}, f"book checkpoints rebuilt: {written} written (accounts of "
-                                         f"{book_checkpoint.CHECKPOINT_AFTER} events or more)")
+                                         f"{book_loading.CHECKPOINT_AFTER} events or more)")
 
 
 def register(top: Any, leaf: Callable[..., argparse.ArgumentParser], group: Callable[[str, str], Any]) -> None:

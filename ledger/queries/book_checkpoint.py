@@ -12,8 +12,8 @@ from uuid import UUID
 
 from ledger.aggregates import ids
 from ledger.ports import AggregateStore
-from ledger.queries import book_codec
-from ledger.queries.book_loading import CHECKPOINT_AFTER, LEAN, _projected, checkpoints_of, restored
+from ledger.queries import book_codec, book_loading
+from ledger.queries.book_loading import LEAN, _projected, checkpoints_of, restored
 from ledger.queries.postings import _Projector
 
 
@@ -86,6 +86,6 @@ def rebuild(store: AggregateStore, account_ids: list[UUID]) -> int:
     written = 0
     for account_id in account_ids:
         projector, version = from_events(store, account_id)
-        if version >= CHECKPOINT_AFTER:
+        if version >= book_loading.CHECKPOINT_AFTER:
             written += checkpoints.put(account_id, version, book_codec.CODE, book_codec.encode(projector, version))
     return written
