@@ -66,8 +66,12 @@ class BookCheckpointTable:
             return [tuple(row) for row in cur.fetchall()] if fetch else []
 
     def latest(self, account_id: UUID, code: str) -> tuple[int, bytes] | None:
-        rows = self._run("SELECT version, data FROM {t} WHERE account_id = ? AND code = ? ORDER BY version DESC LIMIT 1",
-                         (str(account_id), code))
+        try:
+            rows = self._run("SELECT version, data FROM {t} WHERE account_id = ? AND code = ? "
+                             "ORDER BY version DESC LIMIT 1", (str(account_id), code))
+        except Exception as error:  # no table (a store that does not create tables), a lost connection: from events
+            log.warning("book_checkpoint_not_read", account_id=str(account_id), error=type(error).__name__)
+            return None
         return (rows[0][0], bytes(rows[0][1])) if rows else None
 
     def put(self, account_id: UUID, version: int, code: str, data: bytes) -> bool:

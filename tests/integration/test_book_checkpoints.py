@@ -117,3 +117,12 @@ def test_rebuild_drops_every_checkpoint_and_writes_one_per_long_account(ledger: 
     assert book_checkpoint.rebuild(ledger.store, [account_id]) == 1
     assert stored(ledger) == [(account_id, ledger.store.version(account_id), book_codec.CODE)]
     assert verify(ledger.store, ledger.progress).ok
+
+
+def test_without_the_table_the_queries_answer_from_events(ledger: Ledger) -> None:
+    """The checkpoints' table gone (a store that does not create tables): the same answers, nothing written."""
+    table = ledger.store.book_checkpoints
+    assert table is not None
+    with table.datastore.transaction(commit=True) as cur:
+        cur.execute(f"DROP TABLE {table.table}")
+    assert all(same_as_from_events(ledger, at) for at in MOMENTS)
