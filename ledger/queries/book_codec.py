@@ -21,13 +21,27 @@ import hashlib
 import inspect
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
+from itertools import repeat
 from typing import Any
 
 import msgspec
 
 from ledger.aggregates import billing_calendar
 from ledger.queries import postings
-from ledger.queries.postings import Allocation, Bill, Book, EntryFacts, Payment, Posting, Refund, _Lot, _Projector
+from ledger.queries.postings import (
+    BALANCE,
+    UNBILLED,
+    Allocation,
+    Bill,
+    Book,
+    EntryFacts,
+    Payment,
+    Posting,
+    Refund,
+    _Lot,
+    _Projector,
+)
 
 
 def _code() -> str:
@@ -71,6 +85,19 @@ class _Refund(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
     postings: list[int]
 
 
+class _Charges(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
+    """A postpaid account's charge postings (most of a long book), by column: each moves its amount onto the balance
+    and onto its own entry ((balance, "", a), (unbilled, ref, a)), so one amount and the ref make both moves."""
+
+    versions: list[int]
+    kinds: list[int]  # places in the checkpoint's strings
+    refs: list[str]
+    texts: list[int]
+    recorded: list[datetime]
+    effective: list[datetime]
+    amounts: list[Decimal]
+
+
 class _Checkpoint(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
     code: str
     version: int  # the account version the book is at: its events 1..version
@@ -80,7 +107,9 @@ class _Checkpoint(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
     time_zone: str
     opened_at: datetime | None
     opened: dict[str, Any]
-    postings: list[Posting]
+    strings: list[str]  # the charges' kinds and texts (a few distinct ones, repeated thousands of times)
+    charges: _Charges
+    others: list[tuple[int, Posting]]  # every other posting, with its place in the book's postings
     entries: tuple[list[str], list[int]]  # (entry ids, their postings), in the book's order
     entry_facts: list[tuple[str, EntryFacts]]
     billed: tuple[list[str], list[int]]  # (entry ids, their bills' postings)
@@ -112,7 +141,7 @@ def encode(projector: _Projector, version: int) -> bytes:
     place = {id(posting): n for n, posting in enumerate(book.postings)}
     return _ENCODER.encode(_Checkpoint(
         CODE, version, book.account_ref, book.currency, book.rating_type, book.time_zone, book.opened_at, book.opened,
-        book.postings, _keyed(book.entries, place), list(book.entry_facts.items()), _keyed(book.billed, place),
+        *_columns(book.postings), _keyed(book.entries, place), list(book.entry_facts.items()), _keyed(book.billed, place),
         [_Bill(b.bill_id, b.bill_number, b.run_type, b.cycle_id, b.bill_date, b.payment_due_date, b.amount_due,
                place[id(b.issued)]) for b in book.bills.values()],
         [_Payment(p.payment_id, p.reference, p.amount, place[id(p.received)],
@@ -125,6 +154,47 @@ def encode(projector: _Projector, version: int) -> bytes:
         [(lot.left, lot.effective, lot.owner, lot.seq) for lot in projector.lots], projector.seq,
         [(*key, moment) for key, moment in projector.money_at.items()],
         [(entry, list(by_payment.items())) for entry, by_payment in projector.prepaid_moves.items()]))
+
+
+def _charge_shaped(posting: Posting) -> bool:
+    moves = posting.moves
+    return (len(moves) == 2 and moves[0][0] == BALANCE and moves[0][1] == "" and moves[1][0] == UNBILLED
+            and moves[1][1] == posting.ref and str(moves[0][2]) == str(moves[1][2]))
+
+
+def _columns(book_postings: list[Posting]) -> tuple[list[str], _Charges, list[tuple[int, Posting]]]:
+    """(strings, the charge-shaped postings by column, the others with their places)."""
+    strings: dict[str, int] = {}
+    charges = _Charges([], [], [], [], [], [], [])
+    others = []
+    for n, p in enumerate(book_postings):
+        if not _charge_shaped(p):
+            others.append((n, p))
+            continue
+        charges.versions.append(p.version)
+        charges.kinds.append(strings.setdefault(p.kind, len(strings)))
+        charges.refs.append(p.ref)
+        charges.texts.append(strings.setdefault(p.text, len(strings)))
+        charges.recorded.append(p.recorded)
+        charges.effective.append(p.effective)
+        charges.amounts.append(p.moves[0][2])
+    return list(strings), charges, others
+
+
+_POSTING = partial(tuple.__new__, Posting)  # Posting(*fields) from a tuple of them, at C speed
+
+
+def _postings(c: _Checkpoint) -> list[Posting]:
+    """The book's postings: the charges' rebuilt from their columns without a Python step per posting, the others
+    put back in their places (in order of place, each lands where it was)."""
+    ch, strings = c.charges, c.strings
+    amounts = ch.amounts
+    moves = zip(zip(repeat(BALANCE), repeat(""), amounts), zip(repeat(UNBILLED), ch.refs, amounts))
+    at = list(map(_POSTING, zip(ch.versions, map(strings.__getitem__, ch.kinds), ch.refs,
+                               map(strings.__getitem__, ch.texts), ch.recorded, ch.effective, moves)))
+    for n, posting in c.others:
+        at.insert(n, posting)
+    return at
 
 
 def _keyed(postings: dict[str, Posting], place: dict[int, int]) -> tuple[list[str], list[int]]:
@@ -140,7 +210,7 @@ def decode(data: bytes) -> tuple[int, _Projector]:
         raise CheckpointRefused(f"not a book checkpoint of this code: {error}") from None
     if not CODE or c.code != CODE:
         raise CheckpointRefused(f"a book checkpoint of other code ({c.code!r})")
-    at = c.postings
+    at = _postings(c)
     book = Book(c.account_ref, c.currency, c.rating_type, c.time_zone, c.opened_at, c.opened, at,
                 dict(zip(c.entries[0], map(at.__getitem__, c.entries[1]))), dict(c.entry_facts),
                 dict(zip(c.billed[0], map(at.__getitem__, c.billed[1]))),

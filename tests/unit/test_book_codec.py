@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.queries import book_codec
-from ledger.queries.postings import BALANCE, UNBILLED, Posting, _Projector, project
+from ledger.queries.postings import BALANCE, REMAINING, UNBILLED, Posting, _Projector, project
 from tests.support.account_events import AccountScript
 
 
@@ -80,13 +80,18 @@ def test_decimals_and_moments_come_back_exact_with_their_offsets(amount: Decimal
     projector = _Projector({})
     posting = Posting(1, "appliedBillingCharge", "c1", "usage", recorded, effective,
                       ((BALANCE, "", amount), (UNBILLED, "c1", amount)))
-    projector.book.postings.append(posting)
+    other = Posting(2, "bill", "B-1", "bill B-1", effective, recorded, ((UNBILLED, "c1", -amount), (REMAINING, "b1", lot)))
+    projector.book.postings += [other, posting]  # a charge (by column) after another posting (whole)
     projector.book.entries["c1"] = posting
     projector.add_lot(abs(lot) + 1, effective, None)
     _, back = book_codec.decode(book_codec.encode(projector, 1))
-    got = back.book.postings[0]
+    assert back.book.postings == [other, posting]
+    got = back.book.postings[1]
     assert [str(m[2]) for m in got.moves] == [str(amount)] * 2
-    assert all(type(m[2]) is Decimal for m in got.moves)
+    assert [str(m[2]) for m in back.book.postings[0].moves] == [str(-amount), str(lot)]
+    assert all(type(m[2]) is Decimal for p in back.book.postings for m in p.moves)
+    assert (back.book.postings[0].recorded.isoformat(), back.book.postings[0].effective.isoformat()) == (
+        effective.isoformat(), recorded.isoformat())
     for mine, theirs in ((got.recorded, recorded), (got.effective, effective), (back.lots[0].effective, effective)):
         assert mine.isoformat() == theirs.isoformat() and mine.utcoffset() == theirs.utcoffset()
     assert str(back.lots[0].left) == str(abs(lot) + 1)
