@@ -103,7 +103,7 @@ def test_verify_reports_a_checkpoint_whose_book_differs_from_the_events(ledger: 
     assert ledger.store.book_checkpoints is not None
     version, data = ledger.store.book_checkpoints.latest(account_id, book_codec.CODE) or (0, b"")
     raw = msgspec.json.decode(data)
-    raw[8][3][6][0][2] = "999.25"  # the 4th posting (a charge)'s balance move
+    raw[9][6][3] = "999.25"  # the 4th charge's amount (charges by column: amounts are the 7th)
     ledger.store.book_checkpoints.drop(account_id)
     ledger.store.book_checkpoints.put(account_id, version, book_codec.CODE, msgspec.json.encode(raw))
     report = verify(ledger.store, ledger.progress)
