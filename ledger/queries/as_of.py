@@ -3,7 +3,8 @@
 Built from stored events alone (the account's, its bills', payments' and cycles'): the account's events become
 postings (`ledger/queries/postings.py`); the state at T is the sum of the postings in force at T (a figure's
 explanation, the postings that make it up, is `ledger/queries/explain.py`). The basis rules are in README
-"Basis rules".
+"Basis rules". Where the store keeps book checkpoints, the book comes from the account's checkpoint and the events
+after it (`ledger/queries/book_loading.py`): the same postings, read faster.
 """
 
 from __future__ import annotations
