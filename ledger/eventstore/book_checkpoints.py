@@ -45,12 +45,29 @@ class BookCheckpointTable:
         return table
 
     def create(self) -> None:
-        blob = "bytea" if self.postgres else "BLOB"
-        with self.datastore.transaction(commit=True) as cur:
-            cur.execute(f"CREATE TABLE IF NOT EXISTS {self.table} (account_id text NOT NULL, code text NOT NULL, "
-                        f"version bigint NOT NULL, data {blob} NOT NULL, PRIMARY KEY (account_id, code, version))")
-            if self.postgres:
+        """The table, when missing. On PostgreSQL nothing is run once it exists (its ALTER takes the table's
+        exclusive lock: never at every start), and a creation raced by another process is theirs."""
+        ddl = (f"CREATE TABLE IF NOT EXISTS {self.table} (account_id text NOT NULL, code text NOT NULL, "
+               f"version bigint NOT NULL, data {'bytea' if self.postgres else 'BLOB'} NOT NULL, "
+               "PRIMARY KEY (account_id, code, version))")
+        if not self.postgres:
+            with self.datastore.transaction(commit=True) as cur:
+                cur.execute(ddl)
+            return
+        if self._exists():
+            return
+        try:
+            with self.datastore.transaction(commit=True) as cur:
+                cur.execute(ddl)
                 cur.execute(f"ALTER TABLE {self.table} ALTER COLUMN data SET STORAGE EXTERNAL")
+        except Exception:
+            if not self._exists():
+                raise
+
+    def _exists(self) -> bool:
+        with self.datastore.transaction(commit=False) as cur:
+            cur.execute("SELECT to_regclass(%s) IS NOT NULL AS found", (self.table,))
+            return bool(cur.fetchone()["found"])
 
     def _run(self, statement: str, params: tuple[Any, ...], commit: bool = False, fetch: bool = True) -> list[Any]:
         statement = statement.format(t=self.table).replace("?", self.mark)
