@@ -77,9 +77,10 @@ class AggregateStore(Protocol):
         """Every stored event of one aggregate, in order (for replays)."""
         ...
 
-    def lean_history(self, aggregate_id: UUID, lean: Mapping[type, Callable[..., Any]]) -> Iterable[Any]:
-        """`history`, with each event of a class in `lean` given as `lean[cls]`: a NamedTuple whose fields
-        (originator_version, timestamp, then some of the event's own) hold what the event holds."""
+    def lean_history(self, aggregate_id: UUID, lean: Mapping[type, Callable[..., Any]], after: int = 0) -> Iterable[Any]:
+        """`history` (the events after version `after`), with each event of a class in `lean` given as `lean[cls]`:
+        a NamedTuple whose fields (originator_version, timestamp, then some of the event's own) hold what the
+        event holds."""
         ...
 
     def histories(self, aggregate_ids: Sequence[UUID], after: Mapping[UUID, int] | None = None) -> Mapping[UUID, list[Any]]:
@@ -89,6 +90,28 @@ class AggregateStore(Protocol):
 
     def created(self, topics: Sequence[str]) -> Iterable[Any]:
         """The creation events of the given topics across every aggregate, in the order they were stored."""
+        ...
+
+
+class BookCheckpoints(Protocol):
+    """Stored book checkpoints (ledger/queries/book_checkpoint.py): per account, the encoded book of its events up
+    to a version, written by a code version (`code`); a store that keeps them has one as `book_checkpoints`."""
+
+    def latest(self, account_id: UUID, code: str) -> tuple[int, bytes] | None:
+        """(version, data) of the account's checkpoint of the highest version written by `code`, or None."""
+        ...
+
+    def put(self, account_id: UUID, version: int, code: str, data: bytes) -> bool:
+        """Keep a checkpoint (replacing the account's older ones and other codes'); False when it could not be
+        written (logged; never raised: a missing checkpoint only costs speed)."""
+        ...
+
+    def drop(self, account_id: UUID | None = None) -> int:
+        """Remove the account's checkpoints (every account's: None); how many were removed."""
+        ...
+
+    def stored(self) -> list[tuple[UUID, int, str]]:
+        """(account id, version, code) of every stored checkpoint."""
         ...
 
 

@@ -10,10 +10,11 @@ from ledger.cli.as_of import render_as_of, render_explanation
 from ledger.cli.context import App, Outcome
 from ledger.cli.options import given
 from ledger.cli.output import is_amount, money, stamp, table
+from ledger.queries import book_checkpoint, book_loading
 from ledger.queries.as_of import AsOfQuery, history_as_of
 from ledger.queries.explain import explain_figure
 from ledger.queries.history import account_history
-from ledger.queries.verify import verify
+from ledger.queries.verify import all_ids, verify
 
 
 def render_history(data: dict[str, Any], with_figures: bool = True) -> str:
@@ -59,6 +60,13 @@ def do_verify(app: App, a: argparse.Namespace) -> Outcome:
     return Outcome(report.to_dict(), "\n".join(lines), 0 if report.ok else 1)
 
 
+def do_rebuild_checkpoints(app: App, a: argparse.Namespace) -> Outcome:
+    store = app.ledger.store
+    written = book_checkpoint.rebuild(store, all_ids(store)["accounts"])
+    return Outcome({"written": written}, f"book checkpoints rebuilt: {written} written (accounts of "
+                                         f"{book_loading.CHECKPOINT_AFTER} events or more)")
+
+
 def register(top: Any, leaf: Callable[..., argparse.ArgumentParser], group: Callable[[str, str], Any]) -> None:
     s = leaf(top, "history", do_history, "an account's history replayed from its events, with a running balance; "
                                          "its whole state as of a moment; a figure explained")
@@ -69,4 +77,6 @@ def register(top: Any, leaf: Callable[..., argparse.ArgumentParser], group: Call
                    help="the events that make up one figure (as of --as-of, default now): balance, unbilled, "
                         "paid-ahead, receivable, overdue, credit-balance, prepaid-balance, or a bill number")
 
+    leaf(top, "rebuild-checkpoints", do_rebuild_checkpoints,
+         "drop the as-of queries' book checkpoints and write one per account of 500 events or more")
     leaf(top, "verify", do_verify, "rebuild every aggregate from its events and check the books (exit 1 on differences)")

@@ -20,6 +20,7 @@ from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.library_bypasses import event_from_state, mutate, project
 from ledger.errors import NotFound
 from ledger.eventstore import contention
+from ledger.eventstore.book_checkpoints import BookCheckpointTable
 from ledger.eventstore.json_transcoder import FastJSONTranscoder
 from ledger.eventstore.overlap import PendingSave, ReadAhead, Rows
 from ledger.eventstore.postgres_pool import hand_out_last_used_first
@@ -48,6 +49,9 @@ class LedgerStore(Application):
         if self.writer_locks is not None:
             self.recorder.share_locks = self.writer_locks.share  # type: ignore[attr-defined]
         recorder = self.recorder
+        # the as-of queries' book checkpoints (ledger/queries/book_checkpoint.py): only where events are stored as
+        # they are (a checkpoint holds them decoded: never beside a cipher)
+        self.book_checkpoints = BookCheckpointTable.of(recorder, self.factory) if self._plain_events else None
         if hasattr(recorder, "compress_with_lz4") and self.factory.env_create_table():  # type: ignore[attr-defined]
             recorder.compress_with_lz4(recorder.events_table_name)  # type: ignore[attr-defined]  # our PostgreSQL recorder: bills' events insert faster
             if self.snapshots is not None:  # big snapshots read back faster
@@ -347,18 +351,20 @@ class LedgerStore(Application):
     def notifications(self, start: int, limit: int, topics: list[str] | None = None) -> Any:
         return self.recorder.select_notifications(start=start, limit=limit, topics=topics or ())
 
-    def history(self, aggregate_id: UUID) -> Iterator[Any]:
-        """Every stored event of one aggregate, in version order (no snapshot, no cache), decoded the way the batch
-        reads decode (an auditor's as-of state reads every event of a long account), each when it is asked for."""
+    def history(self, aggregate_id: UUID, after: int = 0) -> Iterator[Any]:
+        """Every stored event of one aggregate (those after version `after`), in version order (no snapshot, no
+        cache), decoded the way the batch reads decode (an auditor's as-of state reads every event of a long
+        account), each when it is asked for."""
         if self._bulk:  # PostgreSQL: binary tuple rows
             event = self._event
-            rows = self.recorder.select_events_after([aggregate_id], [0])  # type: ignore[attr-defined]
+            rows = self.recorder.select_events_after([aggregate_id], [after])  # type: ignore[attr-defined]
             return (event(aggregate_id, version, topic, state) for _, version, topic, state in rows)
-        return (self.domain_event(stored) for stored in self.recorder.select_events(aggregate_id))
+        return (self.domain_event(stored) for stored in self.recorder.select_events(aggregate_id, gt=after or None))
 
-    def lean_history(self, aggregate_id: UUID, lean: Mapping[type, Callable[..., Any]]) -> Iterator[Any]:
-        """`history`, except that an event of a class in `lean` comes as `lean[cls](originator_version, timestamp,
-        *fields)`, the fields named by the rest of its `_fields` (a NamedTuple holding what a reader needs).
+    def lean_history(self, aggregate_id: UUID, lean: Mapping[type, Callable[..., Any]], after: int = 0) -> Iterator[Any]:
+        """`history` (the events after version `after`), except that an event of a class in `lean` comes as
+        `lean[cls](originator_version, timestamp, *fields)`, the fields named by the rest of its `_fields` (a
+        NamedTuple holding what a reader needs).
 
         Skips, for those events only, when the stored document allows it (`FastJSONTranscoder.decode_lean`): the
         event object, the scan of the whole document for typed values, the revival of any typed value but the
@@ -369,16 +375,17 @@ class LedgerStore(Application):
         tests/unit/test_event_paths.py::test_a_lean_history_holds_what_the_history_holds."""
         transcoder = self.mapper.transcoder
         if not lean or not self._plain_events or not isinstance(transcoder, FastJSONTranscoder):
-            return (self._lean_of(event, lean) for event in self.history(aggregate_id))
+            return (self._lean_of(event, lean) for event in self.history(aggregate_id, after))
         by_topic: dict[str, tuple[Callable[..., Any], tuple[str, ...]]] = {}
         for cls, make in lean.items():
             if getattr(cls, "class_version", 1) == 1:
                 by_topic[get_topic(cls)] = (make, tuple(make._fields[2:]))  # type: ignore[attr-defined]  # a NamedTuple class
         if self._bulk:
             rows: Iterable[tuple[Any, int, str, bytes]] = self.recorder.select_events_after(  # type: ignore[attr-defined]
-                [aggregate_id], [0])
+                [aggregate_id], [after])
         else:
-            rows = ((0, s.originator_version, s.topic, s.state) for s in self.recorder.select_events(aggregate_id))
+            rows = ((0, s.originator_version, s.topic, s.state)
+                    for s in self.recorder.select_events(aggregate_id, gt=after or None))
         return self._lean_rows(aggregate_id, rows, by_topic, transcoder, lean)
 
     def _lean_rows(self, aggregate_id: UUID, rows: Iterable[tuple[Any, int, str, bytes]],

@@ -3,26 +3,24 @@
 Built from stored events alone (the account's, its bills', payments' and cycles'): the account's events become
 postings (`ledger/queries/postings.py`); the state at T is the sum of the postings in force at T (a figure's
 explanation, the postings that make it up, is `ledger/queries/explain.py`). The basis rules are in README
-"Basis rules".
+"Basis rules". Where the store keeps book checkpoints, the book comes from the account's checkpoint and the events
+after it (`ledger/queries/book_loading.py`): the same postings, read faster.
 """
 
 from __future__ import annotations
 
 import gc
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from ledger.aggregates import ids
-from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.money import at_minor_unit, at_rated_scale
 from ledger.commands.base import Command, Id, Instant
-from ledger.errors import AccountNotFound, AccountNotYetOpen, InvalidInput
+from ledger.errors import AccountNotYetOpen, InvalidInput
 from ledger.ports import AggregateStore, Clock
 from ledger.queries.as_of_views import (
     AccountAsOf,
@@ -35,6 +33,7 @@ from ledger.queries.as_of_views import (
     RefundAt,
     TriggerAt,
 )
+from ledger.queries.book_loading import Loaded, checkpoints_of, load, whole
 from ledger.queries.history import BASES, AccountHistory, account_history
 from ledger.queries.postings import (
     BALANCE,
@@ -46,11 +45,9 @@ from ledger.queries.postings import (
     WEIGHT,
     ZERO,
     Book,
-    ChargeFacts,
     EntryFacts,
     Posting,
     entry_amount,
-    project,
 )
 
 _RATED = {BALANCE, UNBILLED, PREPAID}  # figures that sum unrounded charges: six places; the others: minor unit
@@ -66,52 +63,6 @@ class AsOfQuery(Command):
     explain: Id | None = None
 
 
-@dataclass
-class Loaded:
-    """One account's book and the stored events of its bills, payments and cycles."""
-
-    book: Book
-    bills: dict[str, list[Any]]
-    payments: dict[str, list[Any]]
-    cycles: dict[str, list[Any]]
-
-
-LEAN: dict[type, Callable[..., Any]] = {BillingAccount.ChargeApplied: ChargeFacts}
-"""The account events read as tuples of the fields the postings need (`AggregateStore.lean_history`)."""
-
-
-def load(store: AggregateStore, account_ref: str, until: datetime | None = None,
-         in_force_by: datetime | None = None) -> Loaded:
-    """Read every stored event of the account (those recorded by `until`, when given: the events a ledger had then,
-    the first of them recorded after it ends them; a charge as its ChargeFacts) and of what it refers to.
-    `in_force_by`: a book for the effective basis up to that moment only (`postings.project`)."""
-    events: list[Any] = []
-    append, facts = events.append, ChargeFacts
-    payment_ids, bill_ids, cycle_ids = [], [], {}
-    for event in store.lean_history(ids.account_id(account_ref), LEAN):
-        if until is not None and events and event.timestamp > until:
-            break  # the rest is not decoded
-        append(event)
-        if type(event) is facts:  # most of a long account's events
-            continue
-        name = type(event).__name__
-        if name == "PaymentReceived":
-            payment_ids.append(event.payment_id)
-        elif name == "BillIssued":
-            bill_ids.append(event.bill_id)
-            if event.cycle_id:
-                cycle_ids[event.cycle_id] = True
-    if not events:
-        raise AccountNotFound(f"billing account {account_ref!r} not found", account=account_ref)
-    # one round trip where the store can; a bill's own creation event (its items: the bulk of its bytes) is not read,
-    # the account's BillIssued tells the rest
-    found = store.histories([*payment_ids, *bill_ids, *cycle_ids], after=dict.fromkeys(bill_ids, 1))
-    payments = {str(pid): found[pid] for pid in payment_ids}
-    refs = {pid: history[0].external_reference for pid, history in payments.items() if history}
-    book = project(events, refs, in_force_by=in_force_by)
-    return Loaded(book, {str(b): found[b] for b in bill_ids}, payments, {str(c): found[c] for c in cycle_ids})
-
-
 def valid(as_of: datetime, basis: str) -> None:
     """Refuse a basis that is not one and a naive moment."""
     if basis not in BASES:
@@ -121,8 +72,21 @@ def valid(as_of: datetime, basis: str) -> None:
 
 
 def loaded_for(store: AggregateStore, account_ref: str, as_of: datetime, basis: str) -> Loaded:
-    """What a query at `as_of` on `basis` reads: on the recorded basis the events recorded by then, on the
-    effective basis all of them, in a book that answers up to that moment (`load`'s until and in_force_by)."""
+    """What a query at `as_of` on `basis` reads: where the store keeps book checkpoints, the whole book from the
+    account's checkpoint and the events after it (`book_loading.whole`), else `from_events_for`."""
+    checkpoints = checkpoints_of(store)
+    if checkpoints is None:
+        return from_events_for(store, account_ref, as_of, basis)
+    valid(as_of, basis)
+    loaded = whole(store, checkpoints, account_ref)
+    checked(loaded.book, as_of, basis)
+    return loaded
+
+
+def from_events_for(store: AggregateStore, account_ref: str, as_of: datetime, basis: str) -> Loaded:
+    """What a query at `as_of` on `basis` reads from events alone: on the recorded basis the events recorded by
+    then, on the effective basis all of them, in a book that answers up to that moment (`load`'s until and
+    in_force_by)."""
     valid(as_of, basis)
     recorded = basis == "recorded"
     loaded = load(store, account_ref, as_of if recorded else None, None if recorded else as_of)

@@ -426,7 +426,8 @@ _HANDLERS = {"Opened": _Projector.opened, "ChargeApplied": _Projector.charge_app
 
 
 def project(events: Iterable[Any], payment_refs: Mapping[str, str] | None = None,
-            until: datetime | None = None, in_force_by: datetime | None = None) -> Book:
+            until: datetime | None = None, in_force_by: datetime | None = None,
+            start: _Projector | None = None) -> Book:
     """The book of one account from its stored events (in version order; a ChargeApplied event may come as its
     ChargeFacts). `payment_refs` names payments by their
     external reference (payment id -> reference); `until` stops at the first event recorded after it (enough
@@ -435,8 +436,15 @@ def project(events: Iterable[Any], payment_refs: Mapping[str, str] | None = None
     `in_force_by` (the effective basis at that moment needs every event, whenever recorded): a charge or a bill
     in force only after it gets its posting without movements (no amount made), since no figure at a moment up
     to it can read them: a bill counts from no earlier than its latest entry, and an allocation to a charge from
-    no earlier than the charge. The book says so (`Book.in_force_by`) and answers only such moments."""
-    projector, handlers = _Projector(payment_refs or {}, in_force_by), _HANDLERS
+    no earlier than the charge. The book says so (`Book.in_force_by`) and answers only such moments.
+
+    `start`: a projector that already walked the account's first events (a book checkpoint's,
+    `ledger/queries/book_codec.py`); `events` are then the ones after them, and it goes on from where it was."""
+    if start is not None and (start.horizon is not None or in_force_by is not None):
+        raise ValueError("only a whole book (no in_force_by) goes on from a checkpoint")
+    projector, handlers = start or _Projector(payment_refs or {}, in_force_by), _HANDLERS
+    if start is not None:
+        projector.refs = payment_refs or {}
     book = projector.book
     postings, entries = book.postings, book.entries
     append, facts, new, instant, credit = postings.append, ChargeFacts, _new, _instant, _CREDIT_TYPE
@@ -472,7 +480,8 @@ def project(events: Iterable[Any], payment_refs: Mapping[str, str] | None = None
         if handler is not None:
             handler(projector, event)
         last = event
-    book.last_recorded = last.timestamp if last is not None else None
+    if last is not None:
+        book.last_recorded = last.timestamp
     return book
 
 

@@ -1,4 +1,5 @@
-"""Verify: rebuild every aggregate from its events alone and compare with the current state, then check the books."""
+"""Verify: rebuild every aggregate from its events alone and compare with the current state, then check the books
+(and the as-of queries' book checkpoints against the events)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from ledger.aggregates.payment_method import PaymentMethod
 from ledger.aggregates.product_offering import ProductOffering
 from ledger.aggregates.subscription import Subscription
 from ledger.ports import AggregateStore, Progress
+from ledger.queries import book_checkpoint
 
 CREATED: dict[type, str] = {
     BillingAccount.Opened: "accounts",
@@ -88,7 +90,8 @@ def verify(store: AggregateStore, progress: Progress) -> VerifyReport:
     progress.advance(done % 500)
     progress.finish()
     differences += _check_books(ids, loaded)
-    return VerifyReport({k: len(v) for k, v in ids.items()}, differences)
+    checkpoints, wrong = book_checkpoint.differences(store)  # the as-of queries' cache of books: same as the events'
+    return VerifyReport({k: len(v) for k, v in ids.items()} | {"book_checkpoints": checkpoints}, differences + wrong)
 
 
 def _check_books(ids: dict[str, list[UUID]], loaded: dict[UUID, Any]) -> list[str]:

@@ -190,7 +190,7 @@ def test_a_lean_history_holds_what_the_history_holds() -> None:
 def test_the_as_of_book_from_the_lean_history_is_the_book_from_the_history() -> None:
     """The as-of query's book (charges read lean, as `as_of.load` reads them) equals the book projected from the
     account's plain events."""
-    from ledger.queries.as_of import LEAN
+    from ledger.queries.book_loading import LEAN
     from ledger.queries.postings import project
 
     store = _popo_store()
@@ -232,7 +232,7 @@ def test_a_lean_decoding_gives_the_plain_decodings_values() -> None:
 
 def test_a_prepaid_book_from_the_lean_history_is_the_book_from_the_history() -> None:
     """A prepaid account's charges, read lean, post to the prepaid balance as the plain events do."""
-    from ledger.queries.as_of import LEAN
+    from ledger.queries.book_loading import LEAN
     from ledger.queries.postings import project
 
     store = _popo_store()

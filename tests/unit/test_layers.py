@@ -59,7 +59,7 @@ THIRD_PARTY_RULES: dict[str, tuple[set[str], set[str]]] = {
     # layer: (third-party packages it may import, standard-library modules it may not)
     "ledger.aggregates": (DOMAIN_THIRD_PARTY, IO_MODULES),
     "ledger.commands": (USE_CASE_THIRD_PARTY, IO_MODULES - {"io"}),
-    "ledger.queries": (USE_CASE_THIRD_PARTY, IO_MODULES - {"io"}),
+    "ledger.queries": (USE_CASE_THIRD_PARTY | {"msgspec"}, IO_MODULES - {"io"}),  # msgspec: book checkpoints' codec
     "ledger.ports": (USE_CASE_THIRD_PARTY, IO_MODULES),
 }
 
