@@ -73,12 +73,16 @@ def valid(as_of: datetime, basis: str) -> None:
 
 def loaded_for(store: AggregateStore, account_ref: str, as_of: datetime, basis: str) -> Loaded:
     """What a query at `as_of` on `basis` reads: where the store keeps book checkpoints, the whole book from the
-    account's checkpoint and the events after it (`book_loading.whole`), else `from_events_for`."""
+    account's checkpoint and the events after it (`book_loading.whole`), else `from_events_for`; that too when
+    the account's recording moments go backwards somewhere (two writers' clocks disagreed): what the ledger knew at
+    T is then the events before the first one recorded after T, which only the from-events path answers."""
     checkpoints = checkpoints_of(store)
     if checkpoints is None:
         return from_events_for(store, account_ref, as_of, basis)
     valid(as_of, basis)
     loaded = whole(store, checkpoints, account_ref)
+    if loaded.book.out_of_order:  # the whole book would take each posting recorded by T, the ledger knew a prefix
+        return from_events_for(store, account_ref, as_of, basis)
     checked(loaded.book, as_of, basis)
     return loaded
 

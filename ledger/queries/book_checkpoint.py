@@ -32,13 +32,15 @@ def from_events(store: AggregateStore, account_id: UUID, upto: int | None = None
 
 def write(store: AggregateStore, account_ref: str, upto: int | None = None) -> int | None:
     """Store the checkpoint of the account's events up to version `upto` (default: all); its version, or None when
-    the store keeps none (or the account has no events)."""
+    the store keeps none (or the account has no events, or their recording moments go backwards somewhere)."""
     checkpoints = checkpoints_of(store)
     account_id = ids.account_id(account_ref)
     if checkpoints is None:
         return None
     projector, version = from_events(store, account_id, upto)
-    if not version or not checkpoints.put(account_id, version, book_codec.CODE, book_codec.encode(projector, version)):
+    if not version or projector.book.out_of_order:
+        return None
+    if not checkpoints.put(account_id, version, book_codec.CODE, book_codec.encode(projector, version)):
         return None
     return version
 
@@ -86,6 +88,6 @@ def rebuild(store: AggregateStore, account_ids: list[UUID]) -> int:
     written = 0
     for account_id in account_ids:
         projector, version = from_events(store, account_id)
-        if version >= book_loading.CHECKPOINT_AFTER:
+        if version >= book_loading.CHECKPOINT_AFTER and not projector.book.out_of_order:
             written += checkpoints.put(account_id, version, book_codec.CODE, book_codec.encode(projector, version))
     return written

@@ -118,6 +118,7 @@ class _Checkpoint(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
     refunds: list[_Refund]
     statuses: list[tuple[datetime, str, str]]
     last_recorded: datetime | None
+    out_of_order: bool
     lots: list[tuple[Decimal, datetime, str | None, int]]  # (left, effective, owner, seq), in drawing order
     seq: int
     money_at: list[tuple[str, str, str, datetime]]  # (payment, target, id, moment)
@@ -150,7 +151,7 @@ def encode(projector: _Projector, version: int) -> bytes:
          for p in book.payments.values()],
         [_Refund(r.refund_id, r.amount, r.method, r.recorded, r.effective, [place[id(p)] for p in r.postings])
          for r in book.refunds],
-        book.statuses, book.last_recorded,
+        book.statuses, book.last_recorded, book.out_of_order,
         [(lot.left, lot.effective, lot.owner, lot.seq) for lot in projector.lots], projector.seq,
         [(*key, moment) for key, moment in projector.money_at.items()],
         [(entry, list(by_payment.items())) for entry, by_payment in projector.prepaid_moves.items()]))
@@ -222,7 +223,7 @@ def decode(data: bytes) -> tuple[int, _Projector]:
                  for p in c.payments},
                 [Refund(r.refund_id, r.amount, r.method, r.recorded, r.effective, [at[n] for n in r.postings])
                  for r in c.refunds],
-                list(c.statuses), c.last_recorded)
+                list(c.statuses), c.last_recorded, c.out_of_order)
     projector = _Projector({})
     projector.book = book
     projector.lots = [_Lot(left, effective, owner, seq) for left, effective, owner, seq in c.lots]

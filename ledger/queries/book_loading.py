@@ -12,8 +12,10 @@ moment on both bases):
   the stored event at its version is still the one it was made from (same version, same recording moment);
   otherwise the book is projected from every event, as when there is none. Who writes them: this read, when it
   projected at least CHECKPOINT_AFTER events past the checkpoint it started from (or from none): a checkpoint of
-  the book it just made, at the account's last version. So the first as-of of a long account pays the
-  projection once and writes one; the next reads it and projects only what came after.
+  the book it just made, at the account's last version. Never of a book whose recording moments go backwards
+  somewhere (`Book.out_of_order`: writers' clocks disagreed), for which the queries take the from-events path.
+  So the first as-of of a long account pays the projection once and writes one; the next reads it and projects
+  only what came after.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def whole(store: AggregateStore, checkpoints: BookCheckpoints, account_ref: str)
         raise AccountNotFound(f"billing account {account_ref!r} not found", account=account_ref)
     start = projector or _Projector({})
     loaded = _projected(store, events, start)
-    if len(events) >= CHECKPOINT_AFTER:
+    if len(events) >= CHECKPOINT_AFTER and not loaded.book.out_of_order:
         version = events[-1].originator_version
         checkpoints.put(account_id, version, book_codec.CODE, book_codec.encode(start, version))
     return loaded

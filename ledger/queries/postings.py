@@ -169,6 +169,7 @@ class Book:
     refunds: list[Refund] = field(default_factory=list)
     statuses: list[tuple[datetime, str, str]] = field(default_factory=list)  # (recorded, status, reason)
     last_recorded: datetime | None = None
+    out_of_order: bool = False  # an event was recorded before the one ahead of it (writers' clocks disagreed)
     in_force_by: datetime | None = None  # set: only right on the effective basis up to it (`project`'s in_force_by)
 
 
@@ -449,12 +450,17 @@ def project(events: Iterable[Any], payment_refs: Mapping[str, str] | None = None
     postings, entries = book.postings, book.entries
     append, facts, new, instant, credit = postings.append, ChargeFacts, _new, _instant, _CREDIT_TYPE
     last = None
+    latest = book.last_recorded  # the latest recording moment so far: an earlier one after it is out of order
     for event in events:
         if type(event) is facts:  # most of a long account's events: `charge_facts` inlined
             version, recorded, charge_id, kind, tax_included, effective_at, text = event
             if until is not None and recorded > until:
                 break
             last = event
+            if latest is None or recorded >= latest:
+                latest = recorded
+            else:
+                book.out_of_order = True
             effective = instant(effective_at)
             if in_force_by is not None and effective > in_force_by:
                 posting = new(Posting, (version, kind, charge_id, text, recorded, effective, ()))
@@ -476,6 +482,10 @@ def project(events: Iterable[Any], payment_refs: Mapping[str, str] | None = None
             continue
         if until is not None and event.timestamp > until:
             break
+        if latest is None or event.timestamp >= latest:
+            latest = event.timestamp
+        else:
+            book.out_of_order = True
         handler = handlers.get(type(event).__name__)
         if handler is not None:
             handler(projector, event)

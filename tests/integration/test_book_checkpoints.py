@@ -23,10 +23,14 @@ REF = "ACC-CP"
 
 
 @pytest.fixture
-def ledger(make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledger]:
+def clock() -> FakeClock:
+    return FakeClock(OPENED)
+
+
+@pytest.fixture
+def ledger(make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> Iterator[Ledger]:
     """An account of 14 events: 12 charges (one backdated), a bill and a payment; checkpoints written after 10."""
     monkeypatch.setattr(book_loading, "CHECKPOINT_AFTER", 10)
-    clock = FakeClock(OPENED)
     made = make_ledger(make_settings(), clock)
     define_spec(made)
     open_account(made, REF, "EUR", time_zone="Europe/Paris")
@@ -126,3 +130,18 @@ def test_without_the_table_the_queries_answer_from_events(ledger: Ledger) -> Non
     with table.datastore.transaction(commit=True) as cur:
         cur.execute(f"DROP TABLE {table.table}")
     assert all(same_as_from_events(ledger, at) for at in MOMENTS)
+
+
+def test_an_account_recorded_out_of_order_is_answered_from_events_and_never_checkpointed(ledger: Ledger,
+                                                                                         clock: FakeClock) -> None:
+    """A charge recorded 3 hours before the event ahead of it (another writer's clock behind): the recorded basis
+    between the two is the prefix the ledger had (from events); no checkpoint is written or rebuilt for it."""
+    ahead = clock()
+    clock.set(ahead - timedelta(hours=3))
+    post_charge(ledger, REF, "behind", "3.00", "EUR", datetime(2026, 1, 25, tzinfo=UTC).isoformat())
+    between = ahead - timedelta(hours=1)
+    at_between = account_as_of(ledger.store, ledger.now, REF, between, "recorded")
+    assert "behind" not in at_between.model_dump_json()  # recorded after an event the ledger did not have at T
+    assert all(same_as_from_events(ledger, at) for at in [*MOMENTS, between])
+    assert stored(ledger) == []
+    assert book_checkpoint.rebuild(ledger.store, [ids.account_id(REF)]) == 0
