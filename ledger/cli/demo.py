@@ -406,8 +406,8 @@ def _migrate_customers(ledger: Ledger, run: Callable[[Command], dict[str, Any]],
     say.say("the four usage accounts were opened naming their customers' numbers in the old billing system, customers "
             "the ledger does not have:")
     named = [(account["account_id"], account["customer_id"]) for account in ACCOUNTS]
-    for account, customer in accounts_without_customer(ledger.store, named):
-        say.say(f"  {account:<14} names {customer}: not a customer of the ledger")
+    for account_ref, customer_ref in accounts_without_customer(ledger.store, named):
+        say.say(f"  {account_ref:<14} names {customer_ref}: not a customer of the ledger")
     for account in ACCOUNTS:
         customer_id, party_type, email = MIGRATION[account["account_id"]]
         run(CreateCustomer.parse({"customer_id": customer_id, "party_type": party_type, "name": account["name"],
