@@ -440,27 +440,20 @@ class PostgresVault(PersonalDataVault):
         prefix = "(" + " OR ".join(starts.values()) + ")"
         contains_args, prefix_args = [f"%{_like(pattern)}%"], [f"{_like(pattern)}%"] * len(_KEY)
         upto = offset + limit
-        # one statement: a whole id, email or phone (an equality lookup on their btree indexes: marked -1 in the last
-        # column); only when there is none, every match up to the cap (ranked here), with how many start with the
-        # text up to the page's end (do the substring matches reach the page?)
-        # (each field's own prefix range of its index, up to the page's end: at least `upto` distinct customers in
-        # all when, and only when, that many start with the text; never one walk of an index filtered by the OR,
-        # which reads most of it when the few that start with the text are together near its end)
-        starting = " UNION ".join(f"(SELECT customer_id FROM {DIRECTORY_TABLE} WHERE {starts[at]}{narrow} LIMIT {upto})"
-                                  for at in _KEY)
-        starting = f"(SELECT count(*) FROM ({starting}) AS p)"
-        hits = (f"SELECT customer_id, {prefix}, sort_name, customer_ref, {starting} FROM {DIRECTORY_TABLE} WHERE "
+        # one statement: a whole id, email or phone (an equality lookup on their btree indexes: marked in the last
+        # column); only when there is none, every match up to the cap (ranked here)
+        hits = (f"SELECT customer_id, {prefix}, sort_name, customer_ref, FALSE FROM {DIRECTORY_TABLE} WHERE "
                 f"{contains}{narrow} LIMIT {COUNT_CAP + 1}")
-        args = prefix_args + [a for like in prefix_args for a in [like, *narrow_args]] + contains_args + narrow_args
+        args = prefix_args + contains_args + narrow_args
         if pattern:
             equal = " OR ".join(f"{_KEY[at]} = %s" for at in EXACT)
             hits = (f"WITH exact AS MATERIALIZED (SELECT customer_id, sort_name, customer_ref FROM {DIRECTORY_TABLE} "
-                    f"WHERE ({equal}){narrow}) SELECT customer_id, TRUE, sort_name, customer_ref, -1 FROM exact "
+                    f"WHERE ({equal}){narrow}) SELECT customer_id, TRUE, sort_name, customer_ref, TRUE FROM exact "
                     f"UNION ALL (SELECT * FROM ({hits}) AS hits WHERE NOT EXISTS (SELECT 1 FROM exact))")
             args = [pattern] * len(EXACT) + narrow_args + args
         rows = run(hits, args)
-        if rows and rows[0][4] == -1:
-            exact = sorted((r for r in rows if r[4] == -1), key=lambda r: (r[2], r[3]))
+        if rows and rows[0][4]:
+            exact = sorted(rows, key=lambda r: (r[2], r[3]))
             return DirectoryMatches([r[0] for r in exact[offset:upto]], len(exact), True)
         if len(rows) <= COUNT_CAP:
             rows.sort(key=lambda r: (not r[1], r[2], r[3]))
@@ -472,8 +465,14 @@ class PostgresVault(PersonalDataVault):
         like = f"{_like(pattern)}%"
         other = "(" + " OR ".join(starts[at] for at in EXACT) + f") AND NOT {starts[2]}"
         branches = [(0, starts[2], [like]), (0, other, [like] * (len(EXACT) + 1))] if pattern else [(0, "TRUE", [])]
-        if rows[0][4] < upto and pattern:  # the prefix matches do not fill the page: the substring ones next
-            branches.append((1, f"{contains} AND NOT {prefix}", contains_args + prefix_args))
+        if pattern:  # the substring ones next, only when the prefix matches do not fill the page (a one-time filter):
+            # how many start with the text, each field's own prefix range of its index up to the page's end (at least
+            # `upto` distinct customers when, and only when, that many start with it; never one walk of an index
+            # filtered by the OR, which reads most of it when the few that start with the text are together near its end)
+            starting = " UNION ".join(f"(SELECT customer_id FROM {DIRECTORY_TABLE} WHERE {starts[at]}{narrow} "
+                                      f"LIMIT {upto})" for at in _KEY)
+            branches.append((1, f"{contains} AND NOT {prefix} AND (SELECT count(*) FROM ({starting}) AS p) < {upto}",
+                             contains_args + prefix_args + [a for like in prefix_args for a in [like, *narrow_args]]))
         page = [r[0] for r in self._ordered(branches, narrow, narrow_args, upto)[offset:upto]]
         return counted(page, len(rows), offset, limit)
 
