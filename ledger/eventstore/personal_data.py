@@ -472,7 +472,7 @@ class PostgresVault(PersonalDataVault):
             starting = " UNION ".join(f"(SELECT customer_id FROM {DIRECTORY_TABLE} WHERE {starts[at]}{narrow} "
                                       f"LIMIT {upto})" for at in _KEY)
             branches.append((1, f"{contains} AND NOT {prefix} AND (SELECT count(*) FROM ({starting}) AS p) < {upto}",
-                             contains_args + prefix_args + [a for like in prefix_args for a in [like, *narrow_args]]))
+                             contains_args + prefix_args + [a for p in prefix_args for a in [p, *narrow_args]]))
         page = [r[0] for r in self._ordered(branches, narrow, narrow_args, upto)[offset:upto]]
         return counted(page, len(rows), offset, limit)
 
