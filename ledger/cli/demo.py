@@ -36,6 +36,7 @@ from ledger.commands import (
     CreateProductOffering,
     CreateSubscription,
     DefineCycleSpecification,
+    LinkAccountToCustomer,
     OpenBillingAccount,
     PostCharge,
     RecordPayment,
@@ -50,6 +51,7 @@ from ledger.projections.reader import account_overview
 from ledger.projections.verify import verify_read_models
 from ledger.queries.accounts import account_view
 from ledger.queries.bills import bill_view
+from ledger.queries.customers import accounts_without_customer
 from ledger.queries.history import account_history
 from ledger.queries.verify import verify
 from ledger.service import Ledger
@@ -73,16 +75,26 @@ SUBSCRIBER = {"account_id": "CLAIRE-LYON", "customer_id": "CUST-CLAIRE", "name":
 OFFERINGS = [("BASIC", "Basic", "20.00"), ("PLUS", "Plus", "35.00")]
 SUBSCRIPTION = "SUB-CLAIRE-1"
 
+# The four usage accounts are opened as a ledger started before its customer registry has them: each names its
+# customer's number in the old billing system, a customer the ledger does not have. In November the operator
+# migrates them (MIGRATION): creates their customers, then links each account to its customer (LinkAccountToCustomer).
 ACCOUNTS = [
-    {"account_id": "ACME-PARIS", "customer_id": "CUST-ACME", "name": "Acme SARL", "currency": "EUR",
+    {"account_id": "ACME-PARIS", "customer_id": "LEGACY-ACME", "name": "Acme SARL", "currency": "EUR",
      "time_zone": "Europe/Paris"},
-    {"account_id": "GLOBEX-NYC", "customer_id": "CUST-GLOBEX", "name": "Globex Inc.", "currency": "USD",
+    {"account_id": "GLOBEX-NYC", "customer_id": "LEGACY-GLOBEX", "name": "Globex Inc.", "currency": "USD",
      "time_zone": "America/New_York"},
-    {"account_id": "INITECH-TOKYO", "customer_id": "CUST-INITECH", "name": "Initech KK", "currency": "JPY",
+    {"account_id": "INITECH-TOKYO", "customer_id": "LEGACY-INITECH", "name": "Initech KK", "currency": "JPY",
      "time_zone": "Asia/Tokyo"},
-    {"account_id": "ANNA-PREPAID", "customer_id": "CUST-ANNA", "name": "Anna Schmidt", "currency": "EUR",
+    {"account_id": "ANNA-PREPAID", "customer_id": "LEGACY-ANNA", "name": "Anna Schmidt", "currency": "EUR",
      "time_zone": "Europe/Berlin", "rating_type": "prepaid", "credit_limit": "5.00"},
 ]
+# account -> (its customer in the registry, party type, email): the migration's customers and its links file
+MIGRATION = {
+    "ACME-PARIS": ("CUST-ACME", "organization", "billing@acme.example.fr"),
+    "GLOBEX-NYC": ("CUST-GLOBEX", "organization", "accounts@globex.example.com"),
+    "INITECH-TOKYO": ("CUST-INITECH", "organization", "keiri@initech.example.jp"),
+    "ANNA-PREPAID": ("CUST-ANNA", "individual", "anna.schmidt@example.de"),
+}
 
 
 class DemoClock:
@@ -192,7 +204,7 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
     say.section("October: the rating system posts charges")
     clock.set(_at("2026-10-02T08:00:00+00:00"))
     topup = run(RecordPayment.parse({"account_id": "ANNA-PREPAID", "external_reference": "TOPUP-ANNA-1", "amount": "20.00",
-                                     "currency": "EUR", "method": "bankCard", "payer_ref": "CUST-ANNA",
+                                     "currency": "EUR", "method": "bankCard", "payer_ref": "LEGACY-ANNA",
                                      "date": "2026-10-02T08:00:00+00:00"}))
     say.say(f"ANNA-PREPAID tops up {money(topup['amount'], 'EUR')} (prepaid balance {money(topup['to_balance'], 'EUR')})")
     for charge in sorted(CHARGES, key=lambda c: _at(c["date"])):
@@ -272,7 +284,7 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
     say.section("November: payments, a bounced check, a refund")
     clock.set(_at("2026-11-05T09:00:00+00:00"))
     payment = run(RecordPayment.parse({"account_id": "ACME-PARIS", "external_reference": "PAY-ACME-1", "amount": "30.00",
-                                       "currency": "EUR", "method": "bankCard", "payer_ref": "CUST-ACME",
+                                       "currency": "EUR", "method": "bankCard", "payer_ref": "LEGACY-ACME",
                                        "date": "2026-11-05T10:00:00+01:00"}))
     bill = bill_view(store, ledger.now, "ACME-PARIS", paris_bill).to_dict()
     say.say(f"ACME-PARIS pays {money(payment['amount'], 'EUR')} of {money(bill['amount_due'], 'EUR')}: "
@@ -280,7 +292,7 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
 
     clock.set(_at("2026-11-06T15:00:00+00:00"))
     payment = run(RecordPayment.parse({"account_id": "GLOBEX-NYC", "external_reference": "PAY-GLOBEX-1", "amount": "200.00",
-                                       "currency": "USD", "method": "directDebit", "payer_ref": "CUST-GLOBEX",
+                                       "currency": "USD", "method": "directDebit", "payer_ref": "LEGACY-GLOBEX",
                                        "date": "2026-11-06T10:00:00-05:00"}))
     globex = load_account(store, "GLOBEX-NYC")
     bill = bill_view(store, ledger.now, "GLOBEX-NYC", "GLOBEX-NYC-00001").to_dict()
@@ -292,7 +304,7 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
     bill = bill_view(store, ledger.now, "INITECH-TOKYO", "INITECH-TOKYO-00001").to_dict()
     run(RecordPayment.parse({"account_id": "INITECH-TOKYO", "external_reference": "CHK-INITECH-1",
                              "amount": str(bill["amount_due"]), "currency": "JPY", "method": "check",
-                             "payer_ref": "CUST-INITECH", "date": "2026-11-07T11:00:00+09:00"}))
+                             "payer_ref": "LEGACY-INITECH", "date": "2026-11-07T11:00:00+09:00"}))
     bill = bill_view(store, ledger.now, "INITECH-TOKYO", "INITECH-TOKYO-00001").to_dict()
     say.say(f"INITECH-TOKYO pays {money(bill['amount_due'], 'JPY')} by check: bill INITECH-TOKYO-00001 is {bill['state']}")
 
@@ -313,6 +325,9 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
                                      "date": "2026-11-16T09:00:00-05:00"}))
     say.say(f"GLOBEX-NYC asks for part of its credit back: refund {money('30.00', 'USD')}, credit balance now "
             f"{money(refund['credit_balance'], 'USD')}")
+
+    clock.set(_at("2026-11-18T09:00:00+00:00"))
+    links = _migrate_customers(ledger, run, say)
 
     # ------------------------------------------------------------------ read back
     clock.set(_at("2026-11-20T09:00:00+00:00"))
@@ -354,6 +369,7 @@ def run_demo(ledger: Ledger, out: TextIO, clock: DemoClock | None = None, read_m
                   "accounts_billed": cycle["accounts_billed"], "accounts_skipped": cycle["accounts_skipped"],
                   "totals": cycle["totals"]},
         "refusal": refusal,
+        "links": links,
         "bills": final,
         "subscription_bills": subscription_bills,
         "history": history,
@@ -381,6 +397,40 @@ def _plans_setup(run: Callable[[Command], dict[str, Any]], say: _Narrator) -> No
                                         "offering_id": "BASIC", "start_date": "2026-10-15"}))
     say.say(f"subscription {sub['subscription_id']}: {sub['account_id']} takes BASIC from {sub['start_date']} "
             f"(status today: {sub['status']})")
+
+
+def _migrate_customers(ledger: Ledger, run: Callable[[Command], dict[str, Any]], say: _Narrator) -> list[dict[str, Any]]:
+    """The migration path for accounts opened before their customers: create the customers, link each account to
+    its customer (LinkAccountToCustomer), run the links again (nothing changes), check no account is left unlinked."""
+    say.section("18 November: migration: the four usage accounts get their customers")
+    say.say("the four usage accounts were opened naming their customers' numbers in the old billing system, customers "
+            "the ledger does not have:")
+    named = [(account["account_id"], account["customer_id"]) for account in ACCOUNTS]
+    for account_ref, customer_ref in accounts_without_customer(ledger.store, named):
+        say.say(f"  {account_ref:<14} names {customer_ref}: not a customer of the ledger")
+    for account in ACCOUNTS:
+        customer_id, party_type, email = MIGRATION[account["account_id"]]
+        run(CreateCustomer.parse({"customer_id": customer_id, "party_type": party_type, "name": account["name"],
+                                  "contact_medium": [{"medium_type": "email", "preferred": True,
+                                                      "email_address": email}]}))
+        say.say(f"customer {customer_id:<12} created ({party_type}): {account['name']} (personal data sealed)")
+    links = []
+    for account in ACCOUNTS:
+        linked = run(LinkAccountToCustomer.parse({"account_id": account["account_id"],
+                                                  "customer_id": MIGRATION[account["account_id"]][0]}))
+        links.append(linked)
+        say.say(f"{linked['account_id']:<14} linked to customer {linked['customer_id']} (it named "
+                f"{linked['previous_customer_id']}): no money moves, its bills now report under its customer")
+    again = [run(LinkAccountToCustomer.parse({"account_id": a["account_id"], "customer_id": MIGRATION[a["account_id"]][0]}))
+             for a in ACCOUNTS]
+    say.say(f"the links run again: {sum(not x['changed'] for x in again)} of {len(again)} unchanged "
+            "(an account already naming its customer is left as it is: a migration can be re-run)")
+    every = [*named, (SUBSCRIBER["account_id"], SUBSCRIBER["customer_id"])]
+    current = [(ref, load_account(ledger.store, ref).customer_id) for ref, _ in every]
+    left = accounts_without_customer(ledger.store, current)
+    say.say(f"accounts naming no existing customer: {len(left)} of {len(current)}"
+            + (": LEDGER_ACCOUNTS_NEED_CUSTOMER=true can now refuse accounts for unknown customers" if not left else ""))
+    return links
 
 
 def _plans_upgrade(run: Callable[[Command], dict[str, Any]], say: _Narrator) -> None:

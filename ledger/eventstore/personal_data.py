@@ -19,6 +19,7 @@ import base64
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -286,12 +287,41 @@ _KEY = {1: "split_part(search_text, E'\\x1f', 1)", 2: "sort_name", 3: "split_par
 """Each searched field of a PostgreSQL directory row (btree-indexed: text_pattern_ops, for = and LIKE 'text%')."""
 _ORDER = 'sort_name COLLATE "C", customer_ref COLLATE "C"'
 """Search order (code point order on every backend, as Python and SQLite compare); its index also serves name
-prefixes."""
+prefixes, and it covers the columns a search reads (an index-only walk of the directory in name order)."""
 DENSE = 0.5
-"""A search the planner expects to match at least this share of the directory counts by a scan that stops at the
+"""A search the directory's statistics expect to match at least this share of it counts by a scan that stops at the
 cap; any other by the trigram index."""
 ANALYZE_AFTER = 1_000
-"""The directory's statistics are refreshed after this many rows written (or 10% of its rows, when more)."""
+"""The directory is vacuumed and its statistics refreshed after this many rows written (or 10% of its rows, when
+more)."""
+STATS_TTL_S = 300.0
+"""The statistics the density estimate reads are re-read at most this old (another process may have refreshed them)."""
+
+
+def gram_masks(sample: Iterable[str]) -> tuple[dict[tuple[int, str], int], int]:
+    """The statistics' sample of search texts as, per (field, trigram), the bitmask of the sample rows holding it
+    (field 0: any field); the texts themselves are not kept. With the number of rows."""
+    masks: dict[tuple[int, str], int] = {}
+    n = 0
+    for n, text in enumerate(sample, 1):
+        bit = 1 << (n - 1)
+        for at, part in enumerate(text.split(SEP), 1):
+            for i in range(len(part) - 2):
+                for key in ((0, part[i:i + 3]), (at, part[i:i + 3])):
+                    masks[key] = masks.get(key, 0) | bit
+    return masks, n
+
+
+def estimated_share(masks: Mapping[tuple[int, str], int], rows: int, pattern: str, fields: Mapping[int, str]) -> float:
+    """The share of the sample holding every trigram of the text (anywhere) and of each field's text (in that field):
+    at least the share that contains them, which the planner's own estimate (the same sample) is close to."""
+    if not rows:
+        return 0.0
+    found = (1 << rows) - 1
+    for at, text in [(0, pattern), *fields.items()]:
+        for i in range(len(text) - 2):
+            found &= masks.get((at, text[i:i + 3]), 0)
+    return found.bit_count() / rows
 
 
 class PostgresVault(PersonalDataVault):
@@ -310,8 +340,17 @@ class PostgresVault(PersonalDataVault):
         self.conn.execute(f"CREATE TABLE IF NOT EXISTS {DIRECTORY_TABLE} (customer_id uuid PRIMARY KEY, "
                           "customer_ref text NOT NULL, search_text text NOT NULL, sort_name text NOT NULL)")
         for name, on in (("ref", f"({_KEY[1]}) text_pattern_ops"), ("email", f"({_KEY[3]}) text_pattern_ops"),
-                         ("phone", f"({_KEY[4]}) text_pattern_ops"), ("order", _ORDER)):
-            self.conn.execute(f"CREATE INDEX IF NOT EXISTS {DIRECTORY_TABLE}_{name} ON {DIRECTORY_TABLE} ({on})")
+                         ("phone", f"({_KEY[4]}) text_pattern_ops"),
+                         ("sorted", f"({_ORDER}) INCLUDE (customer_id, search_text)")):
+            self.conn.execute(f"CREATE INDEX IF NOT EXISTS {DIRECTORY_TABLE}_{name} ON {DIRECTORY_TABLE} {on}"
+                              if name == "sorted" else
+                              f"CREATE INDEX IF NOT EXISTS {DIRECTORY_TABLE}_{name} ON {DIRECTORY_TABLE} ({on})")
+        # the order index before it covered the search text (the walk in name order read every row it passed)
+        self.conn.execute(f"DROP INDEX IF EXISTS {DIRECTORY_TABLE}_order")
+        # a scan is never the planner's choice: a search the statistics expect to match most rows asks for one itself
+        # (a LIKE no index serves); a scan stopping at the cap still reads most of the table when fewer match and
+        # they are stored together at its end
+        self.conn.execute("SET enable_seqscan = off")
         try:
             self.conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
             self.conn.execute(f"CREATE INDEX IF NOT EXISTS {DIRECTORY_TABLE}_trgm ON {DIRECTORY_TABLE} "
@@ -325,7 +364,8 @@ class PostgresVault(PersonalDataVault):
             pass
         self._analyzed_at = self._rows()
         self._indexed = 0
-        self._scan_allowed = True
+        self._masks: dict[tuple[int, str], int] = {}
+        self._sampled, self._stats_read = 0, float("-inf")
 
     def _load_key(self, owner: UUID) -> bytes | None:
         row = self.conn.execute(f"SELECT wrapped FROM {KEYS_TABLE} WHERE customer_id = %s", (owner,)).fetchone()
@@ -346,15 +386,24 @@ class PostgresVault(PersonalDataVault):
                           "sort_name = excluded.sort_name", (owner, ref, text, sort))
         self._indexed += 1
         if self._indexed > max(ANALYZE_AFTER, self._analyzed_at // 10):
-            # the planner picks between the trigram index and the ordered walk by the directory's statistics: keep
-            # them fresh after bulk loads without waiting for autovacuum (as autovacuum would, at 10% new rows)
-            self.conn.execute(f"ANALYZE {DIRECTORY_TABLE}")
-            self._analyzed_at, self._indexed = self._rows(), 0
+            # the planner picks between the trigram index and the ordered walk by the directory's statistics, and the
+            # walk reads only the index where the visibility map says its pages are all visible: keep both fresh after
+            # bulk loads without waiting for autovacuum (as autovacuum would, at 10% new rows)
+            self.conn.execute(f"VACUUM (ANALYZE, SKIP_LOCKED) {DIRECTORY_TABLE}")
+            self._analyzed_at, self._indexed, self._stats_read = self._rows(), 0, float("-inf")
 
-    def _scans(self, allowed: bool) -> None:
-        if allowed != self._scan_allowed:
-            self.conn.execute(f"SET enable_seqscan = {'on' if allowed else 'off'}")
-            self._scan_allowed = allowed
+    def _dense(self, pattern: str, fields: Mapping[int, str]) -> bool:
+        """Whether the statistics expect the text (and the fields' texts) in at least DENSE of the directory: from
+        their sample of search texts (pg_stats), read again when older than STATS_TTL_S, so no estimate costs a
+        round trip of its own."""
+        if time.monotonic() - self._stats_read > STATS_TTL_S:
+            # search texts are all distinct (each holds its customer id): the sample is the histogram's bounds
+            row = self.conn.execute("SELECT histogram_bounds::text::text[] FROM pg_stats WHERE schemaname = "
+                                    "current_schema() AND tablename = %s AND attname = 'search_text'",
+                                    (DIRECTORY_TABLE,)).fetchone()
+            self._masks, self._sampled = gram_masks(row[0] or [] if row else [])
+            self._stats_read = time.monotonic()
+        return estimated_share(self._masks, self._sampled, pattern, fields) >= DENSE
 
     def _ordered(self, branches: list[tuple[int, str, list[Any]]], narrow: str, narrow_args: list[Any],
                  upto: int) -> list[Any]:
@@ -378,44 +427,52 @@ class PostgresVault(PersonalDataVault):
         if within is not None:
             narrow += " AND customer_id = ANY(%s)"
             narrow_args.append(list(within))
+
         def run(query: str, args: list[Any]) -> list[Any]:  # never a prepared statement: its generic plan cannot
             return self.conn.execute(query, args, prepare=False).fetchall()  # use a LIKE pattern's prefix or trigrams
 
-        if pattern:  # a whole id, email or phone: an equality lookup on their btree indexes, no trigram
-            exact = run(f"SELECT customer_id FROM {DIRECTORY_TABLE} WHERE ({' OR '.join(f'{_KEY[at]} = %s' for at in EXACT)})"
-                        f"{narrow} ORDER BY {_ORDER}", [pattern] * len(EXACT) + narrow_args)
-            if exact:
-                return DirectoryMatches([r[0] for r in exact[offset:offset + limit]], len(exact), True)
         starts = {at: f"{_KEY[at]} LIKE %s" for at in _KEY}
-        # under 3 characters there is no trigram to look up (the trigram index would be read whole): a scan instead,
-        # which stops early as such short texts match many
-        contains = "search_text LIKE %s" if len(pattern) >= 3 else "(search_text || '') LIKE %s"
+        # the trigram index, unless the statistics expect the text in most rows (or it is under 3 characters, with no
+        # trigram to look up: the trigram index would be read whole): then a LIKE no index serves, a scan that stops
+        # at the cap (such texts match many)
+        dense = len(pattern) < 3 or (within is None and self._dense(pattern, fields))
+        contains = "(search_text || '') LIKE %s" if dense else "search_text LIKE %s"
         prefix = "(" + " OR ".join(starts.values()) + ")"
         contains_args, prefix_args = [f"%{_like(pattern)}%"], [f"{_like(pattern)}%"] * len(_KEY)
-        # every match up to the cap, ranked here: by the trigram index, or by a scan that stops at the cap when the
-        # planner expects most rows to match (a scan is never left to the planner's choice otherwise: one that stops
-        # at the cap still reads most of the table when fewer match and are stored together at its end)
-        if len(pattern) >= 3 and self._analyzed_at:
-            plan = run(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {DIRECTORY_TABLE} WHERE {contains}{narrow}",
-                       contains_args + narrow_args)[0][0][0]["Plan"]
-            self._scans(plan["Plan Rows"] >= self._analyzed_at * DENSE)
         upto = offset + limit
-        # with them, how many start with the text, up to the page's end (do the substring matches reach the page?)
-        starting = f"(SELECT count(*) FROM (SELECT 1 FROM {DIRECTORY_TABLE} WHERE {prefix}{narrow} LIMIT {upto}) AS p)"
-        rows = run(f"SELECT customer_id, {prefix}, sort_name, customer_ref, {starting} FROM {DIRECTORY_TABLE} WHERE "
-                   f"{contains}{narrow} LIMIT {COUNT_CAP + 1}",
-                   prefix_args + prefix_args + narrow_args + contains_args + narrow_args)
+        # one statement: a whole id, email or phone (an equality lookup on their btree indexes: marked in the last
+        # column); only when there is none, every match up to the cap (ranked here)
+        hits = (f"SELECT customer_id, {prefix}, sort_name, customer_ref, FALSE FROM {DIRECTORY_TABLE} WHERE "
+                f"{contains}{narrow} LIMIT {COUNT_CAP + 1}")
+        args = prefix_args + contains_args + narrow_args
+        if pattern:
+            equal = " OR ".join(f"{_KEY[at]} = %s" for at in EXACT)
+            hits = (f"WITH exact AS MATERIALIZED (SELECT customer_id, sort_name, customer_ref FROM {DIRECTORY_TABLE} "
+                    f"WHERE ({equal}){narrow}) SELECT customer_id, TRUE, sort_name, customer_ref, TRUE FROM exact "
+                    f"UNION ALL (SELECT * FROM ({hits}) AS hits WHERE NOT EXISTS (SELECT 1 FROM exact))")
+            args = [pattern] * len(EXACT) + narrow_args + args
+        rows = run(hits, args)
+        if rows and rows[0][4]:
+            exact = sorted(rows, key=lambda r: (r[2], r[3]))
+            return DirectoryMatches([r[0] for r in exact[offset:upto]], len(exact), True)
         if len(rows) <= COUNT_CAP:
             rows.sort(key=lambda r: (not r[1], r[2], r[3]))
-            return DirectoryMatches([r[0] for r in rows[offset:offset + limit]], len(rows), True)
+            return DirectoryMatches([r[0] for r in rows[offset:upto]], len(rows), True)
         # more than the cap: each group's first rows in name order, then the page of them; not counted further.
         # Names starting with the text are a range of the (sort_name, customer_ref) index, so already in order; the
         # other groups: their few matches sorted, or (when they are many) that index walked until the page is full
+        # (it covers the columns searched: an index-only walk where the pages are all visible)
         like = f"{_like(pattern)}%"
         other = "(" + " OR ".join(starts[at] for at in EXACT) + f") AND NOT {starts[2]}"
         branches = [(0, starts[2], [like]), (0, other, [like] * (len(EXACT) + 1))] if pattern else [(0, "TRUE", [])]
-        if rows[0][4] < upto and pattern:  # the prefix matches do not fill the page: the substring ones next
-            branches.append((1, f"{contains} AND NOT {prefix}", contains_args + prefix_args))
+        if pattern:  # the substring ones next, only when the prefix matches do not fill the page (a one-time filter):
+            # how many start with the text, each field's own prefix range of its index up to the page's end (at least
+            # `upto` distinct customers when, and only when, that many start with it; never one walk of an index
+            # filtered by the OR, which reads most of it when the few that start with the text are together near its end)
+            starting = " UNION ".join(f"(SELECT customer_id FROM {DIRECTORY_TABLE} WHERE {starts[at]}{narrow} "
+                                      f"LIMIT {upto})" for at in _KEY)
+            branches.append((1, f"{contains} AND NOT {prefix} AND (SELECT count(*) FROM ({starting}) AS p) < {upto}",
+                             contains_args + prefix_args + [a for p in prefix_args for a in [p, *narrow_args]]))
         page = [r[0] for r in self._ordered(branches, narrow, narrow_args, upto)[offset:upto]]
         return counted(page, len(rows), offset, limit)
 

@@ -102,3 +102,55 @@ def test_past_the_count_cap_the_total_is_a_lower_bound(vault: PersonalDataVault,
     assert bounded(vault, "ann", 2, 3) == (["Joanna Lee"], 4, True)
     assert bounded(vault, "ann", 2, 10) == ([], 3, False)
     assert bounded(vault, "", 3, 0) == (["Anna Schmidt", "Annie Hall", "Bob Annan"], 3, False)
+
+
+# ---------------------------------------------------------------- PostgreSQL: how it answers (the same answers)
+
+FIRSTS, LASTS = ["Zoé", "Lucas", "Inès", "Hugo"], ["Müller", "Petit", "Rossi", "Novák", "Girard"]
+
+
+def _last(i: int) -> str:
+    return "Durand" if i % 12 < 5 else LASTS[i % 5]  # Durand: 5 in 12 customers (541 of 1,300: past the cap)
+
+
+def _many(vault: PersonalDataVault, n: int) -> None:
+    for i in range(n):
+        vault.index(uuid.UUID(int=10_000 + i), {"customer_ref": f"M-{i:05d}", "name": f"{FIRSTS[i % 4]} {_last(i)}{i}",
+                                                "email": f"u{i:05d}@example.org", "phone": f"+33 6 {i:08d}"})
+
+
+@pytest.fixture
+def postgres_vault(postgres_schema: tuple[str, str]) -> Iterator[PostgresVault]:
+    made = PostgresVault(None, *postgres_schema)
+    yield made
+    made.close()
+
+
+def test_postgres_answers_a_search_in_one_statement(postgres_vault: PostgresVault) -> None:
+    """A search under the cap is one statement (a whole id found the same way), and none asks for a plan (EXPLAIN)."""
+    _many(postgres_vault, 20)
+    sent: list[str] = []
+    execute = postgres_vault.conn.execute
+
+    def recording(query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(str(query))
+        return execute(query, *args, **kwargs)
+
+    postgres_vault.conn.execute = recording  # type: ignore[method-assign]
+    for text in ("durand", "M-00003", "nobody"):
+        sent.clear()
+        postgres_vault.search(text, 20, 0)
+        assert len(sent) <= 2 and not any("EXPLAIN" in q for q in sent), (text, sent)  # 2: the statistics, read once
+    assert len(sent) == 1
+
+
+def test_postgres_pages_dense_and_sparse_texts_past_the_cap_as_memory_does(postgres_vault: PostgresVault) -> None:
+    """Over 1,300 customers (statistics taken by the vault itself), a text in every row (counted by a scan) and one in
+    5 of 12 (by the trigram index), both past the cap, page and count as the in-memory vault does."""
+    memory = MemoryVault(None)
+    for vault in (memory, postgres_vault):
+        _many(vault, 1_300)
+    assert postgres_vault._dense("example", {}) and not postgres_vault._dense("durand", {})
+    for text in ("example", "durand", "u011", "zoe", "6 0000"):
+        for offset in (0, 40, 480, 530, 1_290):
+            assert postgres_vault.search(text, 20, offset) == memory.search(text, 20, offset), (text, offset)
