@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from typing import Any, Literal
+from uuid import UUID
 
+from eventsourcing.persistence import IntegrityError
 from pydantic import Field, model_validator
 
 from ledger.aggregates import ids
-from ledger.aggregates.billing_account import BillingAccount
+from ledger.aggregates.billing_account import BillingAccount, ChargeMark
 from ledger.aggregates.entries import CHARGE, TaxLine
 from ledger.aggregates.money import at_rated_scale
 from ledger.commands.base import Amount, Command, Id, Instant, NonNegativeAmount, Text
@@ -93,6 +95,7 @@ def post_charges(ctx: HandlerContext, cmd: PostCharges) -> ChargesPosted:
     account_ids = {ref: ids.account_id(ref) for ref in by_account}
     accounts = ctx.store.load_many(BillingAccount, list(account_ids.values()))  # one round trip for the batch
     touched: list[BillingAccount] = []
+    marks: dict[UUID, list[ChargeMark]] = defaultdict(list)  # per account, before each charge it applied
     rejected: list[ChargeRejection] = []
     applied = duplicates = 0
     for account_ref, charges in by_account.items():
@@ -102,11 +105,13 @@ def post_charges(ctx: HandlerContext, cmd: PostCharges) -> ChargesPosted:
             rejected += [ChargeRejection(charge_id=c.charge_id, error=error.code, message=error.message, index=n)
                          for n, c in charges]
             continue
-        before = account.version
+        before, account_marks = account.version, marks[account.id]
         for index, charge in charges:
+            mark = account.charge_mark(charge.charge_id)
             try:
                 if charge.apply_to(account, now, horizon):
                     applied += 1
+                    account_marks.append(mark)
                 else:
                     duplicates += 1
             except LedgerError as error:
@@ -115,7 +120,13 @@ def post_charges(ctx: HandlerContext, cmd: PostCharges) -> ChargesPosted:
         if account.version != before:
             touched.append(account)
     if touched:
-        ctx.store.save(*touched)
+        try:
+            ctx.store.save(*touched)
+        except IntegrityError:  # a version conflict: put the accounts back as loaded, for the retry to catch them up
+            for account in touched:
+                account.undo_charges(marks[account.id])
+            ctx.store.restored(touched)
+            raise
     rejected.sort(key=lambda r: r.index or 0)
     return ChargesPosted(applied=applied, duplicates=duplicates, rejected=rejected, accounts=len(touched))
 

@@ -41,6 +41,7 @@ class LedgerStore(Application):
         self.snapshotting_intervals = {BillingAccount: snapshot_interval} if snapshot_interval else {}  # type: ignore[misc]  # the library's concrete recorder and ids, typed by their protocols
         self._background: ThreadPoolExecutor | None = None  # reads ahead and writes behind; started on first use
         self.saving: list[UUID] = []  # the stored aggregates the last save wrote (whose locks a retry takes)
+        self._restored: set[UUID] = set()  # of those, the ones put back as loaded after the save failed (`restored`)
         datastore = getattr(self.recorder, "datastore", None)
         self.retry_strategy = self.env.get("LEDGER_RETRY_STRATEGY") or "locks"
         locking = hasattr(self.recorder, "share_locks") and self.retry_strategy == "locks"
@@ -106,6 +107,7 @@ class LedgerStore(Application):
             processing_event.collect_events(*other)
         processing_event.saved_kwargs.update(kwargs)
         self.saving = [event.originator_id for event in processing_event.events if event.originator_version > 1]
+        self._restored = set()
         return processing_event
 
     def _saved(self, processing_event: ProcessingEvent[UUID], recordings: list[Recording[UUID]]) -> list[Recording[UUID]]:
@@ -338,6 +340,29 @@ class LedgerStore(Application):
         if cache is not None:
             # A fresh cache: the library's LRUCache.clear() only resets its recency list and keeps every entry.
             self.repository.cache = LRUCache(maxsize=cache.maxsize) if isinstance(cache, LRUCache) else Cache()
+
+    def restored(self, aggregates: Iterable[Any]) -> None:
+        """Say that these aggregates, changed by an attempt whose save just failed, are back as they were loaded (the
+        attempt took its changes back): the retry then catches them up instead of dropping the cache."""
+        self._restored = {aggregate.id for aggregate in aggregates}
+
+    def after_conflict(self) -> None:
+        """Before retrying an attempt whose save met a version conflict: when every stored aggregate that save wrote
+        was put back as loaded (`restored`), bring those still cached up to date with only the events stored after
+        their versions (one query on PostgreSQL); otherwise, or if that fails, drop the cache (`forget`): the
+        failed attempt left changed aggregates in it."""
+        restored, self._restored = self._restored, set()
+        if not restored or not restored.issuperset(self.saving):
+            self.forget()
+            return
+        cached = {aggregate_id: aggregate for aggregate_id in restored
+                  if (aggregate := self._cached(aggregate_id)) is not None}
+        try:
+            found = self.histories(list(cached), {aggregate_id: a.version for aggregate_id, a in cached.items()})
+            for aggregate_id, events in found.items():
+                project(cached[aggregate_id], events)  # in place: the cached object is the one the retry loads
+        except Exception:  # noqa: BLE001  (a read or an event that fails: the retry reloads them, and meets it there)
+            self.forget()
 
     def retrying(self, attempt: Callable[[], R], attempts: int) -> R:
         """Run a load-decide-save attempt; on a version conflict reload and try again (optimistic concurrency),
