@@ -29,6 +29,8 @@ A = TypeVar("A")
 ACCOUNT_SNAPSHOT_TOPIC = get_topic(BillingAccount.Snapshot)
 _EVENT_CLASSES: dict[str, tuple[type, bool]] = {}  # topic -> (event class, has a class version to upcast from)
 R = TypeVar("R")
+CONTENDED_BATCHES = 50
+"""After a version conflict, the batches of charges whose cached accounts are caught up before deciding on them."""
 
 
 class LedgerStore(Application):
@@ -42,6 +44,7 @@ class LedgerStore(Application):
         self._background: ThreadPoolExecutor | None = None  # reads ahead and writes behind; started on first use
         self.saving: list[UUID] = []  # the stored aggregates the last save wrote (whose locks a retry takes)
         self._restored: set[UUID] = set()  # of those, the ones put back as loaded after the save failed (`restored`)
+        self._contended = 0  # `catch_up` calls left that catch up (a conflict sets CONTENDED_BATCHES)
         datastore = getattr(self.recorder, "datastore", None)
         self.retry_strategy = self.env.get("LEDGER_RETRY_STRATEGY") or "locks"
         locking = hasattr(self.recorder, "share_locks") and self.retry_strategy == "locks"
@@ -350,19 +353,41 @@ class LedgerStore(Application):
         """Before retrying an attempt whose save met a version conflict: when every stored aggregate that save wrote
         was put back as loaded (`restored`), bring those still cached up to date with only the events stored after
         their versions (one query on PostgreSQL); otherwise, or if that fails, drop the cache (`forget`): the
-        failed attempt left changed aggregates in it."""
+        failed attempt left changed aggregates in it. Either way the next CONTENDED_BATCHES `catch_up` calls
+        catch up too: other writers are changing the same aggregates."""
         restored, self._restored = self._restored, set()
+        self._contended = CONTENDED_BATCHES
         if not restored or not restored.issuperset(self.saving):
             self.forget()
             return
-        cached = {aggregate_id: aggregate for aggregate_id in restored
-                  if (aggregate := self._cached(aggregate_id)) is not None}
+        cached = [aggregate for aggregate_id in restored if (aggregate := self._cached(aggregate_id)) is not None]
         try:
-            found = self.histories(list(cached), {aggregate_id: a.version for aggregate_id, a in cached.items()})
-            for aggregate_id, events in found.items():
-                project(cached[aggregate_id], events)  # in place: the cached object is the one the retry loads
+            self._catch_up(cached)
         except Exception:  # noqa: BLE001  (a read or an event that fails: the retry reloads them, and meets it there)
             self.forget()
+
+    def catch_up(self, aggregates: Iterable[Any]) -> None:
+        """Loaded aggregates (cached ones maybe stale) brought up to date with the events stored after their versions,
+        in place and in one query on PostgreSQL, while other writers have lately been changing this store's
+        aggregates (a version conflict in the last CONTENDED_BATCHES calls); otherwise nothing (one writer: nothing
+        to catch up, no query). A decision on them then rarely meets a conflict."""
+        if not self._contended:
+            return
+        self._contended -= 1
+        try:
+            self._catch_up([aggregate for aggregate in aggregates if aggregate is not None])
+        except BaseException:
+            self.forget()
+            raise
+
+    def _catch_up(self, aggregates: list[Any]) -> None:
+        if not aggregates:
+            return
+        found = self.histories([a.id for a in aggregates], {a.id: a.version for a in aggregates})
+        by_id = {a.id: a for a in aggregates}
+        for aggregate_id, events in found.items():
+            if events:
+                project(by_id[aggregate_id], events)  # in place: the cached object is the one the next load gives
 
     def retrying(self, attempt: Callable[[], R], attempts: int) -> R:
         """Run a load-decide-save attempt; on a version conflict reload and try again (optimistic concurrency),
