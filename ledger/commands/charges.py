@@ -85,6 +85,24 @@ class PostCharges(Command[ChargesPosted]):
 
     charges: list[PostCharge] = Field(min_length=1, max_length=100_000)
 
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> PostCharges:
+        """`Command.parse`, each charge validated by the lean path when all of them are of its shape
+        (ledger/commands/lean.py: the same commands); otherwise pydantic's, with its messages."""
+        from ledger.commands.lean import construct, lean_charge_command
+
+        charges = data.get("charges") if type(data) is dict and data.keys() == {"charges"} else None
+        if type(charges) is list and 1 <= len(charges) <= 100_000:
+            lean = []
+            for item in charges:
+                command = lean_charge_command(item)
+                if command is None:
+                    break
+                lean.append(command)
+            else:
+                return construct(cls, {"charges": lean}, {"charges"})
+        return super().parse(data)
+
 
 def post_charges(ctx: HandlerContext, cmd: PostCharges) -> ChargesPosted:
     """Apply the good charges, report the bad ones (each with its place in the batch); a bad charge changes nothing."""

@@ -1,16 +1,18 @@
-"""The batch POST's lean validation (ledger/http/lean_charges.py) gives the general path's command, or declines."""
+"""The lean validations (ledger/commands/lean.py, ledger/http/lean_charges.py) give pydantic's command, or decline."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from ledger.commands.charges import PostCharge
-from ledger.errors import LedgerError
+from ledger.commands.charges import PostCharge, PostCharges
+from ledger.commands.lean import lean_charge_command
+from ledger.errors import InvalidInput, LedgerError
 from ledger.http.charges import AppliedCustomerBillingRateCreate
 from ledger.http.lean_charges import lean_post_charge
 
@@ -138,3 +140,61 @@ def test_a_body_the_general_path_refuses_is_declined() -> None:
                  body(appliedTax=[{"taxCategory": "VAT", "taxRate": "20", "taxAmount": {"unit": "USD", "value": "1"}}]),
                  body(isBilled=True), body(date="2026-11-03T10:00:00"), body(id=" x")):
         assert lean_post_charge(item) is None
+
+
+def pydantic_command(data: Any) -> PostCharge | None:
+    """PostCharge's own validation; None when it refuses the input."""
+    try:
+        return PostCharge.model_validate(data)
+    except ValidationError:
+        return None
+
+
+AMOUNTS = mostly(VALUES, st.one_of(st.integers(-5, 100), st.just(Decimal("1.5")), st.just(1.5), st.none()))
+
+
+@st.composite
+def command_inputs(draw: st.DrawFn) -> Any:
+    excluded = draw(AMOUNTS)
+    taxes = draw(mostly(st.lists(st.fixed_dictionaries({"tax_category": CATEGORIES, "tax_rate": AMOUNTS,
+                                                        "tax_amount": AMOUNTS}), max_size=3),
+                        st.one_of(ABSENT, st.none(), st.just([{"tax_category": "VAT"}]))))
+    included: Any = draw(mostly(st.one_of(ABSENT, st.none()), AMOUNTS))
+    if draw(st.booleans()) and isinstance(taxes, list):
+        try:
+            included = str(Decimal(str(excluded)) + sum(Decimal(str(t["tax_amount"])) for t in taxes))
+        except Exception:  # noqa: BLE001  (a value that is not a number: keep the drawn one)
+            pass
+    data = {"charge_id": draw(IDS), "account_id": draw(IDS), "currency": draw(UNITS), "tax_excluded_amount": excluded,
+            "applied_tax": taxes, "tax_included_amount": included, "date": draw(DATES),
+            "type": draw(mostly(st.sampled_from([..., "appliedBillingCharge", "appliedBillingCredit",
+                                                 "appliedPenaltyCharge"]), st.sampled_from(["other", None]))),
+            "product_ref": draw(st.one_of(ABSENT, st.none(), IDS)),
+            "description": draw(st.one_of(ABSENT, DESCRIPTIONS)),
+            **draw(mostly(st.just({}), st.sampled_from([{"period_start": "2026-10-01"}, {"unknown": 1}])))}
+    return {k: v for k, v in data.items() if v is not ...}
+
+
+@settings(max_examples=1000, deadline=None)
+@given(command_inputs())
+def test_a_lean_charge_command_is_pydantics(data: Any) -> None:
+    """Whatever the input, lean_charge_command declines it or gives exactly PostCharge's validation of it."""
+    lean = lean_charge_command(data)
+    if lean is not None:
+        expected = pydantic_command(data)
+        assert expected is not None, data
+        assert shape(lean) == shape(expected)
+
+
+def test_a_batch_of_lean_charges_parses_as_pydantic_parses_it() -> None:
+    """PostCharges.parse of common inputs (the lean path) equals pydantic's validation; one odd charge sends the
+    whole batch the pydantic way, with its message."""
+    good = [{"charge_id": f"c{n}", "account_id": "ACME", "currency": "EUR", "tax_excluded_amount": "1.25",
+             "applied_tax": [{"tax_category": "VAT", "tax_rate": "20", "tax_amount": "0.25"}],
+             "date": "2026-10-07T09:15:00+02:00", "product_ref": "P-1", "description": "usage"} for n in range(3)]
+    assert lean_charge_command(good[0]) is not None
+    assert shape(PostCharges.parse({"charges": good})) == shape(PostCharges.model_validate({"charges": good}))
+    odd = [*good, {**good[0], "charge_id": " c9", "period_start": "2026-10-01"}]
+    assert shape(PostCharges.parse({"charges": odd})) == shape(PostCharges.model_validate({"charges": odd}))
+    with pytest.raises(InvalidInput, match=r"charges\.1\.tax_excluded_amount"):
+        PostCharges.parse({"charges": [good[0], {**good[1], "tax_excluded_amount": "-1"}]})
