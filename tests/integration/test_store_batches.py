@@ -236,7 +236,8 @@ def test_one_aggregate_read_gives_the_rows_a_batch_read_gives(postgres_schema: t
         ledger.close()
 
 
-def test_a_batch_meeting_a_conflict_catches_its_cached_accounts_up(make_settings: SettingsFactory) -> None:
+def test_a_batch_meeting_a_conflict_catches_its_cached_accounts_up(make_settings: SettingsFactory,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Another ledger posts to accounts this one has cached: this ledger's batch meets the version conflict, takes its
     charges back, catches the same cached accounts up with the other's events (no reload) and applies every charge
     once; each account then equals its rebuild from the database. Lately contended, the next batch catches its
@@ -255,12 +256,17 @@ def test_a_batch_meeting_a_conflict_catches_its_cached_accounts_up(make_settings
         result = ours.execute(batch)
         assert (result.applied, result.duplicates, result.rejected) == (9, 0, [])
         for ref, account_id in zip(refs, account_ids):
-            assert ours.store._cached(account_id) is cached[account_id]
+            assert ours.store._cached(account_id) is cached[account_id]  # type: ignore[attr-defined]
             assert cached[account_id].__dict__ == fresh_account(ours, ref).__dict__
         assert ours.execute(batch).duplicates == 9
         conflicts: list[int] = []
-        after_conflict = ours.store.after_conflict
-        ours.store.after_conflict = lambda: (conflicts.append(1), after_conflict())[1]  # type: ignore[method-assign]
+        after_conflict = ours.store.after_conflict  # type: ignore[attr-defined]  # LedgerStore's, not the port's
+
+        def counted() -> None:
+            conflicts.append(1)
+            after_conflict()
+
+        monkeypatch.setattr(ours.store, "after_conflict", counted)
         post_charge(other, refs[0], "theirs-later", "5.00", "EUR", "2026-10-01T11:00:00Z")
         late = PostCharges(charges=[charge_cmd(refs[0], "ours-later", "1.25", "EUR", "2026-10-01T12:00:00Z")])
         assert ours.execute(late).applied == 1 and conflicts == []  # lately contended: caught up before deciding
