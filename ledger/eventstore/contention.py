@@ -96,7 +96,7 @@ def retrying(store: Any, attempt: Callable[[], R], attempts: int, locks: WriterL
     aggregates' locks), bring the cached aggregates up to date (`after_conflict`: caught up when the attempt put
     back what it changed, else dropped, `forget`) and retry. Raises ConcurrencyConflict after `attempts`."""
     rng = rng or random.Random()
-    with locks.holding() if locks is not None else contextlib.nullcontext(None) as take:
+    with locks.holding() if locks is not None else contextlib.nullcontext(None) as take, _offered(store, take):
         for n in range(attempts):
             try:
                 return attempt()
@@ -108,3 +108,18 @@ def retrying(store: Any, attempt: Callable[[], R], attempts: int, locks: WriterL
                 # holding the locks, the next attempt is safe: waiting would only hold everyone else up
                 getattr(store, "after_conflict", store.forget)()  # the cache caught up (or dropped) just before it
     raise ConcurrencyConflict(f"gave up after {attempts} attempts: other writers kept changing the same aggregates")
+
+
+@contextlib.contextmanager
+def _offered(store: Any, take: Callable[[Iterable[UUID]], None] | None) -> Iterator[None]:
+    """`take` offered to the attempt as `store.take_locks` (None outside a retrying block, or without locks): a
+    store lately contended takes a batch's locks before deciding (LedgerStore.catch_up)."""
+    outer = getattr(store, "take_locks", None)
+    if take is None or outer is not None:  # a nested block: the outer one's take stands
+        yield
+        return
+    store.take_locks = take
+    try:
+        yield
+    finally:
+        store.take_locks = None

@@ -45,6 +45,7 @@ class LedgerStore(Application):
         self.saving: list[UUID] = []  # the stored aggregates the last save wrote (whose locks a retry takes)
         self._restored: set[UUID] = set()  # of those, the ones put back as loaded after the save failed (`restored`)
         self._contended = 0  # `catch_up` calls left that catch up (a conflict sets CONTENDED_BATCHES)
+        self.take_locks: Callable[[Iterable[UUID]], None] | None = None  # in `retrying`, with writer locks
         datastore = getattr(self.recorder, "datastore", None)
         self.retry_strategy = self.env.get("LEDGER_RETRY_STRATEGY") or "locks"
         locking = hasattr(self.recorder, "share_locks") and self.retry_strategy == "locks"
@@ -370,12 +371,17 @@ class LedgerStore(Application):
         """Loaded aggregates (cached ones maybe stale) brought up to date with the events stored after their versions,
         in place and in one query on PostgreSQL, while other writers have lately been changing this store's
         aggregates (a version conflict in the last CONTENDED_BATCHES calls); otherwise nothing (one writer: nothing
-        to catch up, no query). A decision on them then rarely meets a conflict."""
+        to catch up, no query). On PostgreSQL the command first takes these aggregates' writer locks (as a retry
+        does, ledger/eventstore/contention.py): writers on the same aggregates then decide one after the other, on
+        state nobody changes before their save, instead of all deciding and all but one deciding again."""
         if not self._contended:
             return
         self._contended -= 1
+        loaded = [aggregate for aggregate in aggregates if aggregate is not None]
         try:
-            self._catch_up([aggregate for aggregate in aggregates if aggregate is not None])
+            if self.take_locks is not None:  # PostgreSQL: hold the batch's locks first, so nobody changes them meanwhile
+                self.take_locks([aggregate.id for aggregate in loaded])
+            self._catch_up(loaded)
         except BaseException:
             self.forget()
             raise
