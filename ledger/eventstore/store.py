@@ -396,8 +396,9 @@ class LedgerStore(Application):
                 project(by_id[aggregate_id], events)  # in place: the cached object is the one the next load gives
 
     def retrying(self, attempt: Callable[[], R], attempts: int) -> R:
-        """Run a load-decide-save attempt; on a version conflict reload and try again (optimistic concurrency),
-        backing off, and on PostgreSQL holding the conflicting aggregates' locks (ledger/eventstore/contention.py)."""
+        """Run a load-decide-save attempt; on a version conflict catch up (or reload) and try again (optimistic
+        concurrency), backing off, and on PostgreSQL holding the conflicting aggregates' locks
+        (ledger/eventstore/contention.py; `after_conflict`, `catch_up`)."""
         return contention.retrying(self, attempt, attempts, self.writer_locks, backoff=self.retry_strategy != "plain")
 
     def notifications(self, start: int, limit: int, topics: list[str] | None = None) -> Any:
