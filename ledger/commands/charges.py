@@ -56,6 +56,14 @@ class PostCharge(Command[ChargePosted]):
             raise ValueError("period_end is before period_start")
         return self
 
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> PostCharge:
+        """`Command.parse`, by the lean path for an input of its shape (ledger/commands/lean.py: the same command);
+        otherwise pydantic's, with its messages."""
+        from ledger.commands.lean import lean_charge_command
+
+        return lean_charge_command(data) or super().parse(data)
+
     def taxes(self) -> list[TaxLine]:
         return [TaxLine(t.tax_category, t.tax_rate, t.tax_amount) for t in self.applied_tax]
 

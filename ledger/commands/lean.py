@@ -1,7 +1,7 @@
 """Charge inputs of the common shape validated by hand, giving the very command pydantic gives (one lean pass a
-charge instead of a schema walk): `lean_charge_command` for PostCharge's own input (what `PostCharges.parse` gets
-from the CLI's JSON lines, the stream's records, the benches), and the pieces the HTTP batch's TMF bodies use
-(ledger/http/lean_charges.py).
+charge instead of a schema walk): `lean_charge_command` for PostCharge's own input (what `PostCharge.parse` and
+`PostCharges.parse` get from the CLI's JSON lines and the benches; the stream's records, with Decimal amounts and
+datetimes, are declined), and the pieces the HTTP batch's TMF bodies use (ledger/http/lean_charges.py).
 
 `lean_charge_command(data)` is the seam: it takes only inputs it can judge exactly and gives for them
 `PostCharge.parse(data)` (the same field values, Decimal digits, UTC datetime and fields set); for anything else it

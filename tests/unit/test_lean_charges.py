@@ -187,8 +187,8 @@ def test_a_lean_charge_command_is_pydantics(data: Any) -> None:
 
 
 def test_a_batch_of_lean_charges_parses_as_pydantic_parses_it() -> None:
-    """PostCharges.parse of common inputs (the lean path) equals pydantic's validation; one odd charge sends the
-    whole batch the pydantic way, with its message."""
+    """PostCharges.parse (and PostCharge.parse) of common inputs, the lean path, equals pydantic's validation; one
+    odd charge sends the whole batch the pydantic way, and a refusal has pydantic's message."""
     good = [{"charge_id": f"c{n}", "account_id": "ACME", "currency": "EUR", "tax_excluded_amount": "1.25",
              "applied_tax": [{"tax_category": "VAT", "tax_rate": "20", "tax_amount": "0.25"}],
              "date": "2026-10-07T09:15:00+02:00", "product_ref": "P-1", "description": "usage"} for n in range(3)]
@@ -196,5 +196,8 @@ def test_a_batch_of_lean_charges_parses_as_pydantic_parses_it() -> None:
     assert shape(PostCharges.parse({"charges": good})) == shape(PostCharges.model_validate({"charges": good}))
     odd = [*good, {**good[0], "charge_id": " c9", "period_start": "2026-10-01"}]
     assert shape(PostCharges.parse({"charges": odd})) == shape(PostCharges.model_validate({"charges": odd}))
+    assert shape(PostCharge.parse(good[0])) == shape(PostCharge.model_validate(good[0]))
+    with pytest.raises(InvalidInput, match=r"invalid PostCharge: tax_excluded_amount"):
+        PostCharge.parse({**good[0], "tax_excluded_amount": "-1"})
     with pytest.raises(InvalidInput, match=r"charges\.1\.tax_excluded_amount"):
         PostCharges.parse({"charges": [good[0], {**good[1], "tax_excluded_amount": "-1"}]})
