@@ -137,6 +137,16 @@ class BatchStore(AggregateStore, Protocol):
         """Drop cached aggregates (after a version conflict some are stale)."""
         ...
 
+    def catch_up(self, aggregates: Any) -> None:
+        """Loaded aggregates brought up to date in place while other writers have lately been changing the store's
+        aggregates (after a version conflict); otherwise nothing."""
+        ...
+
+    def restored(self, aggregates: Any) -> None:
+        """In an attempt whose save met a version conflict: these aggregates are back as they were loaded (the attempt
+        took its changes back), so the retry catches them up instead of dropping the cache."""
+        ...
+
     def retrying(self, attempt: Callable[[], R], attempts: int) -> R: ...
 
 

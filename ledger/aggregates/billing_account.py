@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 from ledger.aggregates import account_storage as storage
@@ -42,6 +42,23 @@ PREPAID = "prepaid"
 POSTPAID = "postpaid"
 ACTIVE, SUSPENDED, CLOSED = "active", "suspended", "closed"
 D = Decimal
+
+
+_ABSENT: Any = object()  # no such key (a ChargeMark's entry or record)
+
+
+class ChargeMark(NamedTuple):
+    """What a ChargeApplied can change on an account, as it was before (`BillingAccount.charge_mark`)."""
+
+    version: int
+    modified_on: datetime
+    balance: Decimal
+    prepaid_balance: Decimal
+    unbilled_sum: Decimal
+    charge_id: str
+    entry: Any
+    record: Any
+    pending: int
 
 
 class BillingAccount(LedgerAggregate):
@@ -360,6 +377,28 @@ class BillingAccount(LedgerAggregate):
             fingerprint=fingerprint,
         )
         return True
+
+    def charge_mark(self, charge_id: str) -> ChargeMark:
+        """What applying charge `charge_id` may change, as it is now: `undo_charges` puts it back."""
+        return ChargeMark(self._version, self._modified_on, self.balance, self.prepaid_balance, self.unbilled_sum,
+                          charge_id, self.entries.get(charge_id, _ABSENT), self.charges.get(charge_id, _ABSENT),
+                          len(self._pending_events))
+
+    def undo_charges(self, marks: list[ChargeMark]) -> None:
+        """Take back the charges applied since their marks were taken (one mark per ChargeApplied, taken just before
+        it, in order; nothing else applied meanwhile): the state, version and pending events are those of the first
+        mark again. After a batch's save met a version conflict the account is so back at its stored version, to be
+        caught up with the events stored since, not rebuilt. A ChargeApplied changes only what a mark holds (its
+        entry and record, the balances, the unbilled total; tests/unit/test_billing_account.py pins it)."""
+        for mark in reversed(marks):
+            for kept, records in ((mark.entry, self.entries), (mark.record, self.charges)):
+                if kept is _ABSENT:
+                    records.pop(mark.charge_id, None)
+                else:
+                    records[mark.charge_id] = kept
+            self._version, self._modified_on = mark.version, mark.modified_on
+            self.balance, self.prepaid_balance, self.unbilled_sum = mark.balance, mark.prepaid_balance, mark.unbilled_sum
+            del self._pending_events[mark.pending:]
 
     class ChargeAdjusted(LedgerAggregate.Event):
         adjustment_id: str

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from typing import Any, Literal
+from uuid import UUID
 
+from eventsourcing.persistence import IntegrityError
 from pydantic import Field, model_validator
 
 from ledger.aggregates import ids
-from ledger.aggregates.billing_account import BillingAccount
+from ledger.aggregates.billing_account import BillingAccount, ChargeMark
 from ledger.aggregates.entries import CHARGE, TaxLine
 from ledger.aggregates.money import at_rated_scale
 from ledger.commands.base import Amount, Command, Id, Instant, NonNegativeAmount, Text
@@ -54,6 +56,14 @@ class PostCharge(Command[ChargePosted]):
             raise ValueError("period_end is before period_start")
         return self
 
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> PostCharge:
+        """`Command.parse`, by the lean path for an input of its shape (ledger/commands/lean.py: the same command);
+        otherwise pydantic's, with its messages."""
+        from ledger.commands.lean import lean_charge_command
+
+        return lean_charge_command(data) or super().parse(data)
+
     def taxes(self) -> list[TaxLine]:
         return [TaxLine(t.tax_category, t.tax_rate, t.tax_amount) for t in self.applied_tax]
 
@@ -83,6 +93,24 @@ class PostCharges(Command[ChargesPosted]):
 
     charges: list[PostCharge] = Field(min_length=1, max_length=100_000)
 
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> PostCharges:
+        """`Command.parse`, each charge validated by the lean path when all of them are of its shape
+        (ledger/commands/lean.py: the same commands); otherwise pydantic's, with its messages."""
+        from ledger.commands.lean import construct, lean_charge_command
+
+        charges = data.get("charges") if type(data) is dict and data.keys() == {"charges"} else None
+        if type(charges) is list and 1 <= len(charges) <= 100_000:
+            lean = []
+            for item in charges:
+                command = lean_charge_command(item)
+                if command is None:
+                    break
+                lean.append(command)
+            else:
+                return construct(cls, {"charges": lean}, {"charges"})
+        return super().parse(data)
+
 
 def post_charges(ctx: HandlerContext, cmd: PostCharges) -> ChargesPosted:
     """Apply the good charges, report the bad ones (each with its place in the batch); a bad charge changes nothing."""
@@ -92,7 +120,9 @@ def post_charges(ctx: HandlerContext, cmd: PostCharges) -> ChargesPosted:
     now, horizon = ctx.now(), ctx.settings.effective_horizon
     account_ids = {ref: ids.account_id(ref) for ref in by_account}
     accounts = ctx.store.load_many(BillingAccount, list(account_ids.values()))  # one round trip for the batch
+    ctx.store.catch_up(accounts.values())  # while other writers change the same accounts: one more, fewer conflicts
     touched: list[BillingAccount] = []
+    marks: dict[UUID, list[ChargeMark]] = defaultdict(list)  # per account, before each charge it applied
     rejected: list[ChargeRejection] = []
     applied = duplicates = 0
     for account_ref, charges in by_account.items():
@@ -102,11 +132,13 @@ def post_charges(ctx: HandlerContext, cmd: PostCharges) -> ChargesPosted:
             rejected += [ChargeRejection(charge_id=c.charge_id, error=error.code, message=error.message, index=n)
                          for n, c in charges]
             continue
-        before = account.version
+        before, account_marks = account.version, marks[account.id]
         for index, charge in charges:
+            mark = account.charge_mark(charge.charge_id)
             try:
                 if charge.apply_to(account, now, horizon):
                     applied += 1
+                    account_marks.append(mark)
                 else:
                     duplicates += 1
             except LedgerError as error:
@@ -115,7 +147,13 @@ def post_charges(ctx: HandlerContext, cmd: PostCharges) -> ChargesPosted:
         if account.version != before:
             touched.append(account)
     if touched:
-        ctx.store.save(*touched)
+        try:
+            ctx.store.save(*touched)
+        except IntegrityError:  # a version conflict: put the accounts back as loaded, for the retry to catch them up
+            for account in touched:
+                account.undo_charges(marks[account.id])
+            ctx.store.restored(touched)
+            raise
     rejected.sort(key=lambda r: r.index or 0)
     return ChargesPosted(applied=applied, duplicates=duplicates, rejected=rejected, accounts=len(touched))
 

@@ -92,19 +92,34 @@ class WriterLocks:
 
 def retrying(store: Any, attempt: Callable[[], R], attempts: int, locks: WriterLocks | None, backoff: bool = True,
              sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None) -> R:
-    """Run a load-decide-save attempt; after a version conflict forget the cached aggregates, back off, and retry
-    (holding the conflicting aggregates' locks on PostgreSQL). Raises ConcurrencyConflict after `attempts`."""
+    """Run a load-decide-save attempt; after a version conflict back off (or, on PostgreSQL, take the conflicting
+    aggregates' locks), bring the cached aggregates up to date (`after_conflict`: caught up when the attempt put
+    back what it changed, else dropped, `forget`) and retry. Raises ConcurrencyConflict after `attempts`."""
     rng = rng or random.Random()
-    with locks.holding() if locks is not None else contextlib.nullcontext(None) as take:
+    with locks.holding() if locks is not None else contextlib.nullcontext(None) as take, _offered(store, take):
         for n in range(attempts):
             try:
                 return attempt()
             except IntegrityError:
-                store.forget()
                 if take is not None:
                     take(store.saving)
-                if locks is not None and locks.held:
-                    continue  # holding the locks, the next attempt is safe: waiting would only hold everyone else up
-                if backoff and n + 1 < attempts:
+                if backoff and n + 1 < attempts and not (locks is not None and locks.held):
                     sleep(min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** n) * rng.uniform(0.5, 1.0))
+                # holding the locks, the next attempt is safe: waiting would only hold everyone else up
+                getattr(store, "after_conflict", store.forget)()  # the cache caught up (or dropped) just before it
     raise ConcurrencyConflict(f"gave up after {attempts} attempts: other writers kept changing the same aggregates")
+
+
+@contextlib.contextmanager
+def _offered(store: Any, take: Callable[[Iterable[UUID]], None] | None) -> Iterator[None]:
+    """`take` offered to the attempt as `store.take_locks` (None outside a retrying block, or without locks): a
+    store lately contended takes a batch's locks before deciding (LedgerStore.catch_up)."""
+    outer = getattr(store, "take_locks", None)
+    if take is None or outer is not None:  # a nested block: the outer one's take stands
+        yield
+        return
+    store.take_locks = take
+    try:
+        yield
+    finally:
+        store.take_locks = None

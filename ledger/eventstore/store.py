@@ -30,6 +30,8 @@ A = TypeVar("A")
 ACCOUNT_SNAPSHOT_TOPIC = get_topic(BillingAccount.Snapshot)
 _EVENT_CLASSES: dict[str, tuple[type, bool]] = {}  # topic -> (event class, has a class version to upcast from)
 R = TypeVar("R")
+CONTENDED_BATCHES = 50
+"""After a version conflict, the batches of charges whose cached accounts are caught up before deciding on them."""
 
 
 class LedgerStore(Application):
@@ -42,6 +44,9 @@ class LedgerStore(Application):
         self.snapshotting_intervals = {BillingAccount: snapshot_interval} if snapshot_interval else {}  # type: ignore[misc]  # the library's concrete recorder and ids, typed by their protocols
         self._background: ThreadPoolExecutor | None = None  # reads ahead and writes behind; started on first use
         self.saving: list[UUID] = []  # the stored aggregates the last save wrote (whose locks a retry takes)
+        self._restored: set[UUID] = set()  # of those, the ones put back as loaded after the save failed (`restored`)
+        self._contended = 0  # `catch_up` calls left that catch up (a conflict sets CONTENDED_BATCHES)
+        self.take_locks: Callable[[Iterable[UUID]], None] | None = None  # in `retrying`, with writer locks
         datastore = getattr(self.recorder, "datastore", None)
         self.retry_strategy = self.env.get("LEDGER_RETRY_STRATEGY") or "locks"
         locking = hasattr(self.recorder, "share_locks") and self.retry_strategy == "locks"
@@ -110,6 +115,7 @@ class LedgerStore(Application):
             processing_event.collect_events(*other)
         processing_event.saved_kwargs.update(kwargs)
         self.saving = [event.originator_id for event in processing_event.events if event.originator_version > 1]
+        self._restored = set()
         return processing_event
 
     def _saved(self, processing_event: ProcessingEvent[UUID], recordings: list[Recording[UUID]]) -> list[Recording[UUID]]:
@@ -343,9 +349,60 @@ class LedgerStore(Application):
             # A fresh cache: the library's LRUCache.clear() only resets its recency list and keeps every entry.
             self.repository.cache = LRUCache(maxsize=cache.maxsize) if isinstance(cache, LRUCache) else Cache()
 
+    def restored(self, aggregates: Iterable[Any]) -> None:
+        """Say that these aggregates, changed by an attempt whose save just failed, are back as they were loaded (the
+        attempt took its changes back): the retry then catches them up instead of dropping the cache."""
+        self._restored = {aggregate.id for aggregate in aggregates}
+
+    def after_conflict(self) -> None:
+        """Before retrying an attempt whose save met a version conflict: when every stored aggregate that save wrote
+        was put back as loaded (`restored`), bring those still cached up to date with only the events stored after
+        their versions (one query on PostgreSQL); otherwise, or if that fails, drop the cache (`forget`): the
+        failed attempt left changed aggregates in it. Either way the next CONTENDED_BATCHES `catch_up` calls
+        catch up too: other writers are changing the same aggregates."""
+        restored, self._restored = self._restored, set()
+        self._contended = CONTENDED_BATCHES
+        if not restored or not restored.issuperset(self.saving):
+            self.forget()
+            return
+        cached = [aggregate for aggregate_id in restored if (aggregate := self._cached(aggregate_id)) is not None]
+        try:
+            self._catch_up(cached)
+        except Exception:  # noqa: BLE001  (a read or an event that fails: the retry reloads them, and meets it there)
+            self.forget()
+
+    def catch_up(self, aggregates: Iterable[Any]) -> None:
+        """Loaded aggregates (cached ones maybe stale) brought up to date with the events stored after their versions,
+        in place and in one query on PostgreSQL, while other writers have lately been changing this store's
+        aggregates (a version conflict in the last CONTENDED_BATCHES calls); otherwise nothing (one writer: nothing
+        to catch up, no query). On PostgreSQL the command first takes these aggregates' writer locks (as a retry
+        does, ledger/eventstore/contention.py): writers on the same aggregates then decide one after the other, on
+        state nobody changes before their save, instead of all deciding and all but one deciding again."""
+        if not self._contended:
+            return
+        self._contended -= 1
+        loaded = [aggregate for aggregate in aggregates if aggregate is not None]
+        try:
+            if self.take_locks is not None:  # PostgreSQL: hold the batch's locks first, so nobody changes them meanwhile
+                self.take_locks([aggregate.id for aggregate in loaded])
+            self._catch_up(loaded)
+        except BaseException:
+            self.forget()
+            raise
+
+    def _catch_up(self, aggregates: list[Any]) -> None:
+        if not aggregates:
+            return
+        found = self.histories([a.id for a in aggregates], {a.id: a.version for a in aggregates})
+        by_id = {a.id: a for a in aggregates}
+        for aggregate_id, events in found.items():
+            if events:
+                project(by_id[aggregate_id], events)  # in place: the cached object is the one the next load gives
+
     def retrying(self, attempt: Callable[[], R], attempts: int) -> R:
-        """Run a load-decide-save attempt; on a version conflict reload and try again (optimistic concurrency),
-        backing off, and on PostgreSQL holding the conflicting aggregates' locks (ledger/eventstore/contention.py)."""
+        """Run a load-decide-save attempt; on a version conflict catch up (or reload) and try again (optimistic
+        concurrency), backing off, and on PostgreSQL holding the conflicting aggregates' locks
+        (ledger/eventstore/contention.py; `after_conflict`, `catch_up`)."""
         return contention.retrying(self, attempt, attempts, self.writer_locks, backoff=self.retry_strategy != "plain")
 
     def notifications(self, start: int, limit: int, topics: list[str] | None = None) -> Any:

@@ -20,6 +20,7 @@ from ledger.errors import ChargeNotFound, InvalidInput, LedgerError
 from ledger.http.deps import Allowed, Services
 from ledger.http.errors import ApiError, error_responses
 from ledger.http.idempotency import Once
+from ledger.http.lean_charges import lean_post_charge
 from ledger.http.tmf import (
     DECIMAL,
     LISTED,
@@ -191,7 +192,7 @@ def _post_batch(svc: Services, items: list[Any]) -> Json:
     for k, item in enumerate(items):
         given = item.get("id") if isinstance(item, dict) else None
         try:
-            commands.append(AppliedCustomerBillingRateCreate.model_validate(item).command())
+            commands.append(lean_post_charge(item) or AppliedCustomerBillingRateCreate.model_validate(item).command())
             index_of.setdefault((commands[-1].account_id, commands[-1].charge_id), []).append(k)
         except ValidationError as error:
             problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'item'}: {e['msg']}" for e in error.errors())

@@ -13,11 +13,13 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger.aggregates import ids
 from ledger.aggregates.billing_account import BillingAccount
+from ledger.commands import PostCharges
 from ledger.errors import AccountNotFound
 from ledger.eventstore.postgres_recorder import FastPostgresApplicationRecorder
 from ledger.settings import Settings
 from tests.support.ledger_factory import (
     FakeClock,
+    charge_cmd,
     define_spec,
     fresh_account,
     make_ledger,
@@ -232,3 +234,43 @@ def test_one_aggregate_read_gives_the_rows_a_batch_read_gives(postgres_schema: t
             assert {n for n, _, _, _ in alone} <= {1}
     finally:
         ledger.close()
+
+
+def test_a_batch_meeting_a_conflict_catches_its_cached_accounts_up(make_settings: SettingsFactory,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another ledger posts to accounts this one has cached: this ledger's batch meets the version conflict, takes its
+    charges back, catches the same cached accounts up with the other's events (no reload) and applies every charge
+    once; each account then equals its rebuild from the database. Lately contended, the next batch catches its
+    accounts up before deciding, and meets no conflict."""
+    refs = _three_accounts(make_settings)
+    settings = make_settings(snapshot_interval=3)
+    clock = FakeClock(datetime(2026, 10, 2, tzinfo=UTC))
+    ours, other = make_ledger(settings, clock), make_ledger(settings, clock)
+    try:
+        account_ids = [ids.account_id(ref) for ref in refs]
+        cached = ours.store.preload(BillingAccount, account_ids, AccountNotFound, "account")
+        for ref in refs[:2]:
+            post_charge(other, ref, "theirs", "5.00", "EUR", "2026-10-01T11:00:00Z")
+        batch = PostCharges(charges=[charge_cmd(ref, f"ours-{n}", "1.25", "EUR", "2026-10-01T12:00:00Z")
+                                     for n in range(3) for ref in refs])
+        result = ours.execute(batch)
+        assert (result.applied, result.duplicates, result.rejected) == (9, 0, [])
+        for ref, account_id in zip(refs, account_ids):
+            assert ours.store._cached(account_id) is cached[account_id]  # type: ignore[attr-defined]
+            assert cached[account_id].__dict__ == fresh_account(ours, ref).__dict__
+        assert ours.execute(batch).duplicates == 9
+        conflicts: list[int] = []
+        after_conflict = ours.store.after_conflict  # type: ignore[attr-defined]  # LedgerStore's, not the port's
+
+        def counted() -> None:
+            conflicts.append(1)
+            after_conflict()
+
+        monkeypatch.setattr(ours.store, "after_conflict", counted)
+        post_charge(other, refs[0], "theirs-later", "5.00", "EUR", "2026-10-01T11:00:00Z")
+        late = PostCharges(charges=[charge_cmd(refs[0], "ours-later", "1.25", "EUR", "2026-10-01T12:00:00Z")])
+        assert ours.execute(late).applied == 1 and conflicts == []  # lately contended: caught up before deciding
+        assert cached[account_ids[0]].__dict__ == fresh_account(ours, refs[0]).__dict__
+    finally:
+        ours.close()
+        other.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
@@ -716,3 +717,39 @@ def test_a_closed_account_keeps_its_terms() -> None:
     account.close(T0, "left", None)
     with pytest.raises(AccountStateError):
         _terms(account, "5.00")
+
+
+# --- taking a batch's charges back (after its save met a version conflict) --------------------------------------
+
+
+def _state(account: BillingAccount) -> dict[str, Any]:
+    """Everything an account holds, copied (pending events by identity)."""
+    return {k: (list(map(id, v)) if k == "_pending_events" else copy.deepcopy(v)) for k, v in vars(account).items()}
+
+
+@pytest.mark.parametrize("rating_type", ["postpaid", "prepaid"])
+def test_undoing_charges_gives_back_the_account_as_it_was(rating_type: str) -> None:
+    """Charges, credits, penalties, a charge over an adjustment's entry id, duplicates and refusals in between: undone
+    with their marks, the account is exactly as before (state, version, pending events) and takes them again."""
+    account = new_account(rating_type=rating_type, credit_limit="50.00")
+    receive(account, "20.00")
+    charge(account, "old", "4.00")
+    if rating_type == "postpaid":
+        adjust(account, "adj-1", "old", "-1.00")
+    account.collect_events()
+    before = _state(account)
+    marks = []
+    plan = [("c1", "10.00", CHARGE), ("cr", "3.00", CREDIT), ("old", "4.00", CHARGE), ("p1", "2.50", PENALTY),
+            ("adj-1", "1.00", CHARGE), ("c1", "10.00", CHARGE), ("big", "900.00", CHARGE),
+            ("c2", "0.10", CHARGE)]
+    for charge_id, amount, kind in plan:
+        mark = account.charge_mark(charge_id)
+        try:
+            if charge(account, charge_id, amount, kind=kind, taxes=[TaxLine("VAT", D(20), D(amount) / 5)]):
+                marks.append(mark)
+        except (CreditLimitExceeded, IdempotencyConflict):
+            pass
+    assert account.version > before["_version"]
+    account.undo_charges(marks)
+    assert _state(account) == before
+    assert charge(account, "c1", "10.00", taxes=[TaxLine("VAT", D(20), D("2.00"))]) and account.identity_holds()
