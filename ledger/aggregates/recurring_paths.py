@@ -10,9 +10,12 @@
   (`charged`), and so its postings, charge ids and corrections, is still its own (`proration.postings_from`).
   Valid for one run only: the offerings it is given are not reloaded while it lives. Pinned by
   test_run_worths_give_the_postings_postings_gives.
-- `post_recurring`: puts a subscription's postings on the account through the account's own `apply_charge` /
-  `adjust_charge` (every rule checked, the same events), with what is the same for every subscription sharing a
-  line's worth made once per worth (the description, the period's ISO days, the tax line) instead of per posting.
+- `post_recurring`: puts a subscription's postings on the account, with what is the same for every subscription
+  sharing a line's worth made once per worth (the description, the period's ISO days, the line record's strings)
+  instead of per posting. New charges go through `BillingAccount.apply_plan_charge`: apply_charge's fingerprint,
+  idempotency, opening and amount rules and its event, without the TaxLine values and the checks the step's terms
+  make moot (currency: the account's own; type: a charge; tax-included: tax-excluded + the one tax line; not
+  prepaid, active: the step charges only those); corrections through `adjust_charge` itself.
   Pinned by test_post_recurring_gives_the_events_of_the_plain_post.
 """
 
@@ -23,7 +26,7 @@ from typing import Any
 
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.billing_calendar import CycleDates, CycleSpecification, start_of_day
-from ledger.aggregates.entries import CHARGE, TaxLine
+from ledger.aggregates.entries import TaxLine
 from ledger.aggregates.product_offering import ProductOffering
 from ledger.aggregates.proration import Posting, Window, Worth, postings_from, timeline_key, worths
 from ledger.aggregates.subscription import Subscription
@@ -97,17 +100,19 @@ def post_recurring(now: datetime, account: BillingAccount, sub: Subscription, po
     for posting in postings:
         worth = posting.worth
         pieces = _pieces(found, worth)
-        taxes = [TaxLine(worth.tax_category, worth.tax_rate, posting.tax_amount)] if pieces.taxed else []  # type: ignore[arg-type]
         # no earlier than the account's opening: the period it opened in starts at a local midnight it did not exist at
         effective = max(start_of_day(posting.effective_day, zone), opened)
-        included = posting.tax_excluded + posting.tax_amount
         if posting.correction == 0:
-            account.apply_charge(now, charge_id=posting.charge_id, charge_type=CHARGE, currency_code=account.currency,
-                                 tax_excluded=posting.tax_excluded, taxes=taxes, tax_included=included,
-                                 effective_at=effective, product_ref=sub.subscription_ref,
-                                 period_start=pieces.period_start, period_end=pieces.period_end,
-                                 description=pieces.description)
+            line = ({"category": worth.tax_category, "rate": pieces.rate, "amount": str(posting.tax_amount)}
+                    if pieces.taxed else None)
+            account.apply_plan_charge(now, charge_id=posting.charge_id, tax_excluded=posting.tax_excluded,
+                                      tax_line=line, tax_amount=posting.tax_amount,  # type: ignore[arg-type]
+                                      effective_at=effective, product_ref=sub.subscription_ref,
+                                      period_start=pieces.period_start, period_end=pieces.period_end,
+                                      description=pieces.description)
         else:
+            taxes = [TaxLine(worth.tax_category, worth.tax_rate, posting.tax_amount)] if pieces.taxed else []  # type: ignore[arg-type]
+            included = posting.tax_excluded + posting.tax_amount
             account.adjust_charge(now, adjustment_id=posting.entry_id, charge_id=posting.charge_id,
                                   tax_excluded=posting.tax_excluded, taxes=taxes, tax_included=included,
                                   effective_at=effective, reason=describe(pieces.description, included))

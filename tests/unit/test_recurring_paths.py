@@ -7,16 +7,19 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.aggregates import ids
 from ledger.aggregates.billing_calendar import CycleSpecification, next_occurrence, occurrence
+from ledger.aggregates.entries import CHARGE, TaxLine
 from ledger.aggregates.product_offering import ProductOffering
 from ledger.aggregates.proration import Posting, postings
 from ledger.aggregates.recurring_paths import RunWorths, post_recurring
 from ledger.aggregates.subscription import Subscription
 from ledger.commands.recurring import post_one
+from ledger.errors import AccountStateError, IdempotencyConflict
 from tests.support.accounts import new_account
 from tests.support.master_data import MONTHLY
 
@@ -114,3 +117,37 @@ def test_post_recurring_gives_the_events_of_the_plain_post(chosen: list[Any]) ->
         assert [post_one(now, plain, sub, p) for p in found] == post_recurring(now, fast, sub, found, run.pieces)
     assert _events(fast) == _events(plain)
     assert vars(fast) == vars(plain)
+
+
+def _plan_charge(account: Any, method: str, charge_id: str = "rc:S:2026-11-01|B/monthly") -> Any:
+    tax = {"category": "VAT", "rate": "20", "amount": "6.200000"}
+    common = dict(charge_id=charge_id, tax_excluded=Decimal("31.000000"), effective_at=datetime(2026, 11, 1, tzinfo=UTC),
+                  product_ref="S", period_start="2026-11-01", period_end="2026-11-30", description="B monthly")
+    if method == "plan":
+        return account.apply_plan_charge(AT, tax_line=tax, tax_amount=Decimal("6.200000"), **common)
+    return account.apply_charge(AT, charge_type=CHARGE, currency_code="EUR", tax_included=Decimal("37.200000"),
+                                taxes=[TaxLine("VAT", Decimal("20"), Decimal("6.200000"))], **common)
+
+
+def test_a_plan_charge_again_or_changed_is_judged_as_apply_charge_judges_it() -> None:
+    """The same plan charge again changes nothing; the same id with other content conflicts, as with apply_charge."""
+    for method in ("plan", "plain"):
+        account = new_account(at=AT)
+        assert _plan_charge(account, method) is True
+        assert _plan_charge(account, "plan") is False and _plan_charge(account, "plain") is False
+        account.collect_events()
+        with pytest.raises(IdempotencyConflict):
+            account.apply_plan_charge(AT, charge_id="rc:S:2026-11-01|B/monthly", tax_excluded=Decimal("30"),
+                                      tax_line=None, tax_amount=Decimal(0), effective_at=datetime(2026, 11, 1, tzinfo=UTC),
+                                      product_ref="S", period_start="2026-11-01", period_end="2026-11-30",
+                                      description="B monthly")
+        assert account.collect_events() == []
+
+
+def test_a_plan_charge_on_a_suspended_account_is_refused_as_apply_charge_refuses_it() -> None:
+    """Not active: the plan charge takes the apply_charge way and its refusal."""
+    account = new_account(at=AT)
+    account.suspend(AT, "late")
+    for method in ("plan", "plain"):
+        with pytest.raises(AccountStateError):
+            _plan_charge(account, method)
