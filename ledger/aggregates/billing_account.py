@@ -20,7 +20,7 @@ from uuid import UUID
 from ledger.aggregates import account_storage as storage
 from ledger.aggregates.account_storage import AccountSnapshot, ChargeNetView, UnbilledView
 from ledger.aggregates.base import LedgerAggregate
-from ledger.aggregates.entries import ADJUSTMENT, CHARGE_TYPES, REVERSAL_DEBIT, Entry, TaxLine, sign_of
+from ledger.aggregates.entries import ADJUSTMENT, CHARGE, CHARGE_TYPES, REVERSAL_DEBIT, Entry, TaxLine, sign_of
 from ledger.aggregates.fingerprints import digest
 from ledger.aggregates.money import ZERO, currency, round_money
 from ledger.errors import (
@@ -399,6 +399,41 @@ class BillingAccount(LedgerAggregate):
             self._version, self._modified_on = mark.version, mark.modified_on
             self.balance, self.prepaid_balance, self.unbilled_sum = mark.balance, mark.prepaid_balance, mark.unbilled_sum
             del self._pending_events[mark.pending:]
+
+    def apply_plan_charge(self, now: datetime, *, charge_id: str, tax_excluded: Decimal, tax_line: dict[str, str] | None,
+                          tax_amount: Decimal, effective_at: datetime, product_ref: str, period_start: str,
+                          period_end: str, description: str) -> bool:
+        """apply_charge of a subscription's charge (type charge, in the account's currency, tax-included = tax-excluded
+        + its one tax line's amount, `tax_line` that line as events hold it, or None and a tax amount of zero), as the
+        cycle's recurring step makes it (`recurring_paths.post_recurring`): the same fingerprint, rules and event,
+        without the checks those terms make moot (currency, charge type, the tax sum) and without TaxLine values.
+        An account that is not an active postpaid one goes the apply_charge way."""
+        included = tax_excluded + tax_amount
+        if self.rating_type == PREPAID or self.status != ACTIVE or (tax_line is None and tax_amount):
+            taxes = [TaxLine(tax_line["category"], D(tax_line["rate"]), tax_amount)] if tax_line else []
+            return self.apply_charge(now, charge_id=charge_id, charge_type=CHARGE, currency_code=self.currency,
+                                     tax_excluded=tax_excluded, taxes=taxes, tax_included=included,
+                                     effective_at=effective_at, product_ref=product_ref, period_start=period_start,
+                                     period_end=period_end, description=description)
+        tax_lines, effective = [tax_line] if tax_line else [], effective_at.isoformat()
+        fingerprint = digest(CHARGE, self.currency, tax_excluded, tax_lines, included, effective, product_ref,
+                             period_start, period_end)
+        if self.remembered("charge", charge_id, fingerprint):
+            return False
+        if effective_at < self.created_on:
+            raise EffectiveBeforeOpening(
+                f"charge {charge_id} is effective at {effective}, before account {self.account_ref} was opened "
+                f"({self.created_on.isoformat()})", account=self.account_ref, charge=charge_id)
+        if tax_excluded < 0 or tax_amount < 0:
+            raise InvalidAmount(
+                f"charge {charge_id}: amounts must not be negative (a credit is charge type {CHARGE_TYPES[2]})",
+                charge=charge_id,
+            )
+        self._record(self.ChargeApplied, now, charge_id=charge_id, charge_type=CHARGE, product_ref=product_ref,
+                     period_start=period_start, period_end=period_end, tax_excluded=str(tax_excluded),
+                     taxes=tax_lines, tax_included=str(included), effective_at=effective, description=description,
+                     fingerprint=fingerprint)
+        return True
 
     class ChargeAdjusted(LedgerAggregate.Event):
         adjustment_id: str

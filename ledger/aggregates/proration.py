@@ -143,11 +143,26 @@ def postings(sub: Subscription, offerings: dict[str, ProductOffering], spec: Cyc
              following: CycleDates) -> list[Posting]:
     """What a cycle run for `billing` posts for `sub` (see the module's docstring); `following` is the next billing
     period. Lines stay in the order periods and prices come."""
+    window = worths(sub, offerings, spec, billing, following)
+    if window is None:
+        return []
+    return postings_from(sub, offerings, billing, following, window)
+
+
+Window = tuple[dict[str, "Worth"], dict[str, "Worth | None"]]
+"""What a subscription's recurring prices are worth for a run: (lines charged, by key; every period of the run's
+window, by key, None when no day of it is charged)."""
+
+
+def worths(sub: Subscription, offerings: dict[str, ProductOffering], spec: CycleSpecification, billing: CycleDates,
+           following: CycleDates) -> Window | None:
+    """What `sub`'s recurring prices are worth for each price period the run for `billing` settles or charges in
+    advance; None when its periods are all settled. Depends only on its timeline (start, end, phases) and what it
+    settled (`timeline_key`), the offerings' prices and the run's calendar, not on what it charged."""
     settled_after = date.fromisoformat(sub.reconciled_until) if sub.reconciled_until else sub.start - _ONE_DAY
     end = sub.end
     if end is not None and end <= settled_after:
-        return []
-    cutoff = min(billing.charge_date, billing.credit_date)
+        return None
     found: dict[str, Worth] = {}
     windows: dict[str, Worth | None] = {}
     for offering_ref in sub.offerings():
@@ -163,6 +178,22 @@ def postings(sub: Subscription, offerings: dict[str, ProductOffering], spec: Cyc
                 windows[key] = worth
                 if worth is not None:
                     found[key] = worth
+    return found, windows
+
+
+def timeline_key(sub: Subscription) -> tuple[Any, ...]:
+    """What of a subscription `worths` reads: two subscriptions with the same key are worth the same (their own
+    ids aside) for the same offerings and run."""
+    return (sub.start_date, sub.end_date, sub.reconciled_until,
+            tuple((p["from"], p["offering"], p["quantity"], p["state"]) for p in sub.phases))
+
+
+def postings_from(sub: Subscription, offerings: dict[str, ProductOffering], billing: CycleDates, following: CycleDates,
+                  window: Window) -> list[Posting]:
+    """The postings of `sub` for the run, given what its prices are worth (`worths`): each line's difference to
+    what the subscription recorded it got."""
+    found, windows = window
+    cutoff = min(billing.charge_date, billing.credit_date)
     result = []
     for worth in found.values():
         result.append(_posting(sub, worth, cutoff))

@@ -31,7 +31,8 @@ from ledger.aggregates.customer_group import CustomerGroup
 from ledger.aggregates.entries import CHARGE, CREDIT, TaxLine
 from ledger.aggregates.group_discount import GroupRules, line_discount
 from ledger.aggregates.product_offering import ProductOffering
-from ledger.aggregates.proration import ZERO, Posting, postings
+from ledger.aggregates.proration import ZERO, Posting
+from ledger.aggregates.recurring_paths import RunWorths, describe, post_recurring
 from ledger.aggregates.subscription import Subscription
 from ledger.errors import OfferingNotFound
 from ledger.ports import AggregateStore
@@ -61,6 +62,7 @@ class RecurringCharges:
         self.offerings: dict[str, ProductOffering] = {}
         self.batch: dict[UUID, Subscription | None] = {}
         self.groups = group_rules(store)
+        self.worths = RunWorths(self.offerings, spec, dates, self.following)
 
     @classmethod
     def for_run(cls, store: AggregateStore, spec: CycleSpecification, dates: CycleDates) -> RecurringCharges | None:
@@ -89,8 +91,8 @@ class RecurringCharges:
             sub = self.batch.get(sub_id) or self.store.find(Subscription, sub_id)
             if sub is None:
                 continue
-            done = [_post(now, account, sub, p) for p in postings(sub, self._offerings(sub), self.spec, self.dates,
-                                                                  self.following)]
+            self._offerings(sub)
+            done = post_recurring(now, account, sub, self.worths.postings(sub), self.worths.pieces)
             before, settled = sub.version, sub.reconciled_until
             sub.record_charges(now, self.dates.period_end, done)
             if self.groups is not None or sub.discounted:
@@ -124,8 +126,9 @@ class RecurringCharges:
         return self.offerings
 
 
-def _post(now: dt.datetime, account: BillingAccount, sub: Subscription, posting: Posting) -> dict[str, str]:
-    """Put one posting on the account (a charge, or a correction pointing at it); the subscription's line record."""
+def post_one(now: dt.datetime, account: BillingAccount, sub: Subscription, posting: Posting) -> dict[str, str]:
+    """Put one posting on the account (a charge, or a correction pointing at it); the subscription's line record.
+    The plain path, one posting at a time, that `recurring_paths.post_recurring` (what the step uses) is pinned to."""
     worth = posting.worth
     taxed = worth.tax_category and worth.tax_rate is not None
     taxes = [TaxLine(worth.tax_category, worth.tax_rate, posting.tax_amount)] if taxed else []  # type: ignore[arg-type]
@@ -137,11 +140,11 @@ def _post(now: dt.datetime, account: BillingAccount, sub: Subscription, posting:
                              tax_excluded=posting.tax_excluded, taxes=taxes, tax_included=included,
                              effective_at=effective, product_ref=sub.subscription_ref,
                              period_start=worth.period_start.isoformat(), period_end=worth.period_end.isoformat(),
-                             description=_describe(worth.description(), 0))
+                             description=describe(worth.description(), 0))
     else:
         account.adjust_charge(now, adjustment_id=posting.entry_id, charge_id=posting.charge_id,
                               tax_excluded=posting.tax_excluded, taxes=taxes, tax_included=included,
-                              effective_at=effective, reason=_describe(worth.description(), included))
+                              effective_at=effective, reason=describe(worth.description(), included))
     return posting.line()
 
 
@@ -189,12 +192,6 @@ def _credit(now: dt.datetime, account: BillingAccount, sub: Subscription, key: s
         credit_id = before["credit_id"]
     return {"key": key, "credit_id": credit_id, "entry_id": entry_id, "tax_excluded": str(found.tax_excluded),
             "tax_amount": str(found.tax_amount), "corrections": str(corrections)}
-
-
-def _describe(text: str, change: Any) -> str:
-    if not change:
-        return text
-    return ("credit for unused days: " if change < 0 else "proration: ") + text
 
 
 class RecurringStep:
