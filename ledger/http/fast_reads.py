@@ -18,7 +18,7 @@ resolution, parameter validation (the request has no query string: a `fields=` o
 app), the OpenAPI security declarations (they read headers and never refuse), and the exception handlers (nothing
 here raises an answer: a request that would be a 401, 403 or 404, a failing database look-up, or any error while
 building the body goes to the app, which does the work again and answers it as before). The answer is the route's:
-status 200, `content-length` and `content-type: application/json`, the body as orjson renders it
+status 200, `content-length` and `content-type: application/json`, the body as orjson rendered it when it was cached
 (tests/integration/test_fast_account_get.py compares both paths byte for byte).
 """
 
@@ -29,10 +29,9 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from ledger.contracts.tmf import ACCOUNT_API
-from ledger.http.accounts import build_account_body
+from ledger.http.accounts import CachedAccount, build_account_body
 from ledger.http.roles import PERMISSIONS
 from ledger.http.services import ApiServices
-from ledger.http.tmf import render
 from ledger.queries.accounts import account_aggregate_id, account_day
 
 PREFIX = f"{ACCOUNT_API}/billingAccount/"
@@ -80,10 +79,10 @@ class AccountGet:
             version = await svc.versions.version(aggregate_id)
             if version is None:
                 return None  # no such account: the app answers the 404
-            doc = svc.views.get(aggregate_id, version, lambda d: account_day(svc.now, d["timeZone"]))
-            if doc is None:
-                doc = await run_in_threadpool(build_account_body, svc, account_id, aggregate_id)
-            body = render(doc)
+            cached: CachedAccount | None = svc.views.get(aggregate_id, version, lambda c: account_day(svc.now, c[0]))
+            if cached is None:
+                cached = await run_in_threadpool(build_account_body, svc, account_id, aggregate_id)
+            body = cached[1]
         except Exception:  # noqa: BLE001 - the app does the work again and answers the error as it always does
             return None
         scope.setdefault("state", {})["caller"] = caller

@@ -116,12 +116,12 @@ def render(content: Any) -> bytes:
 
 
 class Json(Response):
-    """orjson bodies; a Decimal renders as a string."""
+    """orjson bodies; a Decimal renders as a string; bytes are a body rendered before (by `render`), sent as they are."""
 
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return render(content)
+        return content if isinstance(content, bytes) else render(content)
 
 
 # ---------------------------------------------------------------- fields= and paging

@@ -6,7 +6,10 @@ from typing import Any
 
 import pytest
 
+from ledger.http.accounts import BillingAccount
 from ledger.http.fast_reads import AccountGet
+from ledger.http.tmf import dump, selected
+from ledger.queries.accounts import account_summary
 from tests.support.api import ACCOUNTS, Api, api_on, charge_body, set_up
 from tests.support.ledger_factory import FakeClock
 
@@ -36,18 +39,23 @@ def _raw(api: Api, url: str, role: str = "billing-ops", accounts: list[str] | No
 def test_both_paths_answer_the_same_bytes(make_settings: Any, answered: list[bool]) -> None:
     """The same requests through the fast path and through FastAPI alone: same status, headers and body."""
     settings = make_settings()
-    with api_on(settings, FakeClock()) as fast, api_on(settings, FakeClock(), fast_reads=False) as plain:
+    clock = FakeClock()  # one clock for both apps
+    with api_on(settings, clock) as fast, api_on(settings, clock, fast_reads=False) as plain:
         set_up(fast, "ACME", "OTHER")
-        plain.parts.clock.set(fast.parts.clock.moment)
         charge = charge_body("ACME", "c-1", "12.50", "2026-10-03T10:00:00Z", taxes=[("VAT", "20", "2.50")])
         assert fast.post(CHARGES, charge, role="rating").status_code == 201
         for url, role, accounts in ((f"{ACCOUNTS}/ACME", "billing-ops", None), (f"{ACCOUNTS}/ACME", "billing-ops", None),
                                     (f"{ACCOUNTS}/ACME", "customer", ["ACME"]), (f"{ACCOUNTS}/ACME", "customer", ["OTHER"]),
-                                    (f"{ACCOUNTS}/NOBODY", "billing-ops", None), (f"{ACCOUNTS}/ACME?fields=state", "billing-ops", None),
+                                    (f"{ACCOUNTS}/NOBODY", "billing-ops", None),
+                                    (f"{ACCOUNTS}/ACME?fields=state", "billing-ops", None),
                                     (f"{ACCOUNTS}/{'x' * 201}", "billing-ops", None)):
             for _ in range(2):  # the second time the key is a recently checked one
                 assert _raw(fast, url, role, accounts) == _raw(plain, url, role, accounts), url
         assert True in answered  # the fast path did answer some of them
+        built = dump(BillingAccount.of(account_summary(fast.parts.reads, fast.parts.clock, "ACME")))
+        assert fast.get(f"{ACCOUNTS}/ACME").json() == built  # the cached bytes are the body built now
+        assert fast.get(f"{ACCOUNTS}/ACME?fields=state,name").json() == selected(built, frozenset(
+            {"state", "name", "id", "href", "@type"}))
 
 
 def test_a_recently_checked_key_is_answered_by_the_fast_path(make_settings: Any, answered: list[bool]) -> None:
