@@ -261,7 +261,7 @@ def serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
         process = subprocess.Popen([sys.executable, "-m", "ledger", "serve", "--host", "127.0.0.1", "--port", str(port),
                                     "--workers", str(WORKERS)], env=env, stdout=out, stderr=subprocess.STDOUT,
                                    cwd=tempfile.gettempdir())
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # two workers importing and building the app on a loaded 2-core machine
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
@@ -269,7 +269,7 @@ def serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
         except httpx.HTTPError:
             time.sleep(0.2)
     process.kill()
-    raise RuntimeError(f"ledger serve did not start:\n{log.read_text()}")
+    raise RuntimeError(f"ledger serve did not answer /health within 180 s:\n{log.read_text()}")
 
 
 # ---------------------------------------------------------------------------------------------- main
