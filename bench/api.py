@@ -8,7 +8,9 @@ the October bill run (so each account has a bill), the read models caught up, an
 `ledger serve --workers 2` runs as its own processes and wrk (Debian's `wrk`: found on PATH, else installed with
 `apt-get install -y wrk` when running as root; otherwise the bench stops and says so) measures:
 
-1. GET billingAccount/{id} over random accounts: at a fixed rate of 500 requests/s, and at saturation;
+1. GET billingAccount/{id} over random accounts: at a fixed rate of 500 requests/s, and at saturation; then at
+   500/s again ("warm"): by then every account's body is cached in both workers, so that run measures the steady
+   state, the first one mostly first visits (each worker builds a body the first time it serves an account);
 2. GET customerBill?billingAccount.id=... (the list for one account): the same two;
 3. POST appliedCustomerBillingRate one by one (a new charge each request): charges/s;
 4. POST appliedCustomerBillingRate/batch with 1,000 charges a request: charges/s;
@@ -259,7 +261,7 @@ def serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
         process = subprocess.Popen([sys.executable, "-m", "ledger", "serve", "--host", "127.0.0.1", "--port", str(port),
                                     "--workers", str(WORKERS)], env=env, stdout=out, stderr=subprocess.STDOUT,
                                    cwd=tempfile.gettempdir())
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # two workers importing and building the app on a loaded 2-core machine
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
@@ -267,7 +269,7 @@ def serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
         except httpx.HTTPError:
             time.sleep(0.2)
     process.kill()
-    raise RuntimeError(f"ledger serve did not start:\n{log.read_text()}")
+    raise RuntimeError(f"ledger serve did not answer /health within 180 s:\n{log.read_text()}")
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -319,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
             get("health_500", ["/health"], paced=True)  # the p99 ceiling at the fixed rate: no ledger work at all
             get("account_by_id_500", account_paths, paced=True)
             get("account_by_id_saturated", account_paths, paced=False)
+            get("account_by_id_500_warm", account_paths, paced=True)  # every body cached by now: the steady state
             get("bill_list_500", bill_paths, paced=True)
             get("bill_list_saturated", bill_paths, paced=False)
             for name, path, batch, connections in (
@@ -360,6 +363,9 @@ def print_table(doc: dict[str, Any]) -> None:
              row(f"GET billingAccount by id at {FIXED_RATE}/s", r["account_by_id_500"], "p99 < 10 ms: "
                  + ("met" if r["account_by_id_500"]["p99_ms"] < 10 else "**not met**")
                  + f"; p99 {r['account_by_id_500']['p99_ms'] / r['health_500']['p99_ms']:.1f}x health's at the same rate"),
+             row(f"GET billingAccount by id at {FIXED_RATE}/s, bodies cached", r["account_by_id_500_warm"], "p99 < 10 ms: "
+                 + ("met" if r["account_by_id_500_warm"]["p99_ms"] < 10 else "**not met**")
+                 + f"; p99 {r['account_by_id_500_warm']['p99_ms'] / r['health_500']['p99_ms']:.1f}x health's"),
              row("GET billingAccount by id, saturated", r["account_by_id_saturated"],
                  f"ratio to health {r['account_by_id_saturated']['rps'] / health['rps']:.2f} (>= 0.50: "
                  + ("met" if r["account_by_id_saturated"]["rps"] >= 0.5 * health["rps"] else "**not met**") + ")"),

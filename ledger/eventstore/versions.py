@@ -55,6 +55,7 @@ class PostgresVersions:
             "FROM unnest(%b::{id_type}[]) AS a(i)"
         ).format(schema=Identifier(schema), table=Identifier(table), id_type=SQL(id_type))
         self.connections = connections
+        self._text: str | None = None  # the statement rendered once (psycopg re-composes a Composed on every call)
         self._pending: dict[UUID, list[asyncio.Future[int | None]]] = {}
         self._drainers = 0
         self._idle: list[psycopg.AsyncConnection[Any]] = []
@@ -107,8 +108,10 @@ class PostgresVersions:
                     conn = await psycopg.AsyncConnection.connect(autocommit=True, **self._kwargs)
                     # the statement's plan does not depend on the ids: planned once, not again for each array
                     await conn.execute("SET plan_cache_mode = force_generic_plan")
+                    if self._text is None:
+                        self._text = self.statement.as_string(conn)
                 async with conn.cursor(row_factory=tuple_row, binary=True) as curs:
-                    await curs.execute(self.statement, (ids,), prepare=True)
+                    await curs.execute(self._text or self.statement, (ids,), prepare=True)
                     rows = await curs.fetchall()
                 self.statements += 1
                 return conn, dict(rows)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Body, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
@@ -28,6 +29,7 @@ from ledger.http.deps import Allowed, Services
 from ledger.http.errors import ApiError, error_responses
 from ledger.http.idempotency import Once
 from ledger.http.listing import list_accounts
+from ledger.http.services import ApiServices
 from ledger.http.tmf import (
     LISTED,
     Extensible,
@@ -43,6 +45,7 @@ from ledger.http.tmf import (
     dump,
     merge_patch_body,
     one,
+    render,
 )
 from ledger.queries.accounts import (
     AccountSummary,
@@ -249,22 +252,29 @@ def list_billing_accounts(
 async def get_billing_account(svc: Services, caller: Allowed, id: AccountId, fields: Fields) -> Json:  # noqa: A002
     """The account as it stands now. On the event loop when the body built for the account's stored version is
     cached (one select on the primary key's index, awaited and shared with the GETs waiting at the same moment;
-    no thread hop); else built in a thread and cached."""
+    no thread hop); else built in a thread and cached. With a recently checked API key and no query string,
+    ledger.http.fast_reads.AccountGet answers before FastAPI does (the same steps, without FastAPI's)."""
     if not caller.sees(id):
         raise AccountNotFound(f"billing account {id!r} not found", account=id)
     aggregate_id = account_aggregate_id(id)
     version = await svc.versions.version(aggregate_id)
-    body = svc.views.get(aggregate_id, version, lambda doc: account_day(svc.now, doc["timeZone"]))
-    if body is None:
-        body = await run_in_threadpool(_build_account_body, svc, id, aggregate_id)
-    return one(body, fields)
+    cached: CachedAccount | None = svc.views.get(aggregate_id, version, lambda c: account_day(svc.now, c[0]))
+    if cached is None:
+        cached = await run_in_threadpool(build_account_body, svc, id, aggregate_id)
+    return Json(cached[1]) if fields is None else one(orjson.loads(cached[1]), fields)
 
 
-def _build_account_body(svc: Services, account_id: str, aggregate_id: uuid.UUID) -> dict[str, Any]:
+CachedAccount = tuple[str, bytes]
+"""What the view cache keeps for an account version: its time zone (the day its overdue bills depend on) and its
+rendered body (bytes: nothing for the garbage collector to traverse, nothing to render again)."""
+
+
+def build_account_body(svc: ApiServices, account_id: str, aggregate_id: uuid.UUID) -> CachedAccount:
+    """The account's body built from its stored state (a thread: store I/O), cached for the version it was built at."""
     version, view = versioned_account_summary(svc.reads, svc.now, account_id)
-    body = dump(BillingAccount.of(view))
-    svc.views.put(aggregate_id, version, view.as_of, body)
-    return body
+    cached = (view.time_zone, render(dump(BillingAccount.of(view))))
+    svc.views.put(aggregate_id, version, view.as_of, cached)
+    return cached
 
 
 @router.patch("/billingAccount/{id}", name="billingAccount.patch", response_model=BillingAccount,

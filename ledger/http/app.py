@@ -22,6 +22,7 @@ from ledger.http import (
     payments,
     products,
 )
+from ledger.http.fast_reads import AccountGet
 from ledger.http.middleware import AccessLog, BodyLimit
 from ledger.http.services import ApiServices
 from ledger.http.tmf import ALWAYS, Resource
@@ -43,7 +44,9 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TmfError"}}}}
 
 
-def create_app(parts: ApiParts) -> FastAPI:
+def create_app(parts: ApiParts, fast_reads: bool = True) -> FastAPI:
+    """The app; `fast_reads` False leaves out ledger.http.fast_reads (every GET by id through FastAPI: the tests
+    comparing both paths)."""
     services = ApiServices(parts)
 
     # No lifespan hook closes the services: an ASGI test client runs the lifespan around each call it makes. The
@@ -85,6 +88,8 @@ def create_app(parts: ApiParts) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    if fast_reads:
+        app.add_middleware(AccountGet, services=services)  # inside BodyLimit and AccessLog
     app.add_middleware(BodyLimit, limit=parts.settings.api_max_body_bytes)
     app.add_middleware(AccessLog)
     return app

@@ -110,13 +110,18 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
+def render(content: Any) -> bytes:
+    """A JSON body as the API sends it: orjson, a Decimal as a string."""
+    return orjson.dumps(content, default=_default)
+
+
 class Json(Response):
-    """orjson bodies; a Decimal renders as a string."""
+    """orjson bodies; a Decimal renders as a string; bytes are a body rendered before (by `render`), sent as they are."""
 
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, default=_default)
+        return content if isinstance(content, bytes) else render(content)
 
 
 # ---------------------------------------------------------------- fields= and paging

@@ -1,5 +1,8 @@
 """Read-side cache of built TMF bodies, per aggregate and version: an aggregate's state at a version never
-changes, so its body is built once. Each read first asks the database for the aggregate's current version (one
+changes, so its body is built once (kept as whatever the caller stores: the accounts keep the rendered JSON bytes,
+which the garbage collector never traverses, unlike a dict of dicts).
+
+Each read first asks the database for the aggregate's current version (one
 select on the primary key's index), so a GET still sees every write made before it, by this worker or another
 (read your writes); only when the stored version is the cached one is the cached body served. A body that also
 depends on the day (overdue bills) is kept with the day it was built for and rebuilt on another day."""
@@ -13,7 +16,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-Body = dict[str, Any]
+Body = Any
 
 
 class ViewCache:

@@ -61,9 +61,9 @@ class Api:
 
 
 @contextmanager
-def api_on(settings: Settings, clock: FakeClock | None = None) -> Iterator[Api]:
+def api_on(settings: Settings, clock: FakeClock | None = None, fast_reads: bool = True) -> Iterator[Api]:
     parts = api_parts(settings, clock or FakeClock())
-    app = create_app(parts)
+    app = create_app(parts, fast_reads=fast_reads)
     try:
         with TestClient(app, raise_server_exceptions=False) as client:
             yield Api(client, parts)
