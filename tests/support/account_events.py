@@ -108,3 +108,17 @@ class AccountScript:
 
     def figures(self, at: str, basis: str) -> Figures:
         return Figures(self.book(), moment(at), basis)
+
+
+def varied_after(script: AccountScript) -> AccountScript:
+    """After a charge c1: a backdated charge, a prepayment of c1, an overpayment, two bills, a charge between them,
+    a refund recorded after its moment and the overpayment reversed (recordings not in order: a script's own)."""
+    script.charge("late", "3.00", at="2026-10-20T00:00:00Z", recorded="2026-11-05T00:00:00Z")
+    script.pay("PRE", "2.00", at="2026-10-08T00:00:00Z", recorded="2026-10-08T00:00:00Z", charge="c1")
+    script.pay("OVER", "30.00", at="2026-10-09T00:00:00Z", recorded="2026-10-09T00:00:00Z")
+    script.bill("2026-11-01", recorded="2026-11-01T12:00:00Z")
+    script.charge("c2", "5.00", at="2026-11-02T00:00:00Z", recorded="2026-11-02T00:00:00Z")
+    script.bill("2026-12-01", recorded="2026-12-01T12:00:00Z")
+    script.refund("R1", "0.50", at="2026-11-01T00:00:00Z", recorded="2026-11-02T12:00:00Z")
+    script.reverse("OVER", at="2026-11-03T00:00:00Z", recorded="2026-11-03T00:00:00Z")
+    return script

@@ -4,7 +4,7 @@ without a store: every one of their event types, for the contract tests."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -125,3 +125,26 @@ def assign(ledger: Any, group: str, customer: str, start: str, until: str | None
 
     return ledger.execute(AssignMember.parse({"group_id": group, "customer_id": customer, "from_date": start,
                                               **({"until_date": until} if until else {})}))
+
+
+def apply_moves(sub: Subscription, at: datetime, start: date, moves: list[tuple[int, str, int]],
+                offerings: str = "") -> None:
+    """Apply drawn moves (days after `start`, move, value) to a subscription in day order: "qty" sets the quantity,
+    "offering" (when `offerings` names some) changes to offerings[value % len], "suspend", "resume", and any other
+    terminates; a move the rules refuse changes nothing and is passed over."""
+    for offset, move, value in sorted(moves):
+        day = start + timedelta(days=offset)
+        try:
+            if move == "qty":
+                sub.change(at, effective=day, offering_ref=sub.phases[-1]["offering"], quantity=value)
+            elif move == "offering" and offerings:
+                sub.change(at, effective=day, offering_ref=offerings[value % len(offerings)],
+                           quantity=sub.phases[-1]["quantity"])
+            elif move == "suspend":
+                sub.suspend(at, day, "")
+            elif move == "resume":
+                sub.resume(at, day, "")
+            else:
+                sub.terminate(at, day, "")
+        except Exception:  # noqa: BLE001  (a move the rules refuse changes nothing)
+            continue

@@ -12,7 +12,7 @@ from ledger.errors import InvalidInput
 from ledger.queries.explain import explain
 from ledger.queries.postings import BALANCE, PAID_AHEAD, PREPAID, REMAINING, UNBILLED, balanced
 from ledger.queries.postings import CREDIT as CREDIT_BALANCE
-from tests.support.account_events import AccountScript
+from tests.support.account_events import AccountScript, varied_after
 
 D = Decimal
 
@@ -213,15 +213,7 @@ def test_explaining_an_unknown_figure_is_invalid_input_naming_the_figures() -> N
 
 def varied() -> AccountScript:
     script = charged("Europe/Paris")
-    script.charge("late", "3.00", at="2026-10-20T00:00:00Z", recorded="2026-11-05T00:00:00Z")  # backdated
-    script.pay("PRE", "2.00", at="2026-10-08T00:00:00Z", recorded="2026-10-08T00:00:00Z", charge="c1")
-    script.pay("OVER", "30.00", at="2026-10-09T00:00:00Z", recorded="2026-10-09T00:00:00Z")
-    script.bill("2026-11-01", recorded="2026-11-01T12:00:00Z")
-    script.charge("c2", "5.00", at="2026-11-02T00:00:00Z", recorded="2026-11-02T00:00:00Z")
-    script.bill("2026-12-01", recorded="2026-12-01T12:00:00Z")
-    script.refund("R1", "0.50", at="2026-11-01T00:00:00Z", recorded="2026-11-02T12:00:00Z")
-    script.reverse("OVER", at="2026-11-03T00:00:00Z", recorded="2026-11-03T00:00:00Z")
-    return script
+    return varied_after(script)
 
 
 def test_a_book_up_to_a_moment_gives_the_whole_books_effective_figures_then() -> None:

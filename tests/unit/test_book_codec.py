@@ -13,22 +13,14 @@ from hypothesis import strategies as st
 
 from ledger.queries import book_codec
 from ledger.queries.postings import BALANCE, REMAINING, UNBILLED, Posting, _Projector, project
-from tests.support.account_events import AccountScript
+from tests.support.account_events import AccountScript, varied_after
 
 
 def varied() -> AccountScript:
     """Charges (one backdated), a prepayment, an overpayment, two bills, a refund before its credit, a reversal."""
     script = AccountScript(time_zone="Europe/Paris")
     script.charge("c1", "10.00", at="2026-10-05T10:00:00Z", recorded="2026-10-05T10:05:00Z", tax="2.00")
-    script.charge("late", "3.00", at="2026-10-20T00:00:00Z", recorded="2026-11-05T00:00:00Z")
-    script.pay("PRE", "2.00", at="2026-10-08T00:00:00Z", recorded="2026-10-08T00:00:00Z", charge="c1")
-    script.pay("OVER", "30.00", at="2026-10-09T00:00:00Z", recorded="2026-10-09T00:00:00Z")
-    script.bill("2026-11-01", recorded="2026-11-01T12:00:00Z")
-    script.charge("c2", "5.00", at="2026-11-02T00:00:00Z", recorded="2026-11-02T00:00:00Z")
-    script.bill("2026-12-01", recorded="2026-12-01T12:00:00Z")
-    script.refund("R1", "0.50", at="2026-11-01T00:00:00Z", recorded="2026-11-02T12:00:00Z")
-    script.reverse("OVER", at="2026-11-03T00:00:00Z", recorded="2026-11-03T00:00:00Z")
-    return script
+    return varied_after(script)
 
 
 def refs_of(script: AccountScript) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -14,7 +14,7 @@ from ledger.aggregates.money import currency, round_money
 from ledger.aggregates.product_offering import ProductOffering
 from ledger.aggregates.proration import postings, prorate
 from ledger.aggregates.subscription import Subscription
-from tests.support.master_data import MONTHLY
+from tests.support.master_data import MONTHLY, apply_moves
 
 EUR = currency("EUR")
 AT = datetime(2026, 9, 1, tzinfo=UTC)
@@ -63,19 +63,7 @@ def test_credits_never_exceed_what_was_charged(amount: Decimal, quantity: int,
     first = postings(sub, offerings, SPEC, OCTOBER, NOVEMBER)
     sub.record_charges(AT, OCTOBER.period_end, [p.line() for p in first])
     charged = {p.worth.key: p.tax_excluded + p.tax_amount for p in first}
-    for offset, move, value in sorted(moves):
-        day = NOVEMBER.period_start + timedelta(days=offset)
-        try:
-            if move == "qty":
-                sub.change(AT, effective=day, offering_ref="P", quantity=value)
-            elif move == "suspend":
-                sub.suspend(AT, day, "")
-            elif move == "resume":
-                sub.resume(AT, day, "")
-            else:
-                sub.terminate(AT, day, "")
-        except Exception:  # noqa: BLE001  (a move the rules refuse changes nothing)
-            continue
+    apply_moves(sub, AT, NOVEMBER.period_start, moves)
     for posting in postings(sub, offerings, SPEC, NOVEMBER, next_occurrence(SPEC, NOVEMBER)):
         if posting.correction:
             change = posting.tax_excluded + posting.tax_amount

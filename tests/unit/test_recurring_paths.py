@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -21,7 +21,7 @@ from ledger.aggregates.subscription import Subscription
 from ledger.commands.recurring import post_one
 from ledger.errors import AccountStateError, IdempotencyConflict
 from tests.support.accounts import new_account
-from tests.support.master_data import MONTHLY
+from tests.support.master_data import MONTHLY, apply_moves
 
 AT = datetime(2026, 9, 1, tzinfo=UTC)
 SPEC = CycleSpecification("monthly")
@@ -63,21 +63,7 @@ def _subscription(n: int, account_id: UUID, plan: tuple[str, int, date, list[tup
                               end_date=None)
     first = postings(sub, offerings, SPEC, OCTOBER, NOVEMBER)
     sub.record_charges(AT, OCTOBER.period_end, [p.line() for p in first])
-    for offset, move, value in sorted(changes):
-        day = NOVEMBER.period_start + timedelta(days=offset)
-        try:
-            if move == "qty":
-                sub.change(AT, effective=day, offering_ref=sub.phases[-1]["offering"], quantity=value)
-            elif move == "offering":
-                sub.change(AT, effective=day, offering_ref="BP"[value % 2], quantity=sub.phases[-1]["quantity"])
-            elif move == "suspend":
-                sub.suspend(AT, day, "")
-            elif move == "resume":
-                sub.resume(AT, day, "")
-            else:
-                sub.terminate(AT, day, "")
-        except Exception:  # noqa: BLE001  (a move the rules refuse changes nothing)
-            continue
+    apply_moves(sub, AT, NOVEMBER.period_start, changes, offerings="BP")
     return sub, first
 
 
