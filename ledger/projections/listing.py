@@ -12,28 +12,39 @@ from ledger.projections.tables import ACCOUNT_BALANCES, OFFERING_PRICES, PAYMENT
 RANGES = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
+def _conditions(table: Table, p: str, equal: Mapping[str, Any], ranges: Mapping[tuple[str, str], Any],
+                within: tuple[str, Collection[str]] | None, alias: str = "") -> tuple[list[str], list[Any]] | None:
+    """(the WHERE conditions, their parameters) of `select`'s filters on `table`'s columns (named `alias` + column);
+    None when `within` allows no value (nothing can match)."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in equal.items():
+        if value is not None:
+            where.append(f"{alias}{_column(table, column)} = {p}")
+            params.append(value)
+    for (column, op), value in ranges.items():
+        if value is not None:
+            where.append(f"{alias}{_column(table, column)} {RANGES[op]} {p}")
+            params.append(value)
+    if within is not None:
+        values = sorted(within[1])
+        if not values:
+            return None
+        where.append(f"{alias}{_column(table, within[0])} IN {_in(p, values)}")
+        params += values
+    return where, params
+
+
 def select(db: ReadModelDatabase, table: Table, *, equal: Mapping[str, Any], ranges: Mapping[tuple[str, str], Any],
            within: tuple[str, Collection[str]] | None, order: list[str], offset: int, limit: int,
            columns: list[str]) -> tuple[list[dict[str, Any]], int]:
     """(rows of `columns` in order, from `offset`, at most `limit`; how many match in all). `equal`: column = value
     (None values ignored); `ranges`: (column, gt|gte|lt|lte) -> value; `within`: column IN the given values."""
     p = "%s" if db.dialect == "postgres" else "?"
-    where: list[str] = []
-    params: list[Any] = []
-    for column, value in equal.items():
-        if value is not None:
-            where.append(f"{_column(table, column)} = {p}")
-            params.append(value)
-    for (column, op), value in ranges.items():
-        if value is not None:
-            where.append(f"{_column(table, column)} {RANGES[op]} {p}")
-            params.append(value)
-    if within is not None:
-        values = sorted(within[1])
-        if not values:
-            return [], 0
-        where.append(f"{_column(table, within[0])} IN ({', '.join([p] * len(values))})")
-        params += values
+    conditions = _conditions(table, p, equal, ranges, within)
+    if conditions is None:
+        return [], 0
+    where, params = conditions
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     total = int(db.conn.execute(f"SELECT COUNT(*) FROM {table.name}{clause}", params).fetchone()[0])
     wanted = ", ".join(_column(table, c) for c in columns)
@@ -98,17 +109,11 @@ def select_subscriptions(db: ReadModelDatabase, *, equal: Mapping[str, Any], wit
     for text, names in by_day.items():
         cases.append(f"WHEN COALESCE(a.time_zone, 'UTC') IN {_in(p, names)} THEN {day}")
         params += [*names, text]
-    where: list[str] = []
-    for column, value in equal.items():
-        if value is not None:
-            where.append(f"s.{_column(SUBSCRIPTIONS, column)} = {p}")
-            params.append(value)
-    if within is not None:
-        values = sorted(within[1])
-        if not values:
-            return [], 0
-        where.append(f"s.{_column(SUBSCRIPTIONS, within[0])} IN {_in(p, values)}")
-        params += values
+    conditions = _conditions(SUBSCRIPTIONS, p, equal, {}, within, alias="s.")
+    if conditions is None:
+        return [], 0
+    where, filtered = conditions
+    params += filtered
     inner = (f"SELECT s.subscription_id, s.subscription_ref, s.created_at, s.start_date, s.end_date, "
              f"CASE {' '.join(cases)} END AS today FROM subscriptions s "
              f"LEFT JOIN account_balances a ON a.billing_account_id = s.billing_account_id"

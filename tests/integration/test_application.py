@@ -24,7 +24,6 @@ from tests.support.ledger_factory import (
     define_spec,
     fresh,
     fresh_account,
-    lose_connection_after_inserts,
     make_ledger,
     max_notification_id,
     open_account,
@@ -36,6 +35,7 @@ from tests.support.ledger_factory import (
     replay_store,
     reverse,
     run_cycle,
+    run_dying_after_first_batch,
     tax,
 )
 
@@ -205,12 +205,7 @@ def test_a_batch_whose_insert_meets_another_writer_is_billed_again(make_settings
 def test_interrupted_cycle_resumes(make_settings: SettingsFactory, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     """A cycle run that died after its first batch is resumed by a new trigger, billing each account exactly once."""
     ledger, refs = _five_charged_accounts_at_bill_time(make_settings, clock)
-    # the cycle's creation, then the first batch; then the connection is gone for good
-    lose_connection_after_inserts(monkeypatch, ledger.store.recorder, 2)
-    with pytest.raises(ConnectionError):
-        run_cycle(ledger, OCT, by="cron", trigger_type="scheduler")
-    monkeypatch.undo()
-    ledger.close()
+    run_dying_after_first_batch(monkeypatch, ledger, lambda: run_cycle(ledger, OCT, by="cron", trigger_type="scheduler"))
 
     clock.advance(hours=2)
     restarted = make_ledger(make_settings(batch_size=2), clock)

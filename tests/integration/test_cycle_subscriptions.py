@@ -21,11 +21,11 @@ from tests.support.ledger_factory import (
     FakeClock,
     cycle_of,
     define_spec,
-    lose_connection_after_inserts,
     make_ledger,
     open_account,
     postgres_settings,
     run_cycle,
+    run_dying_after_first_batch,
 )
 from tests.support.master_data import bill_lines, define_offering, recurring_price, subscribe
 
@@ -119,12 +119,7 @@ def test_an_interrupted_run_resumed_charges_nothing_twice(make_settings: Setting
     """A run that died after its first batch is resumed by a new trigger: the first batch's accounts are not charged
     again, the others are charged once."""
     ledger = _subscribed(make_settings, clock)
-    # the cycle's creation, then the first batch; then the connection is gone for good
-    lose_connection_after_inserts(monkeypatch, ledger.store.recorder, 2)
-    with pytest.raises(ConnectionError):
-        run_cycle(ledger, OCT)
-    monkeypatch.undo()
-    ledger.close()
+    run_dying_after_first_batch(monkeypatch, ledger, lambda: run_cycle(ledger, OCT))
 
     clock.advance(hours=2)
     restarted = make_ledger(make_settings(batch_size=2), clock)

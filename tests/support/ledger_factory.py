@@ -11,7 +11,7 @@ Usage:
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -260,3 +260,18 @@ def lose_connection_after_inserts(monkeypatch: Any, recorder: Any, inserts: int)
         return real_insert(*args, **kw)
 
     monkeypatch.setattr(recorder, "insert_events", failing)
+
+
+def run_dying_after_first_batch(monkeypatch: Any, ledger: Ledger, run: Callable[[], Any]) -> None:
+    """Call `run` (a cycle run) with the connection lost for good after the cycle's creation and its first batch:
+    it must fail so; the ledger is closed after it, as a process that died."""
+    lose_connection_after_inserts(monkeypatch, ledger.store.recorder, 2)
+    try:
+        run()
+    except ConnectionError:
+        pass
+    else:
+        raise AssertionError("the run did not meet the lost connection")
+    finally:
+        monkeypatch.undo()
+    ledger.close()
