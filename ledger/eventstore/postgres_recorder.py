@@ -50,6 +50,8 @@ class FastPostgresApplicationRecorder(PostgresApplicationRecorder):
             "SELECT max(originator_version) FROM {schema}.{table} WHERE originator_id = %b::{id_type}"
         ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name), id_type=id_type)
 
+        self._one_with_snapshot: dict[str, str] = {}  # snapshots table -> `select_one_with_snapshot`'s statement, rendered
+
     share_locks: Any = None  # set by the store: waits for retriers holding these aggregates (eventstore/contention.py)
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
@@ -122,6 +124,34 @@ class FastPostgresApplicationRecorder(PostgresApplicationRecorder):
             curs.execute(statement, (list(ids),), prepare=True)
             return [StoredEvent(originator_id=i, originator_version=v, topic=t, state=bytes(s))
                     for i, v, t, s in curs.fetchall()]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_one_with_snapshot(self, snapshots_table: str, aggregate_id: UUID) -> tuple[list[StoredEvent],
+                                                                                       list[tuple[int, int, str, bytes]]]:
+        """`select_latest_snapshots` and then `select_events_after` for one aggregate, in one statement (one round
+        trip instead of two; what every single load reads): its latest snapshot (a list of at most one), and the
+        events after it (after 0 without one) as (1, version, topic, state) rows in version order. One statement
+        reads one snapshot of the database, so the events are those after the snapshot it found."""
+        text = self._one_with_snapshot.get(snapshots_table)
+        if text is None:
+            with self.datastore.get_connection() as conn:
+                text = self._one_with_snapshot[snapshots_table] = SQL(
+                    "WITH s AS (SELECT originator_version, topic, state FROM {schema}.{snapshots} "
+                    "WHERE originator_id = %(id)b::{id_type} ORDER BY originator_version DESC LIMIT 1) "
+                    "SELECT 0, originator_version, topic, state FROM s UNION ALL "
+                    "SELECT 1, originator_version, topic, state FROM {schema}.{table} "
+                    "WHERE originator_id = %(id)b::{id_type} "
+                    "AND originator_version > COALESCE((SELECT originator_version FROM s), 0)"
+                ).format(schema=Identifier(self.datastore.schema), snapshots=Identifier(snapshots_table),
+                         table=Identifier(self.events_table_name),
+                         id_type=SQL(self.datastore.originator_id_type)).as_string(conn)
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as curs:
+            curs.execute(text, {"id": aggregate_id}, prepare=True)
+            rows = curs.fetchall()
+        rows.sort()  # (0, snapshot) first, then (1, version) ascending: unique, so states are never compared
+        snapshots = [StoredEvent(originator_id=aggregate_id, originator_version=v, topic=t, state=bytes(s))
+                     for kind, v, t, s in rows if kind == 0]
+        return snapshots, [(1, v, t, s) for kind, v, t, s in rows if kind == 1]
 
     _STATE_COLUMN = ("SELECT {test} AS ok FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
                      "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s "

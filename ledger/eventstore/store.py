@@ -296,12 +296,15 @@ class LedgerStore(Application):
         return self._background
 
     def _read_rows(self, ids: list[UUID]) -> Rows:
-        """Two queries: the latest snapshot of each aggregate, then the events after it (after 0 without one)."""
+        """Two queries: the latest snapshot of each aggregate, then the events after it (after 0 without one); for
+        one aggregate both in one statement (`select_one_with_snapshot`: one round trip)."""
         recorder = self.recorder
         snapshots: list[StoredEvent] = []
         after = [0] * len(ids)
         if self.snapshots is not None:
             table = self.snapshots.recorder.events_table_name  # type: ignore[attr-defined]
+            if len(ids) == 1:
+                return recorder.select_one_with_snapshot(table, ids[0])  # type: ignore[attr-defined]
             snapshots = recorder.select_latest_snapshots(table, ids)  # type: ignore[attr-defined]
             position = {aggregate_id: k for k, aggregate_id in enumerate(ids)}
             for stored in snapshots:

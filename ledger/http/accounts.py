@@ -21,6 +21,7 @@ from ledger.commands import (
     ResumeAccount,
     SuspendAccount,
 )
+from ledger.commands.lookups import load_account
 from ledger.commands.results import AccountOpened, SpecificationDefined
 from ledger.contracts.tmf import ACCOUNT_API, href
 from ledger.errors import AccountNotFound, InvalidInput
@@ -28,6 +29,7 @@ from ledger.http.auth import Caller
 from ledger.http.deps import Allowed, Services
 from ledger.http.errors import ApiError, error_responses
 from ledger.http.idempotency import Once
+from ledger.http.lean_accounts import lean_account_body
 from ledger.http.listing import list_accounts
 from ledger.http.services import ApiServices
 from ledger.http.tmf import (
@@ -52,7 +54,7 @@ from ledger.queries.accounts import (
     account_aggregate_id,
     account_day,
     account_summary,
-    versioned_account_summary,
+    summary_fields,
 )
 from ledger.queries.cycles import SpecificationView, specification_view, specification_views
 
@@ -270,11 +272,22 @@ rendered body (bytes: nothing for the garbage collector to traverse, nothing to 
 
 
 def build_account_body(svc: ApiServices, account_id: str, aggregate_id: uuid.UUID) -> CachedAccount:
-    """The account's body built from its stored state (a thread: store I/O), cached for the version it was built at."""
-    version, view = versioned_account_summary(svc.reads, svc.now, account_id)
-    cached = (view.time_zone, render(dump(BillingAccount.of(view))))
-    svc.views.put(aggregate_id, version, view.as_of, cached)
+    """The account's body built from its stored state (a thread: store I/O), cached for the version it was built at:
+    by `lean_account_body` (no pydantic models: ledger/http/lean_accounts.py), else the plain way."""
+    account = load_account(svc.reads, account_id)
+    today = account_day(svc.now, account.time_zone)
+    body = lean_account_body(account, today)
+    if body is None:
+        view = AccountSummary(**summary_fields(account, svc.now))
+        today, body = view.as_of, plain_account_body(view)
+    cached = (account.time_zone, body)
+    svc.views.put(aggregate_id, account.version, today, cached)
     return cached
+
+
+def plain_account_body(view: AccountSummary) -> bytes:
+    """The account's body through the TMF model (what `lean_account_body` is pinned equal to)."""
+    return render(dump(BillingAccount.of(view)))
 
 
 @router.patch("/billingAccount/{id}", name="billingAccount.patch", response_model=BillingAccount,

@@ -71,7 +71,7 @@ class AccountView(AccountSummary):
 
 def account_summary(store: AggregateStore, clock: Clock, account_ref: str) -> AccountSummary:
     """An account's current state and which open bills are overdue (in the account's time zone)."""
-    return AccountSummary(**_summary_fields(load_account(store, account_ref), clock))
+    return AccountSummary(**summary_fields(load_account(store, account_ref), clock))
 
 
 class VersionedStore(AggregateStore, Protocol):
@@ -91,12 +91,6 @@ def account_version(store: VersionedStore, account_ref: str) -> tuple[UUID, int 
     return aggregate_id, store.version(aggregate_id)
 
 
-def versioned_account_summary(store: AggregateStore, clock: Clock, account_ref: str) -> tuple[int, AccountSummary]:
-    """`account_summary` with the version of the account it was built from."""
-    account = load_account(store, account_ref)
-    return account.version, AccountSummary(**_summary_fields(account, clock))
-
-
 def account_day(clock: Clock, time_zone: str) -> date:
     """Today in an account's time zone (what its bills are overdue against)."""
     return clock().astimezone(ZoneInfo(time_zone)).date()
@@ -105,7 +99,7 @@ def account_day(clock: Clock, time_zone: str) -> date:
 def account_view(store: AggregateStore, clock: Clock, account_ref: str) -> AccountView:
     """An account's current state, with its bills and which open bills are overdue (in the account's time zone)."""
     account = load_account(store, account_ref)
-    fields = _summary_fields(account, clock)
+    fields = summary_fields(account, clock)
     today, code = fields["as_of"], account.currency
     bills = []
     for number in account.bills:
@@ -116,7 +110,8 @@ def account_view(store: AggregateStore, clock: Clock, account_ref: str) -> Accou
     return AccountView(**fields, bills=bills)
 
 
-def _summary_fields(account: Any, clock: Clock) -> dict[str, Any]:
+def summary_fields(account: Any, clock: Clock) -> dict[str, Any]:
+    """An `AccountSummary`'s fields of a loaded account (its open bills' overdue judged today in its time zone)."""
     today = clock().astimezone(ZoneInfo(account.time_zone)).date()
     code = account.currency
     open_bills = [

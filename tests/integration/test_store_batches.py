@@ -236,6 +236,28 @@ def test_one_aggregate_read_gives_the_rows_a_batch_read_gives(postgres_schema: t
         ledger.close()
 
 
+@pytest.mark.postgres
+def test_one_aggregate_read_with_its_snapshot_gives_the_rows_of_the_two_queries(postgres_schema: tuple[str, str]) -> None:
+    """select_one_with_snapshot (one statement) equals select_latest_snapshots then select_events_after."""
+    settings = postgres_settings(*postgres_schema, snapshot_interval=3)
+    _three_accounts(lambda **overrides: settings)  # A-1: no snapshot; A-2 and A-3: a snapshot and events after it
+    ledger = make_ledger(settings)
+    try:
+        recorder, table = ledger.store.recorder, ledger.store.snapshots.recorder.events_table_name
+        for ref in ("A-1", "A-2", "A-3", "NOBODY"):
+            account_id = ids.account_id(ref)
+            snapshots = recorder.select_latest_snapshots(table, [account_id])
+            after = snapshots[0].originator_version if snapshots else 0
+            one_snapshots, one_events = recorder.select_one_with_snapshot(table, account_id)
+            assert one_snapshots == snapshots, ref
+            assert [(v, t, bytes(s)) for _, v, t, s in one_events] == [
+                (v, t, bytes(s)) for _, v, t, s in recorder.select_events_after([account_id], [after])], ref
+        assert recorder.select_one_with_snapshot(table, ids.account_id("A-3"))[0]  # one of them did pass a snapshot
+        assert ledger.store.load(BillingAccount, ids.account_id("A-3"), AccountNotFound, "account").version == 6
+    finally:
+        ledger.close()
+
+
 def test_a_batch_meeting_a_conflict_catches_its_cached_accounts_up(make_settings: SettingsFactory,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Another ledger posts to accounts this one has cached: this ledger's batch meets the version conflict, takes its
