@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from ledger.http.accounts import BillingAccount
+from ledger.http.accounts import BillingAccount, plain_account_body
 from ledger.http.fast_reads import AccountGet
 from ledger.http.tmf import dump, selected
 from ledger.queries.accounts import account_summary
-from tests.support.api import ACCOUNTS, Api, api_on, charge_body, set_up
+from tests.support.api import ACCOUNTS, PAYMENTS, Api, api_on, charge_body, money, payment_body, set_up
 from tests.support.ledger_factory import FakeClock
 
 CHARGES = "/tmf-api/customerBillManagement/v4/appliedCustomerBillingRate"
@@ -91,3 +91,20 @@ def test_a_customer_key_never_sees_another_account_through_the_fast_path(make_se
         answered.clear()
         other = api.client.get(f"{ACCOUNTS}/OTHER", headers=api.auth("customer", ["ACME"]))
         assert other.status_code == 404 and answered == [False]
+
+
+def test_a_served_body_is_the_plain_models_body_byte_for_byte(make_settings: Any, answered: list[bool]) -> None:
+    """After charges, a payment, new terms and a suspension, the served bytes are the TMF model's rendering."""
+    with api_on(make_settings(), FakeClock()) as api:
+        set_up(api, "ACME")
+        for n, amount in enumerate(("12.50", "0.000125", "7")):
+            charge = charge_body("ACME", f"c-{n}", amount, "2026-10-03T10:00:00Z", taxes=[("VAT", "20", "0.10")])
+            assert api.post(CHARGES, charge, role="rating").status_code == 201
+        assert api.post(PAYMENTS, payment_body("ACME", "PAY-1", "4.00", "2026-11-05T10:00:00+01:00")).status_code == 201
+        terms = {"paymentTermsDays": 21, "creditLimit": money("50"), "state": "suspended", "reason": "checked",
+                 "defaultPaymentMethod": {"id": "pm-9", "@referredType": "bankCard"}}
+        assert api.patch(f"{ACCOUNTS}/ACME", terms).status_code == 200
+        for _ in range(2):  # built, then from the cache (the fast path)
+            served = api.get(f"{ACCOUNTS}/ACME").content
+            assert served == plain_account_body(account_summary(api.parts.reads, api.parts.clock, "ACME"))
+        assert answered[-1] is True
