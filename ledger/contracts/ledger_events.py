@@ -151,6 +151,10 @@ EVENTS: dict[str, dict[str, Convert]] = {
         charge_id=same, charge_type=same, product_ref=same, period_start=optional(day), period_end=optional(day),
         tax_excluded=money, taxes=array(_TAX_LINE), tax_included=money, effective_at=instant, description=same,
         fingerprint=same),
+    "BillingAccount.PlanChargesApplied": dict(charges=array(record(
+        charge_id=same, charge_type=same, product_ref=same, period_start=optional(day), period_end=optional(day),
+        tax_excluded=money, taxes=array(_TAX_LINE), tax_included=money, effective_at=instant, description=same,
+        fingerprint=same))),
     "BillingAccount.ChargeAdjusted": dict(
         adjustment_id=same, charge_id=same, tax_excluded=money, taxes=array(_TAX_LINE), tax_included=money,
         effective_at=instant, reason=same, fingerprint=same),

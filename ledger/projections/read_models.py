@@ -290,7 +290,7 @@ VERSIONED_TABLES = ("account_balances", "bills", "payments", "customer_groups", 
                     "subscriptions", "payment_methods")
 """The tables whose rows keep the version of the last event applied (one row per aggregate)."""
 _STRICT = VERSIONED_TABLES[1:]  # rows built from their creation event, every event in order
-_ACCOUNT_EVENTS = ("ChargeApplied", "ChargeAdjusted", "BillIssued", "PaymentReceived", "PaymentReversed",
+_ACCOUNT_EVENTS = ("ChargeApplied", "PlanChargesApplied", "ChargeAdjusted", "BillIssued", "PaymentReceived", "PaymentReversed",
                    "CreditRefunded", "StatusChanged", "TermsChanged")
 _HANDLERS: dict[str, tuple[str, Callable[..., Row]]] = {
     "BillingAccount.Opened": ("account_balances", _account_opened),

@@ -138,12 +138,21 @@ def scenario() -> tuple[list[DomainEvent], dict[UUID, UUID]]:
     account.link_customer(clock(), customer_id="CUST-ACME-GROUP", current_exists=True, relink=True,
                           reason="merged into the group's customer")
     account.close(clock(), "customer left", final_bill_id=bill.id)
+    planned = new_account(at=clock(), id=ids.account_id("PLANNED"), account_ref="PLANNED", customer_id="CUST-P")
+    plan: dict[str, dict[str, Any]] = {}  # a subscription bill run's charges, recorded as one event
+    for n, vat in ((1, {"category": "VAT", "rate": "20", "amount": "2.000000"}), (2, None)):
+        planned.apply_plan_charge(
+            clock(), charge_id=f"rc:SUB-{n}", tax_excluded=D("10.000000"), tax_line=vat,
+            tax_amount=D(vat["amount"]) if vat else D(0), effective_at=clock(), product_ref=f"SUB-{n}",
+            period_start="2026-11-01", period_end="2026-11-30", description="BASIC x1", pending=plan)
+    planned.record_plan_charges(clock(), plan)
 
     events, owner = [], {}
     for event, account_id in master_data_events(clock, account):
         events.append(event)
         if account_id is not None:
             owner[event.originator_id] = account_id
+    events += planned.collect_events()
     for aggregate in (spec, account, cycle, bill, prepayment, bounced, paid):
         for event in aggregate.collect_events():
             events.append(event)
@@ -154,10 +163,10 @@ def scenario() -> tuple[list[DomainEvent], dict[UUID, UUID]]:
 
 @cache
 def positions() -> dict[int, dict[str, Any]]:
-    """The account's figures right after each of its events, by version (replayed event by event)."""
+    """The ACME account's figures right after each of its events, by version (replayed event by event)."""
     account, result = None, {}
     for event in scenario()[0]:
-        if event_type(event).startswith("BillingAccount."):
+        if event_type(event).startswith("BillingAccount.") and event.originator_id == ids.account_id("ACME"):
             account = event.mutate(account)
             result[event.originator_version] = account_position(account)
     return result
