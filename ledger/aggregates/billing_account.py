@@ -12,6 +12,7 @@ its functions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -279,6 +280,10 @@ class BillingAccount(LedgerAggregate):
             if cutoff is None or moment(entry.effective_at) < cutoff:
                 chosen.append(entry)
         return chosen
+
+    def bill_rows(self, charge_cutoff: datetime | None, credit_cutoff: datetime | None) -> list[storage.BillRow]:
+        """The entries entries_for_bill chooses, as the rows a bill run composes (`account_storage.bill_rows`)."""
+        return storage.bill_rows(self, charge_cutoff, credit_cutoff)
 
     def remembered(self, kind: str, caller_id: str, fingerprint: str) -> bool:
         """True when this caller id was already applied with the same content; conflict when content differs."""
@@ -636,7 +641,7 @@ class BillingAccount(LedgerAggregate):
         bill_number: str,
         run_type: str,
         cycle_id: UUID | None,
-        entries: list[Entry],
+        entries: Sequence[Entry | storage.BillRow],
         amount_due: Decimal,
         bill_date: str,
         payment_due_date: str,
