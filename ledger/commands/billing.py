@@ -50,8 +50,7 @@ def issue_bill(
     if credit:
         bill.apply_payment(now, payment_id=None, amount=credit, source="creditBalance")
     if send:
-        bill.validate(now, "issued by run")
-        bill.send(now, "issued by run")
+        bill.validate_and_send(now, "issued by run")  # one event for the steps validate and send would record
     return bill
 
 

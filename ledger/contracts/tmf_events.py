@@ -43,6 +43,11 @@ def notifications(event: Any, owner: Owner, currency_of: Callable[[str], str]) -
             if built is not None:  # the first charge's id is the event's; the others' derived from it, as stable
                 found.append(_body(event, built, own_id if not n else uuid5(own_id, f"charge:{n}")))
         return found
+    if kind == "CustomerBill.StatesChanged":  # one state change notification per step, as StateChanged ones
+        ref = owner(event.originator_id)
+        return [] if ref is None else [
+            _body(event, _bill_step(event, ref, step["to_state"]), own_id if not n else uuid5(own_id, f"step:{n}"))
+            for n, step in enumerate(event.steps)]
     builder = _BUILDERS.get(kind)
     if builder is None:
         return []
@@ -131,9 +136,12 @@ def _bill_issued(e: Any, owner: Owner, currency_of: Callable[[str], str]) -> Any
 
 def _bill_state(e: Any, owner: Owner, currency_of: Callable[[str], str]) -> Any:
     ref = owner(e.originator_id)
-    state = getattr(e, "to_state", None) or e.new_state
+    return None if ref is None else _bill_step(e, ref, getattr(e, "to_state", None) or e.new_state)
+
+
+def _bill_step(e: Any, ref: str, state: str) -> tuple[str, str, str, dict[str, Any]]:
     bill_id = str(e.originator_id)
-    return None if ref is None else ("CustomerBillStateChangeEvent", ref, "customerBill", {
+    return ("CustomerBillStateChangeEvent", ref, "customerBill", {
         "id": bill_id, "href": href("CustomerBill", bill_id), "state": state, "billingAccount": _account(ref),
         "@type": "CustomerBill"})
 

@@ -120,6 +120,12 @@ def _bill_state_changed(batch: ReadModelBatch, row: Row | None, r: dict[str, Any
     return row
 
 
+def _bill_states_changed(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    assert row is not None
+    row["state"] = r["steps"][-1]["to_state"]
+    return row
+
+
 def _bill_paid(sign: int) -> Callable[[ReadModelBatch, Row | None, dict[str, Any]], Row]:
     def apply(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
         assert row is not None
@@ -298,6 +304,7 @@ _HANDLERS: dict[str, tuple[str, Callable[..., Row]]] = {
     "BillingAccount.CustomerLinked": ("account_balances", _account_customer),
     "CustomerBill.Issued": ("bills", _bill_issued),
     "CustomerBill.StateChanged": ("bills", _bill_state_changed),
+    "CustomerBill.StatesChanged": ("bills", _bill_states_changed),
     "CustomerBill.PaymentApplied": ("bills", _bill_paid(1)),
     "CustomerBill.PaymentUndone": ("bills", _bill_paid(-1)),
     "CustomerPayment.Received": ("payments", _payment_received),

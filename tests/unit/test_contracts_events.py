@@ -24,6 +24,7 @@ from ledger.aggregates.customer_payment import CustomerPayment
 from ledger.aggregates.entries import CHARGE, CREDIT, TaxLine
 from ledger.aggregates.party_billing_cycle import PartyBillingCycle, trigger_record
 from ledger.aggregates.payment_plan import oldest_due_first
+from ledger.commands.billing import issue_bill
 from ledger.contracts import SchemaRegistry, UnencodableRecord, account_position, event_id, event_type, to_record
 from ledger.contracts.ledger_events import EVENTS, event_fields, schema_name
 from tests.support.accounts import new_account
@@ -146,18 +147,25 @@ def scenario() -> tuple[list[DomainEvent], dict[UUID, UUID]]:
             tax_amount=D(vat["amount"]) if vat else D(0), effective_at=clock(), product_ref=f"SUB-{n}",
             period_start="2026-11-01", period_end="2026-11-30", description="BASIC x1", pending=plan)
     planned.record_plan_charges(clock(), plan)
+    sent = issue_bill(clock(), planned, bill_id=ids.on_cycle_bill_id(planned.id, cycle.id), run_type="onCycle",
+                      cycle_id=cycle.id, off_cycle_reason=None, entries=planned.entries_for_bill(None, None),
+                      period=(date(2026, 11, 1), date(2026, 11, 30)), bill_date=date(2026, 12, 1), mailing_date=None,
+                      payment_due_date=date(2026, 12, 15), send=True)  # validated and sent as one StatesChanged
 
     events, owner = [], {}
     for event, account_id in master_data_events(clock, account):
         events.append(event)
         if account_id is not None:
             owner[event.originator_id] = account_id
-    events += planned.collect_events()
     for aggregate in (spec, account, cycle, bill, prepayment, bounced, paid):
         for event in aggregate.collect_events():
             events.append(event)
             if not isinstance(aggregate, (PartyBillingCycle, BillingCycleSpecification)):
                 owner[event.originator_id] = account.id
+    events += planned.collect_events()  # the other account's, after ACME's (samples are ACME's)
+    for event in sent.collect_events():
+        events.append(event)
+        owner[event.originator_id] = planned.id
     return events, owner
 
 
