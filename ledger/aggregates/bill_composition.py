@@ -12,12 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
+from ledger.aggregates.account_storage import BillRow
 from ledger.aggregates.entries import Entry, TaxLine
 from ledger.aggregates.money import ZERO, currency, round_money
 
 EXEMPT = "exempt"
 _EXEMPT_LINES = (TaxLine(EXEMPT, Decimal(0), Decimal(0)),)
+_EXEMPT_ROW = ((EXEMPT, Decimal(0), Decimal(0)),)
 _ZERO_RATES = {False: Decimal(0), True: Decimal("-0")}  # a zero rate's key, by its sign
 
 
@@ -65,6 +68,34 @@ def compose(entries: list[Entry], currency_code: str) -> BillTotals:
                 "effective_at": entry.effective_at,
             }
         )
+    return _totals(cur, bases, taxes, exact_excluded, exact_included, items)
+
+
+def compose_rows(rows: list[BillRow], currency_code: str) -> BillTotals:
+    """compose() of the entries the rows are (`account_storage.bill_rows`): the same totals, tax items and items,
+    the items' amounts taken as their packed texts instead of made again from the Decimals."""
+    cur = currency(currency_code)
+    bases: dict[tuple[str, Decimal], Decimal] = {}
+    taxes: dict[tuple[str, Decimal], Decimal] = {}
+    exact_excluded = ZERO
+    exact_included = ZERO
+    items = []
+    for row in rows:
+        excluded = row.tax_excluded
+        exact_excluded += excluded
+        exact_included += row.tax_included
+        for category, rate, amount in row.taxes or _EXEMPT_ROW:
+            key = (category, _normal(rate) if rate else _ZERO_RATES[rate.is_signed()])
+            bases[key] = bases.get(key, ZERO) + excluded
+            taxes[key] = taxes.get(key, ZERO) + amount
+        items.append({"entry_id": row.id, "kind": row.kind, "charge_id": row.charge_id, "product_ref": row.product_ref,
+                      "description": row.description, "tax_excluded": row.excluded_text,
+                      "tax_included": row.included_text, "effective_at": row.effective_at})
+    return _totals(cur, bases, taxes, exact_excluded, exact_included, items)
+
+
+def _totals(cur: Any, bases: dict[tuple[str, Decimal], Decimal], taxes: dict[tuple[str, Decimal], Decimal],
+            exact_excluded: Decimal, exact_included: Decimal, items: list[dict[str, str]]) -> BillTotals:
     tax_items = []
     tax_total = ZERO
     for key in sorted(bases):

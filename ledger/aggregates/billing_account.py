@@ -12,6 +12,7 @@ its functions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -59,6 +60,50 @@ class ChargeMark(NamedTuple):
     entry: Any
     record: Any
     pending: int
+
+
+PlanCharges = dict[str, dict[str, Any]]
+"""Charges checked by `BillingAccount.apply_plan_charge` and not recorded yet, by charge id: each a ChargeApplied's
+fields (`BillingAccount.record_plan_charges` records them)."""
+
+
+class AppliedCharge(NamedTuple):
+    """One charge of a PlanChargesApplied event, read as a ChargeApplied event is (same attribute names)."""
+
+    originator_id: UUID
+    originator_version: int
+    timestamp: datetime
+    charge_id: str
+    charge_type: str
+    product_ref: str | None
+    period_start: str | None
+    period_end: str | None
+    tax_excluded: str
+    taxes: list[dict[str, str]]
+    tax_included: str
+    effective_at: str
+    description: str
+    fingerprint: str
+
+
+def _apply_charge(a: BillingAccount, charge_id: str, charge_type: str, product_ref: str | None, tax_excluded: str,
+                  taxes: list[dict[str, str]], tax_included: str, effective_at: str, description: str,
+                  fingerprint: str) -> None:
+    """What a charge's event changes on the account (ChargeApplied, and each charge of a PlanChargesApplied)."""
+    if sign_of(charge_type) < 0:  # a credit: its amounts are kept signed
+        signed = -D(tax_included)
+        included, excluded = str(signed), str(-D(tax_excluded))
+        taxes = [{**t, "amount": str(-D(t["amount"]))} for t in taxes]
+    else:
+        signed, included, excluded = D(tax_included), tax_included, tax_excluded
+    a.balance += signed
+    if a.rating_type == PREPAID:  # no entry: a prepaid charge draws down the balance
+        storage.set_charge(a, charge_id, fingerprint, included)
+        a.prepaid_balance -= signed
+        return
+    storage.add_entry(a, charge_id, signed, charge_type, product_ref=product_ref, tax_excluded=excluded, taxes=taxes,
+                      tax_included=included, effective_at=effective_at, description=description,
+                      fingerprint=fingerprint)
 
 
 class BillingAccount(LedgerAggregate):
@@ -236,6 +281,10 @@ class BillingAccount(LedgerAggregate):
                 chosen.append(entry)
         return chosen
 
+    def bill_rows(self, charge_cutoff: datetime | None, credit_cutoff: datetime | None) -> list[storage.BillRow]:
+        """The entries entries_for_bill chooses, as the rows a bill run composes (`account_storage.bill_rows`)."""
+        return storage.bill_rows(self, charge_cutoff, credit_cutoff)
+
     def remembered(self, kind: str, caller_id: str, fingerprint: str) -> bool:
         """True when this caller id was already applied with the same content; conflict when content differs."""
         if kind == "charge":
@@ -299,21 +348,24 @@ class BillingAccount(LedgerAggregate):
         fingerprint: str
 
         def apply(self, a: BillingAccount) -> None:
-            if sign_of(self.charge_type) < 0:  # a credit: its amounts are kept signed
-                signed = -D(self.tax_included)
-                included, excluded = str(signed), str(-D(self.tax_excluded))
-                taxes = [{**t, "amount": str(-D(t["amount"]))} for t in self.taxes]
-            else:
-                signed, included, excluded = D(self.tax_included), self.tax_included, self.tax_excluded
-                taxes = self.taxes
-            a.balance += signed
-            if a.rating_type == PREPAID:  # no entry: a prepaid charge draws down the balance
-                storage.set_charge(a, self.charge_id, self.fingerprint, included)
-                a.prepaid_balance -= signed
-                return
-            storage.add_entry(a, self.charge_id, signed, self.charge_type, product_ref=self.product_ref,
-                              tax_excluded=excluded, taxes=taxes, tax_included=included, effective_at=self.effective_at,
-                              description=self.description, fingerprint=self.fingerprint)
+            _apply_charge(a, self.charge_id, self.charge_type, self.product_ref, self.tax_excluded, self.taxes,
+                          self.tax_included, self.effective_at, self.description, self.fingerprint)
+
+    class PlanChargesApplied(LedgerAggregate.Event):
+        """Several charges of a subscription bill run applied at once (`BillingAccount.record_plan_charges`): each
+        of `charges` holds what a ChargeApplied holds (its fields by name) and changes the account as that event
+        would, in order. `applied()` gives them as ChargeApplied-like views for the readers of charges."""
+
+        charges: list[dict[str, Any]]
+
+        def apply(self, a: BillingAccount) -> None:
+            for c in self.charges:
+                _apply_charge(a, c["charge_id"], c["charge_type"], c["product_ref"], c["tax_excluded"], c["taxes"],
+                              c["tax_included"], c["effective_at"], c["description"], c["fingerprint"])
+
+        def applied(self) -> list[AppliedCharge]:
+            """Each charge as a ChargeApplied reads (its fields, and the event's id, version and timestamp)."""
+            return [AppliedCharge(self.originator_id, self.originator_version, self.timestamp, **c) for c in self.charges]
 
     def apply_charge(
         self,
@@ -402,14 +454,19 @@ class BillingAccount(LedgerAggregate):
 
     def apply_plan_charge(self, now: datetime, *, charge_id: str, tax_excluded: Decimal, tax_line: dict[str, str] | None,
                           tax_amount: Decimal, effective_at: datetime, product_ref: str, period_start: str,
-                          period_end: str, description: str) -> bool:
+                          period_end: str, description: str, pending: PlanCharges | None = None) -> bool:
         """apply_charge of a subscription's charge (type charge, in the account's currency, tax-included = tax-excluded
         + its one tax line's amount, `tax_line` that line as events hold it, or None and a tax amount of zero), as the
         cycle's recurring step makes it (`recurring_paths.post_recurring`): the same fingerprint, rules and event,
         without the checks those terms make moot (currency, charge type, the tax sum) and without TaxLine values.
-        An account that is not an active postpaid one goes the apply_charge way."""
+        An account that is not an active postpaid one goes the apply_charge way.
+
+        `pending`: the charge, once checked, is added to it instead of being recorded at once; `record_plan_charges`
+        then records them all as one event (the same rules: it is also checked against the charges pending)."""
         included = tax_excluded + tax_amount
         if self.rating_type == PREPAID or self.status != ACTIVE or (tax_line is None and tax_amount):
+            if pending:
+                self.record_plan_charges(now, pending)  # in order: what is pending comes first
             taxes = [TaxLine(tax_line["category"], D(tax_line["rate"]), tax_amount)] if tax_line else []
             return self.apply_charge(now, charge_id=charge_id, charge_type=CHARGE, currency_code=self.currency,
                                      tax_excluded=tax_excluded, taxes=taxes, tax_included=included,
@@ -420,6 +477,12 @@ class BillingAccount(LedgerAggregate):
                              period_start, period_end)
         if self.remembered("charge", charge_id, fingerprint):
             return False
+        if pending is not None and charge_id in pending:
+            if pending[charge_id]["fingerprint"] != fingerprint:
+                raise IdempotencyConflict(
+                    f"charge {charge_id!r} was already applied to account {self.account_ref} with different content",
+                    account=self.account_ref, charge=charge_id)
+            return False
         if effective_at < self.created_on:
             raise EffectiveBeforeOpening(
                 f"charge {charge_id} is effective at {effective}, before account {self.account_ref} was opened "
@@ -429,11 +492,25 @@ class BillingAccount(LedgerAggregate):
                 f"charge {charge_id}: amounts must not be negative (a credit is charge type {CHARGE_TYPES[2]})",
                 charge=charge_id,
             )
-        self._record(self.ChargeApplied, now, charge_id=charge_id, charge_type=CHARGE, product_ref=product_ref,
-                     period_start=period_start, period_end=period_end, tax_excluded=str(tax_excluded),
-                     taxes=tax_lines, tax_included=str(included), effective_at=effective, description=description,
-                     fingerprint=fingerprint)
+        fields = dict(charge_id=charge_id, charge_type=CHARGE, product_ref=product_ref, period_start=period_start,
+                      period_end=period_end, tax_excluded=str(tax_excluded), taxes=tax_lines,
+                      tax_included=str(included), effective_at=effective, description=description,
+                      fingerprint=fingerprint)
+        if pending is not None:
+            pending[charge_id] = fields
+        else:
+            self._record(self.ChargeApplied, now, **fields)
         return True
+
+    def record_plan_charges(self, now: datetime, pending: PlanCharges) -> None:
+        """Record the charges `apply_plan_charge` left pending (then none is): one ChargeApplied for one charge, one
+        PlanChargesApplied for several (a subscription bill run's charges of an account: fewer events to write)."""
+        if len(pending) == 1:
+            (fields,) = pending.values()
+            self._record(self.ChargeApplied, now, **fields)
+        elif pending:
+            self._record(self.PlanChargesApplied, now, charges=list(pending.values()))
+        pending.clear()
 
     class ChargeAdjusted(LedgerAggregate.Event):
         adjustment_id: str
@@ -564,7 +641,7 @@ class BillingAccount(LedgerAggregate):
         bill_number: str,
         run_type: str,
         cycle_id: UUID | None,
-        entries: list[Entry],
+        entries: Sequence[Entry | storage.BillRow],
         amount_due: Decimal,
         bill_date: str,
         payment_due_date: str,

@@ -146,6 +146,10 @@ class CustomerBill(LedgerAggregate):
     def _payment_state(self, remaining: Decimal) -> str:
         if self.state not in PAYMENT_STATES:
             return self.state
+        return self._paid_state(remaining)
+
+    def _paid_state(self, remaining: Decimal) -> str:
+        """The payment state of a sent bill with `remaining` left to pay."""
         if remaining == 0:
             return SETTLED
         return PARTIALLY_PAID if remaining < max(self.amount_due, ZERO) else SENT
@@ -160,14 +164,43 @@ class CustomerBill(LedgerAggregate):
         def apply(self, b: CustomerBill) -> None:
             b.state = self.to_state
 
-    def _move(self, now: datetime, to_state: str, reason: str) -> None:
-        if to_state not in TRANSITIONS[self.state]:
-            allowed = ", ".join(sorted(TRANSITIONS[self.state])) or "none"
+    def _check_move(self, state: str, to_state: str) -> None:
+        if to_state not in TRANSITIONS[state]:
+            allowed = ", ".join(sorted(TRANSITIONS[state])) or "none"
             raise InvalidBillTransition(
-                f"bill {self.bill_number} is {self.state}: cannot become {to_state} (allowed: {allowed})",
-                bill=self.bill_number, state=self.state, requested=to_state,
+                f"bill {self.bill_number} is {state}: cannot become {to_state} (allowed: {allowed})",
+                bill=self.bill_number, state=state, requested=to_state,
             )
+
+    def _move(self, now: datetime, to_state: str, reason: str) -> None:
+        self._check_move(self.state, to_state)
         self._record(self.StateChanged, now, from_state=self.state, to_state=to_state, reason=reason)
+
+    class StatesChanged(LedgerAggregate.Event):
+        """Several life-cycle steps recorded at once (`validate_and_send`): each step holds what a StateChanged holds
+        (from_state, to_state, reason), in order."""
+
+        steps: list[dict[str, str]]
+
+        def apply(self, b: CustomerBill) -> None:
+            b.state = self.steps[-1]["to_state"]
+
+    def validate_and_send(self, now: datetime, reason: str = "") -> None:
+        """validate, then send (a bill already paid in full becomes settled, a part-paid one partiallyPaid), with
+        their rules and steps, recorded as one StatesChanged event instead of a StateChanged per step (a bill run
+        issuing and sending its bills: fewer events to write). Pinned to validate + send by
+        tests/unit/test_customer_bill.py."""
+        steps: list[dict[str, str]] = []
+        state = self.state
+        moves = [(VALIDATED, reason), (SENT, reason)]
+        paid = self._paid_state(self.remaining_amount)
+        if paid != SENT:
+            moves.append((paid, "payments applied before the bill was sent"))
+        for to_state, why in moves:
+            self._check_move(state, to_state)
+            steps.append({"from_state": state, "to_state": to_state, "reason": why})
+            state = to_state
+        self._record(self.StatesChanged, now, steps=steps)
 
     def put_on_hold(self, now: datetime, reason: str) -> None:
         self._move(now, ON_HOLD, reason)

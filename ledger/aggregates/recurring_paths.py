@@ -16,7 +16,11 @@
   idempotency, opening and amount rules and its event, without the TaxLine values and the checks the step's terms
   make moot (currency: the account's own; type: a charge; tax-included: tax-excluded + the one tax line; not
   prepaid, active: the step charges only those); corrections through `adjust_charge` itself.
-  Pinned by test_post_recurring_gives_the_events_of_the_plain_post.
+  Pinned by test_post_recurring_gives_the_events_of_the_plain_post. Given `pending` (the step gives one per
+  account), the new charges of all of an account's subscriptions are recorded as one `PlanChargesApplied` event
+  (`BillingAccount.record_plan_charges`) instead of one ChargeApplied each: the same charges, fields and state, in
+  the same order (what is pending is recorded before any other event of the account). It skips the events, not a
+  rule. Pinned by test_pending_plan_charges_give_the_state_and_charges_of_one_event_each.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ledger.aggregates.billing_account import BillingAccount
+from ledger.aggregates.billing_account import BillingAccount, PlanCharges
 from ledger.aggregates.billing_calendar import CycleDates, CycleSpecification, start_of_day
 from ledger.aggregates.entries import TaxLine
 from ledger.aggregates.product_offering import ProductOffering
@@ -92,9 +96,11 @@ def _pieces(found: Pieces, worth: Worth) -> _Pieces:
 
 
 def post_recurring(now: datetime, account: BillingAccount, sub: Subscription, postings: list[Posting],
-                   found: Pieces) -> list[dict[str, str]]:
+                   found: Pieces, pending: PlanCharges | None = None) -> list[dict[str, str]]:
     """Put each posting on the account (a charge, or a correction pointing at it); the subscription's line records.
-    `found`: the run's pieces (`RunWorths.pieces`), filled as worths come."""
+    `found`: the run's pieces (`RunWorths.pieces`), filled as worths come. `pending`: new charges are left in it
+    (`BillingAccount.apply_plan_charge`) for the caller to record together (`record_plan_charges`); what is pending
+    is recorded before a correction, so the account's events keep the postings' order."""
     lines = []
     zone, opened = account.time_zone, account.created_on
     for posting in postings:
@@ -109,8 +115,10 @@ def post_recurring(now: datetime, account: BillingAccount, sub: Subscription, po
                                       tax_line=line, tax_amount=posting.tax_amount,  # type: ignore[arg-type]
                                       effective_at=effective, product_ref=sub.subscription_ref,
                                       period_start=pieces.period_start, period_end=pieces.period_end,
-                                      description=pieces.description)
+                                      description=pieces.description, pending=pending)
         else:
+            if pending:
+                account.record_plan_charges(now, pending)
             taxes = [TaxLine(worth.tax_category, worth.tax_rate, posting.tax_amount)] if pieces.taxed else []  # type: ignore[arg-type]
             included = posting.tax_excluded + posting.tax_amount
             account.adjust_charge(now, adjustment_id=posting.entry_id, charge_id=posting.charge_id,

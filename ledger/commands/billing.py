@@ -6,7 +6,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from ledger.aggregates.bill_composition import compose
+from ledger.aggregates.account_storage import BillRow
+from ledger.aggregates.bill_composition import BillTotals, compose
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.customer_bill import CustomerBill
 from ledger.aggregates.entries import Entry
@@ -20,15 +21,18 @@ def issue_bill(
     run_type: str,
     cycle_id: UUID | None,
     off_cycle_reason: str | None,
-    entries: list[Entry],
+    entries: list[Entry] | list[BillRow],
     period: tuple[date, date] | None,
     bill_date: date,
     mailing_date: date | None,
     payment_due_date: date,
     send: bool,
+    totals: BillTotals | None = None,
 ) -> CustomerBill:
-    """Put `entries` on a new bill; applies charge prepayments and credit balance; validates and sends it if asked."""
-    totals = compose(entries, account.currency)
+    """Put `entries` on a new bill; applies charge prepayments and credit balance; validates and sends it if asked.
+    `totals`: the entries' composition when the caller made it (a bill run composes its rows: `compose_rows`)."""
+    if totals is None:
+        totals = compose(entries, account.currency)  # type: ignore[arg-type]  # rows come with their totals
     bill_number = account.next_bill_number()
     credit, prepaid = account.issue_bill(
         now, bill_id=bill_id, bill_number=bill_number, run_type=run_type, cycle_id=cycle_id, entries=entries,
@@ -46,8 +50,7 @@ def issue_bill(
     if credit:
         bill.apply_payment(now, payment_id=None, amount=credit, source="creditBalance")
     if send:
-        bill.validate(now, "issued by run")
-        bill.send(now, "issued by run")
+        bill.validate_and_send(now, "issued by run")  # one event for the steps validate and send would record
     return bill
 
 

@@ -17,6 +17,7 @@ from eventsourcing.utils import get_topic
 from pydantic import Field
 
 from ledger.aggregates import ids
+from ledger.aggregates.bill_composition import compose_rows
 from ledger.aggregates.billing_account import CLOSED, PREPAID, BillingAccount
 from ledger.aggregates.billing_calendar import CycleCalendarError, CycleDates, end_of_day_exclusive, occurrence
 from ledger.aggregates.customer_bill import ON_CYCLE, CustomerBill
@@ -116,13 +117,14 @@ def bill_account(now: dt.datetime, account: BillingAccount, cycle_id: UUID, date
     is nothing to bill (prepaid accounts have no bills; a closed account had its final bill)."""
     if account.is_prepaid or account.status == CLOSED:
         return None
-    entries = account.entries_for_bill(end_of_day_exclusive(dates.charge_date, account.time_zone),
-                                       end_of_day_exclusive(dates.credit_date, account.time_zone))
-    if not entries:
+    rows = account.bill_rows(end_of_day_exclusive(dates.charge_date, account.time_zone),
+                             end_of_day_exclusive(dates.credit_date, account.time_zone))  # entries_for_bill's choice
+    if not rows:
         return None
     return issue_bill(
         now, account, bill_id=ids.on_cycle_bill_id(account.id, cycle_id), run_type=ON_CYCLE, cycle_id=cycle_id,
-        off_cycle_reason=None, entries=entries, period=(dates.period_start, dates.period_end),
+        off_cycle_reason=None, entries=rows, period=(dates.period_start, dates.period_end),
         bill_date=dates.bill_date, mailing_date=dates.mailing_date,
         payment_due_date=due_date(account, dates.bill_date, (dates.payment_due_date - dates.bill_date).days), send=send,
+        totals=compose_rows(rows, account.currency),
     )

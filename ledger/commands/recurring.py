@@ -25,7 +25,7 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 
 from ledger.aggregates import ids
-from ledger.aggregates.billing_account import ACTIVE, BillingAccount
+from ledger.aggregates.billing_account import ACTIVE, BillingAccount, PlanCharges
 from ledger.aggregates.billing_calendar import CycleDates, CycleSpecification, next_occurrence, start_of_day
 from ledger.aggregates.customer_group import CustomerGroup
 from ledger.aggregates.entries import CHARGE, CREDIT, TaxLine
@@ -87,18 +87,21 @@ class RecurringCharges:
         if account.is_prepaid or account.status != ACTIVE:
             return []
         changed = []
+        pending: PlanCharges = {}  # the account's new charges, recorded as one event (`post_recurring`)
         for sub_id in self.by_account.get(account.id, ()):
             sub = self.batch.get(sub_id) or self.store.find(Subscription, sub_id)
             if sub is None:
                 continue
             self._offerings(sub)
-            done = post_recurring(now, account, sub, self.worths.postings(sub), self.worths.pieces)
+            done = post_recurring(now, account, sub, self.worths.postings(sub), self.worths.pieces, pending)
             before, settled = sub.version, sub.reconciled_until
             sub.record_charges(now, self.dates.period_end, done)
             if self.groups is not None or sub.discounted:
+                account.record_plan_charges(now, pending)  # before the credits: the account's events in order
                 self._discount(now, account, sub, settled)
             if sub.version != before:
                 changed.append(sub)
+        account.record_plan_charges(now, pending)
         return changed
 
     def _discount(self, now: dt.datetime, account: BillingAccount, sub: Subscription, settled: str | None) -> None:

@@ -151,6 +151,10 @@ EVENTS: dict[str, dict[str, Convert]] = {
         charge_id=same, charge_type=same, product_ref=same, period_start=optional(day), period_end=optional(day),
         tax_excluded=money, taxes=array(_TAX_LINE), tax_included=money, effective_at=instant, description=same,
         fingerprint=same),
+    "BillingAccount.PlanChargesApplied": dict(charges=array(record(
+        charge_id=same, charge_type=same, product_ref=same, period_start=optional(day), period_end=optional(day),
+        tax_excluded=money, taxes=array(_TAX_LINE), tax_included=money, effective_at=instant, description=same,
+        fingerprint=same))),
     "BillingAccount.ChargeAdjusted": dict(
         adjustment_id=same, charge_id=same, tax_excluded=money, taxes=array(_TAX_LINE), tax_included=money,
         effective_at=instant, reason=same, fingerprint=same),
@@ -183,6 +187,7 @@ EVENTS: dict[str, dict[str, Convert]] = {
                                exact_tax_amount=money)),
         tax_excluded_amount=money, tax_included_amount=money, rounding_difference=money, amount_due=money),
     "CustomerBill.StateChanged": dict(from_state=same, to_state=same, reason=same),
+    "CustomerBill.StatesChanged": dict(steps=array(record(from_state=same, to_state=same, reason=same))),
     "CustomerBill.PaymentApplied": dict(payment_id=optional(uuid_text), source=same, amount=money, new_state=same),
     "CustomerBill.PaymentUndone": dict(payment_id=uuid_text, amount=money, reason=same, new_state=same),
     "CustomerPayment.Received": dict(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from ledger.aggregates.money import currency, fmt
 from ledger.contracts.ledger_events import event_id
@@ -35,22 +35,37 @@ def notifications(event: Any, owner: Owner, currency_of: Callable[[str], str]) -
     """The TMF events of one domain event (none for the ledger's internal ones), each as the body a listener gets.
     `currency_of(account_ref)` gives an account's currency for the amounts of its events."""
     kind = type(event).__qualname__
-    found = _BUILDERS.get(kind)
-    if found is None:
+    own_id = event_id(event.originator_id, event.originator_version)
+    if kind == "BillingAccount.PlanChargesApplied":  # one notification per charge, as their own events would give
+        found = []
+        for n, charge in enumerate(event.applied()):
+            built = _charge(charge, owner, currency_of)
+            if built is not None:  # the first charge's id is the event's; the others' derived from it, as stable
+                found.append(_body(event, built, own_id if not n else uuid5(own_id, f"charge:{n}")))
+        return found
+    if kind == "CustomerBill.StatesChanged":  # one state change notification per step, as StateChanged ones
+        ref = owner(event.originator_id)
+        return [] if ref is None else [
+            _body(event, _bill_step(event, ref, step["to_state"]), own_id if not n else uuid5(own_id, f"step:{n}"))
+            for n, step in enumerate(event.steps)]
+    builder = _BUILDERS.get(kind)
+    if builder is None:
         return []
-    built = found(event, owner, currency_of)
-    if built is None:
-        return []
+    built = builder(event, owner, currency_of)
+    return [] if built is None else [_body(event, built, own_id)]
+
+
+def _body(event: Any, built: tuple[str, str, str, dict[str, Any]], own_id: UUID) -> dict[str, Any]:
     event_type, account_ref, resource_name, resource = built
-    return [{
-        "eventId": str(event_id(event.originator_id, event.originator_version)),
+    return {
+        "eventId": str(own_id),
         "eventTime": event.timestamp.isoformat(),
         "eventType": event_type,
         "correlationId": str(event.originator_id),
         "domain": "ledger",
         "billingAccount": _account(account_ref),
         "event": {resource_name: resource},
-    }]
+    }
 
 
 def _opened(e: Any, owner: Owner, currency_of: Callable[[str], str]) -> Any:
@@ -121,9 +136,12 @@ def _bill_issued(e: Any, owner: Owner, currency_of: Callable[[str], str]) -> Any
 
 def _bill_state(e: Any, owner: Owner, currency_of: Callable[[str], str]) -> Any:
     ref = owner(e.originator_id)
-    state = getattr(e, "to_state", None) or e.new_state
+    return None if ref is None else _bill_step(e, ref, getattr(e, "to_state", None) or e.new_state)
+
+
+def _bill_step(e: Any, ref: str, state: str) -> tuple[str, str, str, dict[str, Any]]:
     bill_id = str(e.originator_id)
-    return None if ref is None else ("CustomerBillStateChangeEvent", ref, "customerBill", {
+    return ("CustomerBillStateChangeEvent", ref, "customerBill", {
         "id": bill_id, "href": href("CustomerBill", bill_id), "state": state, "billingAccount": _account(ref),
         "@type": "CustomerBill"})
 

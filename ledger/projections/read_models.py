@@ -120,6 +120,12 @@ def _bill_state_changed(batch: ReadModelBatch, row: Row | None, r: dict[str, Any
     return row
 
 
+def _bill_states_changed(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
+    assert row is not None
+    row["state"] = r["steps"][-1]["to_state"]
+    return row
+
+
 def _bill_paid(sign: int) -> Callable[[ReadModelBatch, Row | None, dict[str, Any]], Row]:
     def apply(batch: ReadModelBatch, row: Row | None, r: dict[str, Any]) -> Row:
         assert row is not None
@@ -290,7 +296,7 @@ VERSIONED_TABLES = ("account_balances", "bills", "payments", "customer_groups", 
                     "subscriptions", "payment_methods")
 """The tables whose rows keep the version of the last event applied (one row per aggregate)."""
 _STRICT = VERSIONED_TABLES[1:]  # rows built from their creation event, every event in order
-_ACCOUNT_EVENTS = ("ChargeApplied", "ChargeAdjusted", "BillIssued", "PaymentReceived", "PaymentReversed",
+_ACCOUNT_EVENTS = ("ChargeApplied", "PlanChargesApplied", "ChargeAdjusted", "BillIssued", "PaymentReceived", "PaymentReversed",
                    "CreditRefunded", "StatusChanged", "TermsChanged")
 _HANDLERS: dict[str, tuple[str, Callable[..., Row]]] = {
     "BillingAccount.Opened": ("account_balances", _account_opened),
@@ -298,6 +304,7 @@ _HANDLERS: dict[str, tuple[str, Callable[..., Row]]] = {
     "BillingAccount.CustomerLinked": ("account_balances", _account_customer),
     "CustomerBill.Issued": ("bills", _bill_issued),
     "CustomerBill.StateChanged": ("bills", _bill_state_changed),
+    "CustomerBill.StatesChanged": ("bills", _bill_states_changed),
     "CustomerBill.PaymentApplied": ("bills", _bill_paid(1)),
     "CustomerBill.PaymentUndone": ("bills", _bill_paid(-1)),
     "CustomerPayment.Received": ("payments", _payment_received),

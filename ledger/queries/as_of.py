@@ -267,12 +267,13 @@ def _bill_state(events: list[Any], f: Figures, bill: Any, remaining: Decimal) ->
     issued_at = bill.issued.recorded  # the bill and the account's BillIssued are recorded together
     state = "new"
     for event in events:
-        if type(event).__name__ != "StateChanged":
+        name = type(event).__name__
+        if name != "StateChanged" and name != "StatesChanged":
             continue
         moment = event.timestamp if f.basis == "recorded" else (
             bill.issued.effective if event.timestamp == issued_at else max(event.timestamp, bill.issued.effective))
         if moment <= f.as_of:
-            state = event.to_state
+            state = event.to_state if name == "StateChanged" else event.steps[-1]["to_state"]
     if state not in _PAYMENT_STATES:
         return state
     if remaining == 0:

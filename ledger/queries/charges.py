@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledger.aggregates import ids
-from ledger.aggregates.billing_account import BillingAccount
+from ledger.aggregates.billing_account import AppliedCharge, BillingAccount
 from ledger.errors import AccountNotFound, ChargeNotFound
 from ledger.ports import AggregateStore
 from ledger.queries.views import View
@@ -45,24 +45,30 @@ def account_charges(store: AggregateStore, account_ref: str) -> list[ChargeView]
         raise AccountNotFound(f"billing account {account_ref!r} not found", account=account_ref)
     currency = events[0].currency
     charges: dict[str, dict[str, Any]] = {}
-    for event in events:
-        if isinstance(event, BillingAccount.ChargeApplied):
-            sign = -1 if event.charge_type == "appliedBillingCredit" else 1
-            charges[event.charge_id] = dict(
-                account_id=account_ref, charge_id=event.charge_id, type=event.charge_type, currency=currency,
-                date=event.effective_at, recorded_at=event.timestamp.isoformat(), description=event.description,
-                product_ref=event.product_ref, period_start=event.period_start, period_end=event.period_end,
-                tax_excluded_amount=Decimal(event.tax_excluded), tax_included_amount=Decimal(event.tax_included),
-                taxes=[TaxView(tax_category=t["category"], tax_rate=Decimal(t["rate"]), tax_amount=Decimal(t["amount"]))
-                       for t in event.taxes],
-                net=sign * Decimal(event.tax_included), bill_id=None, bill_number=None)
-        elif isinstance(event, BillingAccount.ChargeAdjusted) and event.charge_id in charges:
-            charges[event.charge_id]["net"] += Decimal(event.tax_included)
-        elif isinstance(event, BillingAccount.BillIssued):
-            for entry_id in event.entry_ids:
-                if entry_id in charges:
-                    charges[entry_id].update(bill_id=str(event.bill_id), bill_number=event.bill_number)
+    for whole in events:
+        for event in whole.applied() if isinstance(whole, BillingAccount.PlanChargesApplied) else (whole,):
+            _take(event, account_ref, currency, charges)
     return [ChargeView(**fields) for fields in charges.values()]
+
+
+def _take(event: Any, account_ref: str, currency: str, charges: dict[str, dict[str, Any]]) -> None:
+    """What one account event (or one charge of a PlanChargesApplied) tells of the account's charges."""
+    if isinstance(event, (BillingAccount.ChargeApplied, AppliedCharge)):
+        sign = -1 if event.charge_type == "appliedBillingCredit" else 1
+        charges[event.charge_id] = dict(
+            account_id=account_ref, charge_id=event.charge_id, type=event.charge_type, currency=currency,
+            date=event.effective_at, recorded_at=event.timestamp.isoformat(), description=event.description,
+            product_ref=event.product_ref, period_start=event.period_start, period_end=event.period_end,
+            tax_excluded_amount=Decimal(event.tax_excluded), tax_included_amount=Decimal(event.tax_included),
+            taxes=[TaxView(tax_category=t["category"], tax_rate=Decimal(t["rate"]), tax_amount=Decimal(t["amount"]))
+                   for t in event.taxes],
+            net=sign * Decimal(event.tax_included), bill_id=None, bill_number=None)
+    elif isinstance(event, BillingAccount.ChargeAdjusted) and event.charge_id in charges:
+        charges[event.charge_id]["net"] += Decimal(event.tax_included)
+    elif isinstance(event, BillingAccount.BillIssued):
+        for entry_id in event.entry_ids:
+            if entry_id in charges:
+                charges[entry_id].update(bill_id=str(event.bill_id), bill_number=event.bill_number)
 
 
 def charge_view(store: AggregateStore, account_ref: str, charge_id: str) -> ChargeView:

@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.aggregates import ids
-from ledger.aggregates.billing_account import BillingAccount
+from ledger.aggregates.billing_account import AppliedCharge, BillingAccount
 from ledger.aggregates.money import ZERO, at_minor_unit, at_rated_scale, currency, fmt
 from ledger.aggregates.party_billing_cycle import PartyBillingCycle
 from ledger.errors import AccountNotFound, InvalidInput
@@ -85,10 +85,11 @@ def account_history(store: AggregateStore, account_ref: str, as_of: datetime | N
                 account = event.mutate(None)
             break
         account = event.mutate(account)
-        line = _describe(event, account, cycles, bill_moments)
         described = True
-        if basis == "recorded" or as_of is None or line[0] <= as_of:
-            raw.append((event.timestamp, line[0], *line[1:]))
+        for part in event.applied() if isinstance(event, A.PlanChargesApplied) else (event,):  # a line per charge
+            line = _describe(part, account, cycles, bill_moments)
+            if basis == "recorded" or as_of is None or line[0] <= as_of:
+                raw.append((event.timestamp, line[0], *line[1:]))
     if described and (basis == "recorded" or as_of is None):
         state = figures(account)  # as the account stood after the last event taken
     if basis == "effective":
@@ -142,7 +143,7 @@ def _describe(event: Any, after: Any, cycles: _CycleNames,
     D, at = Decimal, event.timestamp
     if isinstance(event, A.Opened):
         return at, "opened", f"{event.rating_type} account opened for customer {event.customer_id} in {event.currency}", ZERO, {}
-    if isinstance(event, A.ChargeApplied):
+    if isinstance(event, (A.ChargeApplied, AppliedCharge)):
         amount = (-1 if event.charge_type == "appliedBillingCredit" else 1) * D(event.tax_included)
         text = (f"{event.charge_type} {event.charge_id} {_m(after, amount)}"
                 + (f" ({event.description})" if event.description else ""))

@@ -251,6 +251,11 @@ class _Projector:
         if moves[1][0] == UNBILLED:
             self.book.entries[charge_id] = posting
 
+    def plan_charges_applied(self, e: Any) -> None:
+        """Each charge of the event as its own ChargeApplied would post it (its postings share the event's version)."""
+        for charge in e.applied():
+            self.charge_applied(charge)
+
     def charge_facts(self, e: ChargeFacts) -> None:
         """`charge_applied` for a charge read lean: the same posting, its fields unpacked at C speed."""
         version, recorded, charge_id, kind, tax_included, effective_at, text = e
@@ -420,7 +425,7 @@ class _Projector:
 
 
 _HANDLERS = {"Opened": _Projector.opened, "ChargeApplied": _Projector.charge_applied,
-             "ChargeFacts": _Projector.charge_facts,
+             "ChargeFacts": _Projector.charge_facts, "PlanChargesApplied": _Projector.plan_charges_applied,
              "ChargeAdjusted": _Projector.charge_adjusted, "BillIssued": _Projector.bill_issued,
              "PaymentReceived": _Projector.payment_received, "PaymentReversed": _Projector.payment_reversed,
              "CreditRefunded": _Projector.credit_refunded, "StatusChanged": _Projector.status_changed}

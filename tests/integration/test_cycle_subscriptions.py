@@ -12,9 +12,14 @@ from uuid import UUID
 import pytest
 
 from ledger.aggregates import ids
+from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.entries import CHARGE
 from ledger.aggregates.subscription import Subscription
+from ledger.commands.lookups import load_account
 from ledger.errors import NotFound
+from ledger.queries.as_of import account_as_of
+from ledger.queries.charges import account_charges
+from ledger.queries.history import account_history
 from ledger.service import Ledger
 from ledger.settings import Settings
 from tests.support.ledger_factory import (
@@ -81,6 +86,29 @@ def test_a_cycle_run_in_batches_charges_every_subscription_once(make_settings: S
         _charged_once(fresh)
     finally:
         fresh.close()
+        ledger.close()
+
+
+def test_an_accounts_run_charges_are_one_event_every_reader_of_charges_reads(make_settings: SettingsFactory,
+                                                                            clock: FakeClock) -> None:
+    """The run records an account's new charges as one PlanChargesApplied; the charge list, the history and the as-of
+    state read each as its own charge, and agree with the account."""
+    ledger = _subscribed(make_settings, clock)
+    try:
+        run_cycle(ledger, OCT)
+        ref, store = "ACC-0", ledger.store
+        expected = sorted((charge_id, amount) for _, charge_id, amount in _expected(ref))
+        plan = [e for e in store.history(ids.account_id(ref)) if isinstance(e, BillingAccount.PlanChargesApplied)]
+        assert len(plan) == 1 and sorted((c["charge_id"], c["tax_excluded"]) for c in plan[0].charges) == expected
+        listed = account_charges(store, ref)
+        assert sorted((c.charge_id, str(c.tax_excluded_amount)) for c in listed) == expected
+        assert {c.bill_number for c in listed} == {f"{ref}-00001"}
+        lines = account_history(store, ref).lines
+        assert sorted(line.refs["charge_id"] for line in lines if line.kind == CHARGE) == [c for c, _ in expected]
+        account = load_account(store, ref)
+        state = account_as_of(store, clock, ref)
+        assert state.identity_holds and (state.balance, state.receivable) == (account.balance, account.receivable)
+    finally:
         ledger.close()
 
 

@@ -24,6 +24,7 @@ from ledger.aggregates.customer_payment import CustomerPayment
 from ledger.aggregates.entries import CHARGE, CREDIT, TaxLine
 from ledger.aggregates.party_billing_cycle import PartyBillingCycle, trigger_record
 from ledger.aggregates.payment_plan import oldest_due_first
+from ledger.commands.billing import issue_bill
 from ledger.contracts import SchemaRegistry, UnencodableRecord, account_position, event_id, event_type, to_record
 from ledger.contracts.ledger_events import EVENTS, event_fields, schema_name
 from tests.support.accounts import new_account
@@ -138,6 +139,18 @@ def scenario() -> tuple[list[DomainEvent], dict[UUID, UUID]]:
     account.link_customer(clock(), customer_id="CUST-ACME-GROUP", current_exists=True, relink=True,
                           reason="merged into the group's customer")
     account.close(clock(), "customer left", final_bill_id=bill.id)
+    planned = new_account(at=clock(), id=ids.account_id("PLANNED"), account_ref="PLANNED", customer_id="CUST-P")
+    plan: dict[str, dict[str, Any]] = {}  # a subscription bill run's charges, recorded as one event
+    for n, vat in ((1, {"category": "VAT", "rate": "20", "amount": "2.000000"}), (2, None)):
+        planned.apply_plan_charge(
+            clock(), charge_id=f"rc:SUB-{n}", tax_excluded=D("10.000000"), tax_line=vat,
+            tax_amount=D(vat["amount"]) if vat else D(0), effective_at=clock(), product_ref=f"SUB-{n}",
+            period_start="2026-11-01", period_end="2026-11-30", description="BASIC x1", pending=plan)
+    planned.record_plan_charges(clock(), plan)
+    sent = issue_bill(clock(), planned, bill_id=ids.on_cycle_bill_id(planned.id, cycle.id), run_type="onCycle",
+                      cycle_id=cycle.id, off_cycle_reason=None, entries=planned.entries_for_bill(None, None),
+                      period=(date(2026, 11, 1), date(2026, 11, 30)), bill_date=date(2026, 12, 1), mailing_date=None,
+                      payment_due_date=date(2026, 12, 15), send=True)  # validated and sent as one StatesChanged
 
     events, owner = [], {}
     for event, account_id in master_data_events(clock, account):
@@ -149,15 +162,19 @@ def scenario() -> tuple[list[DomainEvent], dict[UUID, UUID]]:
             events.append(event)
             if not isinstance(aggregate, (PartyBillingCycle, BillingCycleSpecification)):
                 owner[event.originator_id] = account.id
+    events += planned.collect_events()  # the other account's, after ACME's (samples are ACME's)
+    for event in sent.collect_events():
+        events.append(event)
+        owner[event.originator_id] = planned.id
     return events, owner
 
 
 @cache
 def positions() -> dict[int, dict[str, Any]]:
-    """The account's figures right after each of its events, by version (replayed event by event)."""
+    """The ACME account's figures right after each of its events, by version (replayed event by event)."""
     account, result = None, {}
     for event in scenario()[0]:
-        if event_type(event).startswith("BillingAccount."):
+        if event_type(event).startswith("BillingAccount.") and event.originator_id == ids.account_id("ACME"):
             account = event.mutate(account)
             result[event.originator_version] = account_position(account)
     return result

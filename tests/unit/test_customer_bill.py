@@ -164,6 +164,59 @@ def test_sending_a_part_paid_bill_makes_it_partially_paid() -> None:
     assert bill.state == PARTIALLY_PAID
 
 
+def _steps(bill: CustomerBill) -> list[dict[str, str]]:
+    """The bill's state steps since its issue, each StatesChanged step on its own."""
+    found = []
+    for event in bill.collect_events()[1:]:
+        if isinstance(event, CustomerBill.StatesChanged):
+            found += event.steps
+        elif isinstance(event, CustomerBill.StateChanged):
+            found.append({"from_state": event.from_state, "to_state": event.to_state, "reason": event.reason})
+    return found
+
+
+@pytest.mark.parametrize("paid", ["0", "3", "10"])
+@pytest.mark.parametrize("held", [False, True])
+def test_validate_and_send_is_one_event_of_validate_and_sends_steps(paid: str, held: bool) -> None:
+    """validate_and_send records as one StatesChanged the steps (and the state) validate then send record, for an
+    unpaid, part-paid or paid bill, new or released from hold."""
+    plain, folded = new_bill("10"), new_bill("10")
+    for bill in (plain, folded):
+        if held:
+            bill.put_on_hold(T0, "check")
+        if D(paid):
+            bill.apply_payment(T0, payment_id=None, amount=D(paid), source="creditBalance")
+        bill.collect_events()
+    before = plain.version
+    plain.validate(T0, "issued by run")
+    plain.send(T0, "issued by run")
+    folded.validate_and_send(T0, "issued by run")
+    events = folded.collect_events()
+    assert [type(e) for e in events] == [CustomerBill.StatesChanged] and folded.version == before + 1
+    assert folded.state == plain.state and len(events[0].steps) == plain.version - before
+
+
+def test_validate_and_send_gives_the_steps_of_validate_and_send() -> None:
+    """The StatesChanged steps are the StateChanged events validate and send would record, in order."""
+    plain, folded = new_bill("10"), new_bill("10")
+    for bill in (plain, folded):
+        bill.apply_payment(T0, payment_id=None, amount=D(10), source="creditBalance")
+    plain.validate(T0, "r")
+    plain.send(T0, "r")
+    folded.validate_and_send(T0, "r")
+    assert _steps(folded) == _steps(plain) and folded.state == SETTLED
+
+
+def test_validate_and_send_refuses_what_validate_refuses() -> None:
+    """A bill already sent cannot be validated and sent again: nothing is recorded."""
+    bill = new_bill("10")
+    bill.validate_and_send(T0)
+    bill.collect_events()
+    with pytest.raises(InvalidBillTransition):
+        bill.validate_and_send(T0)
+    assert bill.collect_events() == []
+
+
 # --- payments --------------------------------------------------------------------------------
 
 

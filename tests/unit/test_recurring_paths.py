@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.aggregates import ids
+from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.billing_calendar import CycleSpecification, next_occurrence, occurrence
 from ledger.aggregates.entries import CHARGE, TaxLine
 from ledger.aggregates.product_offering import ProductOffering
@@ -105,12 +106,79 @@ def test_post_recurring_gives_the_events_of_the_plain_post(chosen: list[Any]) ->
     assert vars(fast) == vars(plain)
 
 
-def _plan_charge(account: Any, method: str, charge_id: str = "rc:S:2026-11-01|B/monthly") -> Any:
+_OWN = ("originator_id", "originator_version", "timestamp")
+
+
+def _charges(account: Any) -> list[tuple[str, dict[str, Any]]]:
+    """The account's pending events as (type, fields) with each charge of a PlanChargesApplied on its own, as a
+    ChargeApplied (the fields without id, version and timestamp)."""
+    found = []
+    for event in account.collect_events():
+        if isinstance(event, BillingAccount.PlanChargesApplied):
+            found += [("ChargeApplied", dict(charge)) for charge in event.charges]
+        else:
+            found.append((type(event).__name__, {k: v for k, v in vars(event).items() if k not in _OWN}))
+    return found
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(plans, min_size=1, max_size=6))
+def test_pending_plan_charges_give_the_state_and_charges_of_one_event_each(chosen: list[Any]) -> None:
+    """Posting every subscription's postings with one `pending` for the account, recorded at the end, gives the
+    account the state, and the same charges and corrections in the same order, that one event per posting gives;
+    the subscriptions get the same line records."""
+    offerings = _offerings()
+    account_id = ids.account_id("ACC-1")
+    plain, fast = new_account(at=AT, id=account_id), new_account(at=AT, id=account_id)
+    now = datetime(2026, 12, 1, 6, tzinfo=UTC)
+    run = RunWorths(offerings, SPEC, NOVEMBER, DECEMBER)
+    subs = [_subscription(n, plain.id, plan, offerings) for n, plan in enumerate(chosen + chosen)]
+    for sub, october in subs:  # the October run's lines first (November's corrections point at them)
+        for account in (plain, fast):
+            for posting in october:
+                post_one(AT, account, sub, posting)
+    pending: dict[str, dict[str, Any]] = {}
+    for sub, _ in subs:  # then the November run's, all of the account's new charges pending together
+        found = run.postings(sub)
+        assert (post_recurring(now, plain, sub, found, run.pieces)
+                == post_recurring(now, fast, sub, found, run.pieces, pending))
+    fast.record_plan_charges(now, pending)
+    assert _charges(fast) == _charges(plain) and not pending
+    state = ("_version", "_pending_events")  # fewer events: a lower version
+    assert {k: v for k, v in vars(fast).items() if k not in state} == {k: v for k, v in vars(plain).items() if k not in state}
+
+
+def test_a_pending_plan_charge_again_or_changed_is_judged_as_a_recorded_one() -> None:
+    """A charge id already pending: the same content again adds nothing; other content conflicts."""
+    account, pending = new_account(at=AT), {}
+    assert _plan_charge(account, "plan", pending=pending) is True
+    assert _plan_charge(account, "plan", pending=pending) is False and len(pending) == 1
+    with pytest.raises(IdempotencyConflict):
+        account.apply_plan_charge(AT, charge_id="rc:S:2026-11-01|B/monthly", tax_excluded=Decimal("30"),
+                                  tax_line=None, tax_amount=Decimal(0), effective_at=datetime(2026, 11, 1, tzinfo=UTC),
+                                  product_ref="S", period_start="2026-11-01", period_end="2026-11-30",
+                                  description="B monthly", pending=pending)
+    assert [type(e) for e in account.collect_events()] == [BillingAccount.Opened] and len(pending) == 1
+
+
+def test_plan_charges_recorded_together_are_one_event_and_one_alone_a_charge_applied() -> None:
+    """Two pending charges or more are recorded as one PlanChargesApplied; one alone as the ChargeApplied it is."""
+    for count, kind in ((1, BillingAccount.ChargeApplied), (3, BillingAccount.PlanChargesApplied)):
+        account, pending = new_account(at=AT), {}
+        for n in range(count):
+            _plan_charge(account, "plan", charge_id=f"rc:S:2026-11-01|B{n}/monthly", pending=pending)
+        account.record_plan_charges(AT, pending)
+        events = account.collect_events()
+        assert [type(e) for e in events[1:]] == [kind] and not pending
+
+
+def _plan_charge(account: Any, method: str, charge_id: str = "rc:S:2026-11-01|B/monthly",
+                 pending: dict[str, Any] | None = None) -> Any:
     tax = {"category": "VAT", "rate": "20", "amount": "6.200000"}
     common = dict(charge_id=charge_id, tax_excluded=Decimal("31.000000"), effective_at=datetime(2026, 11, 1, tzinfo=UTC),
                   product_ref="S", period_start="2026-11-01", period_end="2026-11-30", description="B monthly")
     if method == "plan":
-        return account.apply_plan_charge(AT, tax_line=tax, tax_amount=Decimal("6.200000"), **common)
+        return account.apply_plan_charge(AT, tax_line=tax, tax_amount=Decimal("6.200000"), pending=pending, **common)
     return account.apply_charge(AT, charge_type=CHARGE, currency_code="EUR", tax_included=Decimal("37.200000"),
                                 taxes=[TaxLine("VAT", Decimal("20"), Decimal("6.200000"))], **common)
 
