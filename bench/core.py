@@ -49,6 +49,7 @@ import os
 import platform
 import pstats
 import random
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -105,6 +106,19 @@ class Params:
     warm: bool = False
     profile: bool = False
     subscriptions: int = 0  # per account, each on a monthly plan billed in advance (recurring charges at the cycle)
+    workers: tuple[int, ...] = (1,)  # bill runs, one per entry, each with that many worker processes (own accounts)
+
+    def spec_of(self, i: int) -> str:
+        """The cycle specification of account i: with several bill runs (`workers`), account i is billed by run
+        i % len(workers), on a specification of its own."""
+        return SPEC if len(self.workers) == 1 else f"{SPEC}-{i % len(self.workers)}"
+
+    def specs(self) -> list[str]:
+        return [SPEC] if len(self.workers) == 1 else [f"{SPEC}-{k}" for k in range(len(self.workers))]
+
+    def accounts_of(self, k: int) -> int:
+        """How many accounts bill run k bills."""
+        return len(range(k, self.accounts, len(self.workers)))
 
     @property
     def charges(self) -> int:
@@ -521,17 +535,27 @@ def post_all(ledger: Ledger, feed: Feed) -> dict[str, Any]:
             "gc_seconds": gc_timer.seconds, "gc_share": gc_timer.seconds / seconds, "gc_collections": gc_timer.collections}
 
 
-def bill(ledger: Ledger, period: Period, accounts: int) -> dict[str, Any]:
-    command = TriggerBillingCycle.parse({"specification": SPEC, "period_start": period.period_start,
-                                         "trigger_type": "system", "triggered_by": "bench"})
+def bill(ledger: Ledger, period: Period, accounts: int, spec: str = SPEC, workers: int = 1) -> dict[str, Any]:
+    command = TriggerBillingCycle.parse({"specification": spec, "period_start": period.period_start,
+                                         "trigger_type": "system", "triggered_by": "bench", "workers": workers})
     with GcTimer() as gc_timer:
+        cpu_before = cpu_seconds()
         started = time.perf_counter()
         result = ledger.execute(command)
         seconds = time.perf_counter() - started
+        cpu = cpu_seconds() - cpu_before
     if result.accounts_billed != accounts or result.status != "completed":
         raise RuntimeError(f"bill run billed {result.accounts_billed} of {accounts} ({result.status})")
     return {"accounts": accounts, "seconds": seconds, "per_s": accounts / seconds, "gc_seconds": gc_timer.seconds,
-            "gc_share": gc_timer.seconds / seconds, "gc_collections": gc_timer.collections}
+            "gc_share": gc_timer.seconds / seconds, "gc_collections": gc_timer.collections,
+            "cpu_seconds": cpu, "accounts_per_cpu_s": accounts / cpu if cpu else None}
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and of its ended child processes (a run's workers, once joined);
+    the database server's is not counted."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def timed_loads(ledger: Ledger, ref: str, times: int, expect_version: int) -> list[float]:
@@ -557,12 +581,12 @@ def run_store(target: Target, p: Params, profiles: Profiles) -> dict[str, Any]:
 
     # -- setup (timed for information only)
     ledger = bootstrap(target.settings(**base), clock=clock)
-    for spec in (SPEC, REPLAY_SPEC):
+    for spec in (*p.specs(), REPLAY_SPEC):
         ledger.execute(DefineCycleSpecification.parse({"name": spec, "payment_due_date_offset": 14}))
     say(f"{target.name}: opening {p.accounts:,} accounts")
     started = time.perf_counter()
     for i in range(p.accounts):
-        ledger.execute(OpenBillingAccount.parse(account_input(account_ref(i), SPEC)))
+        ledger.execute(OpenBillingAccount.parse(account_input(account_ref(i), p.spec_of(i))))
     seconds = time.perf_counter() - started
     r["open_accounts"] = {"seconds": seconds, "per_s": p.accounts / seconds}
     sub_ids = subscribe_all(ledger, target, p, r)
@@ -593,16 +617,26 @@ def run_store(target: Target, p: Params, profiles: Profiles) -> dict[str, Any]:
                     for k in range(0, p.accounts, p.bill_batch)]
     batch_read_seconds, batch_read_rows = target.raw_read_batches(target.events_table, read_batches)
 
-    # -- 2. bill run in a fresh Ledger (cold cache)
-    say(f"{target.name}: bill run over {p.accounts:,} accounts (cold Ledger, batch_size={p.bill_batch})")
-    bill_clock = Clock(OCTOBER.bill_at)
-    ledger = bootstrap(target.settings(**base), clock=bill_clock)
-    events_before = target.count(target.events_table)
-    with profiles.section(f"{target.name}: bill run (TriggerBillingCycle, cold)"):
-        billed = bill(ledger, OCTOBER, p.accounts)
-    bill_events = target.count(target.events_table) - events_before
-    r["bill_cold"] = {**billed, "events_written": bill_events, "events_per_account": bill_events / p.accounts}
-    say(f"{target.name}: bill run {r['bill_cold']['per_s']:,.0f} accounts/s")
+    # -- 2. bill runs, each in a fresh Ledger (cold cache); with several (--workers 1,2) each bills its own accounts
+    r["bill_runs"] = []
+    for k, workers in enumerate(p.workers):
+        accounts = p.accounts_of(k)
+        say(f"{target.name}: bill run over {accounts:,} accounts (cold Ledger, batch_size={p.bill_batch}, "
+            f"{workers} worker process{'es' if workers > 1 else ''}; load average {loadavg()})")
+        bill_clock = Clock(OCTOBER.bill_at)
+        ledger = bootstrap(target.settings(**base), clock=bill_clock)
+        events_before = target.count(target.events_table)
+        loads = loadavg()
+        with profiles.section(f"{target.name}: bill run (TriggerBillingCycle, cold, {workers} workers)"):
+            billed = bill(ledger, OCTOBER, accounts, p.specs()[k], workers)
+        bill_events = target.count(target.events_table) - events_before
+        r["bill_runs"].append({**billed, "workers": workers, "events_written": bill_events,
+                               "events_per_account": bill_events / accounts, "loadavg_at_start": loads,
+                               "loadavg_at_end": loadavg()})
+        say(f"{target.name}: bill run {billed['per_s']:,.0f} accounts/s with {workers} worker(s)")
+        if k + 1 < len(p.workers):
+            ledger.close()
+    r["bill_cold"] = r["bill_runs"][0]
 
     if p.warm:  # a second period posted and billed through the same, now warm, Ledger
         feed = charge_batches(p, NOVEMBER)
@@ -715,6 +749,7 @@ def loadavg() -> list[float] | None:
 
 def rows_for(r: dict[str, Any], p: Params) -> list[dict[str, Any]]:
     c = r["ceiling"]
+    runs = r.get("bill_runs") or [r["bill_cold"]]
 
     def row(key: str, measure: str, value: float, unit: str, ceiling: float | None, ceiling_what: str,
             higher_is_better: bool = True) -> dict[str, Any]:
@@ -732,8 +767,9 @@ def rows_for(r: dict[str, Any], p: Params) -> list[dict[str, Any]]:
     out = [
         row("posting", f"charge posting ({p.post_batch:,}/batch)", r["posting"]["per_s"], "charges/s",
             c["insert_rows_per_s"], "raw insert rows/s"),
-        row("bill_cold", f"bill run, cold Ledger ({p.bill_batch}/txn)", r["bill_cold"]["per_s"], "accounts/s",
-            c["bill_accounts_per_s"], "raw read+write accts/s"),
+        *[row("bill_cold", f"bill run, cold Ledger ({p.bill_batch}/txn)"
+              + (f", {run['workers']} worker{'s' if run['workers'] > 1 else ''}" if len(runs) > 1 else ""),
+              run["per_s"], "accounts/s", c["bill_accounts_per_s"], "raw read+write accts/s") for run in runs],
     ]
     if "bill_warm" in r:
         out.append(row("posting_warm", "charge posting, 2nd period (warm)", r["posting_warm"]["per_s"], "charges/s",
@@ -788,6 +824,13 @@ def print_table(doc: dict[str, Any]) -> None:
               f"bill run wrote {bc['events_written']:,} events ({bc['events_per_account']:.1f}/account) in {bc['seconds']:.1f}s "
               f"(cyclic GC {bc['gc_share']:.0%}); "
               f"opening accounts {r['open_accounts']['per_s']:,.0f}/s")
+        for run in r.get("bill_runs", [])[1:] if len(r.get("bill_runs", [])) > 1 else []:
+            print(f"{'':<{len(r['store'])}}  bill run with {run['workers']} workers: {run['accounts']:,} accounts in "
+                  f"{run['seconds']:.1f}s, {run['events_per_account']:.1f} events/account, "
+                  f"{run['accounts_per_cpu_s']:,.0f} accounts per CPU-second of the ledger's processes, load average "
+                  f"{run['loadavg_at_start']} -> {run['loadavg_at_end']} (first run: {bc['accounts']:,} accounts, "
+                  f"{bc['workers']} worker(s), {bc['accounts_per_cpu_s']:,.0f} per CPU-second, "
+                  f"{bc['loadavg_at_start']} -> {bc['loadavg_at_end']})")
         by_method = ", ".join(f"{k} {v:,.0f}" for k, v in c.get("insert_rows_per_s_by_method", {}).items())
         print(f"{'':<{len(r['store'])}}  raw: insert {c['insert_rows_per_s']:,.0f} rows/s [{by_method}] "
               f"({c['state_bytes']} B state; "
@@ -845,6 +888,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Params]:
     ap.add_argument("--warm", action="store_true", help="also post and bill a 2nd period through a warm Ledger")
     ap.add_argument("--subscriptions", type=int, default=0,
                     help="subscriptions per account (monthly, in advance): the bill run posts their recurring charges")
+    ap.add_argument("--workers", default="1", metavar="N[,M...]",
+                    help="worker processes of the bill run (PostgreSQL for more than one); several (1,2): one bill "
+                         "run each, each over its own accounts (account i in run i mod the count), on one data set")
     ap.add_argument("--profile", action="store_true",
                     help="cProfile the posting and bill-run phases; top entries (by cumulative and by own time) to stderr")
     ap.add_argument("--profile-top", type=int, default=15)
@@ -855,9 +901,19 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Params]:
     for name in ("accounts", "charges_per_account", "replay_events", "post_batch", "bill_batch", "replay_loads"):
         if getattr(args, name) < 1:
             ap.error(f"--{name.replace('_', '-')} must be >= 1")
+    try:
+        workers = tuple(int(w) for w in args.workers.split(","))
+    except ValueError:
+        ap.error(f"--workers must be numbers separated by commas, not {args.workers!r}")
+    if any(w < 1 for w in workers) or len(workers) > args.accounts:
+        ap.error("--workers: each must be >= 1, and no more runs than accounts")
+    if max(workers) > 1 and args.store != "postgres":
+        ap.error("--workers above 1 needs --store postgres (the cycle run refuses more than one worker elsewhere)")
+    if len(workers) > 1 and args.warm:
+        ap.error("--warm bills one run's accounts again: give one --workers figure with it")
     p = Params(accounts=args.accounts, charges_per_account=args.charges_per_account, replay_events=args.replay_events,
                post_batch=args.post_batch, bill_batch=args.bill_batch, replay_loads=args.replay_loads,
-               warm=args.warm, profile=args.profile, subscriptions=args.subscriptions)
+               warm=args.warm, profile=args.profile, subscriptions=args.subscriptions, workers=workers)
     return args, p
 
 

@@ -131,7 +131,11 @@ class BatchStore(AggregateStore, Protocol):
         """Start reading the rows of aggregates to `preload` next, in the background (None when the store can't)."""
         ...
 
-    def save_behind(self, *aggregates: Any) -> PendingWork: ...
+    def save_behind(self, *aggregates: Any, rebase: tuple[Any, Callable[[Any], None]] | None = None) -> PendingWork:
+        """`save` with the insert on a background thread. `rebase=(aggregate, redo)`: on a version conflict caused
+        by other writers' events of `aggregate`, `redo` records the decision again on a fresh copy of it and the
+        insert is tried again (the other aggregates' events unchanged)."""
+        ...
 
     def forget(self) -> None:
         """Drop cached aggregates (after a version conflict some are stale)."""

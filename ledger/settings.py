@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     snapshot_interval: int = Field(default=200, ge=0, description="snapshot an account every N events (0: never)")
     cache_size: int = Field(default=20_000, ge=0, description="accounts kept in memory between commands (0: none)")
     batch_size: int = Field(default=500, ge=1, description="accounts per transaction in a billing cycle run")
+    cycle_workers: int = Field(default=1, ge=1, le=64, description="processes billing a cycle run's accounts (more "
+                                                                  "than one: PostgreSQL only)")
     retries: int = Field(default=10, ge=1, description="attempts when a concurrent writer changed an aggregate")
     # how a command retries after a version conflict (ledger/eventstore/contention.py; README "Writers under
     # contention" measures the three): locks (PostgreSQL; backoff elsewhere), backoff, or plain (at once)

@@ -34,6 +34,8 @@ def do_cycle_run(app: App, a: argparse.Namespace) -> Outcome:
         data["send"] = False
     if a.early_run:
         data["early_run"] = True
+    if a.workers is not None:
+        data["workers"] = a.workers
     r = app.ledger.execute(TriggerBillingCycle.parse(data))
     return Outcome(r, render_cycle(r.to_dict()))
 
@@ -50,3 +52,5 @@ def register(top: Any, leaf: Callable[..., argparse.ArgumentParser], group: Call
     s.add_argument("--early-run", action="store_true",
                    help="bill before the period's cut-offs passed (refused otherwise); needs --reason, recorded on the "
                         "cycle's trigger")
+    s.add_argument("--workers", type=int, metavar="N",
+                   help="bill the accounts in N processes (PostgreSQL; default: LEDGER_CYCLE_WORKERS, else 1)")

@@ -7,6 +7,11 @@ accounts; the cycle is changed only once the insert before is done). A version c
 account meanwhile) drops what is in memory and bills the batches concerned again, one at a time, as plain retried
 units, so no bill is ever stored from an out-of-date account; any other failure ends the run once the insert in
 flight is over (a new trigger resumes it: accounts the cycle already has are skipped).
+
+Several processes may bill disjoint parts of one cycle's accounts at once (`ledger/commands/cycle_workers.py`), each
+recording its batches on the same cycle: a batch's insert that conflicts only because another worker recorded on
+the cycle meanwhile records the batch again on the cycle as it now stands and inserts the same accounts and bills
+(`save_behind`'s rebase), so no billing work is redone for it.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from uuid import UUID
 
 from ledger.aggregates.billing_account import BillingAccount
 from ledger.aggregates.customer_bill import CustomerBill
+from ledger.aggregates.library_bypasses import project
 from ledger.aggregates.party_billing_cycle import PartyBillingCycle
 from ledger.errors import AccountNotFound, CycleNotFound
 from ledger.ports import AggregateStore, HandlerContext, PendingWork, VersionConflict
@@ -33,8 +39,10 @@ def load_cycle(store: AggregateStore, cycle_id: UUID) -> PartyBillingCycle:
     return store.load(PartyBillingCycle, cycle_id, CycleNotFound, "billing cycle")
 
 
-def bill_in_batches(ctx: HandlerContext, cycle_id: UUID, accounts: list[UUID], step: AccountStep) -> None:
-    """Bill `accounts` in batches of the `batch_size` setting, in order, each with the cycle's record of it."""
+def bill_in_batches(ctx: HandlerContext, cycle_id: UUID, accounts: list[UUID], step: AccountStep,
+                    shared: bool = False) -> None:
+    """Bill `accounts` in batches of the `batch_size` setting, in order, each with the cycle's record of it.
+    `shared`: other processes record batches on the same cycle meanwhile (the cycle is caught up before each)."""
     size = ctx.settings.batch_size
     batches = [accounts[i : i + size] for i in range(0, len(accounts), size)]
     store = ctx.store
@@ -53,7 +61,7 @@ def bill_in_batches(ctx: HandlerContext, cycle_id: UUID, accounts: list[UUID], s
                 pending[1].wait()
                 ctx.progress.advance(len(pending[0]))
                 pending = None
-            pending = (batch, _record_batch_behind(ctx, cycle_id, bills, skipped, touched))
+            pending = (batch, _record_batch_behind(ctx, cycle_id, bills, skipped, touched, shared))
         except VersionConflict:  # the insert in flight met a version conflict: neither batch is stored
             _bill_again(ctx, cycle_id, [pending[0], batch] if pending is not None else [batch], step)
             pending = None
@@ -123,8 +131,16 @@ def _bill_accounts(ctx: HandlerContext, cycle_id: UUID, batch: Batch, step: Acco
 
 
 def _record_batch_behind(ctx: HandlerContext, cycle_id: UUID, bills: list[dict[str, str]], skipped: list[str],
-                         touched: list[Any]) -> PendingWork:
-    """Record the batch on the cycle and save it with the accounts and bills, the insert written behind."""
+                         touched: list[Any], shared: bool = False) -> PendingWork:
+    """Record the batch on the cycle and save it with the accounts and bills, the insert written behind (`shared`:
+    the cycle brought up to date first with what other workers recorded, one query)."""
     cycle = load_cycle(ctx.store, cycle_id)
-    cycle.accounts_billed(ctx.now(), bills, skipped)
-    return ctx.store.save_behind(cycle, *touched)
+    if shared:
+        project(cycle, ctx.store.histories([cycle_id], {cycle_id: cycle.version})[cycle_id])
+    now = ctx.now()
+    cycle.accounts_billed(now, bills, skipped)
+
+    def redo(fresh: PartyBillingCycle) -> None:  # other workers recorded their batches on the cycle meanwhile
+        fresh.accounts_billed(now, bills, skipped)
+
+    return ctx.store.save_behind(cycle, *touched, rebase=(cycle, redo))

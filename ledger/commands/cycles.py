@@ -26,11 +26,12 @@ from ledger.aggregates.party_billing_cycle import COMPLETED, PartyBillingCycle, 
 from ledger.commands.base import Command, Id, Text
 from ledger.commands.billing import due_date, issue_bill
 from ledger.commands.cycle_run import AccountStep, bill_in_batches, load_cycle
+from ledger.commands.cycle_workers import bill_in_workers, require_workers_possible
 from ledger.commands.lookups import load_specification
 from ledger.commands.recurring import RecurringCharges, RecurringStep
 from ledger.commands.results import CycleRunReport
 from ledger.commands.time_rules import require_period_over
-from ledger.errors import InvalidInput
+from ledger.errors import CycleStateError, InvalidInput
 from ledger.ports import AggregateStore, HandlerContext
 
 _OPENED_TOPIC = get_topic(BillingAccount.Opened)
@@ -46,6 +47,8 @@ class TriggerBillingCycle(Command[CycleRunReport]):
     reason: Text = ""
     send: bool = True
     early_run: bool = Field(default=False, description="bill before the period's cut-offs passed (needs a reason)")
+    workers: int | None = Field(default=None, ge=1, le=64,
+                                description="processes billing the accounts (default: the cycle_workers setting)")
 
 
 def opened_on_specification(store: AggregateStore, specification: str) -> list[BillingAccount.Opened]:
@@ -66,6 +69,8 @@ def cycle_report(cycle: PartyBillingCycle, already_completed: bool) -> CycleRunR
 
 
 def trigger_billing_cycle(ctx: HandlerContext, cmd: TriggerBillingCycle) -> CycleRunReport:
+    workers = cmd.workers or ctx.settings.cycle_workers
+    require_workers_possible(ctx.settings, workers)
     spec = load_specification(ctx.store, cmd.specification).specification
     try:
         dates = occurrence(spec, cmd.period_start)
@@ -90,10 +95,19 @@ def trigger_billing_cycle(ctx: HandlerContext, cmd: TriggerBillingCycle) -> Cycl
 
     todo = [event.originator_id for event in opened if not cycle.is_done_for(event.originator_id)]
     ctx.progress.start(len(todo), f"billing cycle {cmd.specification} {cmd.period_start}")
-    recurring = RecurringCharges.for_run(ctx.store, spec, dates)
-    bill_in_batches(ctx, cycle_id, todo, on_cycle_step(cycle_id, dates, cmd.send, recurring))
+    if workers > 1:
+        bill_in_workers(ctx, cycle_id, todo, cmd.send, workers)
+    else:
+        recurring = RecurringCharges.for_run(ctx.store, spec, dates)
+        bill_in_batches(ctx, cycle_id, todo, on_cycle_step(cycle_id, dates, cmd.send, recurring))
     ctx.progress.finish()
+    if workers > 1:
+        ctx.store.forget()  # the workers changed the accounts and the cycle: nothing cached here is current
     cycle = load_cycle(ctx.store, cycle_id)
+    missing = [account_id for account_id in todo if not cycle.is_done_for(account_id)]
+    if missing:  # the cycle completes only once every account to do is on it
+        raise CycleStateError(f"billing cycle not complete: {len(missing)} accounts not billed yet "
+                              f"(e.g. {missing[0]}); trigger it again", cycle_id=str(cycle_id))
     cycle.complete(ctx.now())
     ctx.store.save(cycle)
     return cycle_report(cycle, already_completed=False)
