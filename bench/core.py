@@ -2,7 +2,8 @@
 
     python -m bench.core [--store sqlite|postgres|both] [--accounts 10000] [--charges-per-account 20]
                          [--replay-events 10000] [--post-batch 2000] [--bill-batch 500] [--replay-loads 7]
-                         [--warm] [--json] [--profile [--profile-top 15] [--profile-dir DIR]]
+                         [--warm] [--subscriptions 3] [--workers 1[,2...]] [--json]
+                         [--profile [--profile-top 15] [--profile-dir DIR]]
     python -m bench.core --render saved.json      # the table of a saved --json run
 
 Per store (SQLite in a temp file; PostgreSQL in a fresh schema of ``$LEDGER_BENCH_POSTGRES_URL``, dropped
@@ -14,7 +15,10 @@ afterwards, or of a throw-away server from tests.support.postgres_server.Postgre
    is posted, so 200,000 input dicts do not sit on the garbage collector's heap during the timing);
 2. bill run: ``TriggerBillingCycle`` for the period in a FRESH Ledger (cold aggregate cache, as a separate
    process would be), accounts billed/s. ``--warm`` then posts a second period through that Ledger and
-   bills it warm;
+   bills it warm. ``--workers 1,2`` makes one bill run per figure, each with that many worker processes
+   (``TriggerBillingCycle.workers``), over its own accounts: account i is on the run i mod 2's specification, so
+   the runs bill alike accounts of one data set, one after the other (``--accounts 20000`` for 10,000 each); each
+   run's load average and CPU time per account (this process and its workers, not the server) are reported;
 3. replay: one account with --replay-events charges, loaded from events alone (snapshot_interval=0,
    cache_size=0) and from a snapshot taken at its head (cache_size=0); median of --replay-loads loads;
 4. ceilings, same run, same store: the raw driver (psycopg: the faster of executemany and one binary

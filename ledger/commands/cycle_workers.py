@@ -20,6 +20,7 @@ takes one writer at a time and its busy timeout would turn the workers' batches 
 from __future__ import annotations
 
 import contextlib
+import gc
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from datetime import date, datetime, timedelta
 from multiprocessing import get_context
@@ -80,10 +81,14 @@ def bill_part(ctx: HandlerContext, cycle_id: UUID, accounts: list[UUID], send: b
     return len(todo)
 
 
-def _worker(settings: Settings, clock_offset: timedelta, cycle_id: UUID, accounts: list[UUID], send: bool) -> int:
+def _worker(settings: Settings, clock_offset: timedelta, cycle_id: UUID, accounts: list[UUID], send: bool,
+            gc_thresholds: tuple[int, ...]) -> int:
     """A worker process: its own Ledger (own connections, cold cache) on the same store, its clock the trigger
-    process's (the system clock moved by the trigger's offset: a test's fixed clock still rules)."""
+    process's (the system clock moved by the trigger's offset: a test's fixed clock still rules), and the garbage
+    collector tuned as the CLI and the API tune theirs (a process entry point: `gc_thresholds`, the parent's)."""
     from ledger.bootstrap import bootstrap  # bootstrap imports the handlers, which import this module
+
+    gc.set_threshold(*gc_thresholds)
 
     def clock() -> datetime:
         return system_clock() + clock_offset
@@ -104,7 +109,8 @@ def bill_in_workers(ctx: HandlerContext, cycle_id: UUID, accounts: list[UUID], s
     parts = [part for part in partitions(accounts, workers) if part]
     failures: list[BaseException] = []
     with ProcessPoolExecutor(max_workers=len(parts) or 1, mp_context=get_context("spawn")) as pool:
-        running: set[Future[int]] = {pool.submit(_worker, ctx.settings, offset, cycle_id, part, send) for part in parts}
+        running: set[Future[int]] = {pool.submit(_worker, ctx.settings, offset, cycle_id, part, send, gc.get_threshold())
+                                     for part in parts}
         while running:
             done, running = wait(running, timeout=PROGRESS_EVERY, return_when=FIRST_EXCEPTION)
             failures += [f.exception() for f in done if f.exception() is not None]  # type: ignore[misc]
