@@ -42,7 +42,9 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None, p
     with setting_up(settings.postgres_url) if on_postgres else contextlib.nullcontext():  # type: ignore[arg-type]
         store = LedgerStore(env=settings.eventsourcing_env(), snapshot_interval=settings.snapshot_interval)
         vault = personal_data(settings)
-    return Ledger(store, settings, clock, progress, personal=vault)
+    from ledger.cycle_processes import bill_in_workers  # its workers call bootstrap
+
+    return Ledger(store, settings, clock, progress, personal=vault, cycle_processes=bill_in_workers)
 
 
 def personal_data(settings: Settings) -> PersonalDataVault:

@@ -187,8 +187,17 @@ class HandlerContext(Protocol):
     settings: Settings
     progress: Progress
     personal: PersonalData
+    cycle_processes: CycleProcesses | None
 
     def now(self) -> datetime: ...
+
+
+class CycleProcesses(Protocol):
+    """Bills a cycle's accounts in `workers` processes and returns when every one is billed (bootstrap wires
+    `ledger.cycle_processes.bill_in_workers`; a Ledger built without it runs cycles in its own process only)."""
+
+    def __call__(self, ctx: HandlerContext, cycle_id: UUID, accounts: list[UUID], send: bool,
+                 workers: int) -> None: ...
 
 
 class OutboundMessage(NamedTuple):

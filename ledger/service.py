@@ -12,7 +12,7 @@ from ledger.commands.base import Command
 from ledger.commands.handlers import handler_for
 from ledger.commands.results import Result
 from ledger.errors import LedgerError, PersonalDataUnavailable
-from ledger.ports import BatchStore, Clock, NoProgress, PersonalData, Progress
+from ledger.ports import BatchStore, Clock, CycleProcesses, NoProgress, PersonalData, Progress
 from ledger.settings import Settings
 
 R = TypeVar("R", bound=Result)
@@ -23,8 +23,9 @@ class Ledger:
     HandlerContext (store port, clock, progress, settings)."""
 
     def __init__(self, store: BatchStore, settings: Settings, clock: Clock, progress: Progress | None = None,
-                 personal: PersonalData | None = None) -> None:
+                 personal: PersonalData | None = None, cycle_processes: CycleProcesses | None = None) -> None:
         self.store = store
+        self.cycle_processes = cycle_processes
         self.personal: PersonalData = personal or _NoVault()
         self.settings = settings
         self.clock = clock

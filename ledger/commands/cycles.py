@@ -26,7 +26,7 @@ from ledger.aggregates.party_billing_cycle import COMPLETED, PartyBillingCycle, 
 from ledger.commands.base import Command, Id, Text
 from ledger.commands.billing import due_date, issue_bill
 from ledger.commands.cycle_run import AccountStep, bill_in_batches, load_cycle
-from ledger.commands.cycle_workers import bill_in_workers, require_workers_possible
+from ledger.commands.cycle_workers import require_workers_possible
 from ledger.commands.lookups import load_specification
 from ledger.commands.recurring import RecurringCharges, RecurringStep
 from ledger.commands.results import CycleRunReport
@@ -66,6 +66,14 @@ def cycle_report(cycle: PartyBillingCycle, already_completed: bool) -> CycleRunR
         totals={code: at_minor_unit(Decimal(total), code) for code, total in cycle.totals.items()},
         already_completed=already_completed,
     )
+
+
+def bill_in_workers(ctx: HandlerContext, cycle_id: UUID, accounts: list[UUID], send: bool, workers: int) -> None:
+    """Bill the accounts in `workers` processes: the context's (bootstrap wires them), else refused."""
+    if ctx.cycle_processes is None:
+        raise InvalidInput(f"a cycle run with {workers} workers needs worker processes, which this ledger was built "
+                           "without (build it with ledger.bootstrap)", workers=workers)
+    ctx.cycle_processes(ctx, cycle_id, accounts, send, workers)
 
 
 def trigger_billing_cycle(ctx: HandlerContext, cmd: TriggerBillingCycle) -> CycleRunReport:

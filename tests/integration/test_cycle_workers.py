@@ -12,6 +12,7 @@ from uuid import UUID
 
 import pytest
 
+from ledger import cycle_processes
 from ledger.aggregates import ids
 from ledger.commands import cycle_workers
 from ledger.errors import CycleNotFound, InvalidInput
@@ -108,7 +109,7 @@ def test_the_cycle_workers_setting_runs_the_workers(make_settings: Callable[...,
     _set_up(make_settings(), clock).close()
     ledger = make_ledger(make_settings(cycle_workers=2), clock)
     spawned: list[int] = []
-    real = cycle_workers.bill_in_workers
+    real = cycle_processes.bill_in_workers
 
     def spy(ctx: HandlerContext, cycle_id: UUID, accounts: list[UUID], send: bool, workers: int) -> None:
         spawned.append(workers)

@@ -37,6 +37,7 @@ ALLOWED: dict[str, set[str]] = {
     "ledger.projections": READS | {"ledger.projections", "ledger.contracts", "ledger.streaming"},
     "consumers": USE_CASES | {"consumers", "ledger.contracts", "ledger.projections", "ledger.streaming", "ledger.runtime"},
     "ledger.bootstrap": EVERYTHING,
+    "ledger.cycle_processes": EVERYTHING,  # a process entry point: its workers build their Ledger with bootstrap
     "ledger.cli": EVERYTHING,
     "ledger.http": EVERYTHING,
     "ledger.__main__": {"ledger.cli"},
