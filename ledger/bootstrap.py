@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from consumers.charge_ingestion import IngestWorker
     from consumers.projection import ProjectionConsumer
     from ledger.eventstore.personal_data import PersonalDataVault
+    from ledger.streaming.book_follower import BookFollower
     from ledger.streaming.notifier import Notifier
     from ledger.streaming.relay import OutboxRelay
 
@@ -253,6 +254,20 @@ def relay(ledger: Ledger, registry: SchemaRegistry | None = None) -> OutboxRelay
     return OutboxRelay(EventFeed(ledger.store, settings.cache_size), registry or SchemaRegistry.load(),  # type: ignore[arg-type]  # the relay reads the concrete LedgerStore bootstrap built
                        lambda: KafkaPublisher(bootstrap, settings.events_topic), positions(settings),
                        batch_size=settings.relay_batch_size)
+
+
+def book_follower(ledger: Ledger) -> BookFollower:
+    """The follower that keeps long accounts' book checkpoints current (ledger/streaming/book_follower.py)."""
+    from ledger.queries import book_checkpoint, book_codec, book_loading
+    from ledger.streaming.book_follower import BookFollower
+
+    store = ledger.store
+    checkpoints = book_loading.checkpoints_of(store)
+    if checkpoints is None:
+        raise StreamError(f"the {ledger.settings.store} store keeps no book checkpoints: nothing to follow")
+    return BookFollower(store, positions(ledger.settings), lambda account_id: book_checkpoint.refresh(store, account_id),
+                        lambda account_id: checkpoints.version(account_id, book_codec.CODE),
+                        every=book_loading.CHECKPOINT_AFTER)
 
 
 def ingestion(ledger: Ledger, registry: SchemaRegistry | None = None) -> IngestWorker:

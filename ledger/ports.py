@@ -101,6 +101,10 @@ class BookCheckpoints(Protocol):
         """(version, data) of the account's checkpoint of the highest version written by `code`, or None."""
         ...
 
+    def version(self, account_id: UUID, code: str) -> int | None:
+        """The highest version of the account's checkpoints written by `code` (its data not read), or None."""
+        ...
+
     def put(self, account_id: UUID, version: int, code: str, data: bytes) -> bool:
         """Keep a checkpoint (replacing the account's older ones and other codes'); False when it could not be
         written (logged; never raised: a missing checkpoint only costs speed)."""

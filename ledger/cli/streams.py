@@ -53,6 +53,18 @@ def do_relay(app: App, a: argparse.Namespace) -> Outcome:
     return Outcome(data, f"relay stopped at notification {position} ({control.done} events published)")
 
 
+def do_follow_checkpoints(app: App, a: argparse.Namespace) -> Outcome:
+    from ledger.bootstrap import book_follower, run_supervised
+
+    control = _RunControl(a.idle_exit)
+    follower: Any = run_supervised(app.settings, "book-follower", lambda: book_follower(app.ledger), control.stop,
+                                   control.step)
+    position, written = (follower.position, follower.written) if follower is not None else (None, 0)
+    data = {"read": control.done, "position": position, "checkpoints_written": written}
+    return Outcome(data, f"book follower stopped at notification {position} ({control.done} events read, "
+                         f"{written} book checkpoints written)")
+
+
 def do_ingest(app: App, a: argparse.Namespace) -> Outcome:
     from consumers.charge_ingestion import IngestResult
     from ledger.bootstrap import ingestion, run_supervised
@@ -156,6 +168,10 @@ def register(top: Any, leaf: Callable[..., argparse.ArgumentParser],
                         group: Callable[[str, str], Any]) -> None:
     idle_help = "exit after this many seconds with nothing to do (default: run until stopped)"
     s = leaf(top, "relay", do_relay, "publish stored events to the Kafka event topic (the outbox relay)")
+    s.add_argument("--idle-exit", type=float, help=idle_help)
+    s = leaf(top, "follow-checkpoints", do_follow_checkpoints,
+             "keep every long account's as-of book checkpoint current as its events arrive (a follower of the "
+             "event store, like the relay)")
     s.add_argument("--idle-exit", type=float, help=idle_help)
     s = leaf(top, "ingest", do_ingest, "apply rating-system charge messages from Kafka (bad ones to the dead-letter topic)")
     s.add_argument("--idle-exit", type=float, help=idle_help)

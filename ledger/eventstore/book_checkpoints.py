@@ -91,6 +91,14 @@ class BookCheckpointTable:
             return None
         return (rows[0][0], bytes(rows[0][1])) if rows else None
 
+    def version(self, account_id: UUID, code: str) -> int | None:
+        try:
+            rows = self._run("SELECT max(version) FROM {t} WHERE account_id = ? AND code = ?", (str(account_id), code))
+        except Exception as error:  # as latest: no table or a lost connection reads as no checkpoint
+            log.warning("book_checkpoint_not_read", account_id=str(account_id), error=type(error).__name__)
+            return None
+        return rows[0][0] if rows else None
+
     def put(self, account_id: UUID, version: int, code: str, data: bytes) -> bool:
         try:
             self._run("DELETE FROM {t} WHERE account_id = ? AND (version < ? OR code <> ?)",

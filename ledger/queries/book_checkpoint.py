@@ -45,6 +45,20 @@ def write(store: AggregateStore, account_ref: str, upto: int | None = None) -> i
     return version
 
 
+def refresh(store: AggregateStore, account_id: UUID) -> int | None:
+    """Bring the account's checkpoint up to its last event when CHECKPOINT_AFTER events or more came after it (or
+    it has none and that many events): its usable checkpoint gone on with the events after it, as `whole` does.
+    The version stored, else None (nothing to do, no checkpoints kept, recording moments going backwards)."""
+    checkpoints = checkpoints_of(store)
+    if checkpoints is None:
+        return None
+    projector, events = restored(store, checkpoints, account_id)
+    if len(events) < book_loading.CHECKPOINT_AFTER:
+        return None
+    start = projector or _Projector({})
+    return book_loading.kept(checkpoints, account_id, start, events, _projected(store, events, start))
+
+
 def differences(store: AggregateStore) -> tuple[int, list[str]]:
     """(how many stored checkpoints of this code were checked, what differs): each, gone on with the events after
     it, against the book the events alone make. A checkpoint the queries would not use (its event at its version is

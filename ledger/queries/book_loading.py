@@ -81,10 +81,18 @@ def whole(store: AggregateStore, checkpoints: BookCheckpoints, account_ref: str)
         raise AccountNotFound(f"billing account {account_ref!r} not found", account=account_ref)
     start = projector or _Projector({})
     loaded = _projected(store, events, start)
-    if len(events) >= CHECKPOINT_AFTER and not loaded.book.out_of_order:
-        version = events[-1].originator_version
-        checkpoints.put(account_id, version, book_codec.CODE, book_codec.encode(start, version))
+    kept(checkpoints, account_id, start, events, loaded)
     return loaded
+
+
+def kept(checkpoints: BookCheckpoints, account_id: UUID, projector: _Projector, events: list[Any],
+         loaded: Loaded) -> int | None:
+    """Store `projector` (gone on with `events`) as the account's checkpoint when they are CHECKPOINT_AFTER or
+    more and its recording moments never go backwards; the version stored, else None."""
+    if len(events) < CHECKPOINT_AFTER or loaded.book.out_of_order:
+        return None
+    version: int = events[-1].originator_version
+    return version if checkpoints.put(account_id, version, book_codec.CODE, book_codec.encode(projector, version)) else None
 
 
 def restored(store: AggregateStore, checkpoints: BookCheckpoints, account_id: UUID) -> tuple[_Projector | None, list[Any]]:

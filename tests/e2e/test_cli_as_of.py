@@ -58,3 +58,12 @@ def test_explaining_an_unknown_figure_names_the_figures(cli) -> None:
     scripted_session(cli)
     result = cli("history", "ACC-1", "--explain", "happiness")
     assert result.returncode == 2 and "credit-balance" in result.stderr
+
+
+def test_follow_checkpoints_reads_the_log_and_reports_its_position(cli) -> None:
+    """`ledger follow-checkpoints --idle-exit` follows the store to its end and says where it stopped (short
+    accounts: no checkpoint written)."""
+    scripted_session(cli)
+    report = json.loads(ok(cli("--json", "follow-checkpoints", "--idle-exit", "0.2")).stdout)
+    assert report["read"] >= 5 and report["position"] >= report["read"]
+    assert report["checkpoints_written"] == 0
