@@ -15,11 +15,10 @@ from functools import lru_cache
 from typing import Any
 
 from ledger.aggregates.account_storage import BillRow
-from ledger.aggregates.entries import Entry, TaxLine
+from ledger.aggregates.entries import Entry
 from ledger.aggregates.money import ZERO, currency, round_money
 
 EXEMPT = "exempt"
-_EXEMPT_LINES = (TaxLine(EXEMPT, Decimal(0), Decimal(0)),)
 _EXEMPT_ROW = ((EXEMPT, Decimal(0), Decimal(0)),)
 _ZERO_RATES = {False: Decimal(0), True: Decimal("-0")}  # a zero rate's key, by its sign
 
@@ -41,39 +40,16 @@ class BillTotals:
 
 
 def compose(entries: list[Entry], currency_code: str) -> BillTotals:
-    cur = currency(currency_code)
-    bases: dict[tuple[str, Decimal], Decimal] = {}
-    taxes: dict[tuple[str, Decimal], Decimal] = {}
-    exact_excluded = ZERO
-    exact_included = ZERO
-    items = []
-    for entry in entries:
-        excluded, included = entry.tax_excluded, entry.tax_included
-        exact_excluded += excluded
-        exact_included += included
-        for line in entry.taxes or _EXEMPT_LINES:
-            rate = line.rate
-            key = (line.category, _normal(rate) if rate else _ZERO_RATES[rate.is_signed()])
-            bases[key] = bases.get(key, ZERO) + excluded
-            taxes[key] = taxes.get(key, ZERO) + line.amount
-        items.append(
-            {
-                "entry_id": entry.id,
-                "kind": entry.kind,
-                "charge_id": entry.charge_id,
-                "product_ref": entry.product_ref or "",
-                "description": entry.description,
-                "tax_excluded": str(excluded),
-                "tax_included": str(included),
-                "effective_at": entry.effective_at,
-            }
-        )
-    return _totals(cur, bases, taxes, exact_excluded, exact_included, items)
+    """The bill's totals, tax items and items of `entries`: compose_rows of the rows they are."""
+    return compose_rows([BillRow(e.id, e.kind, e.charge_id, e.product_ref or "", e.description, str(e.tax_excluded),
+                                 str(e.tax_included), e.tax_excluded, e.tax_included, e.effective_at,
+                                 tuple((line.category, line.rate, line.amount) for line in e.taxes), {})
+                         for e in entries], currency_code)
 
 
 def compose_rows(rows: list[BillRow], currency_code: str) -> BillTotals:
-    """compose() of the entries the rows are (`account_storage.bill_rows`): the same totals, tax items and items,
-    the items' amounts taken as their packed texts instead of made again from the Decimals."""
+    """The bill's totals, tax items and items of the rows (`account_storage.bill_rows`, or `compose`'s entries), the
+    items' amounts taken as the rows' texts."""
     cur = currency(currency_code)
     bases: dict[tuple[str, Decimal], Decimal] = {}
     taxes: dict[tuple[str, Decimal], Decimal] = {}
